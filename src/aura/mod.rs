@@ -1,1 +1,94 @@
-//! placeholder
+//! The embedded Aura API client. It knows nothing about Kubernetes.
+//!
+//! ```no_run
+//! # async fn demo() -> aura_operator::aura::Result<()> {
+//! use aura_operator::aura::{ClientBuilder, Credentials};
+//! let client = ClientBuilder::new(Credentials::new("client-id", "client-secret".to_owned())?).build()?;
+//! for instance in client.instances().list(None).await? {
+//!     println!("{} {}", instance.id, instance.name);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! What every call gets for free ([`client`]): an OAuth token cached and refreshed before it
+//! expires, one refresh and resend on 401/403, the credential's shared rate budget
+//! ([`ratelimit`]), retries with backoff for requests that are safe to resend ([`retry`]), and
+//! one error type that keeps transport, API, decode and argument errors apart ([`error`]).
+//!
+//! Choices where Aura's behaviour is not settled (see `shared/aura-api.md`, "Open questions"):
+//! - an expired token may be answered with 401 or 403: both trigger one refresh and resend;
+//! - overwrite may answer an instance or a job id: [`OverwriteStarted`] holds either;
+//! - PATCH may answer 200 or 202: both decode to the instance;
+//! - delete may report `destroying` or `deleting`: both are [`InstanceStatus::is_being_deleted`];
+//!   a delete answered 404 or 410 is [`Deletion::AlreadyGone`];
+//! - session objects may carry `tenant_id` or `project_id`, `database_id` or `database_uuid`;
+//! - `graph_nodes`/`graph_relationships` may be strings or numbers.
+
+pub mod auth;
+pub mod client;
+pub mod cmek;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod instances;
+pub mod prometheus;
+pub mod ratelimit;
+mod redact;
+pub mod retry;
+pub mod sessions;
+pub mod snapshots;
+pub mod tenants;
+pub mod values;
+
+pub use auth::Credentials;
+pub use client::{CallObserver, Client};
+pub use cmek::{Cmek, CmekSummary, Cmeks, CreateCmek};
+pub use config::{ClientBuilder, DEFAULT_BASE_URL};
+pub use error::{ApiError, Error, ErrorCategory, Result};
+pub use ids::{CmekId, InstanceId, SessionId, SnapshotId, TenantId};
+pub use instances::{
+    CreateInstance, CreatedInstance, Deletion, Instance, InstanceSummary, Instances, OverwriteStarted,
+    UpdateInstance,
+};
+pub use prometheus::{HealthStatus, InstanceHealth, Metrics, Prometheus};
+pub use ratelimit::{Priority, RateBudget, RateLimit};
+pub use retry::RetryPolicy;
+pub use sessions::{
+    CreateSession, Placement, Session, SessionCreated, SessionFilter, Sessions, SizeEstimate,
+    SizeEstimateRequest,
+};
+pub use snapshots::{Snapshot, Snapshots};
+pub use tenants::{InstanceConfiguration, Shape, Tenant, TenantSummary, Tenants};
+pub use values::*;
+
+impl Client {
+    /// Tenants (projects).
+    pub fn tenants(&self) -> Tenants<'_> {
+        Tenants { client: self }
+    }
+
+    /// Instances.
+    pub fn instances(&self) -> Instances<'_> {
+        Instances { client: self }
+    }
+
+    /// Snapshots of one instance.
+    pub fn snapshots<'c>(&'c self, instance: &'c InstanceId) -> Snapshots<'c> {
+        Snapshots { client: self, instance }
+    }
+
+    /// Customer-managed encryption keys.
+    pub fn cmeks(&self) -> Cmeks<'_> {
+        Cmeks { client: self }
+    }
+
+    /// Graph Analytics sessions.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { client: self }
+    }
+
+    /// Prometheus metrics endpoints.
+    pub fn prometheus(&self) -> Prometheus<'_> {
+        Prometheus { client: self }
+    }
+}

@@ -1,0 +1,222 @@
+//! OAuth client-credentials: the credential, and the cached access token.
+//!
+//! Aura tokens live an hour. The cache hands out the same token to every caller until shortly
+//! before it expires, then one caller fetches a new one while the others wait for it (a single
+//! flight, so a burst of callers never asks for a burst of tokens). A 401 or 403 invalidates the
+//! token the failing request used, and only that one, so a token that was already replaced is not
+//! thrown away again.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::error::{Error, Result};
+
+/// An Aura API credential (client id and secret from the Aura console).
+#[derive(Clone)]
+pub struct Credentials {
+    client_id: String,
+    client_secret: SecretString,
+}
+
+impl Credentials {
+    /// Checks that neither part is empty.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Result<Self> {
+        let client_id = client_id.into().trim().to_owned();
+        let client_secret = client_secret.into();
+        if client_id.is_empty() {
+            return Err(Error::invalid("client_id", "must not be empty"));
+        }
+        if client_secret.expose_secret().trim().is_empty() {
+            return Err(Error::invalid("client_secret", "must not be empty"));
+        }
+        Ok(Self {
+            client_id,
+            client_secret,
+        })
+    }
+
+    /// The client id (not secret: it appears in the Aura console and in logs).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn secret(&self) -> &SecretString {
+        &self.client_secret
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The token endpoint's answer.
+#[derive(Deserialize)]
+pub(crate) struct TokenResponse {
+    pub access_token: SecretString,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+}
+
+/// A token handed to one request, with the generation it belongs to.
+#[derive(Clone)]
+pub(crate) struct Token {
+    pub value: SecretString,
+    pub generation: u64,
+}
+
+struct Cached {
+    token: Token,
+    refresh_at: Instant,
+}
+
+/// The cached token of one client.
+pub(crate) struct TokenCache {
+    slot: Mutex<Option<Cached>>,
+    /// Refresh this long before expiry (shortened for very short-lived tokens).
+    margin: Duration,
+}
+
+impl TokenCache {
+    pub fn new(margin: Duration) -> Self {
+        Self {
+            slot: Mutex::new(None),
+            margin,
+        }
+    }
+
+    /// The current token, fetching a new one with `fetch` when there is none or it is about to
+    /// expire. Concurrent callers wait for the one fetch.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<Token>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<TokenResponse>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some(cached) = slot.as_ref()
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(cached.token.clone());
+        }
+        let generation = slot.as_ref().map_or(1, |c| c.token.generation + 1);
+        let response = fetch().await?;
+        let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
+        let margin = self.margin.min(lifetime / 4);
+        let token = Token {
+            value: response.access_token,
+            generation,
+        };
+        *slot = Some(Cached {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime - margin,
+        });
+        Ok(token)
+    }
+
+    /// Forgets the token of `generation` if it is still the cached one.
+    pub async fn invalidate(&self, generation: u64) {
+        let mut slot = self.slot.lock().await;
+        if let Some(cached) = slot.as_mut()
+            && cached.token.generation == generation
+        {
+            cached.refresh_at = Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn answer(token: &str, expires_in: u64) -> Result<TokenResponse> {
+        Ok(TokenResponse {
+            access_token: SecretString::from(token.to_owned()),
+            expires_in: Some(expires_in),
+            token_type: Some("bearer".into()),
+        })
+    }
+
+    #[test]
+    fn debug_output_hides_the_client_secret() {
+        let creds = Credentials::new("my-id", "super-secret-value".to_owned()).unwrap();
+        let text = format!("{creds:?}");
+        assert!(text.contains("my-id"));
+        assert!(!text.contains("super-secret-value"), "{text}");
+    }
+
+    #[test]
+    fn empty_credentials_are_rejected_by_field() {
+        let err = Credentials::new(" ", "x".to_owned()).unwrap_err();
+        assert!(err.to_string().contains("`client_id`"));
+        let err = Credentials::new("id", "".to_owned()).unwrap_err();
+        assert!(err.to_string().contains("`client_secret`"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn token_is_reused_then_refreshed_before_expiry() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let fetches = AtomicU32::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            answer("t", 3600)
+        };
+        cache.get(fetch).await.unwrap();
+        tokio::time::advance(Duration::from_secs(3500)).await;
+        cache.get(fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "still fresh at 3500 s");
+        tokio::time::advance(Duration::from_secs(50)).await;
+        let token = cache.get(fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "refreshed 60 s before expiry");
+        assert_eq!(token.generation, 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_fetch() {
+        let cache = Arc::new(TokenCache::new(Duration::from_secs(60)));
+        let fetches = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (cache, fetches) = (Arc::clone(&cache), Arc::clone(&fetches));
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(|| async {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        answer("t", 3600)
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidating_an_old_generation_keeps_the_new_token() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let first = cache.get(|| async { answer("a", 3600) }).await.unwrap();
+        cache.invalidate(first.generation).await;
+        let second = cache.get(|| async { answer("b", 3600) }).await.unwrap();
+        assert_eq!(second.value.expose_secret(), "b");
+        cache.invalidate(first.generation).await;
+        let third = cache.get(|| async { answer("c", 3600) }).await.unwrap();
+        assert_eq!(third.value.expose_secret(), "b", "a stale 401 must not drop the new token");
+    }
+}
