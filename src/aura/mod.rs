@@ -39,6 +39,7 @@ pub mod sessions;
 pub mod snapshots;
 pub mod tenants;
 pub mod values;
+pub mod wait;
 
 pub use auth::Credentials;
 pub use client::{CallObserver, Client};
@@ -60,6 +61,7 @@ pub use sessions::{
 pub use snapshots::{Snapshot, Snapshots};
 pub use tenants::{InstanceConfiguration, Shape, Tenant, TenantSummary, Tenants};
 pub use values::*;
+pub use wait::{PollBackoff, WaitError, poll_until};
 
 impl Client {
     /// Tenants (projects).

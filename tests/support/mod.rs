@@ -1,0 +1,53 @@
+//! Shared test support: an emulator on an ephemeral loopback port and a client for it.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use aura_operator::aura::{Client, ClientBuilder, Credentials, PollBackoff, RetryPolicy};
+use aura_operator::emulator::{self, EmulatorConfig, RunningEmulator, Timings};
+
+pub const CLIENT_ID: &str = "emulator-client";
+pub const CLIENT_SECRET: &str = "emulator-secret";
+
+/// Quick transitions so that lifecycle tests take well under a second each.
+pub fn fast_config() -> EmulatorConfig {
+    EmulatorConfig {
+        timings: Timings::uniform(Duration::from_millis(60)),
+        ..EmulatorConfig::default()
+    }
+}
+
+pub async fn start(config: EmulatorConfig) -> RunningEmulator {
+    emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("emulator starts on loopback")
+}
+
+/// A builder pointed at the emulator, with short retry delays.
+pub fn builder(emu: &RunningEmulator) -> ClientBuilder {
+    let credentials = Credentials::new(CLIENT_ID, CLIENT_SECRET.to_owned()).unwrap();
+    ClientBuilder::new(credentials)
+        .base_url(emu.base_url())
+        .allow_insecure_http(true)
+        .retry(RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(5),
+        })
+}
+
+pub fn client(emu: &RunningEmulator) -> Client {
+    builder(emu).build().unwrap()
+}
+
+pub fn quick_polls() -> PollBackoff {
+    PollBackoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        factor: 1.5,
+    }
+}
+
+pub const WAIT: Duration = Duration::from_secs(10);
