@@ -1,1 +1,218 @@
-//! placeholder
+//! A local emulator of the Neo4j Aura REST API v1, served over real HTTP.
+//!
+//! It exists so that the Aura client and the operator can be tested end to end, including the
+//! unpleasant parts (token expiry, 409s during transitions, rate limiting, 5xx, dropped
+//! connections), without an Aura account. Start it with [`start`] and drive it from tests through
+//! [`EmulatorHandle`], or run `aura-operator emulator` (see [`cli`]).
+//!
+//! What it emulates (see `/work/shared/aura-api.md`):
+//! - `POST /oauth/token` and everything under `/v1` (tenants, metrics integration, instances with
+//!   pause/resume/overwrite/snapshots/restore, customer-managed keys, GDS sessions and sizing,
+//!   and the older `POST /v1/instances/sizing`);
+//! - a Prometheus endpoint per tenant and per instance ([`routes`] `metrics` lists the series);
+//! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear) and `/_emulator/stats`.
+//!
+//! Statuses change lazily on the emulator clock (see [`state`]); nothing runs in the background.
+//! Secrets (client secrets, tokens, passwords) are never logged, and database passwords are not
+//! even stored: they appear only in the create response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub mod cli;
+mod clock;
+pub mod config;
+mod error;
+pub mod faults;
+mod ratelimit;
+mod routes;
+mod server;
+pub mod state;
+pub mod stats;
+mod values;
+
+pub use config::{
+    Credential, EmulatorConfig, InstanceConfiguration, SeedFile, TenantSeed, Timings,
+};
+pub use config::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
+pub use faults::{Fault, FaultAction, FaultSpec};
+pub use state::{SnapshotProfile, SnapshotStatus};
+pub use stats::{RequestCount, Stats};
+
+use server::{Shared, lock};
+use state::SnapshotRecord;
+
+/// Starts the emulator on `listen` (use `127.0.0.1:0` for an ephemeral port).
+pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<RunningEmulator> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared::new(config, addr));
+    let router = routes::router(shared.clone());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(server::accept_loop(listener, router, shutdown_rx));
+    Ok(RunningEmulator {
+        addr,
+        shared,
+        shutdown,
+        task,
+    })
+}
+
+/// A started emulator. Dropping it leaves the server running until the runtime ends; call
+/// [`RunningEmulator::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:8787/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The token URL, e.g. `http://127.0.0.1:8787/oauth/token`.
+    pub fn token_url(&self) -> String {
+        format!("http://{}/oauth/token", self.addr)
+    }
+
+    pub fn handle(&self) -> EmulatorHandle {
+        EmulatorHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// What tests may see of an instance: no password (the emulator does not keep it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub status: String,
+    pub instance_type: String,
+    pub cloud_provider: String,
+    pub region: String,
+    pub memory: String,
+    pub storage: String,
+}
+
+/// The handle to add a snapshot for a missing instance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no instance {0} in the emulator")]
+pub struct UnknownInstance(pub String);
+
+/// Controls a running emulator from Rust: faults, clock, timings, tokens, and read-only state.
+#[derive(Debug, Clone)]
+pub struct EmulatorHandle {
+    shared: Arc<Shared>,
+}
+
+pub(crate) fn stats_of(shared: &Shared) -> Stats {
+    let created = shared.store().instances_created;
+    lock(&shared.counters).snapshot(created)
+}
+
+pub(crate) fn instance_views(shared: &Shared) -> Vec<InstanceView> {
+    shared
+        .store()
+        .instances
+        .iter()
+        .map(|i| InstanceView {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            tenant_id: i.tenant_id.clone(),
+            status: i.status.as_str().to_string(),
+            instance_type: i.instance_type.clone(),
+            cloud_provider: i.cloud_provider.clone(),
+            region: i.region.clone(),
+            memory: i.memory.clone(),
+            storage: i.storage.clone(),
+        })
+        .collect()
+}
+
+impl EmulatorHandle {
+    /// Adds a fault rule; it fires for the next `times` matching requests.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.shared.faults).add(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    pub fn stats(&self) -> Stats {
+        stats_of(&self.shared)
+    }
+
+    /// Instances with their current status, in creation order.
+    pub fn instances(&self) -> Vec<InstanceView> {
+        instance_views(&self.shared)
+    }
+
+    /// Moves the emulator clock forward: transitions, token expiry, session TTLs and the
+    /// rate-limit window all see the jump.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Timings for transitions started from now on.
+    pub fn set_timings(&self, timings: Timings) {
+        self.shared.store().timings = timings;
+    }
+
+    /// Makes every issued token expired, as if an hour had passed for tokens only.
+    pub fn expire_all_tokens(&self) {
+        let now = self.shared.clock.now();
+        for token in self.shared.store().tokens.values_mut() {
+            token.expires_at = now;
+        }
+    }
+
+    /// Adds a snapshot with a fixed profile and status (e.g. a `Scheduled`, `Completed` one from
+    /// an earlier day) and returns its id.
+    pub fn add_snapshot(
+        &self,
+        instance_id: &str,
+        profile: SnapshotProfile,
+        status: SnapshotStatus,
+        timestamp: jiff::Timestamp,
+    ) -> Result<String, UnknownInstance> {
+        let now = self.shared.clock.now();
+        let mut store = self.shared.store();
+        if store.instance(instance_id).is_none() {
+            return Err(UnknownInstance(instance_id.to_string()));
+        }
+        let snapshot_id = uuid::Uuid::new_v4().to_string();
+        store.snapshots.push(SnapshotRecord {
+            snapshot_id: snapshot_id.clone(),
+            instance_id: instance_id.to_string(),
+            profile,
+            timestamp,
+            exportable: true,
+            in_progress_at: now,
+            completed_at: now,
+            fixed_status: Some(status),
+        });
+        Ok(snapshot_id)
+    }
+}

@@ -1,0 +1,104 @@
+//! `aura-operator emulator ...`: run the emulator from the command line until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::config::{Credential, EmulatorConfig, SeedError, SeedFile, Timings};
+
+/// Options for `aura-operator emulator`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// JSON seed file with `tenants` (and optionally more `credentials`); replaces the default tenants.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Client id the token endpoint accepts.
+    #[arg(long, default_value = "emulator-client")]
+    pub client_id: String,
+    /// Client secret the token endpoint accepts. Never printed.
+    #[arg(
+        long,
+        env = "AURA_EMULATOR_CLIENT_SECRET",
+        default_value = "emulator-secret",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub client_secret: String,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl_secs: u64,
+    /// Requests per credential per minute; 0 turns the limiter off.
+    #[arg(long, default_value_t = 125)]
+    pub rate_limit: u32,
+    /// Duration of every status transition, in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    pub transition_ms: u64,
+    /// Status for requests with an expired token (Aura documents 403; some clients expect 401).
+    #[arg(long, default_value_t = 403, value_parser = parse_expired_status)]
+    pub expired_token_status: u16,
+}
+
+fn parse_expired_status(text: &str) -> Result<u16, String> {
+    match text {
+        "401" => Ok(401),
+        "403" => Ok(403),
+        _ => Err("must be 401 or 403".to_string()),
+    }
+}
+
+/// Why the emulator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("waiting for Ctrl-C failed: {0}")]
+    Signal(std::io::Error),
+}
+
+impl EmulatorArgs {
+    /// The configuration these arguments describe.
+    pub fn config(&self) -> Result<EmulatorConfig, SeedError> {
+        let mut config = EmulatorConfig {
+            credentials: vec![Credential::new(&self.client_id, &self.client_secret)],
+            timings: Timings::uniform(Duration::from_millis(self.transition_ms)),
+            token_ttl: Duration::from_secs(self.token_ttl_secs),
+            expired_token_status: self.expired_token_status,
+            rate_limit_per_minute: (self.rate_limit > 0).then_some(self.rate_limit),
+            ..EmulatorConfig::default()
+        };
+        if let Some(path) = &self.seed {
+            let seed = SeedFile::load(path)?;
+            config.tenants = seed.tenants;
+            config.credentials.extend(seed.credentials);
+        }
+        Ok(config)
+    }
+}
+
+/// Starts the emulator, prints where it listens, and serves until Ctrl-C.
+pub async fn run(args: EmulatorArgs) -> Result<(), RunError> {
+    let config = args.config()?;
+    let running = super::start(config, args.listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: args.listen,
+            source,
+        })?;
+    println!(
+        "Aura API emulator: base URL {} token URL {} (client id {})",
+        running.base_url(),
+        running.token_url(),
+        args.client_id
+    );
+    let waited = tokio::signal::ctrl_c().await;
+    running.shutdown().await;
+    waited.map_err(RunError::Signal)
+}

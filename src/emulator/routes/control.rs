@@ -1,0 +1,40 @@
+//! `/_emulator/...`: the test harness's own endpoints. They need no token and are not rate
+//! limited, counted or subject to faults, so a harness can always reach them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::emulator::error::{ApiError, parse_json};
+use crate::emulator::faults::{Fault, FaultSpec};
+use crate::emulator::server::{Shared, lock};
+use crate::emulator::{instance_views, stats_of};
+
+pub async fn add_fault(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: FaultSpec = parse_json(&body)?;
+    let fault =
+        Fault::try_from(spec).map_err(|message| ApiError::bad_request("invalid-fault", message))?;
+    lock(&shared.faults).add(fault);
+    Ok((StatusCode::CREATED, Json(json!({ "data": "fault added" }))).into_response())
+}
+
+pub async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    lock(&shared.faults).clear();
+    StatusCode::NO_CONTENT
+}
+
+pub async fn stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(stats_of(&shared)))
+}
+
+pub async fn instances(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(instance_views(&shared)))
+}

@@ -1,0 +1,309 @@
+//! The in-memory store and its lazy lifecycle.
+//!
+//! No background tasks move objects between statuses. Each object records the transition it is in
+//! and the instant that transition completes; [`State::settle`] applies every due transition and is
+//! called whenever the store is locked for a request. Reads are therefore deterministic: an object's
+//! status depends only on the emulator clock, which tests can move forward.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::config::{TenantSeed, Timings};
+
+/// Instance statuses the emulator produces (§6). `destroying` is used for deletes, as in the enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceStatus {
+    Creating,
+    Running,
+    Pausing,
+    Paused,
+    Resuming,
+    Updating,
+    Overwriting,
+    Restoring,
+    Destroying,
+}
+
+impl InstanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Running => "running",
+            Self::Pausing => "pausing",
+            Self::Paused => "paused",
+            Self::Resuming => "resuming",
+            Self::Updating => "updating",
+            Self::Overwriting => "overwriting",
+            Self::Restoring => "restoring",
+            Self::Destroying => "destroying",
+        }
+    }
+
+    /// Transient statuses block every mutating call with 409 `ongoing-database-operation`.
+    pub fn is_transient(self) -> bool {
+        !matches!(self, Self::Running | Self::Paused)
+    }
+}
+
+/// What happens when an instance's pending transition completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Become(InstanceStatus),
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    pub done_at: Instant,
+    pub outcome: Outcome,
+}
+
+/// A stored instance. There is deliberately no password field: the password exists only in the
+/// create response, so nothing can leak it later.
+#[derive(Debug, Clone)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub cloud_provider: String,
+    pub region: String,
+    pub instance_type: String,
+    pub version: String,
+    pub memory: String,
+    pub storage: String,
+    pub created_at: Timestamp,
+    pub status: InstanceStatus,
+    pub pending: Option<Pending>,
+    pub customer_managed_key_id: Option<String>,
+    pub secondaries_count: u32,
+    pub cdc_enrichment_mode: String,
+    pub vector_optimized: bool,
+    pub graph_analytics_plugin: bool,
+}
+
+impl InstanceRecord {
+    /// Starts a transition: the instance shows `during` until `after` has passed.
+    pub fn begin(
+        &mut self,
+        during: InstanceStatus,
+        outcome: Outcome,
+        now: Instant,
+        after: Duration,
+    ) {
+        self.status = during;
+        self.pending = Some(Pending {
+            done_at: now + after,
+            outcome,
+        });
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SnapshotProfile {
+    AdHoc,
+    Scheduled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SnapshotStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct SnapshotRecord {
+    pub snapshot_id: String,
+    pub instance_id: String,
+    pub profile: SnapshotProfile,
+    pub timestamp: Timestamp,
+    pub exportable: bool,
+    /// `Pending` until this instant, then `InProgress`.
+    pub in_progress_at: Instant,
+    /// `Completed` from this instant (unless `fixed_status` says otherwise).
+    pub completed_at: Instant,
+    /// Set for snapshots added through the handle with an explicit status.
+    pub fixed_status: Option<SnapshotStatus>,
+}
+
+impl SnapshotRecord {
+    pub fn status(&self, now: Instant) -> SnapshotStatus {
+        if let Some(fixed) = self.fixed_status {
+            fixed
+        } else if now >= self.completed_at {
+            SnapshotStatus::Completed
+        } else if now >= self.in_progress_at {
+            SnapshotStatus::InProgress
+        } else {
+            SnapshotStatus::Pending
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CmekRecord {
+    pub id: String,
+    pub name: String,
+    pub created: Timestamp,
+    pub cloud_provider: String,
+    pub key_id: String,
+    pub region: String,
+    pub instance_type: String,
+    pub tenant_id: String,
+    pub ready_at: Instant,
+}
+
+impl CmekRecord {
+    pub fn status(&self, now: Instant) -> &'static str {
+        if now >= self.ready_at {
+            "ready"
+        } else {
+            "pending"
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    Creating,
+    Ready,
+    Expired,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "Creating",
+            Self::Ready => "Ready",
+            Self::Expired => "Expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub name: String,
+    pub memory: String,
+    pub instance_id: Option<String>,
+    pub database_id: Option<String>,
+    pub tenant_id: String,
+    pub cloud_provider: String,
+    pub region: String,
+    pub user_id: String,
+    pub created_at: Timestamp,
+    pub expiry_date: Timestamp,
+    pub ttl: Duration,
+    /// The TTL as the client sent it, echoed back (Aura echoes Go duration strings).
+    pub ttl_text: String,
+    pub ready_at: Instant,
+    pub last_activity: Instant,
+    /// Seven days after creation, whatever the TTL.
+    pub hard_expiry: Instant,
+}
+
+impl SessionRecord {
+    pub fn status(&self, now: Instant) -> SessionStatus {
+        if now >= self.last_activity + self.ttl || now >= self.hard_expiry {
+            SessionStatus::Expired
+        } else if now < self.ready_at {
+            SessionStatus::Creating
+        } else {
+            SessionStatus::Ready
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub client_id: String,
+    pub expires_at: Instant,
+}
+
+/// Everything the emulator knows. Guarded by one mutex in [`super::server::Shared`].
+#[derive(Debug, Default)]
+pub struct State {
+    pub tenants: Vec<TenantSeed>,
+    pub timings: Timings,
+    pub tokens: HashMap<String, TokenRecord>,
+    /// In creation order, so lists are stable.
+    pub instances: Vec<InstanceRecord>,
+    pub snapshots: Vec<SnapshotRecord>,
+    pub cmeks: Vec<CmekRecord>,
+    pub sessions: Vec<SessionRecord>,
+    pub instances_created: u64,
+}
+
+impl State {
+    pub fn new(tenants: Vec<TenantSeed>, timings: Timings) -> Self {
+        Self {
+            tenants,
+            timings,
+            ..Self::default()
+        }
+    }
+
+    /// Applies every transition that is due at `now`; deleted instances take their snapshots along.
+    pub fn settle(&mut self, now: Instant) {
+        let mut removed = Vec::new();
+        for instance in &mut self.instances {
+            if let Some(pending) = instance.pending
+                && now >= pending.done_at
+            {
+                instance.pending = None;
+                match pending.outcome {
+                    Outcome::Become(status) => instance.status = status,
+                    Outcome::Remove => removed.push(instance.id.clone()),
+                }
+            }
+        }
+        if !removed.is_empty() {
+            self.instances.retain(|i| !removed.contains(&i.id));
+            self.snapshots.retain(|s| !removed.contains(&s.instance_id));
+        }
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&TenantSeed> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    pub fn instance(&self, id: &str) -> Option<&InstanceRecord> {
+        self.instances.iter().find(|i| i.id == id)
+    }
+
+    pub fn instance_mut(&mut self, id: &str) -> Option<&mut InstanceRecord> {
+        self.instances.iter_mut().find(|i| i.id == id)
+    }
+
+    pub fn snapshot(&self, id: &str) -> Option<&SnapshotRecord> {
+        self.snapshots.iter().find(|s| s.snapshot_id == id)
+    }
+
+    pub fn cmek(&self, id: &str) -> Option<&CmekRecord> {
+        self.cmeks.iter().find(|k| k.id == id)
+    }
+}
+
+/// Random lower-case hex of the given length (instance ids, session id suffixes, tokens).
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A random password for the create response: 32 alphanumeric characters.
+pub fn random_password() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
