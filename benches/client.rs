@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aura_operator::aura::{
-    ClientBuilder, CloudProvider, CreateInstance, Credentials, InstanceId, InstanceStatus, InstanceType, PollBackoff,
-    RateLimit, TenantId,
+    ClientBuilder, CloudProvider, CreateInstance, Credentials, InstanceId, InstanceStatus,
+    InstanceType, PollBackoff, RateLimit, TenantId,
 };
 use aura_operator::emulator::{self, DEFAULT_TENANT_ID, EmulatorConfig, Timings};
 
@@ -30,7 +30,11 @@ fn median(values: &mut [f64]) -> f64 {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let emu = emulator::start(
-        EmulatorConfig { rate_limit_per_minute: None, timings: Timings::uniform(Duration::ZERO), ..EmulatorConfig::default() },
+        EmulatorConfig {
+            rate_limit_per_minute: None,
+            timings: Timings::uniform(Duration::ZERO),
+            ..EmulatorConfig::default()
+        },
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
@@ -40,24 +44,53 @@ async fn main() {
         .base_url(emu.base_url())
         .allow_insecure_http(true)
         // Throughput phases measure the client, not the budget.
-        .rate_limit(RateLimit { per_minute: 100_000_000, burst: 1_000_000 })
+        .rate_limit(RateLimit {
+            per_minute: 100_000_000,
+            burst: 1_000_000,
+        })
         .build()
         .unwrap();
     let tenant = TenantId::new(DEFAULT_TENANT_ID).unwrap();
-    let request = CreateInstance::new("bench", tenant, CloudProvider::Gcp, "europe-west1", InstanceType::ProfessionalDb, "2GB");
+    let request = CreateInstance::new(
+        "bench",
+        tenant,
+        CloudProvider::Gcp,
+        "europe-west1",
+        InstanceType::ProfessionalDb,
+        "2GB",
+    );
     let id = client.instances().create(&request).await.unwrap().id;
-    let polls = PollBackoff { initial: Duration::from_millis(10), max: Duration::from_millis(10), factor: 1.0 };
-    client.wait_for_instance(&id, &[InstanceStatus::Running], Duration::from_secs(10), polls).await.unwrap();
+    let polls = PollBackoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(10),
+        factor: 1.0,
+    };
+    client
+        .wait_for_instance(
+            &id,
+            &[InstanceStatus::Running],
+            Duration::from_secs(10),
+            polls,
+        )
+        .await
+        .unwrap();
 
     let raw = RawGet::new(&emu.base_url(), &emu.token_url(), &id).await;
 
     println!("Aura client vs emulator on loopback; medians of {ROUNDS} rounds\n");
-    println!("{:<34} {:>12} {:>14} {:>12}", "scenario", "requests/s", "median µs/req", "vs raw GET");
+    println!(
+        "{:<34} {:>12} {:>14} {:>12}",
+        "scenario", "requests/s", "median µs/req", "vs raw GET"
+    );
     let single_raw = round_median(|| raw.single(SINGLE_REQUESTS)).await;
     let single = round_median(|| single_client(&client, &id, SINGLE_REQUESTS)).await;
     let conc_raw = round_median(|| raw.concurrent(CONCURRENT_REQUESTS)).await;
     let conc = round_median(|| concurrent_client(&client, &id, CONCURRENT_REQUESTS)).await;
-    row("GET instance, raw reqwest, 1 caller", single_raw, single_raw);
+    row(
+        "GET instance, raw reqwest, 1 caller",
+        single_raw,
+        single_raw,
+    );
     row("GET instance, client, 1 caller", single, single_raw);
     row("GET instance, raw reqwest, 32 callers", conc_raw, conc_raw);
     row("GET instance, client, 32 callers", conc, conc_raw);
@@ -104,7 +137,10 @@ where
         rates.push(f.per_second);
         latencies.push(f.latency_us);
     }
-    Figures { per_second: median(&mut rates), latency_us: median(&mut latencies) }
+    Figures {
+        per_second: median(&mut rates),
+        latency_us: median(&mut latencies),
+    }
 }
 
 async fn single_client(client: &aura_operator::aura::Client, id: &InstanceId, n: usize) -> Figures {
@@ -115,10 +151,17 @@ async fn single_client(client: &aura_operator::aura::Client, id: &InstanceId, n:
         client.instances().get(id).await.unwrap();
         latencies.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    Figures { per_second: n as f64 / start.elapsed().as_secs_f64(), latency_us: median(&mut latencies) }
+    Figures {
+        per_second: n as f64 / start.elapsed().as_secs_f64(),
+        latency_us: median(&mut latencies),
+    }
 }
 
-async fn concurrent_client(client: &aura_operator::aura::Client, id: &InstanceId, n: usize) -> Figures {
+async fn concurrent_client(
+    client: &aura_operator::aura::Client,
+    id: &InstanceId,
+    n: usize,
+) -> Figures {
     let start = Instant::now();
     let per_caller = n / CONCURRENT_CALLERS;
     let mut tasks = Vec::new();
@@ -138,7 +181,10 @@ async fn concurrent_client(client: &aura_operator::aura::Client, id: &InstanceId
     for t in tasks {
         all.extend(t.await.unwrap());
     }
-    Figures { per_second: all.len() as f64 / start.elapsed().as_secs_f64(), latency_us: median(&mut all) }
+    Figures {
+        per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
+        latency_us: median(&mut all),
+    }
 }
 
 /// The baseline: reqwest with a fixed bearer token, decoding the same JSON into a Value.
@@ -162,12 +208,24 @@ impl RawGet {
             .await
             .unwrap();
         let token = answer["access_token"].as_str().unwrap().to_owned();
-        Arc::new(Self { http, url: format!("{base}/instances/{id}"), token })
+        Arc::new(Self {
+            http,
+            url: format!("{base}/instances/{id}"),
+            token,
+        })
     }
 
     async fn get(&self) {
-        let body: serde_json::Value =
-            self.http.get(&self.url).bearer_auth(&self.token).send().await.unwrap().json().await.unwrap();
+        let body: serde_json::Value = self
+            .http
+            .get(&self.url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert!(body["data"]["id"].is_string());
     }
 
@@ -179,7 +237,10 @@ impl RawGet {
             self.get().await;
             latencies.push(t.elapsed().as_secs_f64() * 1e6);
         }
-        Figures { per_second: n as f64 / start.elapsed().as_secs_f64(), latency_us: median(&mut latencies) }
+        Figures {
+            per_second: n as f64 / start.elapsed().as_secs_f64(),
+            latency_us: median(&mut latencies),
+        }
     }
 
     async fn concurrent(self: &Arc<Self>, n: usize) -> Figures {
@@ -202,7 +263,10 @@ impl RawGet {
         for t in tasks {
             all.extend(t.await.unwrap());
         }
-        Figures { per_second: all.len() as f64 / start.elapsed().as_secs_f64(), latency_us: median(&mut all) }
+        Figures {
+            per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
+            latency_us: median(&mut all),
+        }
     }
 }
 
@@ -212,13 +276,20 @@ impl RawGet {
 async fn rate_accuracy() {
     let budget = 125;
     let emu = emulator::start(
-        EmulatorConfig { rate_limit_per_minute: Some(budget), ..EmulatorConfig::default() },
+        EmulatorConfig {
+            rate_limit_per_minute: Some(budget),
+            ..EmulatorConfig::default()
+        },
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
     .unwrap();
     let credentials = Credentials::new("emulator-client", "emulator-secret".to_owned()).unwrap();
-    let client = ClientBuilder::new(credentials).base_url(emu.base_url()).allow_insecure_http(true).build().unwrap();
+    let client = ClientBuilder::new(credentials)
+        .base_url(emu.base_url())
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
     let phase = Duration::from_secs(120);
     let start = Instant::now();
     let stamps = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -241,14 +312,34 @@ async fn rate_accuracy() {
     let mut stamps = stamps.lock().unwrap().clone();
     stamps.sort();
     let busiest = (0..stamps.len())
-        .map(|i| stamps[i..].iter().take_while(|t| **t < stamps[i] + Duration::from_secs(60)).count())
+        .map(|i| {
+            stamps[i..]
+                .iter()
+                .take_while(|t| **t < stamps[i] + Duration::from_secs(60))
+                .count()
+        })
         .max()
         .unwrap_or(0);
-    let second_minute = stamps.iter().filter(|t| **t >= Duration::from_secs(60)).count();
+    let second_minute = stamps
+        .iter()
+        .filter(|t| **t >= Duration::from_secs(60))
+        .count();
     let stats = emu.handle().stats();
-    println!("\nrate budget {budget}/min (burst 5), 32 callers, 120 s against an emulator enforcing {budget}/min:");
-    println!("  API calls completed: {}; admitted by the budget (incl. token): {}", stamps.len(), client.budget().admitted());
-    println!("  busiest 60 s window: {busiest} calls ({:.1}% of budget)", 100.0 * busiest as f64 / budget as f64);
-    println!("  sustained, second minute: {second_minute} calls/min ({:.1}% of budget)", 100.0 * second_minute as f64 / budget as f64);
+    println!(
+        "\nrate budget {budget}/min (burst 5), 32 callers, 120 s against an emulator enforcing {budget}/min:"
+    );
+    println!(
+        "  API calls completed: {}; admitted by the budget (incl. token): {}",
+        stamps.len(),
+        client.budget().admitted()
+    );
+    println!(
+        "  busiest 60 s window: {busiest} calls ({:.1}% of budget)",
+        100.0 * busiest as f64 / budget as f64
+    );
+    println!(
+        "  sustained, second minute: {second_minute} calls/min ({:.1}% of budget)",
+        100.0 * second_minute as f64 / budget as f64
+    );
     println!("  429 answers from Aura: {}", stats.rate_limited);
 }

@@ -1,1 +1,64 @@
-fn main() {}
+//! The `aura-operator` binary: subcommands over the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
+
+/// Manage Neo4j Aura from Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "aura-operator", version, about)]
+struct Cli {
+    /// Log format.
+    #[arg(
+        long,
+        env = "AURA_OPERATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
+    Emulator(EmulatorArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("aura-operator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

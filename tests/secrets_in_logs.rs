@@ -39,7 +39,14 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     let emu = start(fast_config()).await;
     let client = client(&emu);
     let tenant = TenantId::new(DEFAULT_TENANT_ID).unwrap();
-    let request = CreateInstance::new("secretive", tenant, CloudProvider::Gcp, "europe-west1", InstanceType::ProfessionalDb, "2GB");
+    let request = CreateInstance::new(
+        "secretive",
+        tenant,
+        CloudProvider::Gcp,
+        "europe-west1",
+        InstanceType::ProfessionalDb,
+        "2GB",
+    );
     let created = client.instances().create(&request).await.unwrap();
     let password = created.password.expose_secret().to_owned();
     assert!(password.len() >= 8);
@@ -55,11 +62,18 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         .build()
         .unwrap();
     let auth_err = bad_client.tenants().list().await.unwrap_err();
-    emu.handle().inject(Fault::on(Some(Method::POST), "/v1/instances").times(1).malformed_body());
+    emu.handle().inject(
+        Fault::on(Some(Method::POST), "/v1/instances")
+            .times(1)
+            .malformed_body(),
+    );
     let decode_err = client.instances().create(&request).await.unwrap_err();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("aura call"), "the client logged its calls: {logs}");
+    assert!(
+        logs.contains("aura call"),
+        "the client logged its calls: {logs}"
+    );
     let debug_texts = [
         format!("{created:?}"),
         format!("{client:?}"),
@@ -70,7 +84,10 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     for secret in [password.as_str(), CLIENT_SECRET, "not-the-secret-4711"] {
         assert!(!logs.contains(secret), "a secret reached the logs");
         for text in &debug_texts {
-            assert!(!text.contains(secret), "a secret reached Debug/Display output: {text}");
+            assert!(
+                !text.contains(secret),
+                "a secret reached Debug/Display output: {text}"
+            );
         }
     }
     for marker in ["Bearer ", "access_token\":\"", "Basic "] {

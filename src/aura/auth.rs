@@ -6,7 +6,9 @@
 //! token the failing request used, and only that one, so a token that was already replaced is not
 //! thrown away again.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex as StdMutex, Weak};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -25,7 +27,10 @@ pub struct Credentials {
 
 impl Credentials {
     /// Checks that neither part is empty.
-    pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Result<Self> {
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<SecretString>,
+    ) -> Result<Self> {
         let client_id = client_id.into().trim().to_owned();
         let client_secret = client_secret.into();
         if client_id.is_empty() {
@@ -81,7 +86,7 @@ struct Cached {
     refresh_at: Instant,
 }
 
-/// The cached token of one client.
+/// The cached token of one credential, shared by every client built for it in the process.
 pub(crate) struct TokenCache {
     slot: Mutex<Option<Cached>>,
     /// Refresh this long before expiry (shortened for very short-lived tokens).
@@ -94,6 +99,24 @@ impl TokenCache {
             slot: Mutex::new(None),
             margin,
         }
+    }
+
+    /// The cache of the credential `key` (token URL and client id) with this secret. A client
+    /// built with another secret for the same id (a rotation) gets a cache of its own.
+    pub fn for_credential(key: &str, secret: &SecretString, margin: Duration) -> Arc<Self> {
+        type Registry = HashMap<String, (SecretString, Weak<TokenCache>)>;
+        static REGISTRY: LazyLock<StdMutex<Registry>> = LazyLock::new(Default::default);
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        registry.retain(|_, (_, cache)| cache.strong_count() > 0);
+        if let Some((known, cache)) = registry.get(key)
+            && known.expose_secret() == secret.expose_secret()
+            && let Some(cache) = cache.upgrade()
+        {
+            return cache;
+        }
+        let cache = Arc::new(Self::new(margin));
+        registry.insert(key.to_owned(), (secret.clone(), Arc::downgrade(&cache)));
+        cache
     }
 
     /// The current token, fetching a new one with `fetch` when there is none or it is about to
@@ -137,7 +160,6 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
@@ -180,8 +202,26 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1, "still fresh at 3500 s");
         tokio::time::advance(Duration::from_secs(50)).await;
         let token = cache.get(fetch).await.unwrap();
-        assert_eq!(fetches.load(Ordering::SeqCst), 2, "refreshed 60 s before expiry");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "refreshed 60 s before expiry"
+        );
         assert_eq!(token.generation, 2);
+    }
+
+    #[test]
+    fn caches_are_shared_per_credential_and_secret() {
+        let secret = SecretString::from("s1".to_owned());
+        let a = TokenCache::for_credential("u|id", &secret, Duration::from_secs(60));
+        let b = TokenCache::for_credential("u|id", &secret, Duration::from_secs(60));
+        let rotated = TokenCache::for_credential(
+            "u|id",
+            &SecretString::from("s2".to_owned()),
+            Duration::from_secs(60),
+        );
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &rotated));
     }
 
     #[tokio::test]
@@ -217,6 +257,10 @@ mod tests {
         assert_eq!(second.value.expose_secret(), "b");
         cache.invalidate(first.generation).await;
         let third = cache.get(|| async { answer("c", 3600) }).await.unwrap();
-        assert_eq!(third.value.expose_secret(), "b", "a stale 401 must not drop the new token");
+        assert_eq!(
+            third.value.expose_secret(),
+            "b",
+            "a stale 401 must not drop the new token"
+        );
     }
 }

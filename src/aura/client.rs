@@ -25,7 +25,13 @@ pub const TOKEN_ROUTE: &str = "/oauth/token";
 /// Receives one record per HTTP attempt (token requests included), for metrics.
 pub trait CallObserver: Send + Sync {
     /// `status` is `None` when no response arrived.
-    fn on_attempt(&self, method: &Method, route: &'static str, status: Option<StatusCode>, elapsed: Duration);
+    fn on_attempt(
+        &self,
+        method: &Method,
+        route: &'static str,
+        status: Option<StatusCode>,
+        elapsed: Duration,
+    );
 }
 
 /// A cloneable Aura API client. Clones share the token, the rate budget and the connection pool.
@@ -52,7 +58,7 @@ pub(crate) struct Inner {
     pub token_url: Url,
     pub allow_insecure_http: bool,
     pub credentials: Credentials,
-    pub tokens: TokenCache,
+    pub tokens: Arc<TokenCache>,
     pub budget: Arc<RateBudget>,
     pub retry: RetryPolicy,
     pub max_response_bytes: usize,
@@ -84,7 +90,12 @@ impl Call {
         Self::new(Method::GET, route, path, true)
     }
 
-    pub fn new(method: Method, route: &'static str, path: impl Into<String>, idempotent: bool) -> Self {
+    pub fn new(
+        method: Method,
+        route: &'static str,
+        path: impl Into<String>,
+        idempotent: bool,
+    ) -> Self {
         Self {
             method,
             route,
@@ -101,7 +112,8 @@ impl Call {
     }
 
     pub fn json(mut self, body: &impl Serialize) -> Result<Self> {
-        let value = serde_json::to_value(body).map_err(|e| Error::invalid("body", e.to_string()))?;
+        let value =
+            serde_json::to_value(body).map_err(|e| Error::invalid("body", e.to_string()))?;
         self.body = Some(value);
         Ok(self)
     }
@@ -203,7 +215,13 @@ impl Client {
                 .next_delay(retries, kind, call.idempotent, retry_after)
             {
                 Some(delay) => {
-                    tracing::debug!(route = call.route, ?kind, ?delay, retries, "retrying Aura request");
+                    tracing::debug!(
+                        route = call.route,
+                        ?kind,
+                        ?delay,
+                        retries,
+                        "retrying Aura request"
+                    );
                     retries += 1;
                     tokio::time::sleep(delay).await;
                 }
@@ -336,7 +354,11 @@ impl Client {
                 Err(err) => err,
             };
             let (kind, retry_after) = failure.retry_facts();
-            match self.inner.retry.next_delay(retries, kind, true, retry_after) {
+            match self
+                .inner
+                .retry
+                .next_delay(retries, kind, true, retry_after)
+            {
                 Some(delay) => {
                     retries += 1;
                     tokio::time::sleep(delay).await;
@@ -414,7 +436,9 @@ impl AttemptError {
                 source: source.without_url(),
             },
             Self::Status(reply) => api_error(call, &reply, None, attempts),
-            Self::StatusWithRetryAfter(reply, wait) => api_error(call, &reply, Some(wait), attempts),
+            Self::StatusWithRetryAfter(reply, wait) => {
+                api_error(call, &reply, Some(wait), attempts)
+            }
             Self::TooLarge {
                 status,
                 request_id,

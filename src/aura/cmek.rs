@@ -69,18 +69,31 @@ impl Cmeks<'_> {
 
     /// One key.
     pub async fn get(&self, id: &CmekId) -> Result<Cmek> {
-        let call = Call::get("/customer-managed-keys/{cmekId}", format!("/customer-managed-keys/{id}"));
+        let call = Call::get(
+            "/customer-managed-keys/{cmekId}",
+            format!("/customer-managed-keys/{id}"),
+        );
         self.client.send(call).await?.data()
     }
 
     /// Registers a key; it starts `pending`.
     pub async fn create(&self, request: &CreateCmek) -> Result<Cmek> {
-        for (field, value) in [("key_id", &request.key_id), ("name", &request.name), ("region", &request.region)] {
+        for (field, value) in [
+            ("key_id", &request.key_id),
+            ("name", &request.name),
+            ("region", &request.region),
+        ] {
             if value.trim().is_empty() {
                 return Err(Error::invalid(field, "must not be empty"));
             }
         }
-        let call = Call::new(Method::POST, "/customer-managed-keys", "/customer-managed-keys", false).json(request)?;
+        let call = Call::new(
+            Method::POST,
+            "/customer-managed-keys",
+            "/customer-managed-keys",
+            false,
+        )
+        .json(request)?;
         self.client.send(call).await?.data()
     }
 

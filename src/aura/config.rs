@@ -146,7 +146,10 @@ impl ClientBuilder {
             return Err(Error::invalid("timeout", "must be greater than zero"));
         }
         if self.rate_limit.per_minute == 0 {
-            return Err(Error::invalid("rate_limit.per_minute", "must be at least 1"));
+            return Err(Error::invalid(
+                "rate_limit.per_minute",
+                "must be at least 1",
+            ));
         }
         install_crypto_provider();
         let http = reqwest::Client::builder()
@@ -157,7 +160,11 @@ impl ClientBuilder {
             .user_agent(concat!("aura-operator/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::invalid("http_client", e.to_string()))?;
-        let budget_key = format!("{token_url}|{}", self.credentials.client_id());
+        // Aura counts requests and issues tokens per credential, so every client of one
+        // credential in this process shares one budget and one token.
+        let key = format!("{token_url}|{}", self.credentials.client_id());
+        let tokens =
+            TokenCache::for_credential(&key, self.credentials.secret(), self.token_refresh_margin);
         Ok(Client::from_inner(
             Arc::new(Inner {
                 http,
@@ -165,8 +172,8 @@ impl ClientBuilder {
                 token_url,
                 allow_insecure_http: self.allow_insecure_http,
                 credentials: self.credentials,
-                tokens: TokenCache::new(self.token_refresh_margin),
-                budget: RateBudget::for_credential(&budget_key, self.rate_limit),
+                tokens,
+                budget: RateBudget::for_credential(&key, self.rate_limit),
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
                 observer: self.observer,
@@ -183,7 +190,11 @@ impl ClientBuilder {
 }
 
 /// https always; http only when explicitly allowed.
-pub(crate) fn check_scheme(field: &'static str, url: &Url, allow_insecure_http: bool) -> Result<()> {
+pub(crate) fn check_scheme(
+    field: &'static str,
+    url: &Url,
+    allow_insecure_http: bool,
+) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http => Ok(()),
@@ -194,7 +205,10 @@ pub(crate) fn check_scheme(field: &'static str, url: &Url, allow_insecure_http: 
                  (or allow insecure http explicitly, for the local emulator only)"
             ),
         )),
-        other => Err(Error::invalid(field, format!("unsupported scheme {other:?}"))),
+        other => Err(Error::invalid(
+            field,
+            format!("unsupported scheme {other:?}"),
+        )),
     }
 }
 
@@ -234,15 +248,24 @@ mod tests {
     #[test]
     fn token_url_defaults_to_the_origin_of_the_base_url() {
         let client = ClientBuilder::new(creds()).build().unwrap();
-        assert_eq!(client.token_url().as_str(), "https://api.neo4j.io/oauth/token");
+        assert_eq!(
+            client.token_url().as_str(),
+            "https://api.neo4j.io/oauth/token"
+        );
     }
 
     #[test]
     fn malformed_urls_and_zero_limits_name_their_field() {
-        let err = ClientBuilder::new(creds()).base_url("not a url").build().unwrap_err();
+        let err = ClientBuilder::new(creds())
+            .base_url("not a url")
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("`base_url`"), "{err}");
         let err = ClientBuilder::new(creds())
-            .rate_limit(RateLimit { per_minute: 0, burst: 1 })
+            .rate_limit(RateLimit {
+                per_minute: 0,
+                burst: 1,
+            })
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("`rate_limit.per_minute`"), "{err}");

@@ -87,7 +87,11 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: Aura answered {}", self.method, self.route, self.status)?;
+        write!(
+            f,
+            "{} {}: Aura answered {}",
+            self.method, self.route, self.status
+        )?;
         if let Some(reason) = &self.reason {
             write!(f, " ({reason})")?;
         }

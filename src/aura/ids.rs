@@ -133,7 +133,14 @@ mod tests {
     #[test]
     fn instance_ids_must_be_eight_lower_case_hex_characters() {
         assert!(InstanceId::new("c9f0d13a").is_ok());
-        for bad in ["", "C9F0D13A", "c9f0d13", "c9f0d13ab", "../tenan", "zzzzzzzz"] {
+        for bad in [
+            "",
+            "C9F0D13A",
+            "c9f0d13",
+            "c9f0d13ab",
+            "../tenan",
+            "zzzzzzzz",
+        ] {
             let err = InstanceId::new(bad).unwrap_err();
             assert!(err.to_string().contains("`instance_id`"), "{err}");
         }

@@ -8,8 +8,8 @@ use super::client::{Call, Client};
 use super::error::{Error, Result};
 use super::ids::{CmekId, InstanceId, SnapshotId, TenantId};
 use super::values::{
-    CdcEnrichmentMode, CloudProvider, INSTANCE_MEMORY, INSTANCE_STORAGE, InstanceStatus, InstanceType,
-    VERSIONS, check_in,
+    CdcEnrichmentMode, CloudProvider, INSTANCE_MEMORY, INSTANCE_STORAGE, InstanceStatus,
+    InstanceType, VERSIONS, check_in,
 };
 
 /// Aura rejects longer instance names (the Go client checks the same limit).
@@ -168,12 +168,18 @@ fn check_name(name: &str) -> Result<()> {
         return Err(Error::invalid("name", "must not be empty"));
     }
     if name.trim() != name {
-        return Err(Error::invalid("name", "must not start or end with white space"));
+        return Err(Error::invalid(
+            "name",
+            "must not start or end with white space",
+        ));
     }
     if name.chars().count() > MAX_NAME_LEN {
         return Err(Error::invalid(
             "name",
-            format!("{} characters is longer than Aura's limit of {MAX_NAME_LEN}", name.chars().count()),
+            format!(
+                "{} characters is longer than Aura's limit of {MAX_NAME_LEN}",
+                name.chars().count()
+            ),
         ));
     }
     Ok(())
@@ -306,14 +312,24 @@ impl Instances<'_> {
     pub async fn update(&self, id: &InstanceId, request: &UpdateInstance) -> Result<Instance> {
         request.validate()?;
         // Setting absolute values twice is harmless, so a lost PATCH may be resent.
-        let call = Call::new(Method::PATCH, "/instances/{instanceId}", format!("/instances/{id}"), true)
-            .json(request)?;
+        let call = Call::new(
+            Method::PATCH,
+            "/instances/{instanceId}",
+            format!("/instances/{id}"),
+            true,
+        )
+        .json(request)?;
         self.client.send(call).await?.data()
     }
 
     /// Deletes an instance. A 404 or 410 means it is already gone, which counts as done.
     pub async fn delete(&self, id: &InstanceId) -> Result<Deletion> {
-        let call = Call::new(Method::DELETE, "/instances/{instanceId}", format!("/instances/{id}"), true);
+        let call = Call::new(
+            Method::DELETE,
+            "/instances/{instanceId}",
+            format!("/instances/{id}"),
+            true,
+        );
         match self.client.send(call).await {
             Ok(reply) => Ok(Deletion::Accepted(Box::new(reply.data()?))),
             Err(err) if err.is_not_found() => Ok(Deletion::AlreadyGone),
@@ -323,16 +339,23 @@ impl Instances<'_> {
 
     /// Pauses a running instance.
     pub async fn pause(&self, id: &InstanceId) -> Result<Instance> {
-        self.action(id, "/instances/{instanceId}/pause", "pause").await
+        self.action(id, "/instances/{instanceId}/pause", "pause")
+            .await
     }
 
     /// Resumes a paused instance.
     pub async fn resume(&self, id: &InstanceId) -> Result<Instance> {
-        self.action(id, "/instances/{instanceId}/resume", "resume").await
+        self.action(id, "/instances/{instanceId}/resume", "resume")
+            .await
     }
 
     async fn action(&self, id: &InstanceId, route: &'static str, verb: &str) -> Result<Instance> {
-        let call = Call::new(Method::POST, route, format!("/instances/{id}/{verb}"), false);
+        let call = Call::new(
+            Method::POST,
+            route,
+            format!("/instances/{id}/{verb}"),
+            false,
+        );
         self.client.send(call).await?.data()
     }
 
@@ -354,11 +377,16 @@ impl Instances<'_> {
         source: &InstanceId,
         snapshot: &SnapshotId,
     ) -> Result<OverwriteStarted> {
-        let body = serde_json::json!({ "source_instance_id": source, "source_snapshot_id": snapshot });
+        let body =
+            serde_json::json!({ "source_instance_id": source, "source_snapshot_id": snapshot });
         self.overwrite(id, body).await
     }
 
-    async fn overwrite(&self, id: &InstanceId, body: serde_json::Value) -> Result<OverwriteStarted> {
+    async fn overwrite(
+        &self,
+        id: &InstanceId,
+        body: serde_json::Value,
+    ) -> Result<OverwriteStarted> {
         let call = Call::new(
             Method::POST,
             "/instances/{instanceId}/overwrite",
@@ -394,7 +422,14 @@ mod tests {
     }
 
     fn request() -> CreateInstance {
-        CreateInstance::new("orders", tenant(), CloudProvider::Gcp, "europe-west1", InstanceType::ProfessionalDb, "2GB")
+        CreateInstance::new(
+            "orders",
+            tenant(),
+            CloudProvider::Gcp,
+            "europe-west1",
+            InstanceType::ProfessionalDb,
+            "2GB",
+        )
     }
 
     #[test]
@@ -408,26 +443,39 @@ mod tests {
 
     #[test]
     fn create_validation_names_the_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut CreateInstance)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut CreateInstance)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("name", Box::new(|r| r.name = " padded ".into())),
             ("name", Box::new(|r| r.name = "x".repeat(31))),
             ("memory", Box::new(|r| r.memory = "3GB".into())),
             ("storage", Box::new(|r| r.storage = Some("5GB".into()))),
             ("version", Box::new(|r| r.version = "6".into())),
             ("region", Box::new(|r| r.region = "".into())),
-            ("type", Box::new(|r| r.instance_type = InstanceType::Other("mega".into()))),
-            ("cloud_provider", Box::new(|r| r.cloud_provider = CloudProvider::Other("ibm".into()))),
-            ("graph_analytics_plugin", Box::new(|r| {
-                r.instance_type = InstanceType::EnterpriseDb;
-                r.graph_analytics_plugin = Some(true);
-            })),
+            (
+                "type",
+                Box::new(|r| r.instance_type = InstanceType::Other("mega".into())),
+            ),
+            (
+                "cloud_provider",
+                Box::new(|r| r.cloud_provider = CloudProvider::Other("ibm".into())),
+            ),
+            (
+                "graph_analytics_plugin",
+                Box::new(|r| {
+                    r.instance_type = InstanceType::EnterpriseDb;
+                    r.graph_analytics_plugin = Some(true);
+                }),
+            ),
         ];
         assert!(request().validate().is_ok());
         for (field, mutate) in cases {
             let mut r = request();
             mutate(&mut r);
             let err = r.validate().unwrap_err();
-            assert!(err.to_string().contains(&format!("`{field}`")), "{field}: {err}");
+            assert!(
+                err.to_string().contains(&format!("`{field}`")),
+                "{field}: {err}"
+            );
         }
     }
 
@@ -460,14 +508,19 @@ mod tests {
         assert_eq!(job, OverwriteStarted::Job("job-42".into()));
         let inst: OverwriteStarted =
             serde_json::from_str(r#"{"id":"c9f0d13a","status":"overwriting"}"#).unwrap();
-        assert!(matches!(inst, OverwriteStarted::Instance(i) if i.status == InstanceStatus::Overwriting));
+        assert!(
+            matches!(inst, OverwriteStarted::Instance(i) if i.status == InstanceStatus::Overwriting)
+        );
     }
 
     #[test]
     fn empty_update_is_rejected() {
         let err = UpdateInstance::default().validate().unwrap_err();
         assert!(err.to_string().contains("`update`"));
-        let bad = UpdateInstance { memory: Some("7GB".into()), ..Default::default() };
+        let bad = UpdateInstance {
+            memory: Some("7GB".into()),
+            ..Default::default()
+        };
         assert!(bad.validate().unwrap_err().to_string().contains("`memory`"));
     }
 }

@@ -48,8 +48,8 @@ pub use config::{ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorCategory, Result};
 pub use ids::{CmekId, InstanceId, SessionId, SnapshotId, TenantId};
 pub use instances::{
-    CreateInstance, CreatedInstance, Deletion, Instance, InstanceSummary, Instances, OverwriteStarted,
-    UpdateInstance,
+    CreateInstance, CreatedInstance, Deletion, Instance, InstanceSummary, Instances,
+    OverwriteStarted, UpdateInstance,
 };
 pub use prometheus::{HealthStatus, InstanceHealth, Metrics, Prometheus};
 pub use ratelimit::{Priority, RateBudget, RateLimit};
@@ -76,7 +76,10 @@ impl Client {
 
     /// Snapshots of one instance.
     pub fn snapshots<'c>(&'c self, instance: &'c InstanceId) -> Snapshots<'c> {
-        Snapshots { client: self, instance }
+        Snapshots {
+            client: self,
+            instance,
+        }
     }
 
     /// Customer-managed encryption keys.

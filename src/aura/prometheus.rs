@@ -37,7 +37,11 @@ impl Metrics {
                 continue;
             }
             let sample = parse_sample(line).map_err(|e| format!("line {}: {e}", number + 1))?;
-            metrics.by_name.entry(sample.name.clone()).or_default().push(sample);
+            metrics
+                .by_name
+                .entry(sample.name.clone())
+                .or_default()
+                .push(sample);
         }
         Ok(metrics)
     }
@@ -49,10 +53,20 @@ impl Metrics {
     }
 
     /// All samples of `name` whose labels include all of `filter`.
-    pub fn matching<'a>(&'a self, name: &str, filter: &'a [(&str, &str)]) -> impl Iterator<Item = &'a Sample> {
-        self.by_name.get(name).into_iter().flatten().filter(move |s| {
-            filter.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
+    pub fn matching<'a>(
+        &'a self,
+        name: &str,
+        filter: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(move |s| {
+                filter
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
     }
 }
 
@@ -61,7 +75,11 @@ fn parse_sample(line: &str) -> std::result::Result<Sample, String> {
         .find(|c: char| c == '{' || c.is_whitespace())
         .ok_or("sample without a value")?;
     let name = &line[..name_end];
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    {
         return Err(format!("bad metric name {name:?}"));
     }
     let mut rest = &line[name_end..];
@@ -69,18 +87,28 @@ fn parse_sample(line: &str) -> std::result::Result<Sample, String> {
     if let Some(after) = rest.strip_prefix('{') {
         rest = parse_labels(after, &mut labels)?;
     }
-    let value_text = rest.split_whitespace().next().ok_or("sample without a value")?;
+    let value_text = rest
+        .split_whitespace()
+        .next()
+        .ok_or("sample without a value")?;
     let value = match value_text {
         "+Inf" | "Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         "NaN" => f64::NAN,
         other => other.parse().map_err(|_| format!("bad value {other:?}"))?,
     };
-    Ok(Sample { name: name.to_owned(), labels, value })
+    Ok(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
 }
 
 /// Reads `key="value",…}` and returns what follows the closing brace.
-fn parse_labels<'a>(mut text: &'a str, labels: &mut BTreeMap<String, String>) -> std::result::Result<&'a str, String> {
+fn parse_labels<'a>(
+    mut text: &'a str,
+    labels: &mut BTreeMap<String, String>,
+) -> std::result::Result<&'a str, String> {
     loop {
         text = text.trim_start();
         if let Some(rest) = text.strip_prefix('}') {
@@ -88,7 +116,10 @@ fn parse_labels<'a>(mut text: &'a str, labels: &mut BTreeMap<String, String>) ->
         }
         let eq = text.find('=').ok_or("label without '='")?;
         let key = text[..eq].trim();
-        text = text[eq + 1..].trim_start().strip_prefix('"').ok_or("label value not quoted")?;
+        text = text[eq + 1..]
+            .trim_start()
+            .strip_prefix('"')
+            .ok_or("label value not quoted")?;
         let mut value = String::new();
         let mut chars = text.char_indices();
         let end = loop {
@@ -154,10 +185,20 @@ impl InstanceHealth {
     /// under 50 %.
     pub fn from_metrics(instance: &InstanceId, metrics: &Metrics) -> Self {
         let only = [("instance_id", instance.as_str())];
-        let max = |name: &str| metrics.matching(name, &only).map(|s| s.value).filter(|v| v.is_finite()).reduce(f64::max);
+        let max = |name: &str| {
+            metrics
+                .matching(name, &only)
+                .map(|s| s.value)
+                .filter(|v| v.is_finite())
+                .reduce(f64::max)
+        };
         let sum = |name: &str| {
             let mut found = false;
-            let total = metrics.matching(name, &only).inspect(|_| found = true).map(|s| s.value).sum::<f64>();
+            let total = metrics
+                .matching(name, &only)
+                .inspect(|_| found = true)
+                .map(|s| s.value)
+                .sum::<f64>();
             found.then_some(total)
         };
         let cpu = max(names::CPU_USAGE)
@@ -185,7 +226,9 @@ impl InstanceHealth {
     fn assess(&mut self) {
         let mut issues = Vec::new();
         if let Some(cpu) = self.cpu_usage_percent.filter(|c| *c > 80.0) {
-            issues.push(format!("CPU at {cpu:.0}% of the limit: consider a larger instance"));
+            issues.push(format!(
+                "CPU at {cpu:.0}% of the limit: consider a larger instance"
+            ));
         }
         if let Some(mem) = self.memory_usage_percent.filter(|m| *m > 85.0) {
             issues.push(format!("heap at {mem:.0}%: consider more memory"));
@@ -194,10 +237,14 @@ impl InstanceHealth {
             && max > 0.0
             && active / max > 0.8
         {
-            issues.push(format!("{active:.0} of {max:.0} connections in use: check client pooling"));
+            issues.push(format!(
+                "{active:.0} of {max:.0} connections in use: check client pooling"
+            ));
         }
         if let Some(hits) = self.page_cache_hit_percent.filter(|h| *h < 50.0) {
-            issues.push(format!("page cache hit rate {hits:.0}%: the working set does not fit in memory"));
+            issues.push(format!(
+                "page cache hit rate {hits:.0}%: the working set does not fit in memory"
+            ));
         }
         let anything = self.cpu_usage_percent.is_some()
             || self.memory_usage_percent.is_some()
@@ -220,19 +267,25 @@ pub struct Prometheus<'c> {
 impl Prometheus<'_> {
     /// Fetches and parses a metrics endpoint.
     pub async fn fetch(&self, endpoint: &str) -> Result<Metrics> {
-        let url = Url::parse(endpoint).map_err(|e| Error::invalid("metrics_url", format!("{endpoint:?}: {e}")))?;
+        let url = Url::parse(endpoint)
+            .map_err(|e| Error::invalid("metrics_url", format!("{endpoint:?}: {e}")))?;
         check_scheme("metrics_url", &url, self.client.allow_insecure_http())?;
         let call = Call {
             target: Target::Absolute(url),
             ..Call::get("{metricsEndpoint}", String::new())
         };
         let reply = self.client.send(call).await?;
-        let text = std::str::from_utf8(&reply.body).map_err(|e| reply.decode_error(e.to_string()))?;
+        let text =
+            std::str::from_utf8(&reply.body).map_err(|e| reply.decode_error(e.to_string()))?;
         Metrics::parse(text).map_err(|e| reply.decode_error(e))
     }
 
     /// Fetches `endpoint` and sums up the health of `instance`.
-    pub async fn instance_health(&self, instance: &InstanceId, endpoint: &str) -> Result<InstanceHealth> {
+    pub async fn instance_health(
+        &self,
+        instance: &InstanceId,
+        endpoint: &str,
+    ) -> Result<InstanceHealth> {
         let metrics = self.fetch(endpoint).await?;
         Ok(InstanceHealth::from_metrics(instance, &metrics))
     }
@@ -256,8 +309,14 @@ weird_metric +Inf
     #[test]
     fn text_format_parses_labels_escapes_and_timestamps() {
         let m = Metrics::parse(SCRAPE).unwrap();
-        assert_eq!(m.value("neo4j_aura_cpu_usage", &[("instance_id", "0000aaaa")]), Some(0.1));
-        let conn = m.matching("neo4j_dbms_bolt_connections_running", &[]).next().unwrap();
+        assert_eq!(
+            m.value("neo4j_aura_cpu_usage", &[("instance_id", "0000aaaa")]),
+            Some(0.1)
+        );
+        let conn = m
+            .matching("neo4j_dbms_bolt_connections_running", &[])
+            .next()
+            .unwrap();
         assert_eq!(conn.labels["note"], "a \"quoted\", value");
         assert_eq!(conn.value, 3.0);
         assert_eq!(m.value("weird_metric", &[]), Some(f64::INFINITY));

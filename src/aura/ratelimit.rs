@@ -254,9 +254,15 @@ mod tests {
                 .iter()
                 .take_while(|u| **u < *t + Duration::from_secs(60))
                 .count();
-            assert!(in_window <= 125, "{in_window} admissions in the minute from {t:?}");
+            assert!(
+                in_window <= 125,
+                "{in_window} admissions in the minute from {t:?}"
+            );
         }
-        let last_minute = times.iter().filter(|t| **t >= times[399] - Duration::from_secs(60)).count();
+        let last_minute = times
+            .iter()
+            .filter(|t| **t >= times[399] - Duration::from_secs(60))
+            .count();
         assert!(last_minute >= 115, "sustained rate too low: {last_minute}");
     }
 

@@ -91,7 +91,8 @@ pub(crate) fn parse_error_body(body: &[u8]) -> ParsedError {
         Some(Value::Array(items)) if !items.is_empty() => {
             let messages: Vec<String> = items.iter().filter_map(|i| text(i, "message")).collect();
             ParsedError {
-                message: (!messages.is_empty()).then(|| truncate(&messages.join("; "), EXCERPT_CHARS)),
+                message: (!messages.is_empty())
+                    .then(|| truncate(&messages.join("; "), EXCERPT_CHARS)),
                 reason: items.iter().find_map(|i| text(i, "reason")),
                 field: items.iter().find_map(|i| text(i, "field")),
             }
@@ -100,7 +101,12 @@ pub(crate) fn parse_error_body(body: &[u8]) -> ParsedError {
             let field = by_field.keys().next().cloned();
             let messages: Vec<String> = by_field
                 .iter()
-                .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .map(|(k, v)| {
+                    format!(
+                        "{k}: {}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    )
+                })
                 .collect();
             ParsedError {
                 message: Some(truncate(&messages.join("; "), EXCERPT_CHARS)),
@@ -138,7 +144,8 @@ mod tests {
 
     #[test]
     fn v2_error_objects_keyed_by_field_are_read() {
-        let parsed = parse_error_body(br#"{"errors":{"name":"too long"},"reason":"validation-error"}"#);
+        let parsed =
+            parse_error_body(br#"{"errors":{"name":"too long"},"reason":"validation-error"}"#);
         assert_eq!(parsed.field.as_deref(), Some("name"));
         assert_eq!(parsed.reason.as_deref(), Some("validation-error"));
         assert_eq!(parsed.message.as_deref(), Some("name: too long"));
@@ -156,7 +163,10 @@ mod tests {
         let body = br#"{"data":{"id":"c9f0d13a","password":"hunter2-long","nested":[{"access_token":"tok-123"}]}}"#;
         let excerpt = body_excerpt(body);
         assert!(excerpt.contains("c9f0d13a"));
-        assert!(!excerpt.contains("hunter2-long") && !excerpt.contains("tok-123"), "{excerpt}");
+        assert!(
+            !excerpt.contains("hunter2-long") && !excerpt.contains("tok-123"),
+            "{excerpt}"
+        );
 
         let broken = br#"{"data":{"password":"hunter2-long""#;
         let excerpt = body_excerpt(broken);

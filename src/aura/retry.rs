@@ -132,9 +132,20 @@ mod tests {
         let p = policy();
         let post = false;
         assert!(p.next_delay(0, Failure::NotSent, post, None).is_some());
-        assert!(p.next_delay(0, Failure::Status(StatusCode::TOO_MANY_REQUESTS), post, None).is_some());
+        assert!(
+            p.next_delay(
+                0,
+                Failure::Status(StatusCode::TOO_MANY_REQUESTS),
+                post,
+                None
+            )
+            .is_some()
+        );
         assert!(p.next_delay(0, Failure::Lost, post, None).is_none());
-        assert!(p.next_delay(0, Failure::Status(StatusCode::BAD_GATEWAY), post, None).is_none());
+        assert!(
+            p.next_delay(0, Failure::Status(StatusCode::BAD_GATEWAY), post, None)
+                .is_none()
+        );
     }
 
     #[test]
@@ -142,11 +153,19 @@ mod tests {
         let p = policy();
         for code in [500, 502, 503, 504] {
             let status = StatusCode::from_u16(code).unwrap();
-            assert!(p.next_delay(0, Failure::Status(status), true, None).is_some(), "{code}");
+            assert!(
+                p.next_delay(0, Failure::Status(status), true, None)
+                    .is_some(),
+                "{code}"
+            );
         }
         for code in [400, 404, 409, 501] {
             let status = StatusCode::from_u16(code).unwrap();
-            assert!(p.next_delay(0, Failure::Status(status), true, None).is_none(), "{code}");
+            assert!(
+                p.next_delay(0, Failure::Status(status), true, None)
+                    .is_none(),
+                "{code}"
+            );
         }
     }
 
@@ -161,7 +180,9 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         let p = policy();
         for retry in 0..10 {
-            let d = p.next_delay(retry.min(2), Failure::Lost, true, None).unwrap();
+            let d = p
+                .next_delay(retry.min(2), Failure::Lost, true, None)
+                .unwrap();
             let ceiling = (p.base_delay * (1 << retry.min(2))).min(p.max_delay);
             assert!(d >= ceiling / 2 && d <= ceiling, "retry {retry}: {d:?}");
         }
@@ -171,17 +192,33 @@ mod tests {
     fn retry_after_is_honoured_until_it_is_too_long() {
         let p = policy();
         let d = p
-            .next_delay(0, Failure::Status(StatusCode::TOO_MANY_REQUESTS), true, Some(Duration::from_secs(3)))
+            .next_delay(
+                0,
+                Failure::Status(StatusCode::TOO_MANY_REQUESTS),
+                true,
+                Some(Duration::from_secs(3)),
+            )
             .unwrap();
         assert_eq!(d, Duration::from_secs(3));
         let too_long = Some(Duration::from_secs(60));
-        assert!(p.next_delay(0, Failure::Status(StatusCode::TOO_MANY_REQUESTS), true, too_long).is_none());
+        assert!(
+            p.next_delay(
+                0,
+                Failure::Status(StatusCode::TOO_MANY_REQUESTS),
+                true,
+                too_long
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -39,8 +39,11 @@ pub struct Session {
     pub ttl: Option<String>,
     #[serde(default)]
     pub user_id: Option<String>,
-    #[serde(default, alias = "project_id")]
+    /// Older responses call the project `tenant_id`, newer ones `project_id`; some send both.
+    #[serde(default)]
     pub tenant_id: Option<TenantId>,
+    #[serde(default)]
+    pub project_id: Option<TenantId>,
     #[serde(default)]
     pub cloud_provider: Option<CloudProvider>,
     #[serde(default)]
@@ -55,9 +58,17 @@ fn starting() -> SessionStatus {
 }
 
 impl Session {
+    /// The session's tenant (project), under whichever name Aura sent it.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        self.tenant_id.as_ref().or(self.project_id.as_ref())
+    }
+
     /// The Bolt URL a GDS client connects to.
     pub fn bolt_url(&self) -> Option<String> {
-        self.host.as_ref().filter(|h| !h.is_empty()).map(|h| format!("neo4j+s://{h}"))
+        self.host
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("neo4j+s://{h}"))
     }
 }
 
@@ -107,12 +118,18 @@ impl CreateSession {
         if let Some(ttl) = self.ttl
             && (ttl < Duration::from_secs(1) || ttl > MAX_TTL)
         {
-            return Err(Error::invalid("ttl", format!("{ttl:?} is outside 1s..7 days")));
+            return Err(Error::invalid(
+                "ttl",
+                format!("{ttl:?} is outside 1s..7 days"),
+            ));
         }
         if let Placement::Standalone { region, .. } = &self.placement
             && region.trim().is_empty()
         {
-            return Err(Error::invalid("region", "must not be empty for a standalone session"));
+            return Err(Error::invalid(
+                "region",
+                "must not be empty for a standalone session",
+            ));
         }
         Ok(())
     }
@@ -125,13 +142,20 @@ impl Serialize for CreateSession {
             body["ttl"] = format!("{}s", ttl.as_secs()).into();
         }
         match &self.placement {
-            Placement::Attached { instance_id, database_id } => {
+            Placement::Attached {
+                instance_id,
+                database_id,
+            } => {
                 body["instance_id"] = instance_id.as_str().into();
                 if let Some(db) = database_id {
                     body["database_id"] = db.as_str().into();
                 }
             }
-            Placement::Standalone { tenant_id, cloud_provider, region } => {
+            Placement::Standalone {
+                tenant_id,
+                cloud_provider,
+                region,
+            } => {
                 body["tenant_id"] = tenant_id.as_str().into();
                 body["cloud_provider"] = cloud_provider.as_str().into();
                 body["region"] = region.as_str().into();
@@ -219,8 +243,13 @@ impl Sessions<'_> {
             return Err(Error::invalid("node_count", "must be greater than zero"));
         }
         // A pure computation on Aura's side: safe to resend.
-        let call = Call::new(Method::POST, "/graph-analytics/sessions/sizing", "/graph-analytics/sessions/sizing", true)
-            .json(request)?;
+        let call = Call::new(
+            Method::POST,
+            "/graph-analytics/sessions/sizing",
+            "/graph-analytics/sessions/sizing",
+            true,
+        )
+        .json(request)?;
         self.client.send(call).await?.data()
     }
 
@@ -228,18 +257,37 @@ impl Sessions<'_> {
     /// so resending it cannot make a second session.
     pub async fn create(&self, request: &CreateSession) -> Result<SessionCreated> {
         request.validate()?;
-        let call = Call::new(Method::POST, "/graph-analytics/sessions", "/graph-analytics/sessions", true).json(request)?;
+        let call = Call::new(
+            Method::POST,
+            "/graph-analytics/sessions",
+            "/graph-analytics/sessions",
+            true,
+        )
+        .json(request)?;
         let reply = self.client.send(call).await?;
         let created = reply.status == http::StatusCode::ACCEPTED;
-        let WithProblems { data: mut session, errors } = reply.decode::<WithProblems<Session>>()?;
+        let WithProblems {
+            data: mut session,
+            errors,
+        } = reply.decode::<WithProblems<Session>>()?;
         session.problems = errors;
         Ok(SessionCreated { session, created })
     }
 
     /// One session, with any problems Aura reports for it.
     pub async fn get(&self, id: &SessionId) -> Result<Session> {
-        let call = Call::get("/graph-analytics/sessions/{sessionId}", format!("/graph-analytics/sessions/{id}"));
-        let WithProblems { data: mut session, errors } = self.client.send(call).await?.decode::<WithProblems<Session>>()?;
+        let call = Call::get(
+            "/graph-analytics/sessions/{sessionId}",
+            format!("/graph-analytics/sessions/{id}"),
+        );
+        let WithProblems {
+            data: mut session,
+            errors,
+        } = self
+            .client
+            .send(call)
+            .await?
+            .decode::<WithProblems<Session>>()?;
         session.problems = errors;
         Ok(session)
     }
@@ -269,7 +317,9 @@ where
     match raw {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
-        Some(value) => T::deserialize(value).map(Some).map_err(serde::de::Error::custom),
+        Some(value) => T::deserialize(value)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -311,10 +361,28 @@ mod tests {
 
     #[test]
     fn validation_names_memory_and_ttl() {
-        let bad_memory = CreateSession { memory: "3GB".into(), ..attached() };
-        assert!(bad_memory.validate().unwrap_err().to_string().contains("`memory`"));
-        let bad_ttl = CreateSession { ttl: Some(MAX_TTL * 2), ..attached() };
-        assert!(bad_ttl.validate().unwrap_err().to_string().contains("`ttl`"));
+        let bad_memory = CreateSession {
+            memory: "3GB".into(),
+            ..attached()
+        };
+        assert!(
+            bad_memory
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("`memory`")
+        );
+        let bad_ttl = CreateSession {
+            ttl: Some(MAX_TTL * 2),
+            ..attached()
+        };
+        assert!(
+            bad_ttl
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("`ttl`")
+        );
     }
 
     #[test]
@@ -326,7 +394,16 @@ mod tests {
         .unwrap();
         assert_eq!(s.status, SessionStatus::Starting);
         assert_eq!(s.instance_id, None);
-        assert!(s.tenant_id.is_some());
-        assert_eq!(s.bolt_url().as_deref(), Some("neo4j+s://abc.sessions.example"));
+        assert!(s.tenant().is_some());
+        let both: Session = serde_json::from_value(serde_json::json!({
+            "id": "s-1", "project_id": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10",
+            "tenant_id": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"
+        }))
+        .unwrap();
+        assert!(both.tenant().is_some());
+        assert_eq!(
+            s.bolt_url().as_deref(),
+            Some("neo4j+s://abc.sessions.example")
+        );
     }
 }

@@ -41,7 +41,10 @@ impl Snapshots<'_> {
     /// Snapshots of one day (`None`: Aura's default, today in UTC).
     pub async fn list(&self, date: Option<jiff::civil::Date>) -> Result<Vec<Snapshot>> {
         let id = self.instance;
-        let mut call = Call::get("/instances/{instanceId}/snapshots", format!("/instances/{id}/snapshots"));
+        let mut call = Call::get(
+            "/instances/{instanceId}/snapshots",
+            format!("/instances/{id}/snapshots"),
+        );
         if let Some(date) = date {
             call = call.query("date", date.strftime("%Y-%m-%d"));
         }

@@ -55,14 +55,28 @@ impl Tenant {
     /// Checks `shape` against the tenant's instance configurations, narrowing field by field so
     /// that the error names the first field no configuration offers, and lists what would fit.
     pub fn check_shape(&self, shape: Shape<'_>) -> Result<&InstanceConfiguration> {
-        let mut options: Vec<&InstanceConfiguration> = self.instance_configurations.iter().collect();
-        narrow(&mut options, "cloud_provider", shape.cloud_provider.as_str(), |c| c.cloud_provider.as_str())?;
+        let mut options: Vec<&InstanceConfiguration> =
+            self.instance_configurations.iter().collect();
+        narrow(
+            &mut options,
+            "cloud_provider",
+            shape.cloud_provider.as_str(),
+            |c| c.cloud_provider.as_str(),
+        )?;
         narrow(&mut options, "region", shape.region, |c| c.region.as_str())?;
-        narrow(&mut options, "type", shape.instance_type.as_str(), |c| c.instance_type.as_str())?;
+        narrow(&mut options, "type", shape.instance_type.as_str(), |c| {
+            c.instance_type.as_str()
+        })?;
         // A configuration without a version offers any version.
         options.retain(|c| c.version.as_deref().is_none_or(|v| v == shape.version));
         if options.is_empty() {
-            return Err(Error::invalid("version", format!("{:?} is not offered by the tenant for this combination", shape.version)));
+            return Err(Error::invalid(
+                "version",
+                format!(
+                    "{:?} is not offered by the tenant for this combination",
+                    shape.version
+                ),
+            ));
         }
         narrow(&mut options, "memory", shape.memory, |c| c.memory.as_str())?;
         Ok(options[0])
@@ -80,10 +94,16 @@ fn narrow<'a, 'w>(
     offered.dedup();
     options.retain(|c| value(c) == wanted);
     if options.is_empty() {
-        let offered = if offered.is_empty() { "nothing".to_owned() } else { offered.join(", ") };
+        let offered = if offered.is_empty() {
+            "nothing".to_owned()
+        } else {
+            offered.join(", ")
+        };
         return Err(Error::invalid(
             field,
-            format!("{wanted:?} is not offered by the tenant for this combination (offered: {offered})"),
+            format!(
+                "{wanted:?} is not offered by the tenant for this combination (offered: {offered})"
+            ),
         ));
     }
     Ok(())
@@ -104,7 +124,10 @@ pub struct Tenants<'c> {
 impl Tenants<'_> {
     /// All tenants the credential can see.
     pub async fn list(&self) -> Result<Vec<TenantSummary>> {
-        self.client.send(Call::get("/tenants", "/tenants")).await?.data()
+        self.client
+            .send(Call::get("/tenants", "/tenants"))
+            .await?
+            .data()
     }
 
     /// One tenant with its instance configurations.
@@ -141,14 +164,21 @@ fn resolve_name(tenants: &[TenantSummary], name: &str) -> Result<TenantId> {
             let known: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
             Err(Error::invalid(
                 "tenant_name",
-                format!("no tenant is called {name:?} (tenants visible: {})", known.join(", ")),
+                format!(
+                    "no tenant is called {name:?} (tenants visible: {})",
+                    known.join(", ")
+                ),
             ))
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|t| t.id.as_str()).collect();
             Err(Error::invalid(
                 "tenant_name",
-                format!("{} tenants are called {name:?} ({}); give the tenant id instead", many.len(), ids.join(", ")),
+                format!(
+                    "{} tenants are called {name:?} ({}); give the tenant id instead",
+                    many.len(),
+                    ids.join(", ")
+                ),
             ))
         }
     }
@@ -159,7 +189,10 @@ mod tests {
     use super::*;
 
     fn summary(id: &str, name: &str) -> TenantSummary {
-        TenantSummary { id: TenantId::new(id).unwrap(), name: name.into() }
+        TenantSummary {
+            id: TenantId::new(id).unwrap(),
+            name: name.into(),
+        }
     }
 
     #[test]
@@ -169,7 +202,10 @@ mod tests {
         let tenants = vec![summary(a, "Prod"), summary(b, "Dev"), summary(b, "Dev")];
         assert_eq!(resolve_name(&tenants, "Prod").unwrap().as_str(), a);
         let none = resolve_name(&tenants, "Staging").unwrap_err().to_string();
-        assert!(none.contains("`tenant_name`") && none.contains("Prod"), "{none}");
+        assert!(
+            none.contains("`tenant_name`") && none.contains("Prod"),
+            "{none}"
+        );
         let many = resolve_name(&tenants, "Dev").unwrap_err().to_string();
         assert!(many.contains("2 tenants"), "{many}");
     }
@@ -191,10 +227,29 @@ mod tests {
             version: "5",
             memory,
         };
-        assert_eq!(tenant.check_shape(shape("europe-west1", "4GB")).unwrap().storage.as_deref(), Some("8GB"));
-        let err = tenant.check_shape(shape("us-east-1", "4GB")).unwrap_err().to_string();
-        assert!(err.contains("`region`") && err.contains("europe-west1"), "{err}");
-        let err = tenant.check_shape(shape("europe-west1", "8GB")).unwrap_err().to_string();
-        assert!(err.contains("`memory`") && err.contains("2GB, 4GB"), "{err}");
+        assert_eq!(
+            tenant
+                .check_shape(shape("europe-west1", "4GB"))
+                .unwrap()
+                .storage
+                .as_deref(),
+            Some("8GB")
+        );
+        let err = tenant
+            .check_shape(shape("us-east-1", "4GB"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`region`") && err.contains("europe-west1"),
+            "{err}"
+        );
+        let err = tenant
+            .check_shape(shape("europe-west1", "8GB"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`memory`") && err.contains("2GB, 4GB"),
+            "{err}"
+        );
     }
 }

@@ -265,7 +265,10 @@ mod tests {
 
         let err = InstanceType::parse_known("mega-db").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("`type`") && text.contains("professional-db"), "{text}");
+        assert!(
+            text.contains("`type`") && text.contains("professional-db"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -286,6 +289,9 @@ mod tests {
     #[test]
     fn value_set_check_names_the_field() {
         let err = check_in("memory", "3GB", INSTANCE_MEMORY).unwrap_err();
-        assert!(err.to_string().starts_with("invalid argument `memory`"), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid argument `memory`"),
+            "{err}"
+        );
     }
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::Client;
 use super::error::{Error, Result};
 use super::ids::{InstanceId, SnapshotId};
 use super::instances::Instance;
 use super::snapshots::Snapshot;
 use super::values::InstanceStatus;
-use super::Client;
 
 /// Poll intervals: start at `initial`, multiply by `factor` after each poll, stop at `max`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,7 +53,11 @@ pub enum WaitError {
 
 /// Calls `check` until it returns `Ok(Some(_))`, an error that is not transient, or `timeout`.
 /// `check` returns `Ok(None)` with a description of the current state to keep waiting.
-pub async fn poll_until<T, F, Fut>(timeout: Duration, backoff: PollBackoff, mut check: F) -> Result<T, WaitError>
+pub async fn poll_until<T, F, Fut>(
+    timeout: Duration,
+    backoff: PollBackoff,
+    mut check: F,
+) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Result<T, String>>>,
@@ -97,7 +101,12 @@ impl Client {
     }
 
     /// Polls an instance until Aura no longer knows it (404/410).
-    pub async fn wait_for_instance_gone(&self, id: &InstanceId, timeout: Duration, backoff: PollBackoff) -> Result<(), WaitError> {
+    pub async fn wait_for_instance_gone(
+        &self,
+        id: &InstanceId,
+        timeout: Duration,
+        backoff: PollBackoff,
+    ) -> Result<(), WaitError> {
         poll_until(timeout, backoff, || async {
             match self.instances().get(id).await {
                 Ok(instance) => Ok(Err(format!("instance {id} is {}", instance.status))),
@@ -134,7 +143,11 @@ mod tests {
 
     #[test]
     fn intervals_grow_to_the_ceiling() {
-        let b = PollBackoff { initial: Duration::from_secs(1), max: Duration::from_secs(4), factor: 2.0 };
+        let b = PollBackoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(4),
+            factor: 2.0,
+        };
         let mut i = b.initial;
         let mut seen = vec![i];
         for _ in 0..4 {
@@ -147,7 +160,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn polling_stops_at_the_deadline_with_the_last_state() {
-        let b = PollBackoff { initial: Duration::from_secs(1), max: Duration::from_secs(2), factor: 2.0 };
+        let b = PollBackoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(2),
+            factor: 2.0,
+        };
         let mut polls = 0;
         let result: Result<(), WaitError> = poll_until(Duration::from_secs(6), b, || {
             polls += 1;
@@ -165,11 +182,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_permanent_error_ends_the_wait_at_once() {
         let mut polls = 0;
-        let result: Result<(), WaitError> = poll_until(Duration::from_secs(60), PollBackoff::default(), || {
-            polls += 1;
-            async { Err(Error::invalid("x", "bad")) }
-        })
-        .await;
+        let result: Result<(), WaitError> =
+            poll_until(Duration::from_secs(60), PollBackoff::default(), || {
+                polls += 1;
+                async { Err(Error::invalid("x", "bad")) }
+            })
+            .await;
         assert!(matches!(result, Err(WaitError::Aura(_))));
         assert_eq!(polls, 1);
     }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use aura_operator::aura::{Client, ClientBuilder, Credentials, PollBackoff, RetryPolicy};
+use aura_operator::aura::{
+    Client, ClientBuilder, Credentials, PollBackoff, RateLimit, RetryPolicy,
+};
 use aura_operator::emulator::{self, EmulatorConfig, RunningEmulator, Timings};
 
 pub const CLIENT_ID: &str = "emulator-client";
@@ -24,7 +26,8 @@ pub async fn start(config: EmulatorConfig) -> RunningEmulator {
         .expect("emulator starts on loopback")
 }
 
-/// A builder pointed at the emulator, with short retry delays.
+/// A builder pointed at the emulator, with short retry delays and a budget far above what the
+/// tests send (the budget has tests of its own).
 pub fn builder(emu: &RunningEmulator) -> ClientBuilder {
     let credentials = Credentials::new(CLIENT_ID, CLIENT_SECRET.to_owned()).unwrap();
     ClientBuilder::new(credentials)
@@ -35,6 +38,10 @@ pub fn builder(emu: &RunningEmulator) -> ClientBuilder {
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(5),
+        })
+        .rate_limit(RateLimit {
+            per_minute: 100_000,
+            burst: 1_000,
         })
 }
 
