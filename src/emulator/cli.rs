@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::config::{Credential, EmulatorConfig, SeedError, SeedFile, Timings};
 
-/// Options for `aura-operator emulator`.
-#[derive(Debug, Clone, clap::Args)]
+/// Options for `aura-operator emulator`. `Debug` hides the client secret.
+#[derive(Clone, clap::Args)]
 pub struct EmulatorArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -39,6 +39,21 @@ pub struct EmulatorArgs {
     /// Status for requests with an expired token (Aura documents 403; some clients expect 401).
     #[arg(long, default_value_t = 403, value_parser = parse_expired_status)]
     pub expired_token_status: u16,
+}
+
+impl std::fmt::Debug for EmulatorArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorArgs")
+            .field("listen", &self.listen)
+            .field("seed", &self.seed)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("rate_limit", &self.rate_limit)
+            .field("transition_ms", &self.transition_ms)
+            .field("expired_token_status", &self.expired_token_status)
+            .finish()
+    }
 }
 
 fn parse_expired_status(text: &str) -> Result<u16, String> {
@@ -101,4 +116,58 @@ pub async fn run(args: EmulatorArgs) -> Result<(), RunError> {
     let waited = tokio::signal::ctrl_c().await;
     running.shutdown().await;
     waited.map_err(RunError::Signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    #[test]
+    fn a_seed_file_replaces_the_tenants_and_adds_credentials() {
+        let path =
+            std::env::temp_dir().join(format!("aura-emulator-seed-{}.json", std::process::id()));
+        let seed = serde_json::json!({
+            "tenants": [{ "id": "t-1", "name": "Seeded", "instance_configurations": [] }],
+            "credentials": [{ "client_id": "extra", "client_secret": "s" }],
+        });
+        std::fs::write(&path, seed.to_string()).expect("write seed");
+        let wrapper = Wrapper::try_parse_from([
+            "emulator",
+            "--seed",
+            path.to_str().expect("utf-8 path"),
+            "--rate-limit",
+            "0",
+            "--expired-token-status",
+            "401",
+        ])
+        .expect("arguments parse");
+        let config = wrapper.args.config().expect("seed loads");
+        std::fs::remove_file(&path).ok();
+        assert_eq!(config.tenants.len(), 1);
+        assert_eq!(config.tenants[0].name, "Seeded");
+        assert_eq!(config.credentials.len(), 2);
+        assert_eq!(config.rate_limit_per_minute, None);
+        assert_eq!(config.expired_token_status, 401);
+    }
+
+    #[test]
+    fn the_expired_token_status_must_be_401_or_403() {
+        assert!(Wrapper::try_parse_from(["emulator", "--expired-token-status", "500"]).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_client_secret() {
+        let shown = format!("{:?}", Credential::new("id", "very-secret"));
+        assert!(!shown.contains("very-secret"));
+        let wrapper = Wrapper::try_parse_from(["emulator", "--client-secret", "very-secret"])
+            .expect("arguments parse");
+        assert!(!format!("{:?}", wrapper.args).contains("very-secret"));
+    }
 }

@@ -639,23 +639,12 @@ pub async fn overwrite(
         .instance(&id)
         .ok_or_else(|| ApiError::db_not_found(&id))?;
     ensure_running(target)?;
-    match (&request.source_instance_id, &request.source_snapshot_id) {
-        (None, None) => {
-            return Err(ApiError::field(
-                "source_instance_id",
-                "validation-error",
-                "source_instance_id or source_snapshot_id is required",
-            ));
-        }
-        (_, Some(snapshot_id)) => check_source_snapshot(&shared, &store, snapshot_id)?,
-        (Some(source), None) => {
-            if store.instance(source).is_none() {
-                return Err(ApiError::invalid_field(
-                    "source_instance_id",
-                    format!("instance {source} not found"),
-                ));
-            }
-        }
+    if request.source_instance_id.is_none() && request.source_snapshot_id.is_none() {
+        return Err(ApiError::field(
+            "source_instance_id",
+            "validation-error",
+            "source_instance_id or source_snapshot_id is required",
+        ));
     }
     if let Some(source) = &request.source_instance_id
         && store.instance(source).is_none()
@@ -664,6 +653,9 @@ pub async fn overwrite(
             "source_instance_id",
             format!("instance {source} not found"),
         ));
+    }
+    if let Some(snapshot_id) = &request.source_snapshot_id {
+        check_source_snapshot(&shared, &store, snapshot_id)?;
     }
     let after = store.timings.overwrite;
     let instance = find(&mut store, &id)?;

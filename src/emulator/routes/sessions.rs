@@ -10,7 +10,7 @@
 //!   an unknown instance → 400 `invalid-field`. Standalone ones need a tenant offering the
 //!   provider and region. Session ids: `<instance_id>-<8 hex>` attached, `s-<8 hex>` standalone.
 //! - `ttl` is a Go duration string, at most 7 days; `expiry_date` is creation + 7 days.
-//! - Sizing: estimated MiB = (nodes × (64 + 8 × node properties) + relationships × (32 + 8 ×
+//! - Sizing (`node_label_count` is accepted but does not change the estimate): estimated MiB = (nodes × (64 + 8 × node properties) + relationships × (32 + 8 ×
 //!   relationship properties)) / 2^20, × 1.5 when `node-embedding` or `link-prediction` is among the
 //!   categories, plus 1024 MiB of base overhead; `recommended_size` is the smallest GDS memory size
 //!   at least twice the estimate (capped at 512GB). `estimated_memory` is reported as `"<n>MiB"`.
@@ -293,8 +293,6 @@ pub async fn delete(
 struct SizingRequest {
     node_count: Option<u64>,
     #[serde(default)]
-    node_label_count: u64,
-    #[serde(default)]
     node_property_count: u64,
     relationship_count: Option<u64>,
     #[serde(default)]
@@ -337,7 +335,6 @@ pub async fn sizing(_caller: Caller, body: Bytes) -> Result<Json<Value>, ApiErro
             "give either algorithm_categories or algorithms, not both",
         ));
     }
-    let _ = request.node_label_count;
     let estimate = estimate_mib(
         nodes,
         request.node_property_count,
