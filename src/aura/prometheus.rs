@@ -146,10 +146,10 @@ pub mod names {
     pub const CPU_LIMIT: &str = "neo4j_aura_cpu_limit";
     pub const HEAP_USAGE_RATIO: &str = "neo4j_dbms_vm_heap_used_ratio";
     pub const PAGE_CACHE_HIT_RATIO: &str = "neo4j_dbms_page_cache_hit_ratio_per_minute";
-    pub const QUERIES_PER_MINUTE: &str = "neo4j_database_db_query_execution_success_per_minute";
-    pub const QUERY_LATENCY_MS: &str = "neo4j_database_db_query_execution_latency_millis";
+    /// A counter: a rate needs two scrapes.
+    pub const QUERIES: &str = "neo4j_db_query_execution_success_total";
+    pub const QUERY_LATENCY_MS: &str = "neo4j_db_query_execution_latency_millis";
     pub const CONNECTIONS_RUNNING: &str = "neo4j_dbms_bolt_connections_running";
-    pub const CONNECTIONS_IDLE: &str = "neo4j_dbms_bolt_connections_idle";
     pub const CONNECTIONS_MAX: &str = "neo4j_dbms_bolt_connections_max";
 }
 
@@ -159,12 +159,13 @@ pub struct InstanceHealth {
     pub instance_id: InstanceId,
     pub cpu_usage_percent: Option<f64>,
     pub memory_usage_percent: Option<f64>,
+    /// Only known when two scrapes were compared ([`Prometheus::instance_health_over`]).
     pub queries_per_second: Option<f64>,
     pub query_latency_ms: Option<f64>,
     pub connections_active: Option<f64>,
     pub connections_max: Option<f64>,
     pub page_cache_hit_percent: Option<f64>,
-    /// `Healthy` or `Warning`.
+    /// `Healthy`, `Warning`, or `Unknown` when no health metric was present.
     pub overall: HealthStatus,
     /// One line per threshold crossed.
     pub issues: Vec<String>,
@@ -179,47 +180,69 @@ pub enum HealthStatus {
     Unknown,
 }
 
+/// The value of `name` for `instance`. Aura reports each series once per `aggregation` (MAX,
+/// MIN, AVG); the health view is a worst-case view, so MAX is used where it exists.
+fn worst(metrics: &Metrics, instance: &InstanceId, name: &str) -> Option<f64> {
+    let only = [("instance_id", instance.as_str())];
+    let samples: Vec<&Sample> = metrics
+        .matching(name, &only)
+        .filter(|s| s.value.is_finite())
+        .collect();
+    let aggregated = samples.iter().any(|s| s.labels.contains_key("aggregation"));
+    samples
+        .iter()
+        .filter(|s| !aggregated || s.labels.get("aggregation").map(String::as_str) == Some("MAX"))
+        .map(|s| s.value)
+        .reduce(f64::max)
+}
+
 impl InstanceHealth {
-    /// Reads the health metrics of `instance` from a scrape and applies the thresholds:
+    /// Reads the health metrics of `instance` from one scrape and applies the thresholds:
     /// CPU over 80 %, heap over 85 %, connections over 80 % of the maximum, page-cache hits
     /// under 50 %.
     pub fn from_metrics(instance: &InstanceId, metrics: &Metrics) -> Self {
-        let only = [("instance_id", instance.as_str())];
-        let max = |name: &str| {
-            metrics
-                .matching(name, &only)
-                .map(|s| s.value)
-                .filter(|v| v.is_finite())
-                .reduce(f64::max)
-        };
-        let sum = |name: &str| {
-            let mut found = false;
-            let total = metrics
-                .matching(name, &only)
-                .inspect(|_| found = true)
-                .map(|s| s.value)
-                .sum::<f64>();
-            found.then_some(total)
-        };
-        let cpu = max(names::CPU_USAGE)
-            .zip(max(names::CPU_LIMIT))
+        let get = |name| worst(metrics, instance, name);
+        let cpu = get(names::CPU_USAGE)
+            .zip(get(names::CPU_LIMIT))
             .filter(|(_, limit)| *limit > 0.0)
             .map(|(used, limit)| 100.0 * used / limit);
-        let connections_active = sum(names::CONNECTIONS_RUNNING);
-        let connections_max = max(names::CONNECTIONS_MAX);
         let mut health = Self {
             instance_id: instance.clone(),
             cpu_usage_percent: cpu,
-            memory_usage_percent: max(names::HEAP_USAGE_RATIO).map(|r| 100.0 * r),
-            queries_per_second: sum(names::QUERIES_PER_MINUTE).map(|per_minute| per_minute / 60.0),
-            query_latency_ms: max(names::QUERY_LATENCY_MS),
-            connections_active,
-            connections_max,
-            page_cache_hit_percent: max(names::PAGE_CACHE_HIT_RATIO).map(|r| 100.0 * r),
+            memory_usage_percent: get(names::HEAP_USAGE_RATIO).map(|r| 100.0 * r),
+            queries_per_second: None,
+            query_latency_ms: get(names::QUERY_LATENCY_MS),
+            connections_active: get(names::CONNECTIONS_RUNNING),
+            connections_max: get(names::CONNECTIONS_MAX),
+            page_cache_hit_percent: get(names::PAGE_CACHE_HIT_RATIO).map(|r| 100.0 * r),
             overall: HealthStatus::Healthy,
             issues: Vec::new(),
         };
         health.assess();
+        health
+    }
+
+    /// Like [`from_metrics`](Self::from_metrics) on `later`, plus the query rate from the
+    /// query counter's growth since `earlier`, taken `elapsed` before.
+    pub fn from_scrapes(
+        instance: &InstanceId,
+        earlier: &Metrics,
+        later: &Metrics,
+        elapsed: std::time::Duration,
+    ) -> Self {
+        let mut health = Self::from_metrics(instance, later);
+        let secs = elapsed.as_secs_f64();
+        health.queries_per_second = worst(earlier, instance, names::QUERIES)
+            .zip(worst(later, instance, names::QUERIES))
+            .filter(|_| secs > 0.0)
+            // A counter that went down was reset; its new value is the growth since the reset.
+            .map(|(before, after)| {
+                if after >= before {
+                    (after - before) / secs
+                } else {
+                    after / secs
+                }
+            });
         health
     }
 
@@ -338,6 +361,23 @@ weird_metric +Inf
         assert_eq!(health.cpu_usage_percent.map(|c| c.round()), Some(90.0));
         assert_eq!(health.overall, HealthStatus::Warning);
         assert_eq!(health.issues.len(), 2, "{:?}", health.issues);
+
+        let later = Metrics::parse(
+            "neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"MAX\"} 700\n\
+             neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"MIN\"} 1",
+        )
+        .unwrap();
+        let earlier = Metrics::parse(
+            "neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"MAX\"} 100",
+        )
+        .unwrap();
+        let rated =
+            InstanceHealth::from_scrapes(&id, &earlier, &later, std::time::Duration::from_secs(60));
+        assert_eq!(
+            rated.queries_per_second,
+            Some(10.0),
+            "MAX series, 600 queries in 60 s"
+        );
 
         let other = InstanceId::new("0000aaaa").unwrap();
         let health = InstanceHealth::from_metrics(&other, &m);
