@@ -4,4 +4,5 @@
 //! - [`emulator`]: a local HTTP server that behaves like the Aura API, for tests and trials.
 
 pub mod aura;
+pub mod crd;
 pub mod emulator;

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock, Mutex as StdMutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex as StdMutex, RwLock, Weak};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -87,8 +87,12 @@ struct Cached {
 }
 
 /// The cached token of one credential, shared by every client built for it in the process.
+///
+/// Reads take a short synchronous read lock, so concurrent requests do not queue behind each
+/// other; only a refresh takes the async lock that makes it a single flight.
 pub(crate) struct TokenCache {
-    slot: Mutex<Option<Cached>>,
+    current: RwLock<Option<Cached>>,
+    refresh: Mutex<()>,
     /// Refresh this long before expiry (shortened for very short-lived tokens).
     margin: Duration,
 }
@@ -96,7 +100,8 @@ pub(crate) struct TokenCache {
 impl TokenCache {
     pub fn new(margin: Duration) -> Self {
         Self {
-            slot: Mutex::new(None),
+            current: RwLock::new(None),
+            refresh: Mutex::new(()),
             margin,
         }
     }
@@ -119,6 +124,14 @@ impl TokenCache {
         cache
     }
 
+    fn fresh(&self) -> Option<Token> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current
+            .as_ref()
+            .filter(|c| Instant::now() < c.refresh_at)
+            .map(|c| c.token.clone())
+    }
+
     /// The current token, fetching a new one with `fetch` when there is none or it is about to
     /// expire. Concurrent callers wait for the one fetch.
     pub async fn get<F, Fut>(&self, fetch: F) -> Result<Token>
@@ -126,13 +139,18 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<TokenResponse>>,
     {
-        let mut slot = self.slot.lock().await;
-        if let Some(cached) = slot.as_ref()
-            && Instant::now() < cached.refresh_at
-        {
-            return Ok(cached.token.clone());
+        if let Some(token) = self.fresh() {
+            return Ok(token);
         }
-        let generation = slot.as_ref().map_or(1, |c| c.token.generation + 1);
+        let _single_flight = self.refresh.lock().await;
+        // Someone else may have refreshed while this caller waited for the lock.
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let generation = {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            current.as_ref().map_or(1, |c| c.token.generation + 1)
+        };
         let response = fetch().await?;
         let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
         let margin = self.margin.min(lifetime / 4);
@@ -140,7 +158,7 @@ impl TokenCache {
             value: response.access_token,
             generation,
         };
-        *slot = Some(Cached {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Cached {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime - margin,
         });
@@ -148,9 +166,9 @@ impl TokenCache {
     }
 
     /// Forgets the token of `generation` if it is still the cached one.
-    pub async fn invalidate(&self, generation: u64) {
-        let mut slot = self.slot.lock().await;
-        if let Some(cached) = slot.as_mut()
+    pub fn invalidate(&self, generation: u64) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(cached) = current.as_mut()
             && cached.token.generation == generation
         {
             cached.refresh_at = Instant::now();
@@ -252,10 +270,10 @@ mod tests {
     async fn invalidating_an_old_generation_keeps_the_new_token() {
         let cache = TokenCache::new(Duration::from_secs(60));
         let first = cache.get(|| async { answer("a", 3600) }).await.unwrap();
-        cache.invalidate(first.generation).await;
+        cache.invalidate(first.generation);
         let second = cache.get(|| async { answer("b", 3600) }).await.unwrap();
         assert_eq!(second.value.expose_secret(), "b");
-        cache.invalidate(first.generation).await;
+        cache.invalidate(first.generation);
         let third = cache.get(|| async { answer("c", 3600) }).await.unwrap();
         assert_eq!(
             third.value.expose_secret(),

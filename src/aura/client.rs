@@ -201,7 +201,7 @@ impl Client {
                     // The token may have expired early or been revoked: one new token, one resend.
                     // Safe for any method, since Aura rejected the request before acting on it.
                     tracing::debug!(route = call.route, status = %reply.status, "token refused; refreshing once");
-                    self.inner.tokens.invalidate(token.generation).await;
+                    self.inner.tokens.invalidate(token.generation);
                     refreshed_token = true;
                     continue;
                 }

@@ -1,0 +1,466 @@
+//! `AuraInstance`: one Aura database instance, declared in Kubernetes.
+//!
+//! The doc comments on these types become the CRD's schema descriptions, which is what
+//! `kubectl explain auraInstance.spec` shows; they are written for the person applying the YAML.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An Aura database instance, with its connection details written to a Secret.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "aura.neo4j.io",
+    version = "v1alpha1",
+    kind = "AuraInstance",
+    namespaced,
+    status = "AuraInstanceStatus",
+    shortname = "aurai",
+    category = "aura",
+    derive = "PartialEq",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
+    printcolumn = r#"{"name":"Memory","type":"string","jsonPath":".status.memory"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
+    printcolumn = r#"{"name":"Instance","type":"string","priority":1,"jsonPath":".status.instanceId"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    cel,
+    validation = Rule::new("has(self.tenantId) || has(self.tenantName) || has(self.instanceId)").message("set tenantId or tenantName (or instanceId to adopt an existing instance)"),
+    validation = Rule::new("!(has(self.tenantId) && has(self.tenantName))").message("set tenantId or tenantName, not both"),
+    validation = Rule::new("self.cloudProvider == oldSelf.cloudProvider").message("cloudProvider is immutable: Aura cannot move an instance to another cloud; create a new AuraInstance"),
+    validation = Rule::new("self.region == oldSelf.region").message("region is immutable: Aura cannot move an instance to another region; create a new AuraInstance"),
+    validation = Rule::new("self.type == oldSelf.type").message("type is immutable: Aura cannot change the tier of an instance"),
+    validation = Rule::new("self.version == oldSelf.version").message("version is immutable"),
+    validation = Rule::new("has(self.tenantId) == has(oldSelf.tenantId) && (!has(self.tenantId) || self.tenantId == oldSelf.tenantId)").message("tenantId is immutable"),
+    validation = Rule::new("has(self.tenantName) == has(oldSelf.tenantName) && (!has(self.tenantName) || self.tenantName == oldSelf.tenantName)").message("tenantName is immutable"),
+    validation = Rule::new("has(self.instanceId) == has(oldSelf.instanceId) && (!has(self.instanceId) || self.instanceId == oldSelf.instanceId)").message("instanceId is immutable"),
+    validation = Rule::new("has(self.customerManagedKeyId) == has(oldSelf.customerManagedKeyId) && (!has(self.customerManagedKeyId) || self.customerManagedKeyId == oldSelf.customerManagedKeyId)").message("customerManagedKeyId is immutable"),
+    validation = Rule::new("has(self.source) == has(oldSelf.source) && (!has(self.source) || self.source == oldSelf.source)").message("source is immutable: it only applies when the instance is created; use restore to load data into an existing instance")
+)]
+pub struct AuraInstanceSpec {
+    /// Aura tenant (project) id to create the instance in. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+
+    /// Aura tenant (project) name, looked up through the API; must match exactly one tenant.
+    /// Use instead of tenantId. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
+
+    /// Cloud provider. Immutable.
+    pub cloud_provider: CloudProvider,
+
+    /// Provider region, e.g. europe-west1 or us-east-1; must be offered by the tenant. Immutable.
+    #[schemars(length(min = 1))]
+    pub region: String,
+
+    /// Aura product tier. Immutable.
+    #[serde(rename = "type")]
+    pub instance_type: InstanceType,
+
+    /// Neo4j major version. Immutable.
+    #[serde(default = "default_version")]
+    #[schemars(regex(pattern = r"^[0-9]+$"))]
+    pub version: String,
+
+    /// Memory size, e.g. 2GB; must be offered by the tenant for this tier and region. Changing it
+    /// resizes the instance in place.
+    #[schemars(regex(pattern = r"^[0-9]+GB$"))]
+    pub memory: String,
+
+    /// Storage size, e.g. 4GB. When unset, Aura's default for the memory size applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+GB$"))]
+    pub storage: Option<String>,
+
+    /// Optimise the instance for vector search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_optimized: Option<bool>,
+
+    /// Enable the Graph Analytics plugin (professional-db only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_analytics_plugin: Option<bool>,
+
+    /// Number of secondaries (enterprise and business-critical tiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 15))]
+    pub secondaries_count: Option<u32>,
+
+    /// Change-data-capture enrichment mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdc_enrichment_mode: Option<CdcEnrichmentMode>,
+
+    /// Customer-managed encryption key id. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_managed_key_id: Option<String>,
+
+    /// Name shown in the Aura console. Defaults to <namespace>-<name>. The operator shortens it
+    /// and appends a suffix derived from this resource's UID (Aura allows 30 characters), which
+    /// is how it recognises an instance it created if it is restarted mid-create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 60))]
+    pub aura_name: Option<String>,
+
+    /// Pause the instance (true) or keep it running (false). Free instances cannot be paused.
+    #[serde(default)]
+    pub paused: bool,
+
+    /// Secret in this namespace holding the Aura API credential (keys clientId and clientSecret
+    /// unless renamed here). Defaults to the operator-wide credential Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<CredentialsSecretRef>,
+
+    /// Adopt this existing Aura instance (8 hex characters) instead of creating one. Its
+    /// password is unknown to the operator: put it in the connection Secret yourself. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{8}$"))]
+    pub instance_id: Option<String>,
+
+    /// What happens in Aura when this resource is deleted: Retain (default) leaves the instance
+    /// running in Aura; Delete destroys it with all its data.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// While true, deleting this resource with deletionPolicy Delete does not delete the Aura
+    /// instance: the resource stays Terminating, with a DeletionProtected condition, until this is
+    /// set to false (or the policy to Retain).
+    #[serde(default)]
+    pub deletion_protection: bool,
+
+    /// What to do when the operator finds an instance it created but whose password it never
+    /// stored (it was stopped between Aura's answer and writing the Secret). Recreate (default)
+    /// deletes that empty, unusable instance and creates another; Wait reports it and waits for
+    /// a person.
+    #[serde(default)]
+    pub lost_password_policy: LostPasswordPolicy,
+
+    /// The Secret the connection details are written to.
+    #[serde(default)]
+    pub connection_secret: ConnectionSecretSpec,
+
+    /// Create the instance with the data of another instance or a snapshot. Only used when the
+    /// instance is created. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DataSource>,
+
+    /// Load data into the existing instance from a snapshot (restore) or another instance
+    /// (overwrite). Carried out once per requestId: change requestId to ask again. This
+    /// replaces all data in the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreRequest>,
+}
+
+fn default_version() -> String {
+    "5".to_owned()
+}
+
+/// Cloud provider.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProvider {
+    Gcp,
+    Aws,
+    Azure,
+}
+
+/// Aura product tier.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceType {
+    FreeDb,
+    ProfessionalDb,
+    ProfessionalDs,
+    EnterpriseDb,
+    EnterpriseDs,
+    BusinessCritical,
+}
+
+/// Change-data-capture enrichment mode.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CdcEnrichmentMode {
+    Off,
+    Diff,
+    Full,
+}
+
+/// What deleting the resource does to the Aura instance.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Keep the Aura instance (and its data, and its bill).
+    #[default]
+    Retain,
+    /// Delete the Aura instance and its data.
+    Delete,
+}
+
+/// What to do with an instance whose password was lost before it was stored.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum LostPasswordPolicy {
+    /// Delete the unusable new instance and create another.
+    #[default]
+    Recreate,
+    /// Report it and leave it alone.
+    Wait,
+}
+
+/// Where the Aura API credential comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSecretRef {
+    /// Secret name, in the resource's namespace.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Key of the client id.
+    #[serde(default = "default_client_id_key")]
+    pub client_id_key: String,
+    /// Key of the client secret.
+    #[serde(default = "default_client_secret_key")]
+    pub client_secret_key: String,
+}
+
+pub fn default_client_id_key() -> String {
+    "clientId".to_owned()
+}
+
+pub fn default_client_secret_key() -> String {
+    "clientSecret".to_owned()
+}
+
+/// The connection Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionSecretSpec {
+    /// Secret name. Defaults to <resource name>-connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Extra labels on the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations on the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A source of data: an instance, or a snapshot, by Aura id or by resource in this namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(cel)]
+#[x_kube(validation = Rule::new("[has(self.instanceId), has(self.instanceRef)].filter(x, x).size() <= 1").message("set at most one of instanceId and instanceRef"))]
+#[x_kube(validation = Rule::new("[has(self.snapshotId), has(self.snapshotRef)].filter(x, x).size() <= 1").message("set at most one of snapshotId and snapshotRef"))]
+#[x_kube(validation = Rule::new("has(self.instanceId) || has(self.instanceRef) || has(self.snapshotRef)").message("name the source instance (instanceId or instanceRef) or an AuraSnapshot (snapshotRef)"))]
+pub struct DataSource {
+    /// Aura id of the source instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{8}$"))]
+    pub instance_id: Option<String>,
+    /// AuraInstance in this namespace whose instance is the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_ref: Option<LocalRef>,
+    /// Aura id of a snapshot of the source instance. Without a snapshot, Aura copies the
+    /// source's current data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    ))]
+    pub snapshot_id: Option<String>,
+    /// AuraSnapshot in this namespace (it names its instance, so instanceId may be omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_ref: Option<LocalRef>,
+}
+
+/// A one-time data load into an existing instance.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRequest {
+    /// Any string; each distinct value is carried out once. Change it to restore again.
+    #[schemars(length(min = 1, max = 63))]
+    pub request_id: String,
+    /// Where the data comes from. A snapshot of this same instance is a restore; anything else
+    /// is an overwrite.
+    pub from: DataSource,
+}
+
+/// A resource in the same namespace, by name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct LocalRef {
+    /// Resource name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+}
+
+/// What the operator observed and did.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraInstanceStatus {
+    /// Aura instance id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Tenant the instance lives in (resolved from tenantName when that is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Name of the instance in Aura.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aura_name: Option<String>,
+    /// Aura status: creating, running, pausing, paused, resuming, updating, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Bolt URI of the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_url: Option<String>,
+    /// Memory as Aura reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Storage as Aura reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// Name of the connection Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_secret: Option<String>,
+    /// Whether the connection Secret holds the database password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_stored: Option<bool>,
+    /// Set before the create call and kept until the instance id is recorded: after a restart,
+    /// the operator looks for an instance with this Aura name before creating another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_intent: Option<CreateIntent>,
+    /// The restore request last carried out (or being carried out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreStatus>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When Aura was last observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_time: Option<Time>,
+    /// Ready: the instance runs as specified and the Secret is usable. Synced: the last
+    /// reconcile succeeded. Their reasons are listed in the README.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// A create the operator is about to make, or made without seeing the answer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIntent {
+    /// The exact Aura name the instance is created with.
+    pub aura_name: String,
+    /// Tenant it is created in.
+    pub tenant_id: String,
+    /// When the intent was recorded.
+    pub since: Time,
+}
+
+/// Progress of a restore request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatus {
+    /// The requestId.
+    pub request_id: String,
+    /// Requested (accepted by Aura, running) or Completed or Failed.
+    pub phase: String,
+    /// What was loaded, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn spec() -> Value {
+        json!({
+            "tenantId": "a1b2c3d4-0000-4000-8000-000000000001",
+            "cloudProvider": "gcp",
+            "region": "europe-west1",
+            "type": "professional-db",
+            "version": "5",
+            "memory": "2GB"
+        })
+    }
+
+    fn update(change: impl Fn(&mut Value)) -> Result<(), String> {
+        let old = spec();
+        let mut new = spec();
+        change(&mut new);
+        AuraInstanceSpec::validate_cel(&new, Some(&old)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_minimal_spec_parses_with_safe_defaults() {
+        let parsed: AuraInstanceSpec = serde_json::from_value(spec()).unwrap();
+        assert_eq!(parsed.deletion_policy, DeletionPolicy::Retain);
+        assert_eq!(parsed.lost_password_policy, LostPasswordPolicy::Recreate);
+        assert!(!parsed.paused && !parsed.deletion_protection);
+        assert!(AuraInstanceSpec::validate_cel(&spec(), None).is_ok());
+    }
+
+    #[test]
+    fn placement_changes_are_rejected_with_a_message_naming_the_field() {
+        for (field, value) in [
+            ("region", "us-central1"),
+            ("cloudProvider", "aws"),
+            ("type", "enterprise-db"),
+        ] {
+            let err = update(|s| s[field] = json!(value)).unwrap_err();
+            assert!(
+                err.contains(&format!("{field} is immutable")),
+                "{field}: {err}"
+            );
+        }
+        let err = update(|s| {
+            s.as_object_mut().unwrap().remove("tenantId");
+            s["tenantName"] = json!("Prod");
+        })
+        .unwrap_err();
+        assert!(err.contains("tenantId is immutable"), "{err}");
+    }
+
+    #[test]
+    fn mutable_fields_may_change() {
+        assert_eq!(update(|s| s["memory"] = json!("8GB")), Ok(()));
+        assert_eq!(update(|s| s["paused"] = json!(true)), Ok(()));
+        assert_eq!(update(|s| s["deletionPolicy"] = json!("Delete")), Ok(()));
+    }
+
+    #[test]
+    fn tenant_must_be_given_once() {
+        let mut both = spec();
+        both["tenantName"] = json!("Prod");
+        let err = AuraInstanceSpec::validate_cel(&both, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not both"), "{err}");
+        let mut neither = spec();
+        neither.as_object_mut().unwrap().remove("tenantId");
+        assert!(AuraInstanceSpec::validate_cel(&neither, None).is_err());
+        neither["instanceId"] = json!("c9f0d13a");
+        assert!(
+            AuraInstanceSpec::validate_cel(&neither, None).is_ok(),
+            "adoption needs no tenant"
+        );
+    }
+
+    #[test]
+    fn a_data_source_names_one_instance_and_one_snapshot_at_most() {
+        let ok = json!({"instanceRef": {"name": "prod"}, "snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
+        assert!(DataSource::validate_cel(&ok, None).is_ok());
+        let twice = json!({"instanceId": "c9f0d13a", "instanceRef": {"name": "prod"}});
+        let err = DataSource::validate_cel(&twice, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at most one of instanceId and instanceRef"),
+            "{err}"
+        );
+        assert!(DataSource::validate_cel(&json!({}), None).is_err());
+    }
+}
