@@ -248,13 +248,13 @@ pub struct ConnectionSecretSpec {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// A source of data: an instance, or a snapshot, by Aura id or by resource in this namespace.
+/// A source of data: an instance (by Aura id or by AuraInstance in this namespace), optionally
+/// one of its snapshots.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(cel)]
 #[x_kube(validation = Rule::new("[has(self.instanceId), has(self.instanceRef)].filter(x, x).size() <= 1").message("set at most one of instanceId and instanceRef"))]
-#[x_kube(validation = Rule::new("[has(self.snapshotId), has(self.snapshotRef)].filter(x, x).size() <= 1").message("set at most one of snapshotId and snapshotRef"))]
-#[x_kube(validation = Rule::new("has(self.instanceId) || has(self.instanceRef) || has(self.snapshotRef)").message("name the source instance (instanceId or instanceRef) or an AuraSnapshot (snapshotRef)"))]
+#[x_kube(validation = Rule::new("has(self.instanceId) || has(self.instanceRef)").message("name the source instance (instanceId or instanceRef)"))]
 pub struct DataSource {
     /// Aura id of the source instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,9 +270,6 @@ pub struct DataSource {
         pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     ))]
     pub snapshot_id: Option<String>,
-    /// AuraSnapshot in this namespace (it names its instance, so instanceId may be omitted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot_ref: Option<LocalRef>,
 }
 
 /// A one-time data load into an existing instance.
@@ -336,9 +333,6 @@ pub struct AuraInstanceStatus {
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// When Aura was last observed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_synced_time: Option<Time>,
     /// Ready: the instance runs as specified and the Secret is usable. Synced: the last
     /// reconcile succeeded. Their reasons are listed in the README.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -452,6 +446,8 @@ mod tests {
     #[test]
     fn a_data_source_names_one_instance_and_one_snapshot_at_most() {
         let ok = json!({"instanceRef": {"name": "prod"}, "snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
+        let snapshot_only = json!({"snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
+        assert!(DataSource::validate_cel(&snapshot_only, None).is_err(), "Aura needs the snapshot's instance");
         assert!(DataSource::validate_cel(&ok, None).is_ok());
         let twice = json!({"instanceId": "c9f0d13a", "instanceRef": {"name": "prod"}});
         let err = DataSource::validate_cel(&twice, None)

@@ -1,0 +1,144 @@
+//! Aura credentials from Kubernetes Secrets, and one Aura client per credential.
+//!
+//! A credential is read from the Secret the resource names (`spec.credentialsSecretRef`) or from
+//! the operator-wide default Secret. Clients are cached by client id, so every resource using
+//! the same credential shares its token and its rate budget; a changed secret (a rotation)
+//! replaces the cached client.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::{Error, Result};
+use crate::aura::{self, CallObserver, RateLimit};
+use crate::crd::instance::{CredentialsSecretRef, default_client_id_key, default_client_secret_key};
+
+/// Where the operator-wide default credential lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretLocation {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// How Aura clients are built.
+#[derive(Clone)]
+pub struct AuraSettings {
+    pub base_url: String,
+    pub allow_insecure_http: bool,
+    pub rate_limit: RateLimit,
+    pub timeout: Duration,
+    pub retry: aura::RetryPolicy,
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl Default for AuraSettings {
+    fn default() -> Self {
+        Self {
+            base_url: aura::DEFAULT_BASE_URL.to_owned(),
+            allow_insecure_http: false,
+            rate_limit: RateLimit::default(),
+            timeout: Duration::from_secs(30),
+            retry: aura::RetryPolicy::default(),
+            observer: None,
+        }
+    }
+}
+
+/// Aura clients by client id.
+pub struct AuraClients {
+    settings: AuraSettings,
+    default_secret: Option<SecretLocation>,
+    cache: Mutex<HashMap<String, (SecretString, aura::Client)>>,
+}
+
+impl AuraClients {
+    pub fn new(settings: AuraSettings, default_secret: Option<SecretLocation>) -> Self {
+        Self { settings, default_secret, cache: Mutex::default() }
+    }
+
+    /// The client for the credential a resource in `namespace` uses.
+    pub async fn for_resource(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+        reference: Option<&CredentialsSecretRef>,
+    ) -> Result<aura::Client> {
+        let (client_id, secret) = self.read(kube, namespace, reference).await?;
+        self.client(&client_id, secret)
+    }
+
+    async fn read(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+        reference: Option<&CredentialsSecretRef>,
+    ) -> Result<(String, SecretString)> {
+        let (location, id_key, secret_key, field) = match (reference, &self.default_secret) {
+            (Some(r), _) => (
+                SecretLocation { namespace: namespace.to_owned(), name: r.name.clone() },
+                r.client_id_key.clone(),
+                r.client_secret_key.clone(),
+                "spec.credentialsSecretRef",
+            ),
+            (None, Some(default)) => {
+                (default.clone(), default_client_id_key(), default_client_secret_key(), "the operator's default credentials Secret")
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "credentialsSecretRef",
+                    "is required: the operator has no default credentials Secret",
+                ));
+            }
+        };
+        let secrets: Api<Secret> = Api::namespaced(kube.clone(), &location.namespace);
+        let secret = secrets.get_opt(&location.name).await?.ok_or_else(|| {
+            Error::Credentials(format!("{field}: Secret {}/{} not found", location.namespace, location.name))
+        })?;
+        let value = |key: &str| -> Result<String> {
+            let bytes = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|b| b.0.clone())
+                .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(key)).map(|s| s.clone().into_bytes()))
+                .ok_or_else(|| {
+                    Error::Credentials(format!("{field}: Secret {}/{} has no key {key:?}", location.namespace, location.name))
+                })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::Credentials(format!("{field}: key {key:?} of Secret {} is not UTF-8 text", location.name))
+            })?;
+            Ok(text.trim().to_owned())
+        };
+        let client_id = value(&id_key)?;
+        let client_secret = SecretString::from(value(&secret_key)?);
+        Ok((client_id, client_secret))
+    }
+
+    /// The cached client for this credential, or a new one.
+    pub fn client(&self, client_id: &str, secret: SecretString) -> Result<aura::Client> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((known, client)) = cache.get(client_id)
+            && known.expose_secret() == secret.expose_secret()
+        {
+            return Ok(client.clone());
+        }
+        let credentials = aura::Credentials::new(client_id, secret.clone())
+            .map_err(|e| Error::Credentials(e.to_string()))?;
+        let mut builder = aura::ClientBuilder::new(credentials)
+            .base_url(&self.settings.base_url)
+            .allow_insecure_http(self.settings.allow_insecure_http)
+            .rate_limit(self.settings.rate_limit)
+            .retry(self.settings.retry.clone())
+            .timeout(self.settings.timeout);
+        if let Some(observer) = &self.settings.observer {
+            builder = builder.observer(Arc::clone(observer));
+        }
+        let client = builder.build().map_err(|e| Error::Credentials(e.to_string()))?;
+        cache.insert(client_id.to_owned(), (secret, client.clone()));
+        Ok(client)
+    }
+}

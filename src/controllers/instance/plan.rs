@@ -1,0 +1,193 @@
+//! What to do next, given the spec and what Aura reports. Pure: no I/O, tested with values.
+//!
+//! One step per pass: Aura accepts one operation at a time (it answers 409 while another is
+//! running), so the controller acts once, then polls until the instance settles.
+
+use crate::aura::{CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
+use crate::crd::instance::{AuraInstanceSpec, CdcEnrichmentMode as SpecCdc};
+
+/// The next action on the Aura instance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Aura is busy with an operation; poll again.
+    Wait(InstanceStatus),
+    /// Resume a paused instance (before other changes, or because the spec says so).
+    Resume,
+    /// Change mutable fields.
+    Update(UpdateInstance),
+    /// Load data (a restore or overwrite request not yet carried out).
+    Restore,
+    /// Pause a running instance.
+    Pause,
+    /// Nothing to do: the instance is as specified.
+    Settled,
+    /// A status the operator cannot act on (suspended, loading failed, unknown).
+    Stuck(InstanceStatus),
+}
+
+/// Mutable fields whose spec value differs from what Aura reports. Fields Aura does not
+/// report are left alone rather than re-sent forever.
+pub fn drift(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str) -> UpdateInstance {
+    let differs = |want: &str, have: Option<&String>| have.is_some_and(|h| h != want);
+    let mut update = UpdateInstance::default();
+    if observed.name != desired_name {
+        update.name = Some(desired_name.to_owned());
+    }
+    if differs(&spec.memory, observed.memory.as_ref()) {
+        update.memory = Some(spec.memory.clone());
+    }
+    if let Some(storage) = &spec.storage
+        && differs(storage, observed.storage.as_ref())
+    {
+        update.storage = Some(storage.clone());
+    }
+    if let Some(count) = spec.secondaries_count
+        && observed.secondaries_count.unwrap_or(0) != count
+    {
+        update.secondaries_count = Some(count);
+    }
+    if let Some(mode) = spec.cdc_enrichment_mode {
+        let want = cdc(mode);
+        if observed.cdc_enrichment_mode.as_ref().unwrap_or(&CdcEnrichmentMode::Off) != &want {
+            update.cdc_enrichment_mode = Some(want);
+        }
+    }
+    if let Some(want) = spec.vector_optimized
+        && observed.vector_optimized.is_some_and(|have| have != want)
+    {
+        update.vector_optimized = Some(want);
+    }
+    if let Some(want) = spec.graph_analytics_plugin
+        && observed.graph_analytics_plugin.is_some_and(|have| have != want)
+    {
+        update.graph_analytics_plugin = Some(want);
+    }
+    update
+}
+
+pub fn cdc(mode: SpecCdc) -> CdcEnrichmentMode {
+    match mode {
+        SpecCdc::Off => CdcEnrichmentMode::Off,
+        SpecCdc::Diff => CdcEnrichmentMode::Diff,
+        SpecCdc::Full => CdcEnrichmentMode::Full,
+    }
+}
+
+/// The next step. `restore_pending` says whether a restore request awaits.
+pub fn next_step(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str, restore_pending: bool) -> Step {
+    let status = &observed.status;
+    if status.is_transient() {
+        return Step::Wait(status.clone());
+    }
+    let paused = *status == InstanceStatus::Paused;
+    let running = *status == InstanceStatus::Running;
+    if !paused && !running {
+        return Step::Stuck(status.clone());
+    }
+    // A paused instance that must run, or that must run for a restore, resumes first.
+    if paused && (!spec.paused || restore_pending) {
+        return Step::Resume;
+    }
+    let update = drift(spec, observed, desired_name);
+    if !update.is_empty() {
+        // Aura accepts changes to a paused instance, and they apply when it resumes.
+        return Step::Update(update);
+    }
+    if restore_pending {
+        return Step::Restore;
+    }
+    if spec.paused && running {
+        return Step::Pause;
+    }
+    Step::Settled
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(extra: serde_json::Value) -> AuraInstanceSpec {
+        let mut base = json!({
+            "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+            "region": "europe-west1", "type": "professional-db", "memory": "2GB"
+        });
+        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn instance(status: &str, memory: &str) -> Instance {
+        serde_json::from_value(json!({
+            "id": "c9f0d13a", "name": "orders-5f3a9c1e", "status": status, "memory": memory,
+            "storage": "4GB", "secondaries_count": 0, "cdc_enrichment_mode": "OFF",
+            "vector_optimized": false, "graph_analytics_plugin": false
+        }))
+        .unwrap()
+    }
+
+    const NAME: &str = "orders-5f3a9c1e";
+
+    #[test]
+    fn a_running_instance_as_specified_is_settled() {
+        assert_eq!(next_step(&spec(json!({})), &instance("running", "2GB"), NAME, false), Step::Settled);
+    }
+
+    #[test]
+    fn transitions_are_waited_out() {
+        assert_eq!(
+            next_step(&spec(json!({"memory": "4GB"})), &instance("updating", "2GB"), NAME, false),
+            Step::Wait(InstanceStatus::Updating)
+        );
+    }
+
+    #[test]
+    fn a_memory_change_becomes_an_update_of_memory_only() {
+        let step = next_step(&spec(json!({"memory": "8GB"})), &instance("running", "2GB"), NAME, false);
+        assert_eq!(step, Step::Update(UpdateInstance { memory: Some("8GB".into()), ..Default::default() }));
+    }
+
+    #[test]
+    fn pause_and_resume_follow_the_spec() {
+        assert_eq!(next_step(&spec(json!({"paused": true})), &instance("running", "2GB"), NAME, false), Step::Pause);
+        assert_eq!(next_step(&spec(json!({})), &instance("paused", "2GB"), NAME, false), Step::Resume);
+        assert_eq!(next_step(&spec(json!({"paused": true})), &instance("paused", "2GB"), NAME, false), Step::Settled);
+    }
+
+    #[test]
+    fn changes_to_a_paused_instance_are_made_without_resuming_it() {
+        let step = next_step(&spec(json!({"paused": true, "memory": "4GB"})), &instance("paused", "2GB"), NAME, false);
+        assert!(matches!(step, Step::Update(u) if u.memory.as_deref() == Some("4GB")));
+    }
+
+    #[test]
+    fn a_restore_waits_for_updates_and_needs_a_running_instance() {
+        assert_eq!(next_step(&spec(json!({})), &instance("running", "2GB"), NAME, true), Step::Restore);
+        assert_eq!(next_step(&spec(json!({"paused": true})), &instance("paused", "2GB"), NAME, true), Step::Resume);
+        assert!(matches!(
+            next_step(&spec(json!({"memory": "4GB"})), &instance("running", "2GB"), NAME, true),
+            Step::Update(_)
+        ));
+    }
+
+    #[test]
+    fn fields_aura_does_not_report_are_not_sent_again_and_again() {
+        let mut observed = instance("running", "2GB");
+        observed.vector_optimized = None;
+        assert_eq!(next_step(&spec(json!({"vectorOptimized": true})), &observed, NAME, false), Step::Settled);
+    }
+
+    #[test]
+    fn a_renamed_prefix_renames_the_instance() {
+        let step = next_step(&spec(json!({})), &instance("running", "2GB"), "billing-5f3a9c1e", false);
+        assert!(matches!(step, Step::Update(u) if u.name.as_deref() == Some("billing-5f3a9c1e")));
+    }
+
+    #[test]
+    fn suspended_instances_are_reported_not_touched() {
+        assert_eq!(
+            next_step(&spec(json!({})), &instance("suspended", "2GB"), NAME, false),
+            Step::Stuck(InstanceStatus::Suspended)
+        );
+    }
+}

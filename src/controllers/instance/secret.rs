@@ -1,0 +1,138 @@
+//! The connection Secret: what applications mount to reach the instance.
+//!
+//! Keys follow the credentials file Aura offers for download (`NEO4J_URI`, `NEO4J_USERNAME`,
+//! `NEO4J_PASSWORD`, `AURA_INSTANCEID`, `AURA_INSTANCENAME`). The password exists only in Aura's
+//! create answer, so this Secret is where it lives; the operator also keeps it in memory while it
+//! runs, to recreate the Secret with the same content if someone deletes it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::crd::AuraInstance;
+
+pub const URI: &str = "NEO4J_URI";
+pub const USERNAME: &str = "NEO4J_USERNAME";
+pub const PASSWORD: &str = "NEO4J_PASSWORD";
+pub const INSTANCE_ID: &str = "AURA_INSTANCEID";
+pub const INSTANCE_NAME: &str = "AURA_INSTANCENAME";
+
+/// Label on every Secret this operator writes.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "aura-operator");
+/// Label naming the AuraInstance a Secret belongs to.
+pub const INSTANCE_LABEL: &str = "aura.neo4j.io/instance";
+
+/// The Secret's name for this resource.
+pub fn name(instance: &AuraInstance) -> String {
+    instance
+        .spec
+        .connection_secret
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-connection", instance.name_any()))
+}
+
+/// What goes into the Secret.
+pub struct Contents<'a> {
+    pub instance_id: &'a str,
+    pub aura_name: &'a str,
+    pub uri: Option<&'a str>,
+    pub username: &'a str,
+    pub password: Option<&'a SecretString>,
+}
+
+/// What an existing Secret says about the instance.
+pub struct Existing {
+    pub secret: Secret,
+}
+
+impl Existing {
+    fn value(&self, key: &str) -> Option<&[u8]> {
+        self.secret.data.as_ref()?.get(key).map(|b| b.0.as_slice()).filter(|b| !b.is_empty())
+    }
+
+    /// The stored password, if the Secret is about `instance_id` and holds one.
+    pub fn password_for(&self, instance_id: &str) -> Option<SecretString> {
+        if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
+            return None;
+        }
+        let password = std::str::from_utf8(self.value(PASSWORD)?).ok()?;
+        Some(SecretString::from(password.to_owned()))
+    }
+
+    /// Whether the Secret already has exactly this content, labels and owner.
+    pub fn matches(&self, desired: &Secret) -> bool {
+        let ours = desired.data.as_ref().into_iter().flatten();
+        let have = self.secret.data.as_ref();
+        let data_same = ours.into_iter().all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v));
+        let subset = |want: &Option<BTreeMap<String, String>>, got: &Option<BTreeMap<String, String>>| {
+            want.iter().flatten().all(|(k, v)| got.as_ref().and_then(|g| g.get(k)) == Some(v))
+        };
+        data_same
+            && subset(&desired.metadata.labels, &self.secret.metadata.labels)
+            && subset(&desired.metadata.annotations, &self.secret.metadata.annotations)
+            && self.secret.metadata.owner_references == desired.metadata.owner_references
+            && self.secret.metadata.deletion_timestamp.is_none()
+    }
+}
+
+/// The desired Secret, owned by the AuraInstance (deleted with it, watched through `.owns()`).
+pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
+    let mut data = BTreeMap::new();
+    let mut put = |key: &str, value: &str| {
+        data.insert(key.to_owned(), ByteString(value.as_bytes().to_vec()));
+    };
+    put(INSTANCE_ID, contents.instance_id);
+    put(INSTANCE_NAME, contents.aura_name);
+    put(USERNAME, contents.username);
+    if let Some(uri) = contents.uri {
+        put(URI, uri);
+    }
+    if let Some(password) = contents.password {
+        put(PASSWORD, password.expose_secret());
+    }
+    let spec = &instance.spec.connection_secret;
+    let mut labels = spec.labels.clone();
+    labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
+    labels.insert(INSTANCE_LABEL.to_owned(), instance.name_any());
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name(instance)),
+            namespace: instance.namespace(),
+            labels: Some(labels),
+            annotations: (!spec.annotations.is_empty()).then(|| spec.annotations.clone()),
+            owner_references: instance.controller_owner_ref(&()).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
+/// Reads the Secret, if it exists.
+pub async fn read(api: &Api<Secret>, name: &str) -> kube::Result<Option<Existing>> {
+    Ok(api.get_opt(name).await?.map(|secret| Existing { secret }))
+}
+
+/// Writes the Secret with server-side apply. The Secret is never logged.
+pub async fn write(api: &Api<Secret>, secret: &Secret, field_manager: &str) -> kube::Result<()> {
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let params = PatchParams::apply(field_manager).force();
+    let mut body = serde_json::to_value(secret).map_err(kube::Error::SerdeError)?;
+    body["apiVersion"] = "v1".into();
+    body["kind"] = "Secret".into();
+    api.patch(&name, &params, &Patch::Apply(body)).await?;
+    Ok(())
+}
+
+/// The Secret's kind, for owner checks.
+pub fn is_owned_by(secret: &Secret, owner: &AuraInstance) -> bool {
+    let uid = owner.meta().uid.as_deref();
+    secret.owner_references().iter().any(|o| Some(o.uid.as_str()) == uid)
+}

@@ -1,0 +1,105 @@
+//! What the operator keeps in memory between reconciles.
+//!
+//! Nothing here is needed for correctness after a restart (the resources and Aura are the
+//! source of truth); it saves Aura calls and keeps a password safe while a Secret write is
+//! retried.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio::time::Instant;
+
+use crate::aura::{PollBackoff, Tenant, TenantId};
+
+/// How long a tenant's instance configurations are trusted.
+const TENANT_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Default)]
+pub struct Memory {
+    passwords: Mutex<HashMap<String, SecretString>>,
+    polls: Mutex<HashMap<String, (String, u32)>>,
+    failures: Mutex<HashMap<String, u32>>,
+    tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Memory {
+    /// Remembers the password of an instance (from Aura's create answer or its Secret).
+    pub fn keep_password(&self, instance_id: &str, password: SecretString) {
+        lock(&self.passwords).insert(instance_id.to_owned(), password);
+    }
+
+    pub fn password(&self, instance_id: &str) -> Option<SecretString> {
+        lock(&self.passwords).get(instance_id).cloned()
+    }
+
+    pub fn forget_password(&self, instance_id: &str) {
+        lock(&self.passwords).remove(instance_id);
+    }
+
+    /// The next poll interval for `key` while it stays in `state`; the interval grows with each
+    /// poll and starts over when the state changes.
+    pub fn next_poll(&self, key: &str, state: &str, backoff: PollBackoff) -> Duration {
+        let mut polls = lock(&self.polls);
+        let entry = polls.entry(key.to_owned()).or_insert_with(|| (state.to_owned(), 0));
+        if entry.0 != state {
+            *entry = (state.to_owned(), 0);
+        }
+        let mut interval = backoff.initial;
+        for _ in 0..entry.1 {
+            interval = backoff.next(interval);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        interval
+    }
+
+    pub fn reset_polls(&self, key: &str) {
+        lock(&self.polls).remove(key);
+    }
+
+    /// Counts a failed reconcile of `key` and returns how many in a row.
+    pub fn failed(&self, key: &str) -> u32 {
+        let mut failures = lock(&self.failures);
+        let count = failures.entry(key.to_owned()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        lock(&self.failures).remove(key);
+    }
+
+    pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
+        let tenants = lock(&self.tenants);
+        tenants.get(id).filter(|(at, _)| at.elapsed() < TENANT_TTL).map(|(_, t)| t.clone())
+    }
+
+    pub fn keep_tenant(&self, tenant: Tenant) {
+        lock(&self.tenants).insert(tenant.id.clone(), (Instant::now(), tenant));
+    }
+
+    /// Forgets everything about a resource that is gone.
+    pub fn forget(&self, key: &str) {
+        lock(&self.polls).remove(key);
+        lock(&self.failures).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_grow_while_the_state_holds_and_restart_when_it_changes() {
+        let memory = Memory::default();
+        let b = PollBackoff { initial: Duration::from_secs(2), max: Duration::from_secs(5), factor: 2.0 };
+        let seen: Vec<u64> = (0..4).map(|_| memory.next_poll("uid", "creating", b).as_secs()).collect();
+        assert_eq!(seen, [2, 4, 5, 5]);
+        assert_eq!(memory.next_poll("uid", "updating", b).as_secs(), 2);
+    }
+}

@@ -1,0 +1,71 @@
+//! The controllers: the only place that talks to both Kubernetes and Aura.
+//!
+//! Each reconcile reads as the same steps: resolve references, validate (pure), plan (pure),
+//! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
+
+pub mod credentials;
+pub mod error;
+pub mod events;
+pub mod instance;
+pub mod memory;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::aura::PollBackoff;
+pub use credentials::{AuraClients, AuraSettings, SecretLocation};
+pub use error::{Error, Result};
+use memory::Memory;
+
+/// The field manager of every write this operator makes.
+pub const FIELD_MANAGER: &str = "aura-operator";
+
+/// Timing of the controllers.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How often a settled resource is compared with Aura again, to notice drift.
+    pub resync: Duration,
+    /// Polling while Aura is busy: starts at `initial`, grows to `max`.
+    pub poll: PollBackoff,
+    /// Longest wait after an error that a spec change can fix.
+    pub spec_error_retry: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            poll: PollBackoff { initial: Duration::from_secs(5), max: Duration::from_secs(60), factor: 1.5 },
+            spec_error_retry: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub kube: kube::Client,
+    pub aura: AuraClients,
+    pub recorder: Recorder,
+    pub timing: Timing,
+    /// What the operator remembers between passes (passwords in flight, poll counts).
+    pub memory: Memory,
+}
+
+impl Context {
+    pub fn new(kube: kube::Client, aura: AuraClients, timing: Timing) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Arc::new(Self {
+            recorder: Recorder::new(kube.clone(), reporter),
+            kube,
+            aura,
+            timing,
+            memory: Memory::default(),
+        })
+    }
+}
