@@ -448,7 +448,7 @@ impl Store {
             previous: None,
         });
         if let Some(uid) = str_at(&object, "/metadata/uid") {
-            self.collect_dependents_of(&uid.to_string(), propagation);
+            self.collect_dependents_of(uid, propagation);
         }
         object
     }
