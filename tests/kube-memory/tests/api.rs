@@ -699,3 +699,32 @@ async fn metadata_only_lists_and_watches_return_partial_object_metadata() {
         .unwrap();
     assert!(matches!(first, Some(WatchEvent::Added(meta)) if meta.name_any() == "cm"));
 }
+
+#[tokio::test]
+async fn core_v1_events_are_stored_and_found_by_involved_object() {
+    use k8s_openapi::api::core::v1::{Event, ObjectReference};
+    let server = server();
+    let api: Api<Event> = Api::default_namespaced(server.client());
+    for (name, involved) in [("e1", "w1"), ("e2", "w2")] {
+        let event = Event {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                kind: Some("Widget".into()),
+                name: Some(involved.into()),
+                ..Default::default()
+            },
+            reason: Some("Tested".into()),
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &event).await.unwrap();
+    }
+    let found = api
+        .list(&ListParams::default().fields("involvedObject.name=w2"))
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].name_any(), "e2");
+}

@@ -245,6 +245,18 @@ async fn controller_reconciles_owns_recreates_cleans_up_and_settles() {
         })
         .await;
     assert!(recreated, "owned configmap was not recreated");
+    // The Recorder reports the repeated event as a series, which it writes as a merge patch.
+    let event_patched = server
+        .wait_until(WAIT, |s| {
+            s.counters()
+                .write_count("patch", "events.k8s.io", "events", "")
+                >= 1
+        })
+        .await;
+    assert!(
+        event_patched,
+        "the second ConfigMapWritten event should update the first"
+    );
 
     // A spec change flows into the ConfigMap and observedGeneration.
     widgets
