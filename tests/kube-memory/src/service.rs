@@ -275,8 +275,12 @@ fn patch_object(
         // Server-side apply creates what is missing; every other patch needs an object.
         if kind == PatchKind::Apply && !status_only {
             let mut object = patch::parse_json(call.body)?;
-            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("name".into(), json!(name));
+            // The URL names the object even when the applied configuration does not.
+            if let Some(fields) = object.as_object_mut() {
+                let meta = fields.entry("metadata").or_insert_with(|| json!({}));
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.insert("name".into(), json!(name));
+                }
             }
             let created = store.create(
                 &call.resource(),

@@ -728,3 +728,35 @@ async fn core_v1_events_are_stored_and_found_by_involved_object() {
     assert_eq!(found.items.len(), 1);
     assert_eq!(found.items[0].name_any(), "e2");
 }
+
+#[tokio::test]
+async fn cluster_scoped_objects_live_outside_namespaces() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let server = server();
+    let api: Api<Namespace> = Api::all(server.client());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some("team-a".into());
+    let created = api.create(&PostParams::default(), &ns).await.unwrap();
+    assert_eq!(created.metadata.namespace, None);
+    assert!(server.get("", "namespaces", None, "team-a").is_some());
+    assert_eq!(
+        api.list(&ListParams::default()).await.unwrap().items.len(),
+        1
+    );
+    api.delete("team-a", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(server.list("", "namespaces", None).is_empty());
+}
+
+#[tokio::test]
+async fn server_side_apply_to_a_missing_object_without_metadata_uses_the_url_name() {
+    let server = server();
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
+    let created = api
+        .patch("from-url", &PatchParams::apply("m"), &Patch::Apply(&body))
+        .await
+        .unwrap();
+    assert_eq!(created.name_any(), "from-url");
+}
