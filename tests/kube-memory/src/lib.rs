@@ -1,0 +1,202 @@
+//! An in-memory Kubernetes API server for end-to-end controller tests, with no cluster, container
+//! or network involved.
+//!
+//! [`ApiServer`] is a `tower::Service` that [`kube::Client::new`] accepts, so a real
+//! `kube::runtime::Controller`, watcher, finalizer helper and event `Recorder` run against it
+//! unchanged:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), kube::Error> {
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//! use kube::api::{Api, PostParams};
+//!
+//! let server = kube_memory::ApiServer::new();
+//! let configmaps: Api<ConfigMap> = Api::default_namespaced(server.client());
+//! let mut cm = ConfigMap::default();
+//! cm.metadata.name = Some("settings".into());
+//! configmaps.create(&PostParams::default(), &cm).await?;
+//! assert!(server.get("", "configmaps", Some("default"), "settings").is_some());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Any resource type is accepted without registration: the URL names group, plural and
+//! namespace, the body names apiVersion and kind. What it copies from the real server is what
+//! controllers depend on: one global resourceVersion, optimistic concurrency, watches that resume
+//! from a resourceVersion (and 410 once history is gone), no-op writes that change nothing,
+//! generation bumps on spec changes only, the status subresource, finalizers and deletion
+//! timestamps, and garbage collection through ownerReferences. What it does not do: admission,
+//! validation against schemas, RBAC, discovery, field management, pagination, dry runs.
+
+mod counters;
+mod error;
+mod patch;
+mod route;
+mod selector;
+mod service;
+mod store;
+mod watch;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use counters::{Counters, WriteKey};
+pub use error::ApiError;
+pub use service::ResponseBody;
+
+use counters::Fault;
+use service::lock;
+use store::{ObjectKey, ResourceType, Store};
+
+/// The in-memory API server. Clones share one store, so a test keeps one handle for assertions
+/// while clients built from it talk to the same state.
+#[derive(Clone)]
+pub struct ApiServer {
+    store: Arc<Mutex<Store>>,
+}
+
+impl Default for ApiServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("resource_version", &lock(&self.store).resource_version())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiServer {
+    /// An empty server. Built-in types that have a status subresource on a real cluster (pods,
+    /// deployments, namespaces, ...) already have one here; custom resources need
+    /// [`with_status_subresource`](Self::with_status_subresource).
+    pub fn new() -> Self {
+        Self {
+            store: Arc::new(Mutex::new(Store::new())),
+        }
+    }
+
+    /// A client talking to this server, with "default" as its default namespace.
+    pub fn client(&self) -> kube::Client {
+        kube::Client::new(self.clone(), "default")
+    }
+
+    /// Declares that a resource type has a status subresource (as a CRD with
+    /// `subresources: {status: {}}` does): writes to the main resource then leave `.status`
+    /// alone, and writes to `.../status` change nothing else.
+    pub fn with_status_subresource(self, group: &str, plural: &str) -> Self {
+        lock(&self.store).register_status_subresource(ResourceType::new(group, plural));
+        self
+    }
+
+    /// One stored object, as the server would return it. The core group is `""`; `namespace` is
+    /// `None` for cluster-scoped objects.
+    pub fn get(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        let key = ObjectKey::new(&ResourceType::new(group, plural), namespace, name);
+        lock(&self.store).get(&key).cloned()
+    }
+
+    /// Stored objects of one type in one namespace, or in all namespaces with `None`.
+    pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
+        lock(&self.store).list(&ResourceType::new(group, plural), namespace)
+    }
+
+    /// [`get`](Self::get) for a typed resource; `None` also when the object does not decode as `K`.
+    pub fn get_as<K>(&self, namespace: Option<&str>, name: &str) -> Option<K>
+    where
+        K: kube::Resource<DynamicType = ()> + DeserializeOwned,
+    {
+        let object = self.get(&K::group(&()), &K::plural(&()), namespace, name)?;
+        serde_json::from_value(object).ok()
+    }
+
+    /// [`list`](Self::list) for a typed resource, skipping objects that do not decode as `K`.
+    pub fn list_as<K>(&self, namespace: Option<&str>) -> Vec<K>
+    where
+        K: kube::Resource<DynamicType = ()> + DeserializeOwned,
+    {
+        self.list(&K::group(&()), &K::plural(&()), namespace)
+            .into_iter()
+            .filter_map(|object| serde_json::from_value(object).ok())
+            .collect()
+    }
+
+    /// The current global resourceVersion (the one a LIST would report).
+    pub fn resource_version(&self) -> u64 {
+        lock(&self.store).resource_version()
+    }
+
+    /// A snapshot of the request counters.
+    pub fn counters(&self) -> Counters {
+        lock(&self.store).counters.clone()
+    }
+
+    /// Makes the next `times` requests with this verb (`get`, `list`, `watch`, `create`,
+    /// `update`, `patch`, `delete`, `deletecollection`) on this resource type fail with `status`
+    /// and a matching Status body. `"*"` as verb or plural matches any.
+    pub fn fail_next(&self, verb: &str, group: &str, plural: &str, times: u32, status: u16) {
+        lock(&self.store).faults.push(Fault {
+            verb: verb.to_string(),
+            group: group.to_string(),
+            plural: plural.to_string(),
+            remaining: times,
+            status,
+        });
+    }
+
+    /// Forgets the change history and ends every open watch, as an API server restart after
+    /// etcd compaction would: a watch resuming from any resourceVersion handed out before this
+    /// call gets a 410 Expired ERROR event, so watchers must relist.
+    pub fn expire_history(&self) {
+        lock(&self.store).expire_history();
+    }
+
+    /// Polls `condition` against this server every 10 ms until it holds or `timeout` passes;
+    /// returns whether it held. For tests waiting on a controller.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&ApiServer) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if condition(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl tower::Service<http::Request<kube::client::Body>> for ApiServer {
+    type Response = http::Response<ResponseBody>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        let store = Arc::clone(&self.store);
+        Box::pin(async move { Ok(service::handle(store, request).await) })
+    }
+}

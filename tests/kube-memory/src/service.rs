@@ -1,0 +1,403 @@
+//! The HTTP face of the server: decodes a request, picks the verb the real API server would see,
+//! runs it against the store and encodes the answer (JSON object, List, Status or watch stream).
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use serde_json::{Value, json};
+
+use crate::counters::take_fault;
+use crate::error::{ApiError, ApiResult};
+use crate::patch::{self, PatchKind};
+use crate::route::{Query, Route};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::{ObjectKey, Preconditions, Propagation, ResourceType, Store, WatchStart};
+use crate::watch::{self, WatchOptions};
+
+/// The response body type: whole JSON documents and endless watch streams alike.
+pub type ResponseBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// How long a watch runs when the client does not say (the real server picks 30–60 minutes).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+enum Reply {
+    Object(StatusCode, Value),
+    Watch(futures::stream::BoxStream<'static, Bytes>),
+}
+
+/// Everything about a request that the handlers need, the body already read.
+struct Call<'a> {
+    method: &'a Method,
+    route: Route,
+    query: Query,
+    content_type: Option<&'a str>,
+    metadata_only: bool,
+    body: &'a [u8],
+}
+
+impl Call<'_> {
+    fn resource(&self) -> ResourceType {
+        ResourceType::new(&self.route.group, &self.route.plural)
+    }
+
+    fn key(&self, name: &str) -> ObjectKey {
+        ObjectKey::new(&self.resource(), self.route.namespace.as_deref(), name)
+    }
+
+    /// The verb as the real server's authorizer names it.
+    fn verb(&self) -> &'static str {
+        let named = self.route.name.is_some();
+        match *self.method {
+            Method::GET if named => "get",
+            Method::GET if self.query.flag("watch") => "watch",
+            Method::GET => "list",
+            Method::POST => "create",
+            Method::PUT => "update",
+            Method::PATCH => "patch",
+            Method::DELETE if named => "delete",
+            Method::DELETE => "deletecollection",
+            _ => "unknown",
+        }
+    }
+}
+
+pub async fn handle(
+    store: Arc<Mutex<Store>>,
+    request: Request<kube::client::Body>,
+) -> Response<ResponseBody> {
+    let (parts, body) = request.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            return error_response(&ApiError::bad_request(format!(
+                "unreadable request body: {err}"
+            )));
+        }
+    };
+    let header_str = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+    };
+    let reply = Route::parse(parts.uri.path()).and_then(|route| {
+        let call = Call {
+            method: &parts.method,
+            route,
+            query: Query::parse(parts.uri.query()),
+            content_type: header_str(header::CONTENT_TYPE),
+            metadata_only: header_str(header::ACCEPT)
+                .is_some_and(|a| a.contains("as=PartialObjectMetadata")),
+            body: &body,
+        };
+        tracing::trace!(method = %parts.method, uri = %parts.uri, "kube-memory request");
+        dispatch(&mut lock(&store), &call)
+    });
+    match reply {
+        Ok(Reply::Object(status, value)) => json_response(status, &value),
+        Ok(Reply::Watch(events)) => {
+            let frames = events.map(|bytes| Ok::<_, Infallible>(http_body::Frame::data(bytes)));
+            response(StatusCode::OK, StreamBody::new(frames).boxed_unsync())
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+/// Locks the store; a panic while it was held (a failed test assertion elsewhere) does not
+/// poison it for everyone else.
+pub fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
+    let verb = call.verb();
+    let (group, plural) = (&call.route.group, &call.route.plural);
+    let subresource = call.route.subresource.as_deref().unwrap_or_default();
+    match verb {
+        "get" => store.counters.gets += 1,
+        "list" => store.counters.lists_served += 1,
+        "watch" => store.counters.watches_opened += 1,
+        "unknown" => {}
+        write => store
+            .counters
+            .record_write(write, group, plural, subresource),
+    }
+    if let Some(status) = take_fault(&mut store.faults, verb, group, plural) {
+        return Err(ApiError::from_status(status));
+    }
+    let status_only = match call.route.subresource.as_deref() {
+        None => false,
+        Some("status") if store.has_status_subresource(&call.resource()) => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("the server could not find the requested resource ({plural}/{other})"),
+            ));
+        }
+    };
+    let name = call.route.name.as_deref();
+    match (verb, name) {
+        ("get", Some(name)) => {
+            let key = call.key(name);
+            let object = store
+                .get(&key)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(group, plural, name))?;
+            Ok(Reply::Object(StatusCode::OK, shape(call, object)))
+        }
+        ("list", _) => list(store, call),
+        ("watch", _) => watch(store, call),
+        ("create", None) => {
+            let object = patch::parse_json(call.body)?;
+            let created = store.create(
+                &call.resource(),
+                call.route.namespace.as_deref(),
+                &call.route.api_version(),
+                object,
+            )?;
+            Ok(Reply::Object(StatusCode::CREATED, created))
+        }
+        ("update", Some(name)) => {
+            let candidate = patch::parse_json(call.body)?;
+            let updated = store.update(&call.key(name), candidate, status_only)?;
+            Ok(Reply::Object(StatusCode::OK, updated))
+        }
+        ("patch", Some(name)) => patch_object(store, call, name, status_only),
+        ("delete", Some(name)) => {
+            let (preconditions, propagation) = delete_options(call)?;
+            let deleted = store.delete(&call.key(name), &preconditions, propagation)?;
+            Ok(Reply::Object(StatusCode::OK, deleted))
+        }
+        ("deletecollection", None) => delete_collection(store, call),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "{} is not supported on {}",
+            call.method,
+            call.route
+                .name
+                .as_deref()
+                .map_or("a collection", |_| "a named object")
+        ))),
+    }
+}
+
+fn list(store: &Store, call: &Call<'_>) -> ApiResult<Reply> {
+    let (labels, fields) = selectors(call)?;
+    let resource = call.resource();
+    let items: Vec<Value> = store
+        .list(&resource, call.route.namespace.as_deref())
+        .into_iter()
+        .filter(|object| labels.matches(object) && fields.matches(object))
+        .map(|object| shape(call, object))
+        .collect();
+    let kind = if call.metadata_only {
+        "PartialObjectMetadataList".to_string()
+    } else {
+        format!("{}List", store.kind_of(&resource).unwrap_or_default())
+    };
+    let api_version = if call.metadata_only {
+        "meta.k8s.io/v1".to_string()
+    } else {
+        call.route.api_version()
+    };
+    Ok(Reply::Object(
+        StatusCode::OK,
+        json!({
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"resourceVersion": store.resource_version().to_string()},
+            "items": items,
+        }),
+    ))
+}
+
+fn watch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
+    let (labels, fields) = selectors(call)?;
+    let send_initial_events = call.query.flag("sendInitialEvents");
+    let start = match call.query.get("resourceVersion") {
+        _ if send_initial_events => WatchStart::CurrentState,
+        None | Some("0") => WatchStart::CurrentState,
+        Some(rv) => WatchStart::After(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+        ),
+    };
+    let timeout = match call.query.get("timeoutSeconds") {
+        Some(secs) => Duration::from_secs(
+            secs.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {secs}")))?,
+        ),
+        None => DEFAULT_WATCH_TIMEOUT,
+    };
+    let resource = call.resource();
+    let opening = match store.open_watch(&resource, call.route.namespace.as_deref(), start) {
+        Ok(opening) => opening,
+        // The real server answers 200 and reports the expiry inside the stream.
+        Err(expired) if expired.code == 410 => {
+            return Ok(Reply::Watch(watch::expired_stream(&expired)));
+        }
+        Err(other) => return Err(other),
+    };
+    let options = WatchOptions {
+        labels,
+        fields,
+        timeout,
+        initial_events_end: send_initial_events,
+        metadata_only: call.metadata_only,
+        api_version: call.route.api_version(),
+        kind: store.kind_of(&resource).unwrap_or_default().to_string(),
+    };
+    Ok(Reply::Watch(watch::event_stream(opening, options)))
+}
+
+fn patch_object(
+    store: &mut Store,
+    call: &Call<'_>,
+    name: &str,
+    status_only: bool,
+) -> ApiResult<Reply> {
+    let kind = PatchKind::from_content_type(call.content_type)?;
+    if kind == PatchKind::Apply && call.query.get("fieldManager").is_none() {
+        return Err(ApiError::invalid(
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    }
+    let key = call.key(name);
+    let Some(current) = store.get(&key).cloned() else {
+        // Server-side apply creates what is missing; every other patch needs an object.
+        if kind == PatchKind::Apply && !status_only {
+            let mut object = patch::parse_json(call.body)?;
+            // The URL names the object even when the applied configuration does not.
+            if let Some(fields) = object.as_object_mut() {
+                let meta = fields.entry("metadata").or_insert_with(|| json!({}));
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.insert("name".into(), json!(name));
+                }
+            }
+            let created = store.create(
+                &call.resource(),
+                call.route.namespace.as_deref(),
+                &call.route.api_version(),
+                object,
+            )?;
+            return Ok(Reply::Object(StatusCode::CREATED, created));
+        }
+        return Err(ApiError::not_found(
+            &call.route.group,
+            &call.route.plural,
+            name,
+        ));
+    };
+    let patched = patch::apply(kind, &current, call.body)?;
+    let updated = store.update(&key, patched, status_only)?;
+    Ok(Reply::Object(StatusCode::OK, updated))
+}
+
+fn delete_collection(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
+    let (labels, fields) = selectors(call)?;
+    let (_, propagation) = delete_options(call)?;
+    let resource = call.resource();
+    let names: Vec<(String, String)> = store
+        .list(&resource, call.route.namespace.as_deref())
+        .into_iter()
+        .filter(|object| labels.matches(object) && fields.matches(object))
+        .filter_map(|object| {
+            let meta = object.get("metadata")?;
+            let namespace = meta
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Some((
+                namespace.to_string(),
+                meta.get("name")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut items = Vec::new();
+    for (namespace, name) in names {
+        let key = ObjectKey::new(&resource, Some(&namespace), &name);
+        items.push(store.delete(&key, &Preconditions::default(), propagation)?);
+    }
+    Ok(Reply::Object(
+        StatusCode::OK,
+        json!({
+            "apiVersion": call.route.api_version(),
+            "kind": format!("{}List", store.kind_of(&resource).unwrap_or_default()),
+            "metadata": {"resourceVersion": store.resource_version().to_string()},
+            "items": items,
+        }),
+    ))
+}
+
+/// `propagationPolicy` and `preconditions`, from the DeleteOptions body or the query string.
+fn delete_options(call: &Call<'_>) -> ApiResult<(Preconditions, Propagation)> {
+    let options = if call.body.is_empty() {
+        json!({})
+    } else {
+        patch::parse_json(call.body)?
+    };
+    let policy = options
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or_else(|| call.query.get("propagationPolicy"));
+    let orphan = policy == Some("Orphan") || options.get("orphanDependents") == Some(&json!(true));
+    let text = |pointer: &str| {
+        options
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let preconditions = Preconditions {
+        uid: text("/preconditions/uid"),
+        resource_version: text("/preconditions/resourceVersion"),
+    };
+    let propagation = if orphan {
+        Propagation::Orphan
+    } else {
+        Propagation::Cascade
+    };
+    Ok((preconditions, propagation))
+}
+
+fn selectors(call: &Call<'_>) -> ApiResult<(LabelSelector, FieldSelector)> {
+    Ok((
+        LabelSelector::parse(call.query.get("labelSelector"))?,
+        FieldSelector::parse(call.query.get("fieldSelector"))?,
+    ))
+}
+
+fn shape(call: &Call<'_>, object: Value) -> Value {
+    if call.metadata_only {
+        watch::partial_object_metadata(&object)
+    } else {
+        object
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<ResponseBody> {
+    let body = Full::new(Bytes::from(value.to_string())).boxed_unsync();
+    response(status, body)
+}
+
+fn error_response(error: &ApiError) -> Response<ResponseBody> {
+    let status = StatusCode::from_u16(error.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &error.to_status())
+}
+
+fn response(status: StatusCode, body: ResponseBody) -> Response<ResponseBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
