@@ -15,7 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::error::{Error, Result};
 use crate::aura::{self, CallObserver, RateLimit};
-use crate::crd::instance::{CredentialsSecretRef, default_client_id_key, default_client_secret_key};
+use crate::crd::instance::{
+    CredentialsSecretRef, default_client_id_key, default_client_secret_key,
+};
 
 /// Where the operator-wide default credential lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +50,35 @@ impl Default for AuraSettings {
     }
 }
 
+/// The credential for resources that do not name one.
+#[derive(Clone, Default)]
+pub enum DefaultCredential {
+    /// None: every resource must name a credentials Secret.
+    #[default]
+    None,
+    /// A Secret (keys clientId and clientSecret), read on every pass so rotations apply.
+    Secret(SecretLocation),
+    /// A credential given directly (the built-in emulator's).
+    Fixed {
+        client_id: String,
+        client_secret: SecretString,
+    },
+}
+
 /// Aura clients by client id.
 pub struct AuraClients {
     settings: AuraSettings,
-    default_secret: Option<SecretLocation>,
+    default: DefaultCredential,
     cache: Mutex<HashMap<String, (SecretString, aura::Client)>>,
 }
 
 impl AuraClients {
-    pub fn new(settings: AuraSettings, default_secret: Option<SecretLocation>) -> Self {
-        Self { settings, default_secret, cache: Mutex::default() }
+    pub fn new(settings: AuraSettings, default: DefaultCredential) -> Self {
+        Self {
+            settings,
+            default,
+            cache: Mutex::default(),
+        }
     }
 
     /// The client for the credential a resource in `namespace` uses.
@@ -77,17 +98,32 @@ impl AuraClients {
         namespace: &str,
         reference: Option<&CredentialsSecretRef>,
     ) -> Result<(String, SecretString)> {
-        let (location, id_key, secret_key, field) = match (reference, &self.default_secret) {
+        let (location, id_key, secret_key, field) = match (reference, &self.default) {
+            (
+                None,
+                DefaultCredential::Fixed {
+                    client_id,
+                    client_secret,
+                },
+            ) => {
+                return Ok((client_id.clone(), client_secret.clone()));
+            }
             (Some(r), _) => (
-                SecretLocation { namespace: namespace.to_owned(), name: r.name.clone() },
+                SecretLocation {
+                    namespace: namespace.to_owned(),
+                    name: r.name.clone(),
+                },
                 r.client_id_key.clone(),
                 r.client_secret_key.clone(),
                 "spec.credentialsSecretRef",
             ),
-            (None, Some(default)) => {
-                (default.clone(), default_client_id_key(), default_client_secret_key(), "the operator's default credentials Secret")
-            }
-            (None, None) => {
+            (None, DefaultCredential::Secret(default)) => (
+                default.clone(),
+                default_client_id_key(),
+                default_client_secret_key(),
+                "the operator's default credentials Secret",
+            ),
+            (None, DefaultCredential::None) => {
                 return Err(Error::invalid(
                     "credentialsSecretRef",
                     "is required: the operator has no default credentials Secret",
@@ -96,7 +132,10 @@ impl AuraClients {
         };
         let secrets: Api<Secret> = Api::namespaced(kube.clone(), &location.namespace);
         let secret = secrets.get_opt(&location.name).await?.ok_or_else(|| {
-            Error::Credentials(format!("{field}: Secret {}/{} not found", location.namespace, location.name))
+            Error::Credentials(format!(
+                "{field}: Secret {}/{} not found",
+                location.namespace, location.name
+            ))
         })?;
         let value = |key: &str| -> Result<String> {
             let bytes = secret
@@ -104,12 +143,24 @@ impl AuraClients {
                 .as_ref()
                 .and_then(|d| d.get(key))
                 .map(|b| b.0.clone())
-                .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(key)).map(|s| s.clone().into_bytes()))
+                .or_else(|| {
+                    secret
+                        .string_data
+                        .as_ref()
+                        .and_then(|d| d.get(key))
+                        .map(|s| s.clone().into_bytes())
+                })
                 .ok_or_else(|| {
-                    Error::Credentials(format!("{field}: Secret {}/{} has no key {key:?}", location.namespace, location.name))
+                    Error::Credentials(format!(
+                        "{field}: Secret {}/{} has no key {key:?}",
+                        location.namespace, location.name
+                    ))
                 })?;
             let text = String::from_utf8(bytes).map_err(|_| {
-                Error::Credentials(format!("{field}: key {key:?} of Secret {} is not UTF-8 text", location.name))
+                Error::Credentials(format!(
+                    "{field}: key {key:?} of Secret {} is not UTF-8 text",
+                    location.name
+                ))
             })?;
             Ok(text.trim().to_owned())
         };
@@ -137,7 +188,9 @@ impl AuraClients {
         if let Some(observer) = &self.settings.observer {
             builder = builder.observer(Arc::clone(observer));
         }
-        let client = builder.build().map_err(|e| Error::Credentials(e.to_string()))?;
+        let client = builder
+            .build()
+            .map_err(|e| Error::Credentials(e.to_string()))?;
         cache.insert(client_id.to_owned(), (secret, client.clone()));
         Ok(client)
     }

@@ -28,16 +28,26 @@ pub enum Error {
 
     /// The operator found a state it will not resolve on its own; a person must look.
     #[error("{message}")]
-    NeedsAttention { reason: &'static str, message: String },
+    NeedsAttention {
+        reason: &'static str,
+        message: String,
+    },
 
     /// A referenced resource is not there or not ready yet.
     #[error("{message}")]
-    Waiting { reason: &'static str, message: String, retry: Duration },
+    Waiting {
+        reason: &'static str,
+        message: String,
+        retry: Duration,
+    },
 }
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidSpec { field: field.into(), message: message.into() }
+        Self::InvalidSpec {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The fixed category: Event reason, condition reason, metric label.
@@ -55,28 +65,46 @@ impl Error {
         }
     }
 
-    /// How long until trying again helps, or `None` when only a change of the spec (or of the
-    /// credential Secret) can help.
-    pub fn retry_after(&self) -> Option<Duration> {
+    /// When trying again can help.
+    pub fn retry(&self) -> Retry {
         match self {
-            Self::InvalidSpec { .. } | Self::Credentials(_) | Self::NeedsAttention { .. } => None,
-            Self::Waiting { retry, .. } => Some(*retry),
+            Self::InvalidSpec { .. } | Self::Credentials(_) | Self::NeedsAttention { .. } => {
+                Retry::AfterChange
+            }
+            Self::Waiting { retry, .. } => Retry::After(*retry),
             Self::Aura(e) => match e.category() {
-                aura::ErrorCategory::Conflict => Some(Duration::from_secs(10)),
-                aura::ErrorCategory::RateLimited => Some(
-                    e.api().and_then(|a| a.retry_after).unwrap_or(Duration::from_secs(30)).max(Duration::from_secs(5)),
-                ),
-                aura::ErrorCategory::ServerError | aura::ErrorCategory::Transport | aura::ErrorCategory::Decode => {
-                    Some(Duration::from_secs(15))
-                }
-                aura::ErrorCategory::NotFound => Some(Duration::from_secs(60)),
+                aura::ErrorCategory::RateLimited => match e.api().and_then(|a| a.retry_after) {
+                    Some(wait) => Retry::After(wait),
+                    None => Retry::Soon,
+                },
+                aura::ErrorCategory::Conflict
+                | aura::ErrorCategory::ServerError
+                | aura::ErrorCategory::Transport
+                | aura::ErrorCategory::Decode
+                | aura::ErrorCategory::NotFound => Retry::Soon,
                 aura::ErrorCategory::Unauthorized
                 | aura::ErrorCategory::Validation
-                | aura::ErrorCategory::InvalidArgument => None,
+                | aura::ErrorCategory::InvalidArgument => Retry::AfterChange,
             },
-            Self::Kube(_) => Some(Duration::from_secs(5)),
+            Self::Kube(_) => Retry::Soon,
         }
     }
+
+    /// Whether only a change (of the spec, a Secret, or in Aura by a person) can help.
+    pub fn needs_change(&self) -> bool {
+        self.retry() == Retry::AfterChange
+    }
+}
+
+/// When a failed pass is worth repeating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Only after something changes; the controller still looks again after a long while.
+    AfterChange,
+    /// After the controller's transient-error delay, growing with repeated failures.
+    Soon,
+    /// After this long (Aura's Retry-After, or a known wait).
+    After(Duration),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,15 +118,22 @@ mod tests {
         let err = Error::invalid("memory", "\"3GB\" is not offered");
         assert_eq!(err.to_string(), "spec.memory: \"3GB\" is not offered");
         assert_eq!(err.category(), "InvalidSpec");
-        assert_eq!(err.retry_after(), None);
+        assert_eq!(err.retry(), Retry::AfterChange);
     }
 
     #[test]
     fn aura_errors_keep_the_client_category() {
-        let err = Error::from(aura::Error::InvalidArgument { field: "memory", problem: "x".into() });
+        let err = Error::from(aura::Error::InvalidArgument {
+            field: "memory",
+            problem: "x".into(),
+        });
         assert_eq!(err.category(), "InvalidSpec");
-        let waiting = Error::Waiting { reason: "SourceNotReady", message: "m".into(), retry: Duration::from_secs(3) };
+        let waiting = Error::Waiting {
+            reason: "SourceNotReady",
+            message: "m".into(),
+            retry: Duration::from_secs(3),
+        };
         assert_eq!(waiting.category(), "SourceNotReady");
-        assert_eq!(waiting.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(waiting.retry(), Retry::After(Duration::from_secs(3)));
     }
 }

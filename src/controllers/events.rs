@@ -7,8 +7,14 @@ use super::Context;
 
 /// Publishes an event about `obj`. A failure to publish is logged, never fatal: the status
 /// carries the same information.
-pub async fn publish<K>(ctx: &Context, obj: &K, kind: EventType, reason: &str, action: &str, note: String)
-where
+pub async fn publish<K>(
+    ctx: &Context,
+    obj: &K,
+    kind: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) where
     K: Resource<DynamicType = ()>,
 {
     let event = Event {
@@ -23,11 +29,21 @@ where
     }
 }
 
-pub async fn normal<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, reason: &str, note: String) {
+pub async fn normal<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    reason: &str,
+    note: String,
+) {
     publish(ctx, obj, EventType::Normal, reason, reason, note).await;
 }
 
-pub async fn warning<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, reason: &str, note: String) {
+pub async fn warning<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    reason: &str,
+    note: String,
+) {
     publish(ctx, obj, EventType::Warning, reason, reason, note).await;
 }
 

@@ -29,24 +29,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Memory {
-    /// Remembers the password of an instance (from Aura's create answer or its Secret).
-    pub fn keep_password(&self, instance_id: &str, password: SecretString) {
-        lock(&self.passwords).insert(instance_id.to_owned(), password);
+    /// Remembers the password of an instance for the resource `owner` (its UID), from Aura's
+    /// create answer or the resource's own Secret. Keyed by owner too, so that a resource that
+    /// adopts another resource's instance never receives its password.
+    pub fn keep_password(&self, owner: &str, instance_id: &str, password: SecretString) {
+        lock(&self.passwords).insert(format!("{owner}/{instance_id}"), password);
     }
 
-    pub fn password(&self, instance_id: &str) -> Option<SecretString> {
-        lock(&self.passwords).get(instance_id).cloned()
+    pub fn password(&self, owner: &str, instance_id: &str) -> Option<SecretString> {
+        lock(&self.passwords)
+            .get(&format!("{owner}/{instance_id}"))
+            .cloned()
     }
 
-    pub fn forget_password(&self, instance_id: &str) {
-        lock(&self.passwords).remove(instance_id);
+    pub fn forget_password(&self, owner: &str, instance_id: &str) {
+        lock(&self.passwords).remove(&format!("{owner}/{instance_id}"));
     }
 
     /// The next poll interval for `key` while it stays in `state`; the interval grows with each
     /// poll and starts over when the state changes.
     pub fn next_poll(&self, key: &str, state: &str, backoff: PollBackoff) -> Duration {
         let mut polls = lock(&self.polls);
-        let entry = polls.entry(key.to_owned()).or_insert_with(|| (state.to_owned(), 0));
+        let entry = polls
+            .entry(key.to_owned())
+            .or_insert_with(|| (state.to_owned(), 0));
         if entry.0 != state {
             *entry = (state.to_owned(), 0);
         }
@@ -76,7 +82,10 @@ impl Memory {
 
     pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
         let tenants = lock(&self.tenants);
-        tenants.get(id).filter(|(at, _)| at.elapsed() < TENANT_TTL).map(|(_, t)| t.clone())
+        tenants
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < TENANT_TTL)
+            .map(|(_, t)| t.clone())
     }
 
     pub fn keep_tenant(&self, tenant: Tenant) {
@@ -97,8 +106,14 @@ mod tests {
     #[test]
     fn polls_grow_while_the_state_holds_and_restart_when_it_changes() {
         let memory = Memory::default();
-        let b = PollBackoff { initial: Duration::from_secs(2), max: Duration::from_secs(5), factor: 2.0 };
-        let seen: Vec<u64> = (0..4).map(|_| memory.next_poll("uid", "creating", b).as_secs()).collect();
+        let b = PollBackoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(5),
+            factor: 2.0,
+        };
+        let seen: Vec<u64> = (0..4)
+            .map(|_| memory.next_poll("uid", "creating", b).as_secs())
+            .collect();
         assert_eq!(seen, [2, 4, 5, 5]);
         assert_eq!(memory.next_poll("uid", "updating", b).as_secs(), 2);
     }

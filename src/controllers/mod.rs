@@ -16,8 +16,8 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::aura::PollBackoff;
-pub use credentials::{AuraClients, AuraSettings, SecretLocation};
-pub use error::{Error, Result};
+pub use credentials::{AuraClients, AuraSettings, DefaultCredential, SecretLocation};
+pub use error::{Error, Result, Retry};
 use memory::Memory;
 
 /// The field manager of every write this operator makes.
@@ -32,14 +32,21 @@ pub struct Timing {
     pub poll: PollBackoff,
     /// Longest wait after an error that a spec change can fix.
     pub spec_error_retry: Duration,
+    /// First wait after a transient error (Aura or Kubernetes unreachable); doubles on repeats.
+    pub error_retry: Duration,
 }
 
 impl Default for Timing {
     fn default() -> Self {
         Self {
             resync: Duration::from_secs(300),
-            poll: PollBackoff { initial: Duration::from_secs(5), max: Duration::from_secs(60), factor: 1.5 },
+            poll: PollBackoff {
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(60),
+                factor: 1.5,
+            },
             spec_error_retry: Duration::from_secs(600),
+            error_retry: Duration::from_secs(10),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! A JSON merge patch of the status subresource, with `null` for every field the new status no
 //! longer has, so that a cleared field (a create intent that is done) really goes away.
 
-use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
+use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -20,7 +20,8 @@ where
         return Ok(false);
     }
     let patch = serde_json::json!({ "status": merge_patch(old, new)? });
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(true)
 }
 

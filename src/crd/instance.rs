@@ -447,7 +447,10 @@ mod tests {
     fn a_data_source_names_one_instance_and_one_snapshot_at_most() {
         let ok = json!({"instanceRef": {"name": "prod"}, "snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
         let snapshot_only = json!({"snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
-        assert!(DataSource::validate_cel(&snapshot_only, None).is_err(), "Aura needs the snapshot's instance");
+        assert!(
+            DataSource::validate_cel(&snapshot_only, None).is_err(),
+            "Aura needs the snapshot's instance"
+        );
         assert!(DataSource::validate_cel(&ok, None).is_ok());
         let twice = json!({"instanceId": "c9f0d13a", "instanceRef": {"name": "prod"}});
         let err = DataSource::validate_cel(&twice, None)

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod operator;
+
 use std::time::Duration;
 
 use aura_operator::aura::{

@@ -11,7 +11,11 @@ const FINGERPRINT_LEN: usize = 8;
 
 /// The fingerprint of a resource UID: its first 8 hexadecimal digits.
 pub fn fingerprint(uid: &str) -> String {
-    uid.chars().filter(char::is_ascii_hexdigit).take(FINGERPRINT_LEN).collect::<String>().to_ascii_lowercase()
+    uid.chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(FINGERPRINT_LEN)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// `<prefix>-<fingerprint>`, within Aura's name limit. The prefix is the spec's `auraName`, or
@@ -50,7 +54,10 @@ mod tests {
 
     #[test]
     fn a_given_prefix_is_used_and_trimmed() {
-        assert_eq!(aura_name(Some("  orders "), "ns", "x", UID), "orders-5f3a9c1e");
+        assert_eq!(
+            aura_name(Some("  orders "), "ns", "x", UID),
+            "orders-5f3a9c1e"
+        );
         let long = aura_name(Some("a-very-long-name-that-ends-in-dash-"), "ns", "x", UID);
         assert!(!long.contains("--"), "{long}");
         assert_eq!(aura_name(Some(" "), "ns", "x", UID), "ns-x-5f3a9c1e");
@@ -58,6 +65,9 @@ mod tests {
 
     #[test]
     fn the_name_is_stable_for_a_resource() {
-        assert_eq!(aura_name(None, "a", "b", UID), aura_name(None, "a", "b", UID));
+        assert_eq!(
+            aura_name(None, "a", "b", UID),
+            aura_name(None, "a", "b", UID)
+        );
     }
 }

@@ -48,7 +48,12 @@ pub fn drift(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str) -
     }
     if let Some(mode) = spec.cdc_enrichment_mode {
         let want = cdc(mode);
-        if observed.cdc_enrichment_mode.as_ref().unwrap_or(&CdcEnrichmentMode::Off) != &want {
+        if observed
+            .cdc_enrichment_mode
+            .as_ref()
+            .unwrap_or(&CdcEnrichmentMode::Off)
+            != &want
+        {
             update.cdc_enrichment_mode = Some(want);
         }
     }
@@ -58,7 +63,9 @@ pub fn drift(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str) -
         update.vector_optimized = Some(want);
     }
     if let Some(want) = spec.graph_analytics_plugin
-        && observed.graph_analytics_plugin.is_some_and(|have| have != want)
+        && observed
+            .graph_analytics_plugin
+            .is_some_and(|have| have != want)
     {
         update.graph_analytics_plugin = Some(want);
     }
@@ -74,7 +81,12 @@ pub fn cdc(mode: SpecCdc) -> CdcEnrichmentMode {
 }
 
 /// The next step. `restore_pending` says whether a restore request awaits.
-pub fn next_step(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str, restore_pending: bool) -> Step {
+pub fn next_step(
+    spec: &AuraInstanceSpec,
+    observed: &Instance,
+    desired_name: &str,
+    restore_pending: bool,
+) -> Step {
     let status = &observed.status;
     if status.is_transient() {
         return Step::Wait(status.clone());
@@ -113,7 +125,9 @@ mod tests {
             "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
             "region": "europe-west1", "type": "professional-db", "memory": "2GB"
         });
-        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         serde_json::from_value(base).unwrap()
     }
 
@@ -130,42 +144,101 @@ mod tests {
 
     #[test]
     fn a_running_instance_as_specified_is_settled() {
-        assert_eq!(next_step(&spec(json!({})), &instance("running", "2GB"), NAME, false), Step::Settled);
+        assert_eq!(
+            next_step(&spec(json!({})), &instance("running", "2GB"), NAME, false),
+            Step::Settled
+        );
     }
 
     #[test]
     fn transitions_are_waited_out() {
         assert_eq!(
-            next_step(&spec(json!({"memory": "4GB"})), &instance("updating", "2GB"), NAME, false),
+            next_step(
+                &spec(json!({"memory": "4GB"})),
+                &instance("updating", "2GB"),
+                NAME,
+                false
+            ),
             Step::Wait(InstanceStatus::Updating)
         );
     }
 
     #[test]
     fn a_memory_change_becomes_an_update_of_memory_only() {
-        let step = next_step(&spec(json!({"memory": "8GB"})), &instance("running", "2GB"), NAME, false);
-        assert_eq!(step, Step::Update(UpdateInstance { memory: Some("8GB".into()), ..Default::default() }));
+        let step = next_step(
+            &spec(json!({"memory": "8GB"})),
+            &instance("running", "2GB"),
+            NAME,
+            false,
+        );
+        assert_eq!(
+            step,
+            Step::Update(UpdateInstance {
+                memory: Some("8GB".into()),
+                ..Default::default()
+            })
+        );
     }
 
     #[test]
     fn pause_and_resume_follow_the_spec() {
-        assert_eq!(next_step(&spec(json!({"paused": true})), &instance("running", "2GB"), NAME, false), Step::Pause);
-        assert_eq!(next_step(&spec(json!({})), &instance("paused", "2GB"), NAME, false), Step::Resume);
-        assert_eq!(next_step(&spec(json!({"paused": true})), &instance("paused", "2GB"), NAME, false), Step::Settled);
+        assert_eq!(
+            next_step(
+                &spec(json!({"paused": true})),
+                &instance("running", "2GB"),
+                NAME,
+                false
+            ),
+            Step::Pause
+        );
+        assert_eq!(
+            next_step(&spec(json!({})), &instance("paused", "2GB"), NAME, false),
+            Step::Resume
+        );
+        assert_eq!(
+            next_step(
+                &spec(json!({"paused": true})),
+                &instance("paused", "2GB"),
+                NAME,
+                false
+            ),
+            Step::Settled
+        );
     }
 
     #[test]
     fn changes_to_a_paused_instance_are_made_without_resuming_it() {
-        let step = next_step(&spec(json!({"paused": true, "memory": "4GB"})), &instance("paused", "2GB"), NAME, false);
+        let step = next_step(
+            &spec(json!({"paused": true, "memory": "4GB"})),
+            &instance("paused", "2GB"),
+            NAME,
+            false,
+        );
         assert!(matches!(step, Step::Update(u) if u.memory.as_deref() == Some("4GB")));
     }
 
     #[test]
     fn a_restore_waits_for_updates_and_needs_a_running_instance() {
-        assert_eq!(next_step(&spec(json!({})), &instance("running", "2GB"), NAME, true), Step::Restore);
-        assert_eq!(next_step(&spec(json!({"paused": true})), &instance("paused", "2GB"), NAME, true), Step::Resume);
+        assert_eq!(
+            next_step(&spec(json!({})), &instance("running", "2GB"), NAME, true),
+            Step::Restore
+        );
+        assert_eq!(
+            next_step(
+                &spec(json!({"paused": true})),
+                &instance("paused", "2GB"),
+                NAME,
+                true
+            ),
+            Step::Resume
+        );
         assert!(matches!(
-            next_step(&spec(json!({"memory": "4GB"})), &instance("running", "2GB"), NAME, true),
+            next_step(
+                &spec(json!({"memory": "4GB"})),
+                &instance("running", "2GB"),
+                NAME,
+                true
+            ),
             Step::Update(_)
         ));
     }
@@ -174,12 +247,25 @@ mod tests {
     fn fields_aura_does_not_report_are_not_sent_again_and_again() {
         let mut observed = instance("running", "2GB");
         observed.vector_optimized = None;
-        assert_eq!(next_step(&spec(json!({"vectorOptimized": true})), &observed, NAME, false), Step::Settled);
+        assert_eq!(
+            next_step(
+                &spec(json!({"vectorOptimized": true})),
+                &observed,
+                NAME,
+                false
+            ),
+            Step::Settled
+        );
     }
 
     #[test]
     fn a_renamed_prefix_renames_the_instance() {
-        let step = next_step(&spec(json!({})), &instance("running", "2GB"), "billing-5f3a9c1e", false);
+        let step = next_step(
+            &spec(json!({})),
+            &instance("running", "2GB"),
+            "billing-5f3a9c1e",
+            false,
+        );
         assert!(matches!(step, Step::Update(u) if u.name.as_deref() == Some("billing-5f3a9c1e")));
     }
 

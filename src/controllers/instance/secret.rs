@@ -53,7 +53,12 @@ pub struct Existing {
 
 impl Existing {
     fn value(&self, key: &str) -> Option<&[u8]> {
-        self.secret.data.as_ref()?.get(key).map(|b| b.0.as_slice()).filter(|b| !b.is_empty())
+        self.secret
+            .data
+            .as_ref()?
+            .get(key)
+            .map(|b| b.0.as_slice())
+            .filter(|b| !b.is_empty())
     }
 
     /// The stored password, if the Secret is about `instance_id` and holds one.
@@ -69,13 +74,21 @@ impl Existing {
     pub fn matches(&self, desired: &Secret) -> bool {
         let ours = desired.data.as_ref().into_iter().flatten();
         let have = self.secret.data.as_ref();
-        let data_same = ours.into_iter().all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v));
-        let subset = |want: &Option<BTreeMap<String, String>>, got: &Option<BTreeMap<String, String>>| {
-            want.iter().flatten().all(|(k, v)| got.as_ref().and_then(|g| g.get(k)) == Some(v))
+        let data_same = ours
+            .into_iter()
+            .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v));
+        let subset = |want: &Option<BTreeMap<String, String>>,
+                      got: &Option<BTreeMap<String, String>>| {
+            want.iter()
+                .flatten()
+                .all(|(k, v)| got.as_ref().and_then(|g| g.get(k)) == Some(v))
         };
         data_same
             && subset(&desired.metadata.labels, &self.secret.metadata.labels)
-            && subset(&desired.metadata.annotations, &self.secret.metadata.annotations)
+            && subset(
+                &desired.metadata.annotations,
+                &self.secret.metadata.annotations,
+            )
             && self.secret.metadata.owner_references == desired.metadata.owner_references
             && self.secret.metadata.deletion_timestamp.is_none()
     }
@@ -129,10 +142,4 @@ pub async fn write(api: &Api<Secret>, secret: &Secret, field_manager: &str) -> k
     body["kind"] = "Secret".into();
     api.patch(&name, &params, &Patch::Apply(body)).await?;
     Ok(())
-}
-
-/// The Secret's kind, for owner checks.
-pub fn is_owned_by(secret: &Secret, owner: &AuraInstance) -> bool {
-    let uid = owner.meta().uid.as_deref();
-    secret.owner_references().iter().any(|o| Some(o.uid.as_str()) == uid)
 }

@@ -1,0 +1,322 @@
+//! The apply pass: one step towards the spec, and the connection Secret.
+
+use kube::api::Api;
+
+use super::plan::{self, Step};
+use super::secret::{self, Contents};
+use super::validate::as_spec_error;
+use super::{Outcome, Pass, Result};
+use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
+use crate::controllers::{Error, events};
+use crate::crd::AuraInstance;
+use crate::crd::instance::{DataSource, RestoreStatus};
+
+/// Restore phases recorded in the status.
+const SENDING: &str = "Sending";
+const REQUESTED: &str = "Requested";
+const COMPLETED: &str = "Completed";
+const FAILED: &str = "Failed";
+const UNKNOWN: &str = "Unknown";
+
+impl Pass<'_> {
+    /// The apply pass.
+    pub(super) async fn apply(&mut self) -> Result<Outcome> {
+        let aura = self.aura().await?;
+        let tenant = self.resolve_tenant(&aura).await?;
+        let needs_check = self.user_driven() || self.status.instance_id.is_none();
+        if needs_check && let Some(tenant) = &tenant {
+            self.check_against_tenant(&aura, tenant).await?;
+        }
+        let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
+        self.write_secret(&instance, None).await?;
+        self.observe(&instance).await;
+        let step = plan::next_step(
+            &self.obj.spec,
+            &instance,
+            &self.desired_name(),
+            self.restore_pending(),
+        );
+        self.act(&aura, &instance, step).await
+    }
+
+    /// Records what Aura reports.
+    async fn observe(&mut self, instance: &Instance) {
+        self.status.status = Some(instance.status.to_string());
+        if let Some(url) = &instance.connection_url {
+            self.status.connection_url = Some(url.clone());
+        }
+        self.status.memory = instance.memory.clone().or(self.status.memory.take());
+        self.status.storage = instance.storage.clone().or(self.status.storage.take());
+        self.status.aura_name = Some(instance.name.clone());
+        // A restore that Aura accepted is complete once the instance is back to running.
+        if let Some(restore) = &mut self.status.restore {
+            if restore.phase == REQUESTED && instance.status == InstanceStatus::Running {
+                restore.phase = COMPLETED.to_owned();
+                let note = format!("restore request {:?} completed", restore.request_id);
+                events::normal(self.ctx, &*self.obj, "RestoreCompleted", note).await;
+            } else if restore.phase == SENDING {
+                // A pass stopped between recording and hearing Aura's answer: never resend.
+                restore.phase = UNKNOWN.to_owned();
+                restore.message = Some(
+                    "the operator stopped while sending this request; it may or may not have reached Aura. \
+                     Change requestId to ask again"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+
+    fn restore_pending(&self) -> bool {
+        match (&self.obj.spec.restore, &self.status.restore) {
+            (Some(wanted), Some(done)) => wanted.request_id != done.request_id,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Takes `step`. A 409 means Aura is busy: that is a wait, not a failure.
+    async fn act(
+        &mut self,
+        aura: &aura::Client,
+        instance: &Instance,
+        step: Step,
+    ) -> Result<Outcome> {
+        let id = &instance.id;
+        let result = match step {
+            Step::Settled => return Ok(Outcome::Settled),
+            Step::Stuck(status) => return Ok(Outcome::Stuck(status)),
+            Step::Wait(status) => return Ok(Outcome::Busy(status.to_string())),
+            Step::Resume => aura
+                .instances()
+                .resume(id)
+                .await
+                .map(|_| ("Resuming", "resuming the instance".to_owned())),
+            Step::Pause => aura
+                .instances()
+                .pause(id)
+                .await
+                .map(|_| ("Pausing", "pausing the instance".to_owned())),
+            Step::Update(update) => {
+                let what = describe(&update);
+                aura.instances()
+                    .update(id, &update)
+                    .await
+                    .map(|_| ("Updating", format!("changing {what}")))
+            }
+            Step::Restore => return self.restore(aura, instance).await,
+        };
+        match result {
+            Ok((reason, note)) => {
+                events::normal(self.ctx, &*self.obj, reason, note).await;
+                Ok(Outcome::Busy(reason.to_owned()))
+            }
+            Err(e) if e.is_busy() => Ok(Outcome::Busy("AuraBusy".to_owned())),
+            Err(e) => Err(as_spec_error(e)),
+        }
+    }
+
+    /// Carries out the pending restore request once: recorded as `Sending` before the call, and
+    /// never resent when a pass stopped in between.
+    async fn restore(&mut self, aura: &aura::Client, instance: &Instance) -> Result<Outcome> {
+        let Some(request) = self.obj.spec.restore.clone() else {
+            return Ok(Outcome::Settled);
+        };
+        let (source, snapshot) = self.resolve_source(&request.from).await?;
+        let previous = self.status.restore.clone();
+        self.status.restore = Some(RestoreStatus {
+            request_id: request.request_id.clone(),
+            phase: SENDING.to_owned(),
+            message: None,
+        });
+        self.save().await?;
+        let own_snapshot = source == instance.id && snapshot.is_some();
+        let result = match (&snapshot, own_snapshot) {
+            (Some(snap), true) => aura
+                .snapshots(&instance.id)
+                .restore(snap)
+                .await
+                .map(|_| format!("restoring snapshot {snap}")),
+            (Some(snap), false) => aura
+                .instances()
+                .overwrite_from_snapshot(&instance.id, &source, snap)
+                .await
+                .map(|started| {
+                    describe_overwrite(started, &format!("snapshot {snap} of instance {source}"))
+                }),
+            (None, _) => aura
+                .instances()
+                .overwrite_from_instance(&instance.id, &source)
+                .await
+                .map(|started| describe_overwrite(started, &format!("instance {source}"))),
+        };
+        match result {
+            Ok(note) => {
+                self.set_restore(&request.request_id, REQUESTED, Some(note.clone()));
+                self.save().await?;
+                events::normal(self.ctx, &*self.obj, "RestoreRequested", note).await;
+                Ok(Outcome::Busy("Restoring".to_owned()))
+            }
+            // Refused before acting: as if never sent.
+            Err(e) if e.is_busy() || e.category() == aura::ErrorCategory::RateLimited => {
+                self.status.restore = previous;
+                self.save().await?;
+                Ok(Outcome::Busy("AuraBusy".to_owned()))
+            }
+            Err(e) if e.request_may_have_acted() => {
+                self.set_restore(
+                    &request.request_id,
+                    UNKNOWN,
+                    Some(format!("{e}; change requestId to ask again")),
+                );
+                self.save().await?;
+                Err(Error::NeedsAttention {
+                    reason: "RestoreOutcomeUnknown",
+                    message: e.to_string(),
+                })
+            }
+            Err(e) => {
+                self.set_restore(&request.request_id, FAILED, Some(e.to_string()));
+                self.save().await?;
+                Err(as_spec_error(e))
+            }
+        }
+    }
+
+    fn set_restore(&mut self, request_id: &str, phase: &str, message: Option<String>) {
+        self.status.restore = Some(RestoreStatus {
+            request_id: request_id.to_owned(),
+            phase: phase.to_owned(),
+            message,
+        });
+    }
+
+    /// The source instance (and snapshot) a data source names.
+    pub(super) async fn resolve_source(
+        &self,
+        source: &DataSource,
+    ) -> Result<(InstanceId, Option<SnapshotId>)> {
+        let instance = match (&source.instance_id, &source.instance_ref) {
+            (Some(id), _) => InstanceId::new(id.as_str()).map_err(|_| {
+                Error::invalid("source.instanceId", format!("{id:?} is not an instance id"))
+            })?,
+            (None, Some(reference)) => {
+                let api: Api<AuraInstance> =
+                    Api::namespaced(self.ctx.kube.clone(), &self.api_namespace());
+                let other = api
+                    .get_opt(&reference.name)
+                    .await?
+                    .ok_or_else(|| Error::Waiting {
+                        reason: "SourceNotFound",
+                        message: format!(
+                            "AuraInstance {:?} named as the data source does not exist",
+                            reference.name
+                        ),
+                        retry: self.ctx.timing.poll.max,
+                    })?;
+                let id =
+                    other
+                        .status
+                        .and_then(|s| s.instance_id)
+                        .ok_or_else(|| Error::Waiting {
+                            reason: "SourceNotReady",
+                            message: format!(
+                                "AuraInstance {:?} has no Aura instance yet",
+                                reference.name
+                            ),
+                            retry: self.ctx.timing.poll.max,
+                        })?;
+                InstanceId::new(id).map_err(as_spec_error)?
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "source",
+                    "name the source instance (instanceId or instanceRef)",
+                ));
+            }
+        };
+        let snapshot = source
+            .snapshot_id
+            .as_deref()
+            .map(SnapshotId::new)
+            .transpose()
+            .map_err(|_| Error::invalid("snapshotId", "is not a UUID"))?;
+        Ok((instance, snapshot))
+    }
+
+    fn api_namespace(&self) -> String {
+        kube::ResourceExt::namespace(&*self.obj).unwrap_or_default()
+    }
+
+    /// Writes the connection Secret if it is missing or differs. The password comes from memory
+    /// or from the Secret itself; an instance this operator created must have one.
+    pub(super) async fn write_secret(
+        &mut self,
+        instance: &Instance,
+        username: Option<&str>,
+    ) -> Result<()> {
+        let name = secret::name(&self.obj);
+        let id = instance.id.to_string();
+        let existing = secret::read(&self.secrets, &name).await?;
+        let password = self
+            .ctx
+            .memory
+            .password(&self.key(), &id)
+            .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)));
+        if let Some(password) = &password {
+            self.ctx
+                .memory
+                .keep_password(&self.key(), &id, password.clone());
+        }
+        let uri = instance
+            .connection_url
+            .clone()
+            .or_else(|| self.status.connection_url.clone());
+        let contents = Contents {
+            instance_id: &id,
+            aura_name: &instance.name,
+            uri: uri.as_deref(),
+            username: username.unwrap_or("neo4j"),
+            password: password.as_ref(),
+        };
+        let desired = secret::build(&self.obj, &contents);
+        let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
+        if !up_to_date {
+            secret::write(&self.secrets, &desired, crate::controllers::FIELD_MANAGER).await?;
+            if existing.is_none() && self.status.password_stored == Some(true) {
+                events::normal(
+                    self.ctx,
+                    &*self.obj,
+                    "SecretRecreated",
+                    format!("connection Secret {name} was missing; wrote it again"),
+                )
+                .await;
+            }
+        }
+        self.status.connection_secret = Some(name);
+        self.status.password_stored = Some(password.is_some());
+        Ok(())
+    }
+}
+
+fn describe(update: &aura::UpdateInstance) -> String {
+    let value = serde_json::to_value(update).unwrap_or_default();
+    value
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k} to {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn describe_overwrite(started: OverwriteStarted, from: &str) -> String {
+    match started {
+        OverwriteStarted::Instance(_) => format!("overwriting with the data of {from}"),
+        OverwriteStarted::Job(job) => {
+            format!("overwriting with the data of {from} (Aura job {job})")
+        }
+    }
+}

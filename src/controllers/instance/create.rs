@@ -1,0 +1,347 @@
+//! Making sure the Aura instance exists, without ever creating two or losing a password.
+//!
+//! Aura's create is not idempotent and returns the password once. The protocol:
+//! 1. Record the intent (the exact Aura name, which carries the resource UID's fingerprint) in
+//!    the status *before* calling create.
+//! 2. On a later pass that finds an intent but no instance id, list the tenant's instances and
+//!    adopt the one with that name instead of creating another.
+//! 3. After Aura answers, keep the password in memory and write it to the Secret before anything
+//!    else; only then record the instance id.
+//! 4. An adopted instance of ours whose password was never stored is unusable: by the
+//!    `lostPasswordPolicy` it is deleted and created again (it cannot hold data nobody could log
+//!    in to write), or reported for a person to decide.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+
+use super::naming;
+use super::secret;
+use super::validate::{as_spec_error, provider, tier};
+use super::{Pass, Result};
+use crate::aura::{self, CreateInstance, Instance, InstanceId, TenantId};
+use crate::controllers::{Error, events};
+use crate::crd::instance::{CreateIntent, LostPasswordPolicy};
+
+impl Pass<'_> {
+    /// The Aura instance this resource manages, created or adopted as needed.
+    pub(super) async fn ensure_instance(
+        &mut self,
+        aura: &aura::Client,
+        tenant: Option<&TenantId>,
+    ) -> Result<Instance> {
+        if let Some(id) = self.status.instance_id.clone() {
+            return self.existing(aura, &id).await;
+        }
+        if let Some(id) = self.obj.spec.instance_id.clone() {
+            return self.adopt_by_id(aura, &id).await;
+        }
+        let tenant =
+            tenant.ok_or_else(|| Error::invalid("tenantId", "set tenantId or tenantName"))?;
+        let name = self.desired_name();
+        match self.status.create_intent.clone() {
+            // An earlier pass may have created it without recording it: look before creating.
+            Some(intent) => {
+                if let Some(found) = self.find_created(aura, tenant, &intent.aura_name).await? {
+                    return self.adopt_created(aura, found).await;
+                }
+            }
+            None => {
+                self.status.create_intent = Some(CreateIntent {
+                    aura_name: name.clone(),
+                    tenant_id: tenant.to_string(),
+                    since: Time(jiff::Timestamp::now()),
+                });
+                self.save().await?;
+            }
+        }
+        self.create(aura, tenant, &name).await
+    }
+
+    /// The Aura name for this resource (prefix from the spec, fingerprint from the UID).
+    pub(super) fn desired_name(&self) -> String {
+        naming::aura_name(
+            self.obj.spec.aura_name.as_deref(),
+            &self.obj.namespace().unwrap_or_default(),
+            &self.obj.name_any(),
+            &self.obj.uid().unwrap_or_default(),
+        )
+    }
+
+    async fn existing(&mut self, aura: &aura::Client, id: &str) -> Result<Instance> {
+        let id = InstanceId::new(id).map_err(as_spec_error)?;
+        match aura.instances().get(&id).await {
+            Ok(instance) => Ok(instance),
+            Err(e) if e.is_not_found() => Err(Error::NeedsAttention {
+                reason: "InstanceNotFound",
+                message: format!(
+                    "Aura instance {id} no longer exists (deleted outside Kubernetes?). The operator does \
+                     not recreate it on its own: delete this AuraInstance and apply it again to get a new one"
+                ),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn adopt_by_id(&mut self, aura: &aura::Client, id: &str) -> Result<Instance> {
+        let instance_id = InstanceId::new(id).map_err(|_| {
+            Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
+        })?;
+        let instance = aura.instances().get(&instance_id).await.map_err(|e| {
+            if e.is_not_found() {
+                Error::invalid(
+                    "instanceId",
+                    format!("Aura has no instance {id} visible to this credential"),
+                )
+            } else {
+                Error::Aura(e)
+            }
+        })?;
+        self.check_adopted_placement(&instance)?;
+        if self.status.tenant_id.is_none() {
+            self.status.tenant_id = instance.tenant_id.as_ref().map(ToString::to_string);
+        }
+        self.status.instance_id = Some(instance.id.to_string());
+        self.status.aura_name = Some(instance.name.clone());
+        self.save().await?;
+        events::normal(
+            self.ctx,
+            &*self.obj,
+            "Adopted",
+            format!("adopted existing Aura instance {id}"),
+        )
+        .await;
+        Ok(instance)
+    }
+
+    fn check_adopted_placement(&self, instance: &Instance) -> Result<()> {
+        let spec = &self.obj.spec;
+        let mismatch = |field: &str, have: String, want: String| {
+            Error::invalid(
+                field,
+                format!(
+                    "instance {} has {have:?}, the spec says {want:?}; placement cannot change",
+                    instance.id
+                ),
+            )
+        };
+        if let Some(p) = &instance.cloud_provider
+            && *p != provider(spec.cloud_provider)
+        {
+            return Err(mismatch(
+                "cloudProvider",
+                p.to_string(),
+                provider(spec.cloud_provider).to_string(),
+            ));
+        }
+        if let Some(r) = &instance.region
+            && *r != spec.region
+        {
+            return Err(mismatch("region", r.clone(), spec.region.clone()));
+        }
+        if let Some(t) = &instance.instance_type
+            && *t != tier(spec.instance_type)
+        {
+            return Err(mismatch(
+                "type",
+                t.to_string(),
+                tier(spec.instance_type).to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Instances of the tenant with exactly `name`, not being deleted.
+    async fn find_created(
+        &self,
+        aura: &aura::Client,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Instance>> {
+        let candidates: Vec<_> = aura
+            .instances()
+            .list(Some(tenant))
+            .await?
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect();
+        let mut alive = Vec::new();
+        for candidate in candidates {
+            match aura.instances().get(&candidate.id).await {
+                Ok(instance) if !instance.status.is_being_deleted() => alive.push(instance),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match alive.len() {
+            0 | 1 => Ok(alive.pop()),
+            n => Err(Error::NeedsAttention {
+                reason: "DuplicateInstances",
+                message: format!(
+                    "{n} Aura instances are named {name:?}; the operator will not guess which one is this \
+                     resource's. Delete the extra ones in Aura ({})",
+                    alive
+                        .iter()
+                        .map(|i| i.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+
+    /// Calls create, then secures the password before recording the instance.
+    async fn create(
+        &mut self,
+        aura: &aura::Client,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Instance> {
+        let request = self.create_request(tenant, name).await?;
+        events::normal(
+            self.ctx,
+            &*self.obj,
+            "CreateRequested",
+            format!("creating Aura instance {name:?}"),
+        )
+        .await;
+        let created = match aura.instances().create(&request).await {
+            Ok(created) => created,
+            Err(e) => {
+                if !e.request_may_have_acted() {
+                    // Aura certainly did not create anything: the next pass need not look.
+                    self.status.create_intent = None;
+                    self.save().await?;
+                }
+                return Err(as_spec_error(e));
+            }
+        };
+        let id = created.id.to_string();
+        self.ctx
+            .memory
+            .keep_password(&self.key(), &id, created.password.clone());
+        let instance = Instance {
+            id: created.id.clone(),
+            name: created.name.clone(),
+            status: aura::InstanceStatus::Creating,
+            tenant_id: Some(tenant.clone()),
+            cloud_provider: created.cloud_provider.clone(),
+            region: created.region.clone(),
+            instance_type: created.instance_type.clone(),
+            connection_url: created.connection_url.clone(),
+            memory: Some(request.memory.clone()),
+            storage: request.storage.clone(),
+            created_at: None,
+            metrics_integration_url: None,
+            customer_managed_key_id: None,
+            graph_nodes: None,
+            graph_relationships: None,
+            secondaries_count: None,
+            cdc_enrichment_mode: None,
+            vector_optimized: None,
+            graph_analytics_plugin: None,
+        };
+        // The password goes to the Secret before the instance id goes to the status: if this
+        // write fails, the next pass finds the instance by name and the password in memory.
+        self.write_secret(&instance, Some(&created.username))
+            .await?;
+        self.status.instance_id = Some(id.clone());
+        self.status.aura_name = Some(created.name.clone());
+        self.status.create_intent = None;
+        self.save().await?;
+        events::normal(
+            self.ctx,
+            &*self.obj,
+            "Created",
+            format!(
+                "Aura instance {id} created; connection details in Secret {}",
+                secret::name(&self.obj)
+            ),
+        )
+        .await;
+        Ok(instance)
+    }
+
+    async fn create_request(&self, tenant: &TenantId, name: &str) -> Result<CreateInstance> {
+        let spec = &self.obj.spec;
+        let mut request = CreateInstance::new(
+            name,
+            tenant.clone(),
+            provider(spec.cloud_provider),
+            &spec.region,
+            tier(spec.instance_type),
+            &spec.memory,
+        );
+        request.version = spec.version.clone();
+        request.storage = spec.storage.clone();
+        request.vector_optimized = spec.vector_optimized;
+        request.graph_analytics_plugin = spec.graph_analytics_plugin;
+        request.customer_managed_key_id = spec
+            .customer_managed_key_id
+            .as_deref()
+            .map(aura::CmekId::new)
+            .transpose()
+            .map_err(as_spec_error)?;
+        if let Some(source) = &spec.source {
+            let (instance, snapshot) = self.resolve_source(source).await?;
+            request.source_instance_id = Some(instance);
+            request.source_snapshot_id = snapshot;
+        }
+        Ok(request)
+    }
+
+    /// An instance of ours found by name: adopt it if its password is safe, else apply the
+    /// lost-password policy.
+    async fn adopt_created(&mut self, aura: &aura::Client, instance: Instance) -> Result<Instance> {
+        let id = instance.id.to_string();
+        let existing = secret::read(&self.secrets, &secret::name(&self.obj)).await?;
+        let password = self
+            .ctx
+            .memory
+            .password(&self.key(), &id)
+            .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)));
+        if let Some(password) = password {
+            self.ctx.memory.keep_password(&self.key(), &id, password);
+            self.write_secret(&instance, None).await?;
+            self.status.instance_id = Some(id.clone());
+            self.status.aura_name = Some(instance.name.clone());
+            self.status.create_intent = None;
+            self.save().await?;
+            events::normal(
+                self.ctx,
+                &*self.obj,
+                "Recovered",
+                format!("found Aura instance {id} created by an earlier pass; recorded it"),
+            )
+            .await;
+            return Ok(instance);
+        }
+        match self.obj.spec.lost_password_policy {
+            LostPasswordPolicy::Recreate => {
+                events::warning(
+                    self.ctx,
+                    &*self.obj,
+                    "PasswordLost",
+                    format!("Aura instance {id} was created but its password never reached the Secret; deleting it and creating another"),
+                )
+                .await;
+                aura.instances().delete(&instance.id).await?;
+                Err(Error::Waiting {
+                    reason: "RecreatingInstance",
+                    message: format!(
+                        "deleting Aura instance {id}, whose password was lost, before creating another"
+                    ),
+                    retry: self.ctx.timing.poll.initial,
+                })
+            }
+            LostPasswordPolicy::Wait => Err(Error::NeedsAttention {
+                reason: "PasswordLost",
+                message: format!(
+                    "Aura instance {id} was created by this operator but its password never reached the Secret. \
+                     Reset the password in the Aura console and put it in the Secret as NEO4J_PASSWORD, \
+                     or delete the instance in Aura, or set lostPasswordPolicy: Recreate"
+                ),
+            }),
+        }
+    }
+}

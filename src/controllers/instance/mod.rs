@@ -1,0 +1,228 @@
+//! The AuraInstance controller.
+//!
+//! One pass: resolve the credential and tenant, validate the spec against what the tenant
+//! offers, make sure the Aura instance exists (crash-safe, see [`create`]), make sure its
+//! connection Secret is written, then take at most one step towards the spec ([`plan`]) and
+//! report. While Aura is busy the resource is polled with growing intervals; once settled it is
+//! compared with Aura again every resync interval, which is how drift is noticed.
+
+mod act;
+mod cleanup;
+mod create;
+pub mod naming;
+pub mod plan;
+mod report;
+pub mod secret;
+mod validate;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{self, Event as FinalizerEvent};
+use kube::runtime::reflector;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+
+use super::error::{Error, Result, Retry};
+use super::{Context, status};
+use crate::aura;
+use crate::crd::{AuraInstance, AuraInstanceStatus};
+
+/// Finalizer that keeps a resource until its Aura side is dealt with.
+pub const FINALIZER: &str = "aura.neo4j.io/instance";
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (instances, secrets): (Api<AuraInstance>, Api<Secret>) = match namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.kube.clone(), ns),
+            Api::namespaced(ctx.kube.clone(), ns),
+        ),
+        None => (Api::all(ctx.kube.clone()), Api::all(ctx.kube.clone())),
+    };
+    let (reader, writer) = reflector::store();
+    // Status writes do not trigger a pass (the controller schedules its own polls); spec,
+    // finalizer, deletion and annotation changes do.
+    let triggers = watcher(instances, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(worth_a_pass, Default::default());
+    let managed = watcher::Config::default().labels(&format!(
+        "{}={}",
+        secret::MANAGED_BY.0,
+        secret::MANAGED_BY.1
+    ));
+    Controller::for_stream(triggers, reader)
+        .owns(secrets, managed)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+                Err(err) => tracing::debug!(error = %err, "reconcile failed"),
+            }
+        })
+        .await;
+}
+
+/// The parts of a resource whose change deserves a pass.
+fn worth_a_pass(obj: &AuraInstance) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    obj.metadata.generation.hash(&mut hasher);
+    obj.finalizers().hash(&mut hasher);
+    obj.metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut hasher);
+    obj.annotations().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// One pass over one AuraInstance.
+pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = obj
+        .namespace()
+        .ok_or_else(|| Error::invalid("metadata.namespace", "AuraInstance is namespaced"))?;
+    let api: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), &namespace);
+    let result = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(obj) => {
+                let mut pass = Pass::new(obj, &ctx);
+                let outcome = pass.apply().await;
+                pass.report(outcome).await
+            }
+            FinalizerEvent::Cleanup(obj) => {
+                let mut pass = Pass::new(obj, &ctx);
+                let outcome = pass.cleanup().await;
+                pass.report(outcome).await
+            }
+        }
+    })
+    .await;
+    result.map_err(|err| match err {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::invalid("metadata", other.to_string()),
+    })
+}
+
+/// Backs off per resource: errors a spec change can fix wait long (the change itself triggers a
+/// pass), transient ones retry sooner and back off exponentially.
+pub fn error_policy(obj: Arc<AuraInstance>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = obj.uid().unwrap_or_default();
+    let failures = ctx.memory.failed(&key);
+    let timing = &ctx.timing;
+    let wait = match err.retry() {
+        Retry::AfterChange => timing.spec_error_retry,
+        Retry::After(wait) => wait,
+        Retry::Soon => {
+            let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(6));
+            timing
+                .error_retry
+                .saturating_mul(factor)
+                .min(timing.spec_error_retry)
+        }
+    };
+    Action::requeue(wait)
+}
+
+/// How a pass that did not fail ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    /// The instance is as specified.
+    Settled,
+    /// Aura is working on the instance (`state` is the Aura status or our step).
+    Busy(String),
+    /// Aura reports a status the operator cannot act on.
+    Stuck(aura::InstanceStatus),
+    /// The Aura side is gone (after cleanup); nothing to report.
+    Gone,
+}
+
+/// The state of one pass: the object, its API handles, and the status being built.
+pub(crate) struct Pass<'c> {
+    ctx: &'c Context,
+    obj: Arc<AuraInstance>,
+    api: Api<AuraInstance>,
+    secrets: Api<Secret>,
+    /// Status as last written.
+    written: AuraInstanceStatus,
+    /// Status being built.
+    status: AuraInstanceStatus,
+}
+
+impl<'c> Pass<'c> {
+    fn new(obj: Arc<AuraInstance>, ctx: &'c Context) -> Self {
+        let namespace = obj.namespace().unwrap_or_default();
+        let status = obj.status.clone().unwrap_or_default();
+        Self {
+            api: Api::namespaced(ctx.kube.clone(), &namespace),
+            secrets: Api::namespaced(ctx.kube.clone(), &namespace),
+            ctx,
+            written: status.clone(),
+            status,
+            obj,
+        }
+    }
+
+    fn key(&self) -> String {
+        self.obj.uid().unwrap_or_default()
+    }
+
+    /// Whether the user changed something this operator has not acted on yet.
+    fn user_driven(&self) -> bool {
+        self.obj.meta().deletion_timestamp.is_some()
+            || self.obj.meta().generation != self.written.observed_generation
+    }
+
+    /// The Aura client for this resource, queued by urgency.
+    async fn aura(&self) -> Result<aura::Client> {
+        let client = self
+            .ctx
+            .aura
+            .for_resource(
+                &self.ctx.kube,
+                &self.obj.namespace().unwrap_or_default(),
+                self.obj.spec.credentials_secret_ref.as_ref(),
+            )
+            .await?;
+        let priority = if self.user_driven() {
+            aura::Priority::Interactive
+        } else {
+            aura::Priority::Background
+        };
+        Ok(client.with_priority(priority))
+    }
+
+    /// Writes the status built so far, if it changed.
+    async fn save(&mut self) -> Result<()> {
+        status::write(&self.api, &self.obj.name_any(), &self.written, &self.status).await?;
+        self.written = self.status.clone();
+        Ok(())
+    }
+
+    /// How long until the next pass after `outcome`.
+    fn requeue(&self, outcome: &Outcome) -> Action {
+        let timing = &self.ctx.timing;
+        match outcome {
+            Outcome::Settled | Outcome::Stuck(_) => {
+                self.ctx.memory.reset_polls(&self.key());
+                Action::requeue(timing.resync)
+            }
+            Outcome::Busy(state) => {
+                Action::requeue(self.ctx.memory.next_poll(&self.key(), state, timing.poll))
+            }
+            Outcome::Gone => Action::await_change(),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Resolving the tenant and checking the spec against what the tenant offers.
+
+use super::{Pass, Result};
+use crate::aura::{self, Shape, TenantId};
+use crate::controllers::Error;
+use crate::crd::instance::{AuraInstanceSpec, CloudProvider, InstanceType};
+
+/// The Aura client's wire value for a spec cloud provider.
+pub fn provider(p: CloudProvider) -> aura::CloudProvider {
+    match p {
+        CloudProvider::Gcp => aura::CloudProvider::Gcp,
+        CloudProvider::Aws => aura::CloudProvider::Aws,
+        CloudProvider::Azure => aura::CloudProvider::Azure,
+    }
+}
+
+/// The Aura client's wire value for a spec instance type.
+pub fn tier(t: InstanceType) -> aura::InstanceType {
+    match t {
+        InstanceType::FreeDb => aura::InstanceType::FreeDb,
+        InstanceType::ProfessionalDb => aura::InstanceType::ProfessionalDb,
+        InstanceType::ProfessionalDs => aura::InstanceType::ProfessionalDs,
+        InstanceType::EnterpriseDb => aura::InstanceType::EnterpriseDb,
+        InstanceType::EnterpriseDs => aura::InstanceType::EnterpriseDs,
+        InstanceType::BusinessCritical => aura::InstanceType::BusinessCritical,
+    }
+}
+
+/// Spec field name (camelCase, as the user wrote it) for an Aura field name.
+fn spec_field(aura_field: &str) -> &str {
+    match aura_field {
+        "cloud_provider" => "cloudProvider",
+        "instance_type" => "type",
+        "secondaries_count" => "secondariesCount",
+        "cdc_enrichment_mode" => "cdcEnrichmentMode",
+        "customer_managed_key_id" => "customerManagedKeyId",
+        "graph_analytics_plugin" => "graphAnalyticsPlugin",
+        "vector_optimized" => "vectorOptimized",
+        "tenant_id" => "tenantId",
+        "tenant_name" => "tenantName",
+        "instance_id" => "instanceId",
+        other => other,
+    }
+}
+
+/// Turns an argument error of the Aura client into a spec error naming the spec field.
+pub fn as_spec_error(err: aura::Error) -> Error {
+    match err {
+        aura::Error::InvalidArgument { field, problem } => {
+            Error::invalid(spec_field(field), problem)
+        }
+        aura::Error::Api(api) if api.status == 400 && api.field.is_some() => {
+            let field = api.field.clone().unwrap_or_default();
+            Error::invalid(
+                spec_field(&field),
+                format!("Aura rejected it: {}", api.message),
+            )
+        }
+        other => Error::Aura(other),
+    }
+}
+
+/// Checks that need no Aura call.
+pub fn check_spec(spec: &AuraInstanceSpec) -> Result<()> {
+    if spec.paused && spec.instance_type == InstanceType::FreeDb {
+        return Err(Error::invalid(
+            "paused",
+            "free instances cannot be paused (Aura pauses them itself when idle)",
+        ));
+    }
+    if spec.graph_analytics_plugin == Some(true)
+        && spec.instance_type != InstanceType::ProfessionalDb
+    {
+        return Err(Error::invalid(
+            "graphAnalyticsPlugin",
+            "can only be enabled on professional-db instances",
+        ));
+    }
+    if let Some(storage) = &spec.storage {
+        aura::values::check_in("storage", storage, aura::INSTANCE_STORAGE)
+            .map_err(as_spec_error)?;
+    }
+    if let Some(key) = &spec.customer_managed_key_id {
+        aura::CmekId::new(key.as_str()).map_err(|_| {
+            Error::invalid("customerManagedKeyId", format!("{key:?} is not a UUID"))
+        })?;
+    }
+    Ok(())
+}
+
+impl Pass<'_> {
+    /// The tenant the instance lives in: as recorded, as given, or looked up by name. `None` only
+    /// when adopting an instance without naming its tenant (the instance tells).
+    pub(super) async fn resolve_tenant(&mut self, aura: &aura::Client) -> Result<Option<TenantId>> {
+        if let Some(id) = &self.status.tenant_id {
+            return Ok(TenantId::new(id.as_str()).ok());
+        }
+        let spec = &self.obj.spec;
+        let id = match (&spec.tenant_id, &spec.tenant_name) {
+            (Some(id), _) => TenantId::new(id.as_str())
+                .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
+            (None, Some(name)) => aura
+                .tenants()
+                .find_id_by_name(name)
+                .await
+                .map_err(as_spec_error)?,
+            (None, None) => return Ok(None),
+        };
+        self.status.tenant_id = Some(id.to_string());
+        Ok(Some(id))
+    }
+
+    /// Checks the spec's shape against the tenant's instance configurations (cached).
+    pub(super) async fn check_against_tenant(
+        &self,
+        aura: &aura::Client,
+        tenant: &TenantId,
+    ) -> Result<()> {
+        let spec = &self.obj.spec;
+        check_spec(spec)?;
+        let tenant = match self.ctx.memory.tenant(tenant) {
+            Some(known) => known,
+            None => {
+                let fetched = aura.tenants().get(tenant).await.map_err(|e| {
+                    if e.is_not_found() {
+                        Error::invalid("tenantId", format!("Aura knows no tenant {tenant}"))
+                    } else {
+                        Error::Aura(e)
+                    }
+                })?;
+                self.ctx.memory.keep_tenant(fetched.clone());
+                fetched
+            }
+        };
+        let shape = Shape {
+            cloud_provider: &provider(spec.cloud_provider),
+            region: &spec.region,
+            instance_type: &tier(spec.instance_type),
+            version: &spec.version,
+            memory: &spec.memory,
+        };
+        tenant.check_shape(shape).map_err(as_spec_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn free_instances_cannot_be_paused() {
+        let spec: AuraInstanceSpec = serde_json::from_value(json!({
+            "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+            "region": "europe-west1", "type": "free-db", "memory": "1GB", "paused": true
+        }))
+        .unwrap();
+        let err = check_spec(&spec).unwrap_err();
+        assert_eq!(err.category(), "InvalidSpec");
+        assert!(err.to_string().starts_with("spec.paused:"), "{err}");
+    }
+
+    #[test]
+    fn aura_field_names_become_spec_field_names() {
+        let err = as_spec_error(aura::Error::InvalidArgument {
+            field: "cloud_provider",
+            problem: "nope".into(),
+        });
+        assert_eq!(err.to_string(), "spec.cloudProvider: nope");
+    }
+}

@@ -1,0 +1,496 @@
+//! The AuraInstance controller end to end: the real `Controller` against the in-memory API
+//! server and the Aura emulator.
+
+mod support;
+
+use std::time::Duration;
+
+use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
+use http::Method;
+use serde_json::json;
+use support::operator::{NS, Operator, condition, is_ready, secret_value};
+
+fn instance(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = json!({
+        "tenantId": DEFAULT_TENANT_ID,
+        "cloudProvider": "gcp",
+        "region": "europe-west1",
+        "type": "professional-db",
+        "memory": "2GB"
+    });
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({
+        "apiVersion": "aura.neo4j.io/v1alpha1",
+        "kind": "AuraInstance",
+        "metadata": { "name": name, "namespace": NS },
+        "spec": spec
+    })
+}
+
+fn live_instances(op: &Operator) -> Vec<aura_operator::emulator::InstanceView> {
+    op.emu
+        .handle()
+        .instances()
+        .into_iter()
+        .filter(|i| i.status != "destroying")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_instance_becomes_ready_with_a_usable_secret() {
+    let op = Operator::start().await;
+    op.apply(instance("orders", json!({}))).await;
+    let ready = op.wait_for("orders", "Ready", is_ready).await;
+    let status = ready.status.as_ref().unwrap();
+    let id = status.instance_id.clone().expect("instance id recorded");
+    assert_eq!(status.status.as_deref(), Some("running"));
+    assert_eq!(status.memory.as_deref(), Some("2GB"));
+    assert_eq!(status.observed_generation, ready.metadata.generation);
+    assert!(
+        status.create_intent.is_none(),
+        "the intent is cleared once the id is recorded"
+    );
+    assert_eq!(condition(&ready, "Synced").unwrap().status, "True");
+
+    let secret = op.secret("orders-connection").expect("connection Secret");
+    assert_eq!(
+        secret_value(&secret, "AURA_INSTANCEID").as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        secret_value(&secret, "NEO4J_USERNAME").as_deref(),
+        Some("neo4j")
+    );
+    assert_eq!(
+        secret_value(&secret, "NEO4J_URI"),
+        Some(format!("neo4j+s://{id}.databases.neo4j.io"))
+    );
+    assert!(secret_value(&secret, "NEO4J_PASSWORD").is_some_and(|p| p.len() >= 8));
+    let name = secret_value(&secret, "AURA_INSTANCENAME").unwrap();
+    assert!(name.starts_with("default-orders-"), "{name}");
+    let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(owner.kind, "AuraInstance");
+    assert_eq!(owner.controller, Some(true));
+
+    let instances = op.emu.handle().instances();
+    assert_eq!(instances.len(), 1, "exactly one Aura instance");
+    assert_eq!(instances[0].name, name);
+    let reasons = op.event_reasons();
+    for reason in ["CreateRequested", "Created", "Ready"] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "no {reason} event in {reasons:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_settled_instance_is_not_written_again() {
+    let op = Operator::start().await;
+    op.apply(instance("quiet", json!({}))).await;
+    op.wait_for("quiet", "Ready", is_ready).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = op.api.resource_version();
+    // Two resync intervals: the controller compares with Aura but has nothing to write.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(
+        op.api.resource_version(),
+        before,
+        "a settled resource caused writes"
+    );
+    assert_eq!(
+        op.emu.handle().stats().count_route("POST", "/v1/instances"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn resizing_patches_memory_and_reports_the_new_size() {
+    let op = Operator::start().await;
+    op.apply(instance("sized", json!({}))).await;
+    op.wait_for("sized", "Ready", is_ready).await;
+    op.patch_spec("sized", json!({"memory": "4GB"})).await;
+    let resized = op
+        .wait_for("sized", "resized and Ready", |o| {
+            is_ready(o) && o.status.as_ref().unwrap().memory.as_deref() == Some("4GB")
+        })
+        .await;
+    assert_eq!(
+        resized.status.unwrap().observed_generation,
+        resized.metadata.generation
+    );
+    assert_eq!(op.emu.handle().instances()[0].memory, "4GB");
+    assert_eq!(
+        op.emu
+            .handle()
+            .stats()
+            .count_route("PATCH", "/v1/instances/{id}"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn paused_follows_the_spec_both_ways() {
+    let op = Operator::start().await;
+    op.apply(instance("sleepy", json!({}))).await;
+    op.wait_for("sleepy", "Ready", is_ready).await;
+    op.patch_spec("sleepy", json!({"paused": true})).await;
+    let paused = op
+        .wait_for("sleepy", "paused", |o| {
+            is_ready(o) && o.status.as_ref().unwrap().status.as_deref() == Some("paused")
+        })
+        .await;
+    assert_eq!(condition(&paused, "Ready").unwrap().reason, "Paused");
+    op.patch_spec("sleepy", json!({"paused": false})).await;
+    op.wait_for("sleepy", "running", |o| {
+        is_ready(o) && o.status.as_ref().unwrap().status.as_deref() == Some("running")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_existing_instance_is_adopted_by_id() {
+    let op = Operator::start().await;
+    op.apply(instance("first", json!({}))).await;
+    let first = op.wait_for("first", "Ready", is_ready).await;
+    let id = first.status.unwrap().instance_id.unwrap();
+    op.apply(instance("adopter", json!({"instanceId": id})))
+        .await;
+    let adopted = op.wait_for("adopter", "Ready", is_ready).await;
+    let status = adopted.status.unwrap();
+    assert_eq!(status.instance_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        status.password_stored,
+        Some(false),
+        "the operator cannot know an adopted password"
+    );
+    assert_eq!(
+        op.emu.handle().instances().len(),
+        1,
+        "adoption creates nothing"
+    );
+    assert!(op.event_reasons().iter().any(|r| r == "Adopted"));
+}
+
+#[tokio::test]
+async fn deleting_with_the_default_retain_policy_keeps_the_aura_instance() {
+    let op = Operator::start().await;
+    op.apply(instance("kept", json!({}))).await;
+    op.wait_for("kept", "Ready", is_ready).await;
+    op.delete("kept").await;
+    op.wait_gone("kept").await;
+    assert_eq!(live_instances(&op).len(), 1);
+    assert_eq!(
+        op.emu
+            .handle()
+            .stats()
+            .count_route("DELETE", "/v1/instances/{id}"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn deleting_with_the_delete_policy_removes_the_aura_instance_first() {
+    let op = Operator::start().await;
+    op.apply(instance("doomed", json!({"deletionPolicy": "Delete"})))
+        .await;
+    op.wait_for("doomed", "Ready", is_ready).await;
+    op.delete("doomed").await;
+    op.wait_gone("doomed").await;
+    assert!(
+        op.emu.handle().instances().is_empty(),
+        "the finalizer went before the Aura instance"
+    );
+    assert!(
+        op.secret("doomed-connection").is_none(),
+        "the Secret is garbage-collected"
+    );
+}
+
+#[tokio::test]
+async fn deletion_protection_keeps_the_resource_until_it_is_lifted() {
+    let op = Operator::start().await;
+    op.apply(instance(
+        "guarded",
+        json!({"deletionPolicy": "Delete", "deletionProtection": true}),
+    ))
+    .await;
+    op.wait_for("guarded", "Ready", is_ready).await;
+    op.delete("guarded").await;
+    let blocked = op
+        .wait_for("guarded", "blocked", |o| {
+            condition(o, "Ready").is_some_and(|c| c.reason == "DeletionProtected")
+        })
+        .await;
+    assert!(blocked.metadata.deletion_timestamp.is_some());
+    assert_eq!(live_instances(&op).len(), 1);
+    op.patch_spec("guarded", json!({"deletionProtection": false}))
+        .await;
+    op.wait_gone("guarded").await;
+    assert!(op.emu.handle().instances().is_empty());
+}
+
+#[tokio::test]
+async fn a_memory_size_the_tenant_does_not_offer_is_reported_without_a_create() {
+    let op = Operator::start().await;
+    op.apply(instance("toobig", json!({"memory": "512GB"})))
+        .await;
+    let failed = op
+        .wait_for("toobig", "rejected", |o| {
+            condition(o, "Ready").is_some_and(|c| c.reason == "InvalidSpec")
+        })
+        .await;
+    let ready = condition(&failed, "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert!(
+        ready.message.starts_with("spec.memory:"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(
+        failed.status.as_ref().unwrap().observed_generation,
+        failed.metadata.generation
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats = op.emu.handle().stats();
+    assert_eq!(stats.count_route("POST", "/v1/instances"), 0);
+    assert!(
+        stats.total_requests <= 6,
+        "a spec error must not cause a retry storm: {} calls",
+        stats.total_requests
+    );
+    assert!(op.event_reasons().iter().any(|r| r == "InvalidSpec"));
+    // Fixing the spec is acted on at once.
+    op.patch_spec("toobig", json!({"memory": "4GB"})).await;
+    op.wait_for("toobig", "Ready", is_ready).await;
+}
+
+#[tokio::test]
+async fn an_unknown_tenant_name_is_reported_on_the_field() {
+    let op = Operator::start().await;
+    let mut obj = instance("lost", json!({"tenantName": "Nobody"}));
+    obj["spec"].as_object_mut().unwrap().remove("tenantId");
+    op.apply(obj).await;
+    let failed = op
+        .wait_for("lost", "rejected", |o| {
+            condition(o, "Ready").is_some_and(|c| c.reason == "InvalidSpec")
+        })
+        .await;
+    assert!(
+        condition(&failed, "Ready")
+            .unwrap()
+            .message
+            .starts_with("spec.tenantName:")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_credentials_secret_is_reported() {
+    let op = Operator::start().await;
+    op.apply(instance(
+        "nocreds",
+        json!({"credentialsSecretRef": {"name": "aura-creds"}}),
+    ))
+    .await;
+    let failed = op
+        .wait_for("nocreds", "rejected", |o| {
+            condition(o, "Ready").is_some_and(|c| c.reason == "CredentialsInvalid")
+        })
+        .await;
+    assert!(
+        condition(&failed, "Ready")
+            .unwrap()
+            .message
+            .contains("aura-creds")
+    );
+    assert_eq!(op.emu.handle().stats().total_requests, 0);
+}
+
+#[tokio::test]
+async fn a_deleted_connection_secret_is_written_again_with_the_same_password() {
+    let op = Operator::start().await;
+    op.apply(instance("keeper", json!({}))).await;
+    op.wait_for("keeper", "Ready", is_ready).await;
+    let before = op.secret("keeper-connection").unwrap();
+    op.secrets()
+        .delete("keeper-connection", &Default::default())
+        .await
+        .unwrap();
+    let name = "keeper-connection".to_owned();
+    let back = op
+        .api
+        .wait_until(Duration::from_secs(10), move |api| {
+            api.get_as::<k8s_openapi::api::core::v1::Secret>(Some(NS), &name)
+                .is_some()
+        })
+        .await;
+    assert!(back, "the Secret was not recreated");
+    let after = op.secret("keeper-connection").unwrap();
+    assert_eq!(
+        secret_value(&after, "NEO4J_PASSWORD"),
+        secret_value(&before, "NEO4J_PASSWORD")
+    );
+}
+
+#[tokio::test]
+async fn a_create_whose_connection_drops_before_aura_acts_is_made_once() {
+    let op = Operator::start().await;
+    op.emu.handle().inject(
+        Fault::on(Some(Method::POST), "/v1/instances")
+            .times(1)
+            .drop_before(),
+    );
+    op.apply(instance("retry", json!({}))).await;
+    op.wait_for("retry", "Ready", is_ready).await;
+    assert_eq!(live_instances(&op).len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_after_aura_created_the_instance_but_before_the_secret_recreates_it() {
+    let op = Operator::start().await;
+    // Aura creates the instance, the answer (with the only copy of the password) is lost.
+    op.emu.handle().inject(
+        Fault::on(Some(Method::POST), "/v1/instances")
+            .times(1)
+            .drop_after(),
+    );
+    op.apply(instance("phoenix", json!({}))).await;
+    let ready = op.wait_for("phoenix", "Ready", is_ready).await;
+    let id = ready.status.unwrap().instance_id.unwrap();
+    let live = live_instances(&op);
+    assert_eq!(live.len(), 1, "one usable instance: {live:?}");
+    assert_eq!(live[0].id, id);
+    assert!(op.event_reasons().iter().any(|r| r == "PasswordLost"));
+    let secret = op.secret("phoenix-connection").unwrap();
+    assert_eq!(
+        secret_value(&secret, "AURA_INSTANCEID").as_deref(),
+        Some(id.as_str())
+    );
+    assert!(secret_value(&secret, "NEO4J_PASSWORD").is_some());
+}
+
+#[tokio::test]
+async fn with_the_wait_policy_a_lost_password_is_reported_and_left_alone() {
+    let op = Operator::start().await;
+    op.emu.handle().inject(
+        Fault::on(Some(Method::POST), "/v1/instances")
+            .times(1)
+            .drop_after(),
+    );
+    op.apply(instance("careful", json!({"lostPasswordPolicy": "Wait"})))
+        .await;
+    let stuck = op
+        .wait_for("careful", "reported", |o| {
+            condition(o, "Ready").is_some_and(|c| c.reason == "PasswordLost")
+        })
+        .await;
+    assert!(
+        condition(&stuck, "Ready")
+            .unwrap()
+            .message
+            .contains("password")
+    );
+    assert_eq!(
+        op.emu.handle().instances().len(),
+        1,
+        "nothing deleted, nothing created again"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_after_the_secret_was_written_but_not_the_status_adopts_instead_of_creating() {
+    // The state a crash leaves between "Secret written" and "instance id recorded": Aura has the
+    // instance under this resource's name, the Secret has its password, the status only the intent.
+    let mut op = Operator::stopped(support::fast_config(), support::operator::timing()).await;
+    let obj = op.apply(instance("survivor", json!({}))).await;
+    let uid = obj.metadata.uid.clone().unwrap();
+    let aura_name =
+        aura_operator::controllers::instance::naming::aura_name(None, NS, "survivor", &uid);
+    let client = support::client(&op.emu);
+    let tenant = aura_operator::aura::TenantId::new(DEFAULT_TENANT_ID).unwrap();
+    let request = aura_operator::aura::CreateInstance::new(
+        aura_name.clone(),
+        tenant,
+        aura_operator::aura::CloudProvider::Gcp,
+        "europe-west1",
+        aura_operator::aura::InstanceType::ProfessionalDb,
+        "2GB",
+    );
+    let created = client.instances().create(&request).await.unwrap();
+    let password = secrecy::ExposeSecret::expose_secret(&created.password).to_owned();
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "survivor-connection", "namespace": NS},
+        "stringData": {}
+    }))
+    .unwrap();
+    let mut secret = secret;
+    secret.data = Some(
+        [
+            ("AURA_INSTANCEID", created.id.as_str()),
+            ("NEO4J_PASSWORD", password.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+        .collect(),
+    );
+    op.secrets()
+        .create(&Default::default(), &secret)
+        .await
+        .unwrap();
+    let intent = json!({"status": {"createIntent": {
+        "auraName": aura_name, "tenantId": DEFAULT_TENANT_ID, "since": "2026-11-22T10:00:00Z"
+    }}});
+    op.instances()
+        .patch_status(
+            "survivor",
+            &Default::default(),
+            &kube::api::Patch::Merge(&intent),
+        )
+        .await
+        .unwrap();
+
+    op.restart();
+    let ready = op.wait_for("survivor", "Ready", is_ready).await;
+    let status = ready.status.unwrap();
+    assert_eq!(status.instance_id.as_deref(), Some(created.id.as_str()));
+    assert_eq!(status.password_stored, Some(true));
+    let stats = op.emu.handle().stats();
+    assert_eq!(
+        stats.count_route("POST", "/v1/instances"),
+        1,
+        "only the test's own create"
+    );
+    assert_eq!(op.emu.handle().instances().len(), 1);
+    let after = op.secret("survivor-connection").unwrap();
+    assert_eq!(
+        secret_value(&after, "NEO4J_PASSWORD").as_deref(),
+        Some(password.as_str())
+    );
+    assert!(op.event_reasons().iter().any(|r| r == "Recovered"));
+}
+
+#[tokio::test]
+async fn a_restart_at_every_moment_of_creation_leaves_one_instance_and_a_usable_secret() {
+    for kill_after in [0u64, 20, 40, 80, 160, 320] {
+        let mut op = Operator::start().await;
+        op.apply(instance("cycle", json!({}))).await;
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        op.crash_and_restart().await;
+        let ready = op.wait_for("cycle", "Ready", is_ready).await;
+        let id = ready.status.unwrap().instance_id.unwrap();
+        let live = live_instances(&op);
+        assert_eq!(live.len(), 1, "killed after {kill_after} ms: {live:?}");
+        let secret = op.secret("cycle-connection").unwrap();
+        assert_eq!(
+            secret_value(&secret, "AURA_INSTANCEID").as_deref(),
+            Some(id.as_str()),
+            "killed after {kill_after} ms"
+        );
+        assert!(
+            secret_value(&secret, "NEO4J_PASSWORD").is_some(),
+            "killed after {kill_after} ms"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! An operator under test: the real AuraInstance `Controller`, an in-memory Kubernetes API
+//! server and an Aura emulator, all in this process.
+
+use std::time::Duration;
+
+use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
+use aura_operator::controllers::{
+    AuraClients, AuraSettings, Context, DefaultCredential, Timing, instance,
+};
+use aura_operator::crd::AuraInstance;
+use aura_operator::emulator::{EmulatorConfig, RunningEmulator};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube_memory::ApiServer;
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
+
+use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
+
+pub const NS: &str = "default";
+
+pub fn timing() -> Timing {
+    Timing {
+        resync: Duration::from_secs(1),
+        poll: PollBackoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(250),
+            factor: 1.5,
+        },
+        spec_error_retry: Duration::from_secs(2),
+        error_retry: Duration::from_millis(100),
+    }
+}
+
+pub struct Operator {
+    pub api: ApiServer,
+    pub emu: RunningEmulator,
+    pub timing: Timing,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Operator {
+    pub async fn start() -> Self {
+        Self::start_with(fast_config(), timing()).await
+    }
+
+    pub async fn start_with(config: EmulatorConfig, timing: Timing) -> Self {
+        let mut operator = Self::stopped(config, timing).await;
+        operator.spawn();
+        operator
+    }
+
+    /// The API server and the emulator, without a controller (start it with `restart`).
+    pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
+        let api = ApiServer::new().with_status_subresource("aura.neo4j.io", "aurainstances");
+        let emu = start(config).await;
+        Self {
+            api,
+            emu,
+            timing,
+            task: None,
+        }
+    }
+
+    fn spawn(&mut self) {
+        let settings = AuraSettings {
+            base_url: self.emu.base_url(),
+            allow_insecure_http: true,
+            rate_limit: RateLimit {
+                per_minute: 100_000,
+                burst: 1_000,
+            },
+            timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                max_retries: 2,
+                base_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(100),
+                max_retry_after: Duration::from_secs(2),
+            },
+            observer: None,
+        };
+        let default = DefaultCredential::Fixed {
+            client_id: CLIENT_ID.to_owned(),
+            client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
+        };
+        let ctx = Context::new(
+            self.api.client(),
+            AuraClients::new(settings, default),
+            self.timing,
+        );
+        self.task = Some(tokio::spawn(instance::run(
+            ctx,
+            Some(NS),
+            std::future::pending(),
+        )));
+    }
+
+    /// Kills the controller mid-flight (as a crash would) and starts a new one with no memory.
+    pub async fn crash_and_restart(&mut self) {
+        self.crash().await;
+        self.spawn();
+    }
+
+    /// Kills the controller.
+    pub async fn crash(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    pub fn instances(&self) -> Api<AuraInstance> {
+        Api::namespaced(self.api.client(), NS)
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.api.client(), NS)
+    }
+
+    pub async fn apply(&self, yaml: serde_json::Value) -> AuraInstance {
+        let obj: AuraInstance = serde_json::from_value(yaml).expect("a valid AuraInstance");
+        self.instances()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("created")
+    }
+
+    pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
+        let patch = serde_json::json!({ "spec": spec });
+        self.instances()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patched");
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.instances()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete accepted");
+    }
+
+    /// Waits until `check` holds for the resource `name`, or fails with what was seen last.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&AuraInstance) -> bool,
+    ) -> AuraInstance {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let current = self.api.get_as::<AuraInstance>(Some(NS), name);
+            if let Some(obj) = &current
+                && check(obj)
+            {
+                return obj.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {name} to be {what}; last seen: {:#?}",
+                    current.map(|o| o.status)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        let name = name.to_owned();
+        let gone = self
+            .api
+            .wait_until(Duration::from_secs(15), move |api| {
+                api.get_as::<AuraInstance>(Some(NS), &name).is_none()
+            })
+            .await;
+        assert!(gone, "the AuraInstance was not removed");
+    }
+
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.api.get_as::<Secret>(Some(NS), name)
+    }
+
+    /// Reasons of the Events recorded about anything.
+    pub fn event_reasons(&self) -> Vec<String> {
+        self.api
+            .list("events.k8s.io", "events", Some(NS))
+            .iter()
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+pub fn condition<'a>(
+    obj: &'a AuraInstance,
+    type_: &str,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    obj.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+pub fn is_ready(obj: &AuraInstance) -> bool {
+    condition(obj, "Ready").is_some_and(|c| c.status == "True")
+}
+
+pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()?
+        .get(key)
+        .map(|b| String::from_utf8(b.0.clone()).expect("utf-8"))
+}
