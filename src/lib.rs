@@ -4,6 +4,7 @@
 //! - [`emulator`]: a local HTTP server that behaves like the Aura API, for tests and trials.
 
 pub mod aura;
+pub mod cli;
 pub mod controllers;
 pub mod crd;
 pub mod emulator;

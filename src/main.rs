@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use aura_operator::cli::crd::{CrdArgs, run as run_crd};
+use aura_operator::cli::run::{RunArgs, run as run_operator};
 use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
 
 /// Manage Neo4j Aura from Kubernetes.
@@ -32,6 +34,10 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the controllers against the current Kubernetes context (kubeconfig or in-cluster).
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions (or write them with --out-dir).
+    Crd(CrdArgs),
     /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
     Emulator(EmulatorArgs),
 }
@@ -52,6 +58,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
+        Command::Run(args) => run_operator(args).await.map_err(|e| e.to_string()),
+        Command::Crd(args) => run_crd(args),
         Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
     };
     match result {

@@ -1,0 +1,4 @@
+//! Subcommands of the `aura-operator` binary that need more than a line in `main.rs`.
+
+pub mod crd;
+pub mod run;
