@@ -69,6 +69,19 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     );
     let decode_err = client.instances().create(&request).await.unwrap_err();
 
+    // The controller's whole create path, Secret write included.
+    let operator = support::operator::Operator::start().await;
+    let obj = serde_json::json!({
+        "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+        "metadata": {"name": "logged", "namespace": "default"},
+        "spec": {"tenantId": DEFAULT_TENANT_ID, "cloudProvider": "gcp", "region": "europe-west1",
+                 "type": "professional-db", "memory": "2GB"}
+    });
+    operator.apply(obj).await;
+    operator.wait_for("logged", "Ready", support::operator::is_ready).await;
+    let secret = operator.secret("logged-connection").expect("connection Secret");
+    let operator_password = support::operator::secret_value(&secret, "NEO4J_PASSWORD").expect("a password");
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("aura call"),
@@ -81,7 +94,9 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         format!("{auth_err:?} {auth_err}"),
         format!("{decode_err:?} {decode_err}"),
     ];
-    for secret in [password.as_str(), CLIENT_SECRET, "not-the-secret-4711"] {
+    assert!(logs.contains("reconciled"), "the controller logged its passes");
+    let encoded = base64_of(&operator_password);
+    for secret in [password.as_str(), operator_password.as_str(), encoded.as_str(), CLIENT_SECRET, "not-the-secret-4711"] {
         assert!(!logs.contains(secret), "a secret reached the logs");
         for text in &debug_texts {
             assert!(
@@ -93,4 +108,9 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     for marker in ["Bearer ", "access_token\":\"", "Basic "] {
         assert!(!logs.contains(marker), "{marker:?} reached the logs");
     }
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
