@@ -129,8 +129,7 @@ async fn pass(obj: Value) -> Vec<Seen> {
     .expect("the pass finishes")
     .expect("the pass succeeds");
     server.abort();
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 #[tokio::test]
