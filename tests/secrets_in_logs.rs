@@ -78,9 +78,14 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
                  "type": "professional-db", "memory": "2GB"}
     });
     operator.apply(obj).await;
-    operator.wait_for("logged", "Ready", support::operator::is_ready).await;
-    let secret = operator.secret("logged-connection").expect("connection Secret");
-    let operator_password = support::operator::secret_value(&secret, "NEO4J_PASSWORD").expect("a password");
+    operator
+        .wait_for("logged", "Ready", support::operator::is_ready)
+        .await;
+    let secret = operator
+        .secret("logged-connection")
+        .expect("connection Secret");
+    let operator_password =
+        support::operator::secret_value(&secret, "NEO4J_PASSWORD").expect("a password");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -94,9 +99,18 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         format!("{auth_err:?} {auth_err}"),
         format!("{decode_err:?} {decode_err}"),
     ];
-    assert!(logs.contains("reconciled"), "the controller logged its passes");
+    assert!(
+        logs.contains("reconciled"),
+        "the controller logged its passes"
+    );
     let encoded = base64_of(&operator_password);
-    for secret in [password.as_str(), operator_password.as_str(), encoded.as_str(), CLIENT_SECRET, "not-the-secret-4711"] {
+    for secret in [
+        password.as_str(),
+        operator_password.as_str(),
+        encoded.as_str(),
+        CLIENT_SECRET,
+        "not-the-secret-4711",
+    ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
         for text in &debug_texts {
             assert!(
