@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aura_operator::aura::{
-    ClientBuilder, CloudProvider, CreateInstance, Credentials, InstanceId, InstanceStatus,
+    Client, ClientBuilder, CloudProvider, CreateInstance, Credentials, InstanceId, InstanceStatus,
     InstanceType, PollBackoff, RateLimit, TenantId,
 };
 use aura_operator::emulator::{self, DEFAULT_TENANT_ID, EmulatorConfig, Timings};
@@ -75,17 +75,19 @@ async fn main() {
         .await
         .unwrap();
 
-    let raw = RawGet::new(&emu.base_url(), &emu.token_url(), &id).await;
+    let raw = RawGet::new(&emu.token_url(), &emu.base_url(), &id).await;
 
     println!("Aura client vs emulator on loopback; medians of {ROUNDS} rounds\n");
     println!(
         "{:<34} {:>12} {:>14} {:>12}",
         "scenario", "requests/s", "median µs/req", "vs raw GET"
     );
-    let single_raw = round_median(|| raw.single(SINGLE_REQUESTS)).await;
-    let single = round_median(|| single_client(&client, &id, SINGLE_REQUESTS)).await;
-    let conc_raw = round_median(|| raw.concurrent(CONCURRENT_REQUESTS)).await;
-    let conc = round_median(|| concurrent_client(&client, &id, CONCURRENT_REQUESTS)).await;
+    let (raw_get, client_get) = (raw.call(), client_get(&client, &id));
+    let single_raw = round_median(|| single(SINGLE_REQUESTS, raw_get.clone())).await;
+    let single_client_figures = round_median(|| single(SINGLE_REQUESTS, client_get.clone())).await;
+    let conc_raw = round_median(|| concurrent(CONCURRENT_REQUESTS, raw_get.clone())).await;
+    let conc = round_median(|| concurrent(CONCURRENT_REQUESTS, client_get.clone())).await;
+    let single = single_client_figures;
     row(
         "GET instance, raw reqwest, 1 caller",
         single_raw,
@@ -143,12 +145,17 @@ where
     }
 }
 
-async fn single_client(client: &aura_operator::aura::Client, id: &InstanceId, n: usize) -> Figures {
+/// `n` calls one after the other.
+async fn single<F, Fut>(n: usize, call: F) -> Figures
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut latencies = Vec::with_capacity(n);
     let start = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        client.instances().get(id).await.unwrap();
+        call().await;
         latencies.push(t.elapsed().as_secs_f64() * 1e6);
     }
     Figures {
@@ -157,26 +164,28 @@ async fn single_client(client: &aura_operator::aura::Client, id: &InstanceId, n:
     }
 }
 
-async fn concurrent_client(
-    client: &aura_operator::aura::Client,
-    id: &InstanceId,
-    n: usize,
-) -> Figures {
+/// `n` calls spread over [`CONCURRENT_CALLERS`] tasks.
+async fn concurrent<F, Fut>(n: usize, call: F) -> Figures
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     let start = Instant::now();
     let per_caller = n / CONCURRENT_CALLERS;
-    let mut tasks = Vec::new();
-    for _ in 0..CONCURRENT_CALLERS {
-        let (client, id) = (client.clone(), id.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_caller);
-            for _ in 0..per_caller {
-                let t = Instant::now();
-                client.instances().get(&id).await.unwrap();
-                latencies.push(t.elapsed().as_secs_f64() * 1e6);
-            }
-            latencies
-        }));
-    }
+    let tasks: Vec<_> = (0..CONCURRENT_CALLERS)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_caller);
+                for _ in 0..per_caller {
+                    let t = Instant::now();
+                    call().await;
+                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                }
+                latencies
+            })
+        })
+        .collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
@@ -184,6 +193,20 @@ async fn concurrent_client(
     Figures {
         per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
         latency_us: median(&mut all),
+    }
+}
+
+/// A GET of the instance through the client under test.
+fn client_get(
+    client: &Client,
+    id: &InstanceId,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Clone + Send + 'static {
+    let (client, id) = (client.clone(), id.clone());
+    move || {
+        let (client, id) = (client.clone(), id.clone());
+        Box::pin(async move {
+            client.instances().get(&id).await.unwrap();
+        })
     }
 }
 
@@ -195,7 +218,7 @@ struct RawGet {
 }
 
 impl RawGet {
-    async fn new(base: &str, token_url: &str, id: &InstanceId) -> Arc<Self> {
+    async fn new(token_url: &str, base: &str, id: &InstanceId) -> Arc<Self> {
         let http = reqwest::Client::new();
         let answer: serde_json::Value = http
             .post(token_url)
@@ -215,57 +238,27 @@ impl RawGet {
         })
     }
 
-    async fn get(&self) {
-        let body: serde_json::Value = self
-            .http
-            .get(&self.url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(body["data"]["id"].is_string());
-    }
-
-    async fn single(self: &Arc<Self>, n: usize) -> Figures {
-        let mut latencies = Vec::with_capacity(n);
-        let start = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            self.get().await;
-            latencies.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        Figures {
-            per_second: n as f64 / start.elapsed().as_secs_f64(),
-            latency_us: median(&mut latencies),
-        }
-    }
-
-    async fn concurrent(self: &Arc<Self>, n: usize) -> Figures {
-        let start = Instant::now();
-        let per_caller = n / CONCURRENT_CALLERS;
-        let mut tasks = Vec::new();
-        for _ in 0..CONCURRENT_CALLERS {
-            let me = Arc::clone(self);
-            tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_caller);
-                for _ in 0..per_caller {
-                    let t = Instant::now();
-                    me.get().await;
-                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
-                }
-                latencies
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        Figures {
-            per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
-            latency_us: median(&mut all),
+    /// A GET of the instance with no client machinery around it.
+    fn call(
+        self: &Arc<Self>,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Clone + Send + 'static
+    {
+        let me = Arc::clone(self);
+        move || {
+            let me = Arc::clone(&me);
+            Box::pin(async move {
+                let body: serde_json::Value = me
+                    .http
+                    .get(&me.url)
+                    .bearer_auth(&me.token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert!(body["data"]["id"].is_string());
+            })
         }
     }
 }

@@ -494,3 +494,101 @@ async fn a_restart_at_every_moment_of_creation_leaves_one_instance_and_a_usable_
         );
     }
 }
+
+#[tokio::test]
+async fn drift_made_in_aura_is_put_back() {
+    let op = Operator::start().await;
+    op.apply(instance("steady", json!({}))).await;
+    let ready = op.wait_for("steady", "Ready", is_ready).await;
+    let id =
+        aura_operator::aura::InstanceId::new(ready.status.unwrap().instance_id.unwrap()).unwrap();
+    // Someone resizes the instance in the Aura console.
+    let console = support::client(&op.emu);
+    let change = aura_operator::aura::UpdateInstance {
+        memory: Some("8GB".into()),
+        ..Default::default()
+    };
+    console.instances().update(&id, &change).await.unwrap();
+    let handle = op.emu.handle();
+    let restored = op
+        .api
+        .wait_until(Duration::from_secs(10), move |_| {
+            handle
+                .instances()
+                .iter()
+                .any(|i| i.memory == "2GB" && i.status == "running")
+        })
+        .await;
+    assert!(
+        restored,
+        "the resync did not put memory back to 2GB: {:?}",
+        op.emu.handle().instances()
+    );
+    let patches = op
+        .emu
+        .handle()
+        .stats()
+        .count_route("PATCH", "/v1/instances/{id}");
+    assert_eq!(patches, 2, "the console's change and the operator's");
+}
+
+#[tokio::test]
+async fn a_restore_request_is_carried_out_once_however_often_it_is_applied() {
+    let op = Operator::start().await;
+    op.apply(instance("restored", json!({}))).await;
+    let ready = op.wait_for("restored", "Ready", is_ready).await;
+    let id = ready.status.unwrap().instance_id.unwrap();
+    let client = support::client(&op.emu);
+    let instance_id = aura_operator::aura::InstanceId::new(id.clone()).unwrap();
+    let snapshot = client.snapshots(&instance_id).create().await.unwrap();
+    client
+        .wait_for_snapshot(
+            &instance_id,
+            &snapshot,
+            support::WAIT,
+            support::quick_polls(),
+        )
+        .await
+        .unwrap();
+
+    let request = json!({"restore": {"requestId": "first", "from": {"instanceId": id, "snapshotId": snapshot.to_string()}}});
+    op.patch_spec("restored", request.clone()).await;
+    op.wait_for("restored", "restore completed", |o| {
+        is_ready(o)
+            && o.status
+                .as_ref()
+                .unwrap()
+                .restore
+                .as_ref()
+                .is_some_and(|r| r.phase == "Completed")
+    })
+    .await;
+    // GitOps re-applies the same spec; resyncs come and go.
+    op.patch_spec("restored", request).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let restores = op
+        .emu
+        .handle()
+        .stats()
+        .count_route("POST", "/v1/instances/{id}/snapshots/{snapshot_id}/restore");
+    assert_eq!(restores, 1, "one request id, one restore");
+    assert!(op.event_reasons().iter().any(|r| r == "RestoreCompleted"));
+}
+
+#[tokio::test]
+async fn an_instance_can_be_created_as_a_clone_of_another_resource() {
+    let op = Operator::start().await;
+    op.apply(instance("origin", json!({}))).await;
+    let origin = op.wait_for("origin", "Ready", is_ready).await;
+    op.apply(instance(
+        "copy",
+        json!({"source": {"instanceRef": {"name": "origin"}}}),
+    ))
+    .await;
+    let copy = op.wait_for("copy", "Ready", is_ready).await;
+    assert_ne!(
+        copy.status.unwrap().instance_id,
+        origin.status.unwrap().instance_id
+    );
+    assert_eq!(op.emu.handle().instances().len(), 2);
+}
