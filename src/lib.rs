@@ -8,3 +8,4 @@ pub mod cli;
 pub mod controllers;
 pub mod crd;
 pub mod emulator;
+pub mod leader;
