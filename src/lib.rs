@@ -8,4 +8,6 @@ pub mod cli;
 pub mod controllers;
 pub mod crd;
 pub mod emulator;
+pub mod http;
 pub mod leader;
+pub mod metrics;
