@@ -30,7 +30,7 @@ const ENDED: [&str; 2] = ["Expired", "Deleted"];
 /// What `ensure_session` found.
 pub(super) enum Found {
     /// A live session (Creating, Ready or Failed).
-    Session(Session),
+    Session(Box<Session>),
     /// The session ended (`Expired` or `Deleted`) and the policy is to report it.
     Ended(String),
 }
@@ -72,7 +72,7 @@ impl Pass<'_> {
             let session_id = SessionId::new(id.as_str()).map_err(Error::Aura)?;
             let state = match aura.sessions().get(&session_id).await {
                 Ok(session) if !ENDED.contains(&session.status.as_str()) => {
-                    return Ok(Found::Session(session));
+                    return Ok(Found::Session(Box::new(session)));
                 }
                 Ok(session) => session.status.to_string(),
                 Err(e) if e.is_not_found() => "Deleted".to_owned(),
@@ -80,7 +80,9 @@ impl Pass<'_> {
             };
             return self.ended(aura, referenced, &id, state).await;
         }
-        self.create(aura, referenced).await.map(Found::Session)
+        self.create(aura, referenced)
+            .await
+            .map(|s| Found::Session(Box::new(s)))
     }
 
     /// Applies the expired-session policy to a session that ended.
@@ -116,7 +118,9 @@ impl Pass<'_> {
                 self.status.host = None;
                 self.status.expires_at = None;
                 self.save().await?;
-                self.create(aura, referenced).await.map(Found::Session)
+                self.create(aura, referenced)
+                    .await
+                    .map(|s| Found::Session(Box::new(s)))
             }
         }
     }
