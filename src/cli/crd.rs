@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::crd::AuraInstance;
+use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 
 /// Options for `aura-operator crd`.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,7 +20,11 @@ pub struct CrdArgs {
 
 /// Every CRD this operator serves, with the file it goes in.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
-    vec![("aurainstance.yaml", AuraInstance::crd())]
+    vec![
+        ("aurainstance.yaml", AuraInstance::crd()),
+        ("aurasnapshot.yaml", AuraSnapshot::crd()),
+        ("gdssession.yaml", GdsSession::crd()),
+    ]
 }
 
 /// One CRD as YAML, with a header saying where it comes from.

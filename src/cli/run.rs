@@ -3,15 +3,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures::FutureExt;
 use kube::Api;
 use kube::api::ListParams;
 use secrecy::SecretString;
 
 use crate::aura::{self, RateLimit};
 use crate::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, SecretLocation, Timing, instance,
+    AuraClients, AuraSettings, Context, DefaultCredential, SecretLocation, Timing, gds_session,
+    instance, snapshot,
 };
-use crate::crd::AuraInstance;
+use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use crate::emulator;
 
 /// Options for `aura-operator run`.
@@ -67,8 +69,12 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
 pub enum RunError {
     #[error("no Kubernetes connection (kubeconfig or in-cluster service account): {0}")]
     Kubeconfig(#[source] kube::Error),
-    #[error("the AuraInstance CRD is not installed in this cluster (kubectl apply -f crds/): {0}")]
-    CrdMissing(#[source] kube::Error),
+    #[error("the {kind} CRD is not installed in this cluster (kubectl apply -f crds/): {source}")]
+    CrdMissing {
+        kind: &'static str,
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot start the built-in emulator on {addr}: {source}")]
     Emulator {
         addr: SocketAddr,
@@ -83,14 +89,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let kube = kube::Client::try_default()
         .await
         .map_err(RunError::Kubeconfig)?;
-    let probe: Api<AuraInstance> = match &args.namespace {
-        Some(ns) => Api::namespaced(kube.clone(), ns),
-        None => Api::all(kube.clone()),
-    };
-    probe
-        .list(&ListParams::default().limit(1))
-        .await
-        .map_err(RunError::CrdMissing)?;
+    probe::<AuraInstance>(&kube, args.namespace.as_deref(), "AuraInstance").await?;
+    probe::<AuraSnapshot>(&kube, args.namespace.as_deref(), "AuraSnapshot").await?;
+    probe::<GdsSession>(&kube, args.namespace.as_deref(), "GdsSession").await?;
 
     let mut settings = AuraSettings {
         base_url: args.aura_url.clone(),
@@ -141,9 +142,38 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         "aura-operator running"
     );
-    instance::run(ctx, args.namespace.as_deref(), shutdown_signal()).await;
+    // One signal stops all three controllers: each gets a clone of the same shared future.
+    let shutdown = shutdown_signal().boxed().shared();
+    let namespace = args.namespace.as_deref();
+    tokio::join!(
+        instance::run(ctx.clone(), namespace, shutdown.clone()),
+        snapshot::run(ctx.clone(), namespace, shutdown.clone()),
+        gds_session::run(ctx, namespace, shutdown),
+    );
     tracing::info!("aura-operator stopped");
     Ok(())
+}
+
+/// Fails when the CRD of `K` is not installed (or not readable by the operator).
+async fn probe<K>(
+    kube: &kube::Client,
+    namespace: Option<&str>,
+    kind: &'static str,
+) -> Result<(), RunError>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(kube.clone(), ns),
+        None => Api::all(kube.clone()),
+    };
+    api.list(&ListParams::default().limit(1))
+        .await
+        .map(|_| ())
+        .map_err(|source| RunError::CrdMissing { kind, source })
 }
 
 /// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.

@@ -90,6 +90,25 @@ impl Error {
         }
     }
 
+    /// An Aura error about a request built from the spec: Aura's (or the client's) complaint
+    /// about one field becomes a spec error naming the spec field (`spec_field` maps Aura's
+    /// field names to the spec's); anything else stays an Aura error.
+    pub fn from_request(err: aura::Error, spec_field: impl Fn(&str) -> String) -> Self {
+        match err {
+            aura::Error::InvalidArgument { field, problem } => {
+                Self::invalid(spec_field(field), problem)
+            }
+            aura::Error::Api(api) if api.status == 400 && api.field.is_some() => {
+                let field = api.field.clone().unwrap_or_default();
+                Self::invalid(
+                    spec_field(&field),
+                    format!("Aura rejected it: {}", api.message),
+                )
+            }
+            other => Self::Aura(other),
+        }
+    }
+
     /// Whether only a change (of the spec, a Secret, or in Aura by a person) can help.
     pub fn needs_change(&self) -> bool {
         self.retry() == Retry::AfterChange

@@ -6,8 +6,12 @@
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod gds_session;
 pub mod instance;
 pub mod memory;
+pub mod pass;
+pub mod references;
+pub mod snapshot;
 pub mod status;
 
 use std::sync::Arc;

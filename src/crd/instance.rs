@@ -249,12 +249,13 @@ pub struct ConnectionSecretSpec {
 }
 
 /// A source of data: an instance (by Aura id or by AuraInstance in this namespace), optionally
-/// one of its snapshots.
+/// one of its snapshots; or an AuraSnapshot in this namespace, which names both.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(cel)]
 #[x_kube(validation = Rule::new("[has(self.instanceId), has(self.instanceRef)].filter(x, x).size() <= 1").message("set at most one of instanceId and instanceRef"))]
-#[x_kube(validation = Rule::new("has(self.instanceId) || has(self.instanceRef)").message("name the source instance (instanceId or instanceRef)"))]
+#[x_kube(validation = Rule::new("has(self.instanceId) || has(self.instanceRef) || has(self.snapshotRef)").message("name the source instance (instanceId or instanceRef) or snapshot (snapshotRef)"))]
+#[x_kube(validation = Rule::new("!has(self.snapshotRef) || !(has(self.instanceId) || has(self.instanceRef) || has(self.snapshotId))").message("snapshotRef names both the instance and the snapshot: set it alone"))]
 pub struct DataSource {
     /// Aura id of the source instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,6 +271,10 @@ pub struct DataSource {
         pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     ))]
     pub snapshot_id: Option<String>,
+    /// AuraSnapshot in this namespace whose snapshot is the source. The operator waits until
+    /// it is Completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_ref: Option<LocalRef>,
 }
 
 /// A one-time data load into an existing instance.
@@ -461,5 +466,16 @@ mod tests {
             "{err}"
         );
         assert!(DataSource::validate_cel(&json!({}), None).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_ref_stands_alone() {
+        let by_ref = json!({"snapshotRef": {"name": "nightly"}});
+        assert!(DataSource::validate_cel(&by_ref, None).is_ok());
+        let mixed = json!({"snapshotRef": {"name": "nightly"}, "instanceId": "c9f0d13a"});
+        let err = DataSource::validate_cel(&mixed, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("set it alone"), "{err}");
     }
 }

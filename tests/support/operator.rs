@@ -1,13 +1,14 @@
-//! An operator under test: the real AuraInstance `Controller`, an in-memory Kubernetes API
-//! server and an Aura emulator, all in this process.
+//! An operator under test: the real `Controller`s (AuraInstance, AuraSnapshot and GdsSession,
+//! run together as `aura-operator run` does), an in-memory Kubernetes API server and an Aura
+//! emulator, all in this process.
 
 use std::time::Duration;
 
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
 use aura_operator::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, Timing, instance,
+    AuraClients, AuraSettings, Context, DefaultCredential, Timing, gds_session, instance, snapshot,
 };
-use aura_operator::crd::AuraInstance;
+use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use aura_operator::emulator::{EmulatorConfig, RunningEmulator};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -53,7 +54,10 @@ impl Operator {
 
     /// The API server and the emulator, without a controller (start it with `restart`).
     pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
-        let api = ApiServer::new().with_status_subresource("aura.neo4j.io", "aurainstances");
+        let api = ApiServer::new()
+            .with_status_subresource("aura.neo4j.io", "aurainstances")
+            .with_status_subresource("aura.neo4j.io", "aurasnapshots")
+            .with_status_subresource("aura.neo4j.io", "gdssessions");
         let emu = start(config).await;
         Self {
             api,
@@ -89,11 +93,13 @@ impl Operator {
             AuraClients::new(settings, default),
             self.timing,
         );
-        self.task = Some(tokio::spawn(instance::run(
-            ctx,
-            Some(NS),
-            std::future::pending(),
-        )));
+        self.task = Some(tokio::spawn(async move {
+            tokio::join!(
+                instance::run(ctx.clone(), Some(NS), std::future::pending()),
+                snapshot::run(ctx.clone(), Some(NS), std::future::pending()),
+                gds_session::run(ctx, Some(NS), std::future::pending()),
+            );
+        }));
     }
 
     /// Kills the controller mid-flight (as a crash would) and starts a new one with no memory.
@@ -181,6 +187,83 @@ impl Operator {
         assert!(gone, "the AuraInstance was not removed");
     }
 
+    pub fn snapshots(&self) -> Api<AuraSnapshot> {
+        Api::namespaced(self.api.client(), NS)
+    }
+
+    pub fn sessions(&self) -> Api<GdsSession> {
+        Api::namespaced(self.api.client(), NS)
+    }
+
+    /// Creates any namespaced resource from its YAML (as JSON).
+    pub async fn create<K>(&self, yaml: serde_json::Value) -> K
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
+        let obj: K = serde_json::from_value(yaml).expect("a valid resource");
+        Api::<K>::namespaced(self.api.client(), NS)
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("created")
+    }
+
+    /// Deletes any namespaced resource.
+    pub async fn delete_any<K>(&self, name: &str)
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(self.api.client(), NS)
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete accepted");
+    }
+
+    /// Waits until `check` holds for the resource `name` of any kind.
+    pub async fn wait_for_any<K>(&self, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let current = self.api.get_as::<K>(Some(NS), name);
+            if let Some(obj) = &current
+                && check(obj)
+            {
+                return obj.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for {name} to be {what}; last seen: {current:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the resource `name` of any kind is gone.
+    pub async fn wait_gone_any<K>(&self, name: &str)
+    where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + 'static,
+    {
+        let name = name.to_owned();
+        let gone = self
+            .api
+            .wait_until(Duration::from_secs(15), move |api| {
+                api.get_as::<K>(Some(NS), &name).is_none()
+            })
+            .await;
+        assert!(gone, "the resource was not removed");
+    }
+
     pub fn secret(&self, name: &str) -> Option<Secret> {
         self.api.get_as::<Secret>(Some(NS), name)
     }
@@ -203,19 +286,42 @@ impl Drop for Operator {
     }
 }
 
-pub fn condition<'a>(
-    obj: &'a AuraInstance,
-    type_: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    obj.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
+type Condition = k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+/// The conditions of a resource of this operator.
+pub trait HasConditions {
+    fn conditions(&self) -> &[Condition];
 }
 
-pub fn is_ready(obj: &AuraInstance) -> bool {
+impl HasConditions for AuraInstance {
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+}
+
+impl HasConditions for AuraSnapshot {
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+}
+
+impl HasConditions for GdsSession {
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+}
+
+pub fn condition<'a, K: HasConditions>(obj: &'a K, type_: &str) -> Option<&'a Condition> {
+    obj.conditions().iter().find(|c| c.type_ == type_)
+}
+
+pub fn is_ready<K: HasConditions>(obj: &K) -> bool {
     condition(obj, "Ready").is_some_and(|c| c.status == "True")
+}
+
+/// Whether the Ready condition has this reason.
+pub fn ready_reason<K: HasConditions>(obj: &K, reason: &str) -> bool {
+    condition(obj, "Ready").is_some_and(|c| c.reason == reason)
 }
 
 pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {

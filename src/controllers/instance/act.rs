@@ -1,14 +1,11 @@
 //! The apply pass: one step towards the spec, and the connection Secret.
 
-use kube::api::Api;
-
 use super::plan::{self, Step};
 use super::secret::{self, Contents};
 use super::validate::as_spec_error;
 use super::{Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
-use crate::controllers::{Error, events};
-use crate::crd::AuraInstance;
+use crate::controllers::{Error, events, references};
 use crate::crd::instance::{DataSource, RestoreStatus};
 
 /// Restore phases recorded in the status.
@@ -195,42 +192,40 @@ impl Pass<'_> {
         &self,
         source: &DataSource,
     ) -> Result<(InstanceId, Option<SnapshotId>)> {
+        let reasons = references::Reasons {
+            missing: "SourceNotFound",
+            not_ready: "SourceNotReady",
+        };
+        if let Some(reference) = &source.snapshot_ref {
+            let (instance, snapshot) = references::completed_snapshot(
+                self.ctx,
+                &self.api_namespace(),
+                &reference.name,
+                &self.key(),
+                reasons,
+            )
+            .await?;
+            return Ok((instance, Some(snapshot)));
+        }
         let instance = match (&source.instance_id, &source.instance_ref) {
             (Some(id), _) => InstanceId::new(id.as_str()).map_err(|_| {
                 Error::invalid("source.instanceId", format!("{id:?} is not an instance id"))
             })?,
             (None, Some(reference)) => {
-                let api: Api<AuraInstance> =
-                    Api::namespaced(self.ctx.kube.clone(), &self.api_namespace());
-                let other = api
-                    .get_opt(&reference.name)
-                    .await?
-                    .ok_or_else(|| Error::Waiting {
-                        reason: "SourceNotFound",
-                        message: format!(
-                            "AuraInstance {:?} named as the data source does not exist",
-                            reference.name
-                        ),
-                        retry: self.ctx.timing.poll.max,
-                    })?;
-                let id =
-                    other
-                        .status
-                        .and_then(|s| s.instance_id)
-                        .ok_or_else(|| Error::Waiting {
-                            reason: "SourceNotReady",
-                            message: format!(
-                                "AuraInstance {:?} has no Aura instance yet",
-                                reference.name
-                            ),
-                            retry: self.ctx.timing.poll.max,
-                        })?;
-                InstanceId::new(id).map_err(as_spec_error)?
+                references::aura_instance(
+                    self.ctx,
+                    &self.api_namespace(),
+                    &reference.name,
+                    &self.key(),
+                    reasons,
+                )
+                .await?
+                .id
             }
             (None, None) => {
                 return Err(Error::invalid(
                     "source",
-                    "name the source instance (instanceId or instanceRef)",
+                    "name the source instance (instanceId or instanceRef) or snapshot (snapshotRef)",
                 ));
             }
         };

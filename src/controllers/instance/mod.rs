@@ -15,7 +15,8 @@ mod report;
 pub mod secret;
 mod validate;
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+pub(crate) use validate::provider;
+
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -27,8 +28,8 @@ use kube::runtime::reflector;
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
-use super::error::{Error, Result, Retry};
-use super::{Context, status};
+use super::error::{Error, Result};
+use super::{Context, pass, status};
 use crate::aura;
 use crate::crd::{AuraInstance, AuraInstanceStatus};
 
@@ -55,7 +56,7 @@ pub async fn run(
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(worth_a_pass, Default::default());
+        .predicate_filter(pass::worth_a_pass, Default::default());
     let managed = watcher::Config::default().labels(&format!(
         "{}={}",
         secret::MANAGED_BY.0,
@@ -72,20 +73,6 @@ pub async fn run(
             }
         })
         .await;
-}
-
-/// The parts of a resource whose change deserves a pass.
-fn worth_a_pass(obj: &AuraInstance) -> Option<u64> {
-    let mut hasher = DefaultHasher::new();
-    obj.metadata.generation.hash(&mut hasher);
-    obj.finalizers().hash(&mut hasher);
-    obj.metadata
-        .deletion_timestamp
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .hash(&mut hasher);
-    obj.annotations().hash(&mut hasher);
-    Some(hasher.finish())
 }
 
 /// One pass over one AuraInstance.
@@ -109,31 +96,12 @@ pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Acti
         }
     })
     .await;
-    result.map_err(|err| match err {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-        other => Error::invalid("metadata", other.to_string()),
-    })
+    result.map_err(pass::from_finalizer)
 }
 
-/// Backs off per resource: errors a spec change can fix wait long (the change itself triggers a
-/// pass), transient ones retry sooner and back off exponentially.
+/// Backs off per resource (see [`pass::error_policy`]).
 pub fn error_policy(obj: Arc<AuraInstance>, err: &Error, ctx: Arc<Context>) -> Action {
-    let key = obj.uid().unwrap_or_default();
-    let failures = ctx.memory.failed(&key);
-    let timing = &ctx.timing;
-    let wait = match err.retry() {
-        Retry::AfterChange => timing.spec_error_retry,
-        Retry::After(wait) => wait,
-        Retry::Soon => {
-            let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(6));
-            timing
-                .error_retry
-                .saturating_mul(factor)
-                .min(timing.spec_error_retry)
-        }
-    };
-    Action::requeue(wait)
+    pass::error_policy(&*obj, err, &ctx)
 }
 
 /// How a pass that did not fail ended.
@@ -213,15 +181,9 @@ impl<'c> Pass<'c> {
 
     /// How long until the next pass after `outcome`.
     fn requeue(&self, outcome: &Outcome) -> Action {
-        let timing = &self.ctx.timing;
         match outcome {
-            Outcome::Settled | Outcome::Stuck(_) => {
-                self.ctx.memory.reset_polls(&self.key());
-                Action::requeue(timing.resync)
-            }
-            Outcome::Busy(state) => {
-                Action::requeue(self.ctx.memory.next_poll(&self.key(), state, timing.poll))
-            }
+            Outcome::Settled | Outcome::Stuck(_) => pass::next_pass(self.ctx, &self.key(), None),
+            Outcome::Busy(state) => pass::next_pass(self.ctx, &self.key(), Some(state)),
             Outcome::Gone => Action::await_change(),
         }
     }

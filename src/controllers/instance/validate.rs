@@ -45,19 +45,7 @@ fn spec_field(aura_field: &str) -> &str {
 
 /// Turns an argument error of the Aura client into a spec error naming the spec field.
 pub fn as_spec_error(err: aura::Error) -> Error {
-    match err {
-        aura::Error::InvalidArgument { field, problem } => {
-            Error::invalid(spec_field(field), problem)
-        }
-        aura::Error::Api(api) if api.status == 400 && api.field.is_some() => {
-            let field = api.field.clone().unwrap_or_default();
-            Error::invalid(
-                spec_field(&field),
-                format!("Aura rejected it: {}", api.message),
-            )
-        }
-        other => Error::Aura(other),
-    }
+    Error::from_request(err, |field| spec_field(field).to_owned())
 }
 
 /// Checks that need no Aura call.

@@ -1,0 +1,390 @@
+//! Making sure the session exists: placement, memory, create, and the expired-session policy.
+//!
+//! Create protocol: the intent (the exact session name) goes into the status before the create
+//! call; Aura's create is get-or-create by name, so a pass that finds an intent but no session
+//! id simply sends the same create again and gets the same session back. The id is recorded as
+//! soon as Aura answers.
+//!
+//! Expired-session policy: a session whose Aura status is `Expired` or `Deleted`, or that Aura no
+//! longer knows (404), has ended. With `expiredPolicy: Report` (the default) the resource reports
+//! `Expired` (Ready False, reason Expired) and the operator makes no more Aura calls for it until
+//! the spec changes. With `Recreate` it creates a new session under the same name; projected
+//! graphs do not survive, so a client must project again.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+
+use super::{Pass, Result};
+use crate::aura::{
+    self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId,
+    SizeEstimateRequest, TenantId,
+};
+use crate::controllers::instance::naming;
+use crate::controllers::instance::provider as validate_provider;
+use crate::controllers::references::ReferencedInstance;
+use crate::controllers::{Error, events, pass};
+use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
+
+const ENDED: [&str; 2] = ["Expired", "Deleted"];
+
+/// What `ensure_session` found.
+pub(super) enum Found {
+    /// A live session (Creating, Ready or Failed).
+    Session(Box<Session>),
+    /// The session ended (`Expired` or `Deleted`) and the policy is to report it.
+    Ended(String),
+}
+
+/// Spec field name for an Aura field name.
+fn spec_field(aura_field: &str) -> String {
+    match aura_field {
+        "instance_id" => "instanceId".to_owned(),
+        "database_id" => "databaseId".to_owned(),
+        "tenant_id" | "project_id" => "tenantId".to_owned(),
+        "tenant_name" => "tenantName".to_owned(),
+        "cloud_provider" => "cloudProvider".to_owned(),
+        "node_count" => "graph.nodeCount".to_owned(),
+        "relationship_count" => "graph.relationshipCount".to_owned(),
+        "algorithm_categories" | "algorithms" => "graph.algorithmCategories".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn as_spec_error(err: aura::Error) -> Error {
+    Error::from_request(err, spec_field)
+}
+
+impl Pass<'_> {
+    /// The session this resource stands for, created as needed.
+    pub(super) async fn ensure_session(
+        &mut self,
+        aura: &aura::Client,
+        referenced: Option<&ReferencedInstance>,
+    ) -> Result<Found> {
+        if let Some(id) = self.status.session_id.clone() {
+            let ended = self.status.status.as_deref().filter(|s| ENDED.contains(s));
+            if let Some(state) = ended
+                && self.obj.spec.expired_policy == ExpiredPolicy::Report
+            {
+                // Already reported; an ended session does not come back.
+                return Ok(Found::Ended(state.to_owned()));
+            }
+            let session_id = SessionId::new(id.as_str()).map_err(Error::Aura)?;
+            let state = match aura.sessions().get(&session_id).await {
+                Ok(session) if !ENDED.contains(&session.status.as_str()) => {
+                    return Ok(Found::Session(Box::new(session)));
+                }
+                Ok(session) => session.status.to_string(),
+                Err(e) if e.is_not_found() => "Deleted".to_owned(),
+                Err(e) => return Err(e.into()),
+            };
+            return self.ended(aura, referenced, &id, state).await;
+        }
+        self.create(aura, referenced)
+            .await
+            .map(|s| Found::Session(Box::new(s)))
+    }
+
+    /// Applies the expired-session policy to a session that ended.
+    async fn ended(
+        &mut self,
+        aura: &aura::Client,
+        referenced: Option<&ReferencedInstance>,
+        id: &str,
+        state: String,
+    ) -> Result<Found> {
+        match self.obj.spec.expired_policy {
+            ExpiredPolicy::Report => {
+                self.status.status = Some(state.clone());
+                events::warning(
+                    self.ctx,
+                    &*self.obj,
+                    "Expired",
+                    format!("GDS session {id} is {state} in Aura; expiredPolicy is Report"),
+                )
+                .await;
+                Ok(Found::Ended(state))
+            }
+            ExpiredPolicy::Recreate => {
+                events::normal(
+                    self.ctx,
+                    &*self.obj,
+                    "Recreating",
+                    format!("GDS session {id} is {state} in Aura; expiredPolicy is Recreate"),
+                )
+                .await;
+                self.status.session_id = None;
+                self.status.status = None;
+                self.status.host = None;
+                self.status.expires_at = None;
+                self.save().await?;
+                self.create(aura, referenced)
+                    .await
+                    .map(|s| Found::Session(Box::new(s)))
+            }
+        }
+    }
+
+    /// The session name in Aura: the spec's, or `<namespace>-<name>-<UID fingerprint>`.
+    fn session_name(&self) -> String {
+        match &self.obj.spec.name {
+            Some(name) => name.clone(),
+            None => format!(
+                "{}-{}-{}",
+                self.namespace(),
+                self.obj.name_any(),
+                naming::fingerprint(&self.obj.uid().unwrap_or_default())
+            ),
+        }
+    }
+
+    /// Gets or creates the session, with the intent recorded first.
+    async fn create(
+        &mut self,
+        aura: &aura::Client,
+        referenced: Option<&ReferencedInstance>,
+    ) -> Result<Session> {
+        let placement = self.placement(aura, referenced).await?;
+        let memory = self.memory(aura).await?;
+        let ttl = match &self.obj.spec.ttl {
+            Some(text) => Some(gds_session::parse_ttl(text).ok_or_else(|| {
+                Error::invalid(
+                    "ttl",
+                    format!("{text:?} is not a duration such as 30m or 2h"),
+                )
+            })?),
+            None => None,
+        };
+        let name = self.session_name();
+        let resumed = match &self.status.create_intent {
+            Some(intent) if intent.session_name == name => true,
+            _ => {
+                self.status.create_intent = Some(SessionIntent {
+                    session_name: name.clone(),
+                    since: Time(jiff::Timestamp::now()),
+                });
+                self.save().await?;
+                false
+            }
+        };
+        let request = CreateSession {
+            name: name.clone(),
+            memory,
+            ttl,
+            placement,
+        };
+        let answer = match aura.sessions().create(&request).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                if !e.request_may_have_acted() && !resumed {
+                    self.status.create_intent = None;
+                    self.save().await?;
+                }
+                if e.reason() == Some("instance-not-running") {
+                    return Err(self.instance_not_running("not running"));
+                }
+                return Err(as_spec_error(e));
+            }
+        };
+        let session = answer.session;
+        if ENDED.contains(&session.status.as_str()) {
+            // Aura handed back the ended session of that name: remove it so the next create
+            // makes a new one.
+            aura.sessions().delete(&session.id).await?;
+            return Err(Error::Waiting {
+                reason: "RecreatingSession",
+                message: format!(
+                    "Aura answered with ended session {}; deleted it to create a new one",
+                    session.id
+                ),
+                retry: self.ctx.timing.poll.initial,
+            });
+        }
+        self.status.session_id = Some(session.id.to_string());
+        self.status.session_name = Some(name.clone());
+        self.status.create_intent = None;
+        self.observe(&session);
+        self.save().await?;
+        let (reason, note) = match (answer.created, resumed) {
+            (true, _) => (
+                "Created",
+                format!("created GDS session {name:?} ({})", session.id),
+            ),
+            (false, true) => (
+                "Recovered",
+                format!("found GDS session {name:?} created by an earlier pass; recorded it"),
+            ),
+            (false, false) => (
+                "Adopted",
+                format!(
+                    "a GDS session named {name:?} already existed ({}); this resource now manages \
+                     it and deletes it when deleted",
+                    session.id
+                ),
+            ),
+        };
+        events::normal(self.ctx, &*self.obj, reason, note).await;
+        Ok(session)
+    }
+
+    /// Where the session runs. An attached session waits while its instance is not running.
+    async fn placement(
+        &mut self,
+        aura: &aura::Client,
+        referenced: Option<&ReferencedInstance>,
+    ) -> Result<Placement> {
+        let spec = &self.obj.spec;
+        let attached = match (referenced, &spec.instance_id) {
+            (Some(found), _) => Some(found.id.clone()),
+            (None, Some(id)) => Some(InstanceId::new(id.as_str()).map_err(|_| {
+                Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
+            })?),
+            (None, None) => None,
+        };
+        if let Some(instance_id) = attached {
+            let instance = aura.instances().get(&instance_id).await.map_err(|e| {
+                if e.is_not_found() {
+                    let field = if spec.instance_id.is_some() {
+                        "instanceId"
+                    } else {
+                        "instanceRef"
+                    };
+                    Error::invalid(
+                        field,
+                        format!("Aura has no instance {instance_id} visible to this credential"),
+                    )
+                } else {
+                    Error::Aura(e)
+                }
+            })?;
+            if instance.status != InstanceStatus::Running {
+                return Err(self.instance_not_running(instance.status.as_str()));
+            }
+            self.status.instance_id = Some(instance_id.to_string());
+            return Ok(Placement::Attached {
+                instance_id,
+                database_id: spec.database_id.clone(),
+            });
+        }
+        let tenant_id = match (&self.status.tenant_id, &spec.tenant_id, &spec.tenant_name) {
+            (Some(known), _, _) => TenantId::new(known.as_str()).map_err(Error::Aura)?,
+            (None, Some(id), _) => TenantId::new(id.as_str())
+                .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
+            (None, None, Some(name)) => aura
+                .tenants()
+                .find_id_by_name(name)
+                .await
+                .map_err(as_spec_error)?,
+            (None, None, None) => {
+                return Err(Error::invalid(
+                    "instanceRef",
+                    "attach the session to an instance or name a tenant for a standalone one",
+                ));
+            }
+        };
+        self.status.tenant_id = Some(tenant_id.to_string());
+        let cloud_provider = spec.cloud_provider.map(validate_provider).ok_or_else(|| {
+            Error::invalid("cloudProvider", "is required for a standalone session")
+        })?;
+        let region = spec
+            .region
+            .clone()
+            .ok_or_else(|| Error::invalid("region", "is required for a standalone session"))?;
+        Ok(Placement::Standalone {
+            tenant_id,
+            cloud_provider,
+            region,
+        })
+    }
+
+    fn instance_not_running(&self, status: &str) -> Error {
+        let reason = "InstanceNotRunning";
+        Error::Waiting {
+            reason,
+            message: format!(
+                "the instance is {status}: a session can only attach to a running instance"
+            ),
+            retry: pass::growing_wait(self.ctx, &self.key(), reason),
+        }
+    }
+
+    /// The memory to create the session with: the spec's, or Aura's recommendation for the
+    /// graph statistics (asked once and kept in the status).
+    async fn memory(&mut self, aura: &aura::Client) -> Result<String> {
+        let spec = &self.obj.spec;
+        if let Some(memory) = &spec.memory {
+            if !aura::SESSION_MEMORY.contains(&memory.as_str()) {
+                return Err(Error::invalid(
+                    "memory",
+                    format!(
+                        "{memory:?} is not a session size ({})",
+                        aura::SESSION_MEMORY.join(", ")
+                    ),
+                ));
+            }
+            return Ok(memory.clone());
+        }
+        let Some(graph) = &spec.graph else {
+            return Err(Error::invalid("memory", "set memory or graph"));
+        };
+        if let Some(estimate) = &self.status.estimate {
+            return Ok(estimate.recommended_size.clone());
+        }
+        let request = SizeEstimateRequest {
+            node_count: graph.node_count,
+            node_label_count: graph.node_label_count,
+            node_property_count: graph.node_property_count,
+            relationship_count: graph.relationship_count,
+            relationship_property_count: graph.relationship_property_count,
+            algorithm_categories: graph
+                .algorithm_categories
+                .iter()
+                .map(|c| {
+                    let wire = serde_json::to_value(c)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    aura::AlgorithmCategory::from_wire(&wire)
+                })
+                .collect(),
+        };
+        let estimate = aura
+            .sessions()
+            .estimate(&request)
+            .await
+            .map_err(as_spec_error)?;
+        events::normal(
+            self.ctx,
+            &*self.obj,
+            "MemoryEstimated",
+            format!(
+                "Aura estimates {} for this graph and recommends {}",
+                estimate.estimated_memory, estimate.recommended_size
+            ),
+        )
+        .await;
+        self.status.estimate = Some(MemoryEstimate {
+            estimated_memory: estimate.estimated_memory,
+            recommended_size: estimate.recommended_size.clone(),
+        });
+        Ok(estimate.recommended_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aura_field_names_become_spec_field_names() {
+        let err = as_spec_error(aura::Error::InvalidArgument {
+            field: "node_count",
+            problem: "must be greater than zero".into(),
+        });
+        assert_eq!(
+            err.to_string(),
+            "spec.graph.nodeCount: must be greater than zero"
+        );
+        assert_eq!(spec_field("ttl"), "ttl");
+    }
+}

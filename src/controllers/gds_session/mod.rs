@@ -1,0 +1,362 @@
+//! The GdsSession controller.
+//!
+//! One pass: resolve where the session runs (an instance, or a tenant and region) and the
+//! credential (from the referenced AuraInstance when the resource names none), settle its memory
+//! (given, or Aura's recommendation for the graph statistics), make sure the session exists
+//! ([`ensure`]), write its Secret once it is Ready ([`secret`]), and report. Aura's create is
+//! get-or-create by name, so resending it is safe; the operator still records its intent first,
+//! so that a deletion in the middle of a create finds and deletes the session.
+//!
+//! Expired sessions follow `expiredPolicy` (see [`ensure`]). Deleting the resource deletes the
+//! session in Aura (a 404 counts as done).
+
+mod ensure;
+mod secret;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{self, Event as FinalizerEvent};
+use kube::runtime::reflector;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+
+use super::error::{Error, Result};
+use super::references::{self, Reasons, ReferencedInstance};
+use super::{Context, events, pass, status};
+use crate::aura::{self, SessionFilter, SessionId};
+use crate::crd::conditions::{Desired, READY};
+use crate::crd::instance::CredentialsSecretRef;
+use crate::crd::{GdsSession, GdsSessionStatus};
+
+/// Finalizer that keeps a resource until its Aura session is deleted.
+pub const FINALIZER: &str = "aura.neo4j.io/gds-session";
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (sessions, secrets): (Api<GdsSession>, Api<Secret>) = match namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.kube.clone(), ns),
+            Api::namespaced(ctx.kube.clone(), ns),
+        ),
+        None => (Api::all(ctx.kube.clone()), Api::all(ctx.kube.clone())),
+    };
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(sessions, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(pass::worth_a_pass, Default::default());
+    let managed = watcher::Config::default().labels(&format!(
+        "{}={}",
+        secret::MANAGED_BY.0,
+        secret::MANAGED_BY.1
+    ));
+    Controller::for_stream(triggers, reader)
+        .owns(secrets, managed)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+                Err(err) => tracing::debug!(error = %err, "reconcile failed"),
+            }
+        })
+        .await;
+}
+
+/// One pass over one GdsSession.
+pub async fn reconcile(obj: Arc<GdsSession>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = obj
+        .namespace()
+        .ok_or_else(|| Error::invalid("metadata.namespace", "GdsSession is namespaced"))?;
+    let api: Api<GdsSession> = Api::namespaced(ctx.kube.clone(), &namespace);
+    finalizer::finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(obj) => {
+                let mut pass = Pass::new(obj, &ctx);
+                let outcome = pass.apply().await;
+                pass.report(outcome).await
+            }
+            FinalizerEvent::Cleanup(obj) => {
+                let mut pass = Pass::new(obj, &ctx);
+                let outcome = pass.cleanup().await;
+                pass.report(outcome).await
+            }
+        }
+    })
+    .await
+    .map_err(pass::from_finalizer)
+}
+
+/// Backs off per resource (see [`pass::error_policy`]).
+pub fn error_policy(obj: Arc<GdsSession>, err: &Error, ctx: Arc<Context>) -> Action {
+    pass::error_policy(&*obj, err, &ctx)
+}
+
+/// How a pass that did not fail ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    /// The session is Ready and its Secret written.
+    Ready,
+    /// Aura is starting the session (`state` is its Aura status).
+    Starting(String),
+    /// Aura reports the session Failed (with Aura's explanation).
+    Failed(String),
+    /// The session expired or was deleted in Aura, and the policy is to report it.
+    Ended(String),
+    /// The session is deleted (after cleanup); nothing to report.
+    Gone,
+}
+
+/// Reasons for an instanceRef that does not resolve yet.
+const INSTANCE_REF: Reasons = Reasons {
+    missing: "InstanceRefNotFound",
+    not_ready: "InstanceRefNotReady",
+};
+
+/// The state of one pass.
+struct Pass<'c> {
+    ctx: &'c Context,
+    obj: Arc<GdsSession>,
+    api: Api<GdsSession>,
+    secrets: Api<Secret>,
+    written: GdsSessionStatus,
+    status: GdsSessionStatus,
+}
+
+impl<'c> Pass<'c> {
+    fn new(obj: Arc<GdsSession>, ctx: &'c Context) -> Self {
+        let namespace = obj.namespace().unwrap_or_default();
+        let status = obj.status.clone().unwrap_or_default();
+        Self {
+            api: Api::namespaced(ctx.kube.clone(), &namespace),
+            secrets: Api::namespaced(ctx.kube.clone(), &namespace),
+            ctx,
+            written: status.clone(),
+            status,
+            obj,
+        }
+    }
+
+    fn key(&self) -> String {
+        self.obj.uid().unwrap_or_default()
+    }
+
+    fn namespace(&self) -> String {
+        self.obj.namespace().unwrap_or_default()
+    }
+
+    fn user_driven(&self) -> bool {
+        self.obj.meta().deletion_timestamp.is_some()
+            || self.obj.meta().generation != self.written.observed_generation
+    }
+
+    async fn save(&mut self) -> Result<()> {
+        status::write(&self.api, &self.obj.name_any(), &self.written, &self.status).await?;
+        self.written = self.status.clone();
+        Ok(())
+    }
+
+    /// The referenced AuraInstance, once it has an Aura instance (None when the session names
+    /// an instance id or is standalone).
+    async fn referenced_instance(&self) -> Result<Option<ReferencedInstance>> {
+        let Some(reference) = &self.obj.spec.instance_ref else {
+            return Ok(None);
+        };
+        references::aura_instance(
+            self.ctx,
+            &self.namespace(),
+            &reference.name,
+            &self.key(),
+            INSTANCE_REF,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// The Aura client for this resource's credential (its own, else the referenced
+    /// AuraInstance's, else the operator's default).
+    async fn aura(&self, referenced: Option<&ReferencedInstance>) -> Result<aura::Client> {
+        let credentials: Option<&CredentialsSecretRef> = self
+            .obj
+            .spec
+            .credentials_secret_ref
+            .as_ref()
+            .or_else(|| referenced.and_then(ReferencedInstance::credentials));
+        let client = self
+            .ctx
+            .aura
+            .for_resource(&self.ctx.kube, &self.namespace(), credentials)
+            .await?;
+        Ok(client.with_priority(if self.user_driven() {
+            aura::Priority::Interactive
+        } else {
+            aura::Priority::Background
+        }))
+    }
+
+    /// The apply pass.
+    async fn apply(&mut self) -> Result<Outcome> {
+        let referenced = self.referenced_instance().await?;
+        let aura = self.aura(referenced.as_ref()).await?;
+        let session = match self.ensure_session(&aura, referenced.as_ref()).await? {
+            ensure::Found::Session(session) => session,
+            ensure::Found::Ended(state) => return Ok(Outcome::Ended(state)),
+        };
+        self.observe(&session);
+        match &session.status {
+            aura::SessionStatus::Ready => {
+                self.write_secret(&session, referenced.as_ref()).await?;
+                Ok(Outcome::Ready)
+            }
+            aura::SessionStatus::Failed => {
+                let why = session
+                    .problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.reason, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Ok(Outcome::Failed(why))
+            }
+            other => Ok(Outcome::Starting(if other.as_str().is_empty() {
+                "Starting".to_owned()
+            } else {
+                other.to_string()
+            })),
+        }
+    }
+
+    fn observe(&mut self, session: &aura::Session) {
+        self.status.session_id = Some(session.id.to_string());
+        self.status.session_name = Some(session.name.clone()).filter(|n| !n.is_empty());
+        self.status.status = Some(session.status.to_string()).filter(|s| !s.is_empty());
+        if session.host.as_deref().is_some_and(|h| !h.is_empty()) {
+            self.status.host = session.host.clone();
+        }
+        if session.expiry_date.is_some() {
+            self.status.expires_at = session.expiry_date.clone();
+        }
+        if !session.memory.is_empty() {
+            self.status.memory = Some(session.memory.clone());
+        }
+        if let Some(instance) = &session.instance_id {
+            self.status.instance_id = Some(instance.to_string());
+        }
+        if let Some(tenant) = session.tenant() {
+            self.status.tenant_id = Some(tenant.to_string());
+        }
+    }
+
+    /// The cleanup pass: deletes the session in Aura. Never validates the spec, so a broken
+    /// spec cannot block deletion.
+    async fn cleanup(&mut self) -> Result<Outcome> {
+        self.ctx.memory.forget(&self.key());
+        let known = self.status.session_id.clone();
+        let intent = self.status.create_intent.clone();
+        if known.is_none() && intent.is_none() {
+            return Ok(Outcome::Gone);
+        }
+        // A referenced AuraInstance deleted first must not block this deletion: fall back to
+        // this resource's own or the default credential.
+        let referenced = self.referenced_instance().await.ok().flatten();
+        let aura = self
+            .aura(referenced.as_ref())
+            .await?
+            .with_priority(aura::Priority::Interactive);
+        let ids: Vec<SessionId> = match (known, intent) {
+            (Some(id), _) => SessionId::new(id).into_iter().collect(),
+            // A create may have reached Aura without being recorded: find it by its name.
+            (None, Some(intent)) => aura
+                .sessions()
+                .list(&SessionFilter::default())
+                .await?
+                .into_iter()
+                .filter(|s| s.name == intent.session_name)
+                .map(|s| s.id)
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        for id in ids {
+            let deleted = aura.sessions().delete(&id).await?;
+            let note = if deleted {
+                format!("deleted GDS session {id}")
+            } else {
+                format!("GDS session {id} was already gone")
+            };
+            events::normal(self.ctx, &*self.obj, "Deleted", note).await;
+        }
+        Ok(Outcome::Gone)
+    }
+
+    /// Writes what the pass found and decides the next pass.
+    async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
+        let generation = self.obj.metadata.generation;
+        let before = pass::Before::of(&self.written.conditions);
+        let ready = match &result {
+            Ok(Outcome::Gone) => return Ok(Action::await_change()),
+            Ok(outcome) => Ok(self.ready_condition(outcome)),
+            Err(err) => Err(err),
+        };
+        if pass::record(&mut self.status.conditions, ready, &before, generation) {
+            self.status.observed_generation = generation;
+        }
+        if result.is_ok() {
+            self.ctx.memory.succeeded(&self.key());
+        }
+        if let Err(write_err) = self.save().await {
+            tracing::warn!(error = %write_err, "could not write status");
+        }
+        let note = format!(
+            "the session is ready; its address is in Secret {}",
+            secret::name(&self.obj)
+        );
+        pass::announce(
+            self.ctx,
+            &*self.obj,
+            &before,
+            &self.status.conditions,
+            &note,
+            result.as_ref().err(),
+        )
+        .await;
+        let key = self.key();
+        result.map(|outcome| match outcome {
+            Outcome::Starting(state) => pass::next_pass(self.ctx, &key, Some(&state)),
+            _ => pass::next_pass(self.ctx, &key, None),
+        })
+    }
+
+    fn ready_condition(&self, outcome: &Outcome) -> Desired<'static> {
+        let id = self.status.session_id.clone().unwrap_or_default();
+        match outcome {
+            Outcome::Ready => Desired::yes(READY, "Ready", format!("session {id} is ready")),
+            Outcome::Starting(state) => Desired::no(
+                READY,
+                "InProgress",
+                format!("waiting for Aura: session {id} is {state}"),
+            ),
+            Outcome::Failed(why) => Desired::no(
+                READY,
+                "SessionFailed",
+                format!("Aura reports session {id} Failed: {why}"),
+            ),
+            Outcome::Ended(state) => Desired::no(
+                READY,
+                "Expired",
+                format!(
+                    "session {id} is {state} in Aura; expiredPolicy is Report, so no new session is \
+                     created (set expiredPolicy: Recreate, or delete and apply this resource again)"
+                ),
+            ),
+            Outcome::Gone => Desired::no(READY, "Gone", "the session is deleted"),
+        }
+    }
+}

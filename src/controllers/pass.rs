@@ -1,0 +1,223 @@
+//! What every controller's pass shares: which changes trigger a pass, how long to wait after an
+//! error or while Aura is busy, and how the Ready and Synced conditions and their Events follow
+//! from a pass's result.
+//!
+//! Each controller keeps its own `Pass` (its status type differs) and decides what Ready says
+//! when a pass succeeds; the rules for errors, conditions and Events are the same everywhere.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer;
+use kube::{Resource, ResourceExt};
+
+use super::error::{Error, Retry};
+use super::{Context, events};
+use crate::crd::conditions::{self, Desired, READY, SYNCED};
+
+/// The parts of a resource whose change deserves a pass: spec (generation), finalizers,
+/// deletion and annotations. Status writes do not: the controllers schedule their own polls.
+pub fn worth_a_pass<K: Resource>(obj: &K) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    obj.meta().generation.hash(&mut hasher);
+    obj.finalizers().hash(&mut hasher);
+    obj.meta()
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut hasher);
+    obj.annotations().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// Backs off per resource: errors a spec change can fix wait long (the change itself triggers a
+/// pass), transient ones retry sooner and back off exponentially.
+pub fn error_policy<K: Resource>(obj: &K, err: &Error, ctx: &Context) -> Action {
+    let key = obj.meta().uid.clone().unwrap_or_default();
+    let failures = ctx.memory.failed(&key);
+    let timing = &ctx.timing;
+    let wait = match err.retry() {
+        Retry::AfterChange => timing.spec_error_retry,
+        Retry::After(wait) => wait,
+        Retry::Soon => {
+            let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(6));
+            timing
+                .error_retry
+                .saturating_mul(factor)
+                .min(timing.spec_error_retry)
+        }
+    };
+    Action::requeue(wait)
+}
+
+/// The controller error behind a finalizer helper error.
+pub fn from_finalizer(err: finalizer::Error<Error>) -> Error {
+    match err {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::invalid("metadata", other.to_string()),
+    }
+}
+
+/// How long until the next pass: a settled resource is compared with Aura again after the
+/// resync interval; a busy one is polled with intervals that grow while `state` holds.
+pub fn next_pass(ctx: &Context, key: &str, busy_state: Option<&str>) -> Action {
+    match busy_state {
+        None => {
+            ctx.memory.reset_polls(key);
+            Action::requeue(ctx.timing.resync)
+        }
+        Some(state) => Action::requeue(ctx.memory.next_poll(key, state, ctx.timing.poll)),
+    }
+}
+
+/// A growing wait while something outside the resource (an instance, a referenced resource)
+/// is not ready: the same schedule as polling a busy resource.
+pub fn growing_wait(ctx: &Context, key: &str, state: &str) -> Duration {
+    ctx.memory.next_poll(key, state, ctx.timing.poll)
+}
+
+/// The conditions as they were before the pass, to tell what changed.
+pub struct Before {
+    was_ready: bool,
+    sync: Option<(String, String)>,
+}
+
+impl Before {
+    pub fn of(conditions: &[Condition]) -> Self {
+        Self {
+            was_ready: conditions::is_true(conditions, READY),
+            sync: sync_of(conditions),
+        }
+    }
+
+    pub fn was_ready(&self) -> bool {
+        self.was_ready
+    }
+}
+
+fn sync_of(conditions: &[Condition]) -> Option<(String, String)> {
+    conditions::find(conditions, SYNCED).map(|c| (c.reason.clone(), c.message.clone()))
+}
+
+/// Sets Synced and Ready after a pass: `ready` when it succeeded, or from the error. Returns
+/// whether this generation has been dealt with (success, or an error only a change can fix),
+/// i.e. whether `observedGeneration` moves.
+pub fn record(
+    conds: &mut Vec<Condition>,
+    result: Result<Desired<'_>, &Error>,
+    before: &Before,
+    generation: Option<i64>,
+) -> bool {
+    let now = Time(jiff::Timestamp::now());
+    match result {
+        Ok(ready) => {
+            conditions::set(
+                conds,
+                Desired::yes(
+                    SYNCED,
+                    "ReconcileSucceeded",
+                    "the last pass reached Aura and Kubernetes",
+                ),
+                generation,
+                now.clone(),
+            );
+            conditions::set(conds, ready, generation, now);
+            true
+        }
+        Err(err) => {
+            let reason = err.category();
+            conditions::set(
+                conds,
+                Desired::no(SYNCED, reason, err.to_string()),
+                generation,
+                now.clone(),
+            );
+            // A passing failure (Aura unreachable) does not make a ready resource unready.
+            if err.needs_change() || matches!(err, Error::Waiting { .. }) || !before.was_ready {
+                conditions::set(
+                    conds,
+                    Desired::no(READY, reason, err.to_string()),
+                    generation,
+                    now,
+                );
+            }
+            err.needs_change()
+        }
+    }
+}
+
+/// Publishes the Events a pass deserves: `Ready` when the resource became ready, and one Event
+/// per new problem (not one per retry).
+pub async fn announce<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    before: &Before,
+    after: &[Condition],
+    ready_note: &str,
+    err: Option<&Error>,
+) {
+    if conditions::is_true(after, READY) && !before.was_ready {
+        events::normal(ctx, obj, "Ready", ready_note.to_owned()).await;
+    }
+    let Some(err) = err else {
+        return;
+    };
+    if sync_of(after) != before.sync {
+        let note = err.to_string();
+        match err {
+            Error::Waiting { reason, .. } => events::normal(ctx, obj, reason, note).await,
+            other => events::warning(ctx, obj, other.category(), note).await,
+        }
+    }
+}
+
+/// PascalCase reason for an Aura status or a step (`creating` → `Creating`).
+pub fn pascal(state: &str) -> String {
+    state
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_become_pascal_case_reasons() {
+        assert_eq!(pascal("creating"), "Creating");
+        assert_eq!(pascal("loading failed"), "LoadingFailed");
+        assert_eq!(pascal("AuraBusy"), "AuraBusy");
+    }
+
+    #[test]
+    fn a_passing_failure_keeps_a_ready_resource_ready() {
+        let mut conds = Vec::new();
+        let none = Before::of(&conds);
+        assert!(record(
+            &mut conds,
+            Ok(Desired::yes(READY, "Completed", "done")),
+            &none,
+            Some(1)
+        ));
+        let before = Before::of(&conds);
+        assert!(before.was_ready());
+        let transient = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
+        assert!(!record(&mut conds, Err(&transient), &before, Some(1)));
+        assert!(conditions::is_true(&conds, READY));
+        assert!(!conditions::is_true(&conds, SYNCED));
+        let spec = Error::invalid("memory", "no");
+        assert!(record(&mut conds, Err(&spec), &before, Some(2)));
+        assert!(!conditions::is_true(&conds, READY));
+    }
+}

@@ -1,0 +1,106 @@
+//! Following a reference to another resource of this operator in the same namespace.
+//!
+//! A reference that does not resolve yet (the resource is missing, or has no Aura object yet)
+//! is a wait, not a failure: the other resource may be applied in the same `kubectl apply`.
+
+use kube::Api;
+
+use super::error::{Error, Result};
+use super::{Context, pass};
+use crate::aura::{InstanceId, SnapshotId};
+use crate::crd::instance::CredentialsSecretRef;
+use crate::crd::{AuraInstance, AuraSnapshot};
+
+/// Condition reasons for a reference that does not resolve yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Reasons {
+    /// The referenced resource does not exist.
+    pub missing: &'static str,
+    /// It exists but has no usable Aura object yet.
+    pub not_ready: &'static str,
+}
+
+/// An AuraInstance named by a reference, with its Aura instance id.
+pub struct ReferencedInstance {
+    pub resource: AuraInstance,
+    pub id: InstanceId,
+}
+
+impl ReferencedInstance {
+    /// The credential the referenced instance uses, for resources that name none of their own.
+    pub fn credentials(&self) -> Option<&CredentialsSecretRef> {
+        self.resource.spec.credentials_secret_ref.as_ref()
+    }
+
+    /// The Aura status the AuraInstance last reported (`running`, `paused`, ...).
+    pub fn aura_status(&self) -> Option<&str> {
+        self.resource.status.as_ref()?.status.as_deref()
+    }
+}
+
+/// The AuraInstance `name` in `namespace`, once it has an Aura instance.
+pub async fn aura_instance(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    waiter: &str,
+    reasons: Reasons,
+) -> Result<ReferencedInstance> {
+    let api: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), namespace);
+    let resource = api.get_opt(name).await?.ok_or_else(|| Error::Waiting {
+        reason: reasons.missing,
+        message: format!("AuraInstance {name:?} does not exist"),
+        retry: pass::growing_wait(ctx, waiter, reasons.missing),
+    })?;
+    let id = resource
+        .status
+        .as_ref()
+        .and_then(|s| s.instance_id.clone())
+        .ok_or_else(|| Error::Waiting {
+            reason: reasons.not_ready,
+            message: format!("AuraInstance {name:?} has no Aura instance yet"),
+            retry: pass::growing_wait(ctx, waiter, reasons.not_ready),
+        })?;
+    let id = InstanceId::new(id).map_err(Error::Aura)?;
+    Ok(ReferencedInstance { resource, id })
+}
+
+/// The instance and snapshot of the AuraSnapshot `name` in `namespace`, once it is Completed.
+pub async fn completed_snapshot(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    waiter: &str,
+    reasons: Reasons,
+) -> Result<(InstanceId, SnapshotId)> {
+    let api: Api<AuraSnapshot> = Api::namespaced(ctx.kube.clone(), namespace);
+    let snapshot = api.get_opt(name).await?.ok_or_else(|| Error::Waiting {
+        reason: reasons.missing,
+        message: format!("AuraSnapshot {name:?} does not exist"),
+        retry: pass::growing_wait(ctx, waiter, reasons.missing),
+    })?;
+    let Some((instance, snap)) = snapshot.completed_source() else {
+        let state = snapshot
+            .status
+            .as_ref()
+            .and_then(|s| s.status.clone())
+            .unwrap_or_else(|| "not taken yet".to_owned());
+        if state == "Failed" || state == "Cancelled" {
+            return Err(Error::NeedsAttention {
+                reason: "SourceSnapshotFailed",
+                message: format!(
+                    "AuraSnapshot {name:?} is {state}: it cannot be a source; name another snapshot"
+                ),
+            });
+        }
+        return Err(Error::Waiting {
+            reason: reasons.not_ready,
+            message: format!("AuraSnapshot {name:?} is not Completed yet ({state})"),
+            retry: pass::growing_wait(ctx, waiter, reasons.not_ready),
+        });
+    };
+    Ok((
+        InstanceId::new(instance).map_err(Error::Aura)?,
+        SnapshotId::new(snap).map_err(Error::Aura)?,
+    ))
+}
