@@ -1,44 +1,98 @@
-//! The samples under `deploy/examples/` parse as their kinds and pass the CRDs' CEL rules.
+//! Every sample under `deploy/examples/` is a valid resource: it parses as its kind, passes the
+//! CRD's CEL rules, and names no field the type lacks (serde would silently drop a typo).
+//! Secrets in the samples are placeholders.
 
 use aura_operator::crd::{AuraInstanceSpec, AuraSnapshotSpec, GdsSessionSpec};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-fn documents(file: &str) -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy/examples")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+fn documents(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_norway::Deserializer::from_str(&text)
         .map(|doc| Value::deserialize(doc).expect("YAML"))
         .filter(|doc| !doc.is_null())
         .collect()
 }
 
-fn check(doc: &Value) {
+/// Parses `spec` as `S`, checks its CEL rules, and that every key survives the round trip.
+fn check_spec<S: DeserializeOwned + serde::Serialize>(
+    spec: &Value,
+    cel: impl Fn(&Value) -> Result<(), String>,
+) -> Result<(), String> {
+    let parsed: S = serde_json::from_value(spec.clone()).map_err(|e| e.to_string())?;
+    cel(spec)?;
+    let back = serde_json::to_value(&parsed).map_err(|e| e.to_string())?;
+    for key in spec.as_object().into_iter().flat_map(|o| o.keys()) {
+        if back.get(key).is_none() {
+            return Err(format!("unknown field spec.{key}"));
+        }
+    }
+    Ok(())
+}
+
+fn check(doc: &Value) -> Result<(), String> {
     let spec = &doc["spec"];
-    let kind = doc["kind"].as_str().unwrap_or_default();
-    let result = match kind {
-        "AuraInstance" => serde_json::from_value::<AuraInstanceSpec>(spec.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|_| AuraInstanceSpec::validate_cel(spec, None).map_err(|e| e.to_string())),
-        "AuraSnapshot" => serde_json::from_value::<AuraSnapshotSpec>(spec.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|_| AuraSnapshotSpec::validate_cel(spec, None).map_err(|e| e.to_string())),
-        "GdsSession" => serde_json::from_value::<GdsSessionSpec>(spec.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|_| GdsSessionSpec::validate_cel(spec, None).map_err(|e| e.to_string())),
-        other => Err(format!("unexpected kind {other:?}")),
-    };
-    let name = &doc["metadata"]["name"];
-    assert_eq!(result, Ok(()), "{kind} {name}");
+    match doc["kind"].as_str().unwrap_or_default() {
+        "AuraInstance" => check_spec::<AuraInstanceSpec>(spec, |s| {
+            AuraInstanceSpec::validate_cel(s, None).map_err(|e| e.to_string())
+        }),
+        "AuraSnapshot" => check_spec::<AuraSnapshotSpec>(spec, |s| {
+            AuraSnapshotSpec::validate_cel(s, None).map_err(|e| e.to_string())
+        }),
+        "GdsSession" => check_spec::<GdsSessionSpec>(spec, |s| {
+            GdsSessionSpec::validate_cel(s, None).map_err(|e| e.to_string())
+        }),
+        "Secret" => {
+            for (key, value) in doc["stringData"].as_object().into_iter().flatten() {
+                let value = value.as_str().unwrap_or_default();
+                if !(value.starts_with('<') && value.ends_with('>')) {
+                    return Err(format!("stringData.{key} must be a <placeholder>"));
+                }
+            }
+            Ok(())
+        }
+        // Other kinds (e.g. a Job owning a GdsSession) are plain Kubernetes objects.
+        _ => Ok(()),
+    }
 }
 
 #[test]
 fn every_sample_is_a_valid_resource() {
-    for file in ["aurasnapshot.yaml", "gdssession.yaml"] {
-        let docs = documents(file);
-        assert!(!docs.is_empty(), "{file} has no resources");
-        docs.iter().for_each(check);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        for doc in documents(&path) {
+            let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
+            assert_eq!(
+                check(&doc),
+                Ok(()),
+                "{} {kind} {}",
+                path.display(),
+                doc["metadata"]["name"]
+            );
+            kinds.push(kind);
+        }
     }
+    for kind in ["AuraInstance", "AuraSnapshot", "GdsSession", "Secret"] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} sample");
+    }
+}
+
+#[test]
+fn the_check_catches_a_misspelt_field_and_a_real_secret() {
+    let typo = serde_json::json!({"kind": "AuraInstance", "spec": {
+        "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+        "region": "europe-west1", "type": "professional-db", "memory": "2GB", "deletionPolicyy": "Delete"
+    }});
+    assert_eq!(
+        check(&typo),
+        Err("unknown field spec.deletionPolicyy".into())
+    );
+    let secret = serde_json::json!({"kind": "Secret", "stringData": {"clientSecret": "s3cr3t"}});
+    assert!(check(&secret).is_err());
 }
