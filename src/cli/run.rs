@@ -1,6 +1,8 @@
 //! `aura-operator run`: the controllers against the current Kubernetes context.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -15,13 +17,36 @@ use crate::controllers::{
 };
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use crate::emulator;
+use crate::http::{self, HttpState};
+use crate::leader::{self, Elector, LeaseConfig};
+use crate::metrics::{AuraCallMetrics, Metrics};
 
 /// Options for `aura-operator run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "AURA_OPERATOR_NAMESPACE")]
-    pub namespace: Option<String>,
+    /// Watch only these namespaces (repeat the flag, or comma-separate); default: all.
+    #[arg(
+        long = "namespace",
+        env = "AURA_OPERATOR_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+
+    /// Address of the operator's HTTP port (/metrics, /healthz, /readyz).
+    #[arg(
+        long,
+        env = "AURA_OPERATOR_HTTP_LISTEN",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub http_listen: SocketAddr,
+
+    /// Act only while holding the Lease `aura-operator` (run several replicas safely).
+    #[arg(long, env = "AURA_OPERATOR_LEADER_ELECTION")]
+    pub leader_election: bool,
+
+    /// Namespace of the leader-election Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
 
     /// Aura API base URL.
     #[arg(long, env = "AURA_API_URL", default_value = aura::DEFAULT_BASE_URL)]
@@ -82,6 +107,15 @@ pub enum RunError {
     },
     #[error("--default-credentials-secret and --emulator exclude each other")]
     Conflicting,
+    #[error("cannot serve HTTP on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "lost the leader-election Lease; stopping so that Kubernetes restarts this replica as a follower"
+    )]
+    LostLeadership,
 }
 
 /// Runs the controllers until SIGTERM or Ctrl-C.
@@ -89,9 +123,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let kube = kube::Client::try_default()
         .await
         .map_err(RunError::Kubeconfig)?;
-    probe::<AuraInstance>(&kube, args.namespace.as_deref(), "AuraInstance").await?;
-    probe::<AuraSnapshot>(&kube, args.namespace.as_deref(), "AuraSnapshot").await?;
-    probe::<GdsSession>(&kube, args.namespace.as_deref(), "GdsSession").await?;
+    // Where the CRDs can be listed: the first watched namespace, or the whole cluster.
+    let probe_scope = args.namespaces.first().map(String::as_str);
+    probe::<AuraInstance>(&kube, probe_scope, "AuraInstance").await?;
+    probe::<AuraSnapshot>(&kube, probe_scope, "AuraSnapshot").await?;
+    probe::<GdsSession>(&kube, probe_scope, "GdsSession").await?;
 
     let mut settings = AuraSettings {
         base_url: args.aura_url.clone(),
@@ -137,19 +173,80 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         resync: Duration::from_secs(args.resync_seconds.max(10)),
         ..Timing::default()
     };
-    let ctx = Context::new(kube, AuraClients::new(settings, default), timing);
-    tracing::info!(
-        namespace = args.namespace.as_deref().unwrap_or("(all)"),
-        "aura-operator running"
+    let metrics = Metrics::new();
+    settings.observer = Some(Arc::new(AuraCallMetrics(Arc::clone(&metrics))));
+    let ctx = Context::with_metrics(
+        kube.clone(),
+        AuraClients::new(settings, default),
+        timing,
+        metrics,
     );
-    // One signal stops all three controllers: each gets a clone of the same shared future.
-    let shutdown = shutdown_signal().boxed().shared();
-    let namespace = args.namespace.as_deref();
-    tokio::join!(
-        instance::run(ctx.clone(), namespace, shutdown.clone()),
-        snapshot::run(ctx.clone(), namespace, shutdown.clone()),
-        gds_session::run(ctx, namespace, shutdown),
-    );
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let signal = shutdown_signal().boxed().shared();
+    let refresh_ctx = Arc::clone(&ctx);
+    let http_state = HttpState {
+        metrics: Arc::clone(&ctx.metrics),
+        ready: Arc::clone(&ready),
+        refresh: Some(Arc::new(move || refresh_ctx.refresh_gauges())),
+    };
+    let (http_addr, _http) = http::serve(args.http_listen, http_state, signal.clone())
+        .await
+        .map_err(|source| RunError::Http {
+            addr: args.http_listen,
+            source,
+        })?;
+    tracing::info!(%http_addr, "serving /metrics, /healthz and /readyz");
+
+    // Followers are healthy standbys: ready, but not acting until they hold the Lease.
+    ready.store(true, Ordering::Relaxed);
+    let leadership = if args.leader_election {
+        let identity = std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("aura-operator-{}", std::process::id()));
+        let elector = Elector::new(
+            kube,
+            LeaseConfig::new(args.lease_namespace.clone(), identity),
+        );
+        tokio::select! {
+            leading = elector.lead() => Some(leading),
+            () = signal.clone() => return Ok(()),
+        }
+    } else {
+        None
+    };
+    let lost_lead = async move {
+        match leadership {
+            Some(leading) => leader::lost(leading).await,
+            None => std::future::pending().await,
+        }
+    }
+    .boxed()
+    .shared();
+    // One signal stops every controller: each gets a clone of the same shared future.
+    let stop = futures::future::select(signal.clone(), lost_lead.clone())
+        .map(|_| ())
+        .boxed()
+        .shared();
+    let scopes: Vec<Option<&str>> = if args.namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.namespaces.iter().map(|n| Some(n.as_str())).collect()
+    };
+    tracing::info!(namespaces = ?args.namespaces, "aura-operator running");
+    futures::future::join_all(scopes.into_iter().map(|namespace| {
+        let (ctx, stop) = (Arc::clone(&ctx), stop.clone());
+        async move {
+            tokio::join!(
+                instance::run(ctx.clone(), namespace, stop.clone()),
+                snapshot::run(ctx.clone(), namespace, stop.clone()),
+                gds_session::run(ctx, namespace, stop),
+            );
+        }
+    }))
+    .await;
+    if lost_lead.peek().is_some() {
+        return Err(RunError::LostLeadership);
+    }
     tracing::info!("aura-operator stopped");
     Ok(())
 }

@@ -169,6 +169,15 @@ impl AuraClients {
         Ok((client_id, client_secret))
     }
 
+    /// What each known credential's rate budget admits right now, by client id.
+    pub fn budgets(&self) -> Vec<(String, u32)> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .iter()
+            .map(|(id, (_, client))| (id.clone(), client.budget().available()))
+            .collect()
+    }
+
     /// The cached client for this credential, or a new one.
     pub fn client(&self, client_id: &str, secret: SecretString) -> Result<aura::Client> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());

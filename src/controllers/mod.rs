@@ -20,6 +20,7 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::aura::PollBackoff;
+use crate::metrics::Metrics;
 pub use credentials::{AuraClients, AuraSettings, DefaultCredential, SecretLocation};
 pub use error::{Error, Result, Retry};
 use memory::Memory;
@@ -63,10 +64,26 @@ pub struct Context {
     pub timing: Timing,
     /// What the operator remembers between passes (passwords in flight, poll counts).
     pub memory: Memory,
+    /// Counters and gauges served at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Per kind, a way to count cached resources by Aura status at scrape time.
+    status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
 }
+
+/// Reads the statuses of a controller's cached resources.
+pub type StatusSource = Box<dyn Fn() -> Vec<String> + Send + Sync>;
 
 impl Context {
     pub fn new(kube: kube::Client, aura: AuraClients, timing: Timing) -> Arc<Self> {
+        Self::with_metrics(kube, aura, timing, Metrics::new())
+    }
+
+    pub fn with_metrics(
+        kube: kube::Client,
+        aura: AuraClients,
+        timing: Timing,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_owned(),
             instance: std::env::var("POD_NAME").ok(),
@@ -77,6 +94,40 @@ impl Context {
             aura,
             timing,
             memory: Memory::default(),
+            metrics,
+            status_sources: std::sync::Mutex::default(),
         })
+    }
+
+    /// Registers how to read the statuses of a kind's cached resources (from its reflector).
+    pub fn add_status_source(&self, kind: &'static str, source: StatusSource) {
+        self.status_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((kind, source));
+    }
+
+    /// Refreshes the gauges that are read rather than counted: resources by status, and what
+    /// each credential's rate budget admits right now.
+    pub fn refresh_gauges(&self) {
+        let sources = self
+            .status_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.metrics.resources.clear();
+        for (kind, source) in sources.iter() {
+            let mut counts = std::collections::BTreeMap::<String, i64>::new();
+            for status in source() {
+                *counts.entry(status).or_default() += 1;
+            }
+            self.metrics
+                .set_resources(kind, counts.iter().map(|(s, n)| (s.as_str(), *n)));
+        }
+        for (client_id, available) in self.aura.budgets() {
+            self.metrics
+                .budget_available
+                .get_or_create(&crate::metrics::CredentialLabels { client_id })
+                .set(i64::from(available));
+        }
     }
 }

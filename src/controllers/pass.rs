@@ -9,8 +9,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{self, Action};
 use kube::runtime::finalizer;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Retry};
@@ -50,6 +51,49 @@ pub fn error_policy<K: Resource>(obj: &K, err: &Error, ctx: &Context) -> Action 
         }
     };
     Action::requeue(wait)
+}
+
+/// Registers a controller's cache as the source of its `resources{kind,status}` gauge.
+pub fn count_statuses<K>(
+    ctx: &Context,
+    kind: &'static str,
+    cache: Store<K>,
+    status: fn(&K) -> Option<String>,
+) where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    ctx.add_status_source(
+        kind,
+        Box::new(move || {
+            cache
+                .state()
+                .iter()
+                .map(|o| status(o).unwrap_or_else(|| "pending".to_owned()))
+                .collect()
+        }),
+    );
+}
+
+/// Logs and counts one finished pass of a controller's result stream.
+pub fn finished<K, E>(
+    ctx: &Context,
+    kind: &'static str,
+    result: &std::result::Result<(ObjectRef<K>, Action), controller::Error<Error, E>>,
+) where
+    K: Resource,
+    E: std::error::Error,
+{
+    match result {
+        Ok((obj, _)) => {
+            tracing::debug!(object = %obj, "reconciled");
+            ctx.metrics.reconciled(kind, Ok(()));
+        }
+        Err(controller::Error::ReconcilerFailed(err, obj)) => {
+            tracing::debug!(object = %obj, error = %err, "reconcile failed");
+            ctx.metrics.reconciled(kind, Err(err.category()));
+        }
+        Err(err) => tracing::debug!(error = %err, "controller stream error"),
+    }
 }
 
 /// The controller error behind a finalizer helper error.

@@ -266,11 +266,16 @@ impl Pass<'_> {
             .connection_url
             .clone()
             .or_else(|| self.status.connection_url.clone());
+        // Aura's create answer names the user; later passes keep what the Secret says.
+        let username = username
+            .map(str::to_owned)
+            .or_else(|| existing.as_ref().and_then(|e| e.username_for(&id)))
+            .unwrap_or_else(|| "neo4j".to_owned());
         let contents = Contents {
             instance_id: &id,
             aura_name: &instance.name,
             uri: uri.as_deref(),
-            username: username.unwrap_or("neo4j"),
+            username: &username,
             password: password.as_ref(),
         };
         let desired = secret::build(&self.obj, &contents);

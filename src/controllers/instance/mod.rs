@@ -62,15 +62,17 @@ pub async fn run(
         secret::MANAGED_BY.0,
         secret::MANAGED_BY.1
     ));
+    pass::count_statuses(&ctx, "AuraInstance", reader.clone(), |o| {
+        o.status.as_ref().and_then(|s| s.status.clone())
+    });
+    let metrics_ctx = Arc::clone(&ctx);
     Controller::for_stream(triggers, reader)
         .owns(secrets, managed)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
-                Err(err) => tracing::debug!(error = %err, "reconcile failed"),
-            }
+        .for_each(|result| {
+            pass::finished(&metrics_ctx, "AuraInstance", &result);
+            std::future::ready(())
         })
         .await;
 }

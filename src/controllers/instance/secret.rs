@@ -62,6 +62,14 @@ impl Existing {
     }
 
     /// The stored password, if the Secret is about `instance_id` and holds one.
+    /// The stored username, if the Secret is about `instance_id` and holds one.
+    pub fn username_for(&self, instance_id: &str) -> Option<String> {
+        if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
+            return None;
+        }
+        String::from_utf8(self.value(USERNAME)?.to_vec()).ok()
+    }
+
     pub fn password_for(&self, instance_id: &str) -> Option<SecretString> {
         if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
             return None;

@@ -46,14 +46,16 @@ pub async fn run(
         .reflect(writer)
         .touched_objects()
         .predicate_filter(pass::worth_a_pass, Default::default());
+    pass::count_statuses(&ctx, "AuraSnapshot", reader.clone(), |o| {
+        o.status.as_ref().and_then(|s| s.status.clone())
+    });
+    let metrics_ctx = Arc::clone(&ctx);
     Controller::for_stream(triggers, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
-                Err(err) => tracing::debug!(error = %err, "reconcile failed"),
-            }
+        .for_each(|result| {
+            pass::finished(&metrics_ctx, "AuraSnapshot", &result);
+            std::future::ready(())
         })
         .await;
 }
