@@ -294,3 +294,47 @@ async fn shutdown_signal() {
         () = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn the_flags_the_manifests_and_chart_pass_parse() {
+        let cli = Cli::try_parse_from([
+            "run",
+            "--leader-election",
+            "--namespace=team-a",
+            "--namespace",
+            "team-b,team-c",
+            "--http-listen",
+            "0.0.0.0:9090",
+            "--default-credentials-secret",
+            "aura-operator/aura-credentials",
+        ])
+        .unwrap();
+        assert!(cli.run.leader_election);
+        assert_eq!(cli.run.namespaces, ["team-a", "team-b", "team-c"]);
+        assert_eq!(cli.run.http_listen.port(), 9090);
+        assert_eq!(
+            cli.run.default_credentials_secret.unwrap().name,
+            "aura-credentials"
+        );
+    }
+
+    #[test]
+    fn a_malformed_credentials_location_is_refused_with_the_reason() {
+        let err = Cli::try_parse_from(["run", "--default-credentials-secret", "just-a-name"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("is not NAMESPACE/NAME"), "{err}");
+    }
+}
