@@ -67,8 +67,16 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
 pub enum RunError {
     #[error("no Kubernetes connection (kubeconfig or in-cluster service account): {0}")]
     Kubeconfig(#[source] kube::Error),
+    #[error("cannot reach the Kubernetes API server at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("the AuraInstance CRD is not installed in this cluster (kubectl apply -f crds/): {0}")]
     CrdMissing(#[source] kube::Error),
+    #[error("the Kubernetes API server refused to list AuraInstances (check RBAC): {0}")]
+    ListRefused(#[source] kube::Error),
     #[error("cannot start the built-in emulator on {addr}: {source}")]
     Emulator {
         addr: SocketAddr,
@@ -80,9 +88,11 @@ pub enum RunError {
 
 /// Runs the controllers until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    let kube = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(RunError::Kubeconfig)?;
+        .map_err(|e| RunError::Kubeconfig(kube::Error::InferConfig(e)))?;
+    let cluster_url = config.cluster_url.to_string();
+    let kube = kube::Client::try_from(config).map_err(RunError::Kubeconfig)?;
     let probe: Api<AuraInstance> = match &args.namespace {
         Some(ns) => Api::namespaced(kube.clone(), ns),
         None => Api::all(kube.clone()),
@@ -90,7 +100,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     probe
         .list(&ListParams::default().limit(1))
         .await
-        .map_err(RunError::CrdMissing)?;
+        .map_err(|err| classify_probe_error(err, cluster_url))?;
 
     let mut settings = AuraSettings {
         base_url: args.aura_url.clone(),
@@ -144,6 +154,16 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     instance::run(ctx, args.namespace.as_deref(), shutdown_signal()).await;
     tracing::info!("aura-operator stopped");
     Ok(())
+}
+
+/// Tells a missing CRD (404) from an API server that never answered, so that the message
+/// points at the right fix.
+fn classify_probe_error(err: kube::Error, url: String) -> RunError {
+    match &err {
+        kube::Error::Api(status) if status.code == 404 => RunError::CrdMissing(err),
+        kube::Error::Api(_) => RunError::ListRefused(err),
+        _ => RunError::Unreachable { url, source: err },
+    }
 }
 
 /// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
