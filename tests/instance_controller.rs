@@ -107,6 +107,26 @@ async fn a_settled_instance_is_not_written_again() {
 }
 
 #[tokio::test]
+async fn instances_applied_together_look_their_tenant_up_once() {
+    let op = Operator::start().await;
+    let names: Vec<String> = (0..8).map(|i| format!("batch-{i}")).collect();
+    for name in &names {
+        op.apply(instance(name, json!({}))).await;
+    }
+    for name in &names {
+        op.wait_for(name, "Ready", is_ready).await;
+    }
+    assert_eq!(
+        op.emu
+            .handle()
+            .stats()
+            .count_route("GET", "/v1/tenants/{tenant_id}"),
+        1,
+        "every pass fetched the tenant instead of waiting for the first fetch"
+    );
+}
+
+#[tokio::test]
 async fn resizing_patches_memory_and_reports_the_new_size() {
     let op = Operator::start().await;
     op.apply(instance("sized", json!({}))).await;

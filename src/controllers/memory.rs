@@ -5,7 +5,7 @@
 //! retried.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -22,6 +22,7 @@ pub struct Memory {
     polls: Mutex<HashMap<String, (String, u32)>>,
     failures: Mutex<HashMap<String, u32>>,
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
+    tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -90,6 +91,12 @@ impl Memory {
 
     pub fn keep_tenant(&self, tenant: Tenant) {
         lock(&self.tenants).insert(tenant.id.clone(), (Instant::now(), tenant));
+    }
+
+    /// Held while a tenant is fetched, so that passes starting together (a restart, a big apply)
+    /// wait for the first fetch and find it remembered instead of all spending a call on it.
+    pub fn tenant_fetch_gate(&self, id: &TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(lock(&self.tenant_fetches).entry(id.clone()).or_default())
     }
 
     /// Forgets everything about a resource that is gone.
