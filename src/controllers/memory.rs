@@ -23,6 +23,7 @@ pub struct Memory {
     failures: Mutex<HashMap<String, u32>>,
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
     tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    recorded_instances: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -99,8 +100,20 @@ impl Memory {
         Arc::clone(lock(&self.tenant_fetches).entry(id.clone()).or_default())
     }
 
+    /// Remembers that the resource `owner` (its UID) has its instance id recorded in its status.
+    pub fn instance_recorded(&self, owner: &str, instance_id: &str) {
+        lock(&self.recorded_instances).insert(owner.to_owned(), instance_id.to_owned());
+    }
+
+    /// The instance id this operator recorded for `owner`, even if the cached copy of the
+    /// resource does not show it yet.
+    pub fn recorded_instance(&self, owner: &str) -> Option<String> {
+        lock(&self.recorded_instances).get(owner).cloned()
+    }
+
     /// Forgets everything about a resource that is gone.
     pub fn forget(&self, key: &str) {
+        lock(&self.recorded_instances).remove(key);
         lock(&self.polls).remove(key);
         lock(&self.failures).remove(key);
     }

@@ -29,6 +29,15 @@ impl Pass<'_> {
         aura: &aura::Client,
         tenant: Option<&TenantId>,
     ) -> Result<Instance> {
+        if self.status.instance_id.is_none()
+            && let Some(id) = self.ctx.memory.recorded_instance(&self.key())
+        {
+            // The Secret write before the id was recorded queues another pass, which can read
+            // a cached copy older than that status write: catch up instead of taking our own
+            // fresh instance for one an earlier crash left behind.
+            self.status.instance_id = Some(id);
+            self.status.create_intent = None;
+        }
         if let Some(id) = self.status.instance_id.clone() {
             return self.existing(aura, &id).await;
         }
@@ -249,6 +258,7 @@ impl Pass<'_> {
         self.status.aura_name = Some(created.name.clone());
         self.status.create_intent = None;
         self.save().await?;
+        self.ctx.memory.instance_recorded(&self.key(), &id);
         events::normal(
             self.ctx,
             &*self.obj,
@@ -307,6 +317,7 @@ impl Pass<'_> {
             self.status.aura_name = Some(instance.name.clone());
             self.status.create_intent = None;
             self.save().await?;
+            self.ctx.memory.instance_recorded(&self.key(), &id);
             events::normal(
                 self.ctx,
                 &*self.obj,
