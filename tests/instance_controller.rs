@@ -107,6 +107,53 @@ async fn a_settled_instance_is_not_written_again() {
 }
 
 #[tokio::test]
+async fn instances_applied_together_look_their_tenant_up_once() {
+    let op = Operator::start().await;
+    let names: Vec<String> = (0..8).map(|i| format!("batch-{i}")).collect();
+    for name in &names {
+        op.apply(instance(name, json!({}))).await;
+    }
+    for name in &names {
+        op.wait_for(name, "Ready", is_ready).await;
+    }
+    assert_eq!(
+        op.emu
+            .handle()
+            .stats()
+            .count_route("GET", "/v1/tenants/{tenant_id}"),
+        1,
+        "every pass fetched the tenant instead of waiting for the first fetch"
+    );
+}
+
+/// The Secret write that precedes recording the instance id queues another pass, which can
+/// start before the watch has delivered that status write; it must not take the instance it
+/// just created for one lost by an earlier crash.
+#[tokio::test]
+async fn a_pass_reading_a_cache_older_than_its_own_write_does_not_recover_anything() {
+    let op = Operator::start_over_http().await;
+    let names: Vec<String> = (0..40).map(|i| format!("race-{i}")).collect();
+    for name in &names {
+        op.apply(instance(name, json!({}))).await;
+    }
+    for name in &names {
+        op.wait_for(name, "Ready", is_ready).await;
+    }
+    let recovered = op
+        .event_reasons()
+        .into_iter()
+        .filter(|r| r == "Recovered")
+        .count();
+    assert_eq!(recovered, 0, "fresh creates reported as recoveries");
+    assert_eq!(
+        op.emu.handle().stats().count_route("GET", "/v1/instances"),
+        0,
+        "instances were looked up by name although no pass crashed"
+    );
+    assert_eq!(op.emu.handle().instances().len(), names.len());
+}
+
+#[tokio::test]
 async fn resizing_patches_memory_and_reports_the_new_size() {
     let op = Operator::start().await;
     op.apply(instance("sized", json!({}))).await;

@@ -94,8 +94,20 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
 pub enum RunError {
     #[error("no Kubernetes connection (kubeconfig or in-cluster service account): {0}")]
     Kubeconfig(#[source] kube::Error),
+    #[error("cannot reach the Kubernetes API server at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("the {kind} CRD is not installed in this cluster (kubectl apply -f crds/): {source}")]
     CrdMissing {
+        kind: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("the Kubernetes API server refused to list {kind} resources (check RBAC): {source}")]
+    ListRefused {
         kind: &'static str,
         #[source]
         source: kube::Error,
@@ -120,14 +132,16 @@ pub enum RunError {
 
 /// Runs the controllers until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    let kube = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(RunError::Kubeconfig)?;
+        .map_err(|e| RunError::Kubeconfig(kube::Error::InferConfig(e)))?;
+    let cluster_url = config.cluster_url.to_string();
+    let kube = kube::Client::try_from(config).map_err(RunError::Kubeconfig)?;
     // Where the CRDs can be listed: the first watched namespace, or the whole cluster.
     let probe_scope = args.namespaces.first().map(String::as_str);
-    probe::<AuraInstance>(&kube, probe_scope, "AuraInstance").await?;
-    probe::<AuraSnapshot>(&kube, probe_scope, "AuraSnapshot").await?;
-    probe::<GdsSession>(&kube, probe_scope, "GdsSession").await?;
+    probe::<AuraInstance>(&kube, probe_scope, "AuraInstance", &cluster_url).await?;
+    probe::<AuraSnapshot>(&kube, probe_scope, "AuraSnapshot", &cluster_url).await?;
+    probe::<GdsSession>(&kube, probe_scope, "GdsSession", &cluster_url).await?;
 
     let mut settings = AuraSettings {
         base_url: args.aura_url.clone(),
@@ -251,11 +265,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Fails when the CRD of `K` is not installed (or not readable by the operator).
+/// Fails when the CRD of `K` is not installed, the operator may not list it, or the API server
+/// does not answer; each with a message that points at the right fix.
 async fn probe<K>(
     kube: &kube::Client,
     namespace: Option<&str>,
     kind: &'static str,
+    url: &str,
 ) -> Result<(), RunError>
 where
     K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
@@ -270,7 +286,14 @@ where
     api.list(&ListParams::default().limit(1))
         .await
         .map(|_| ())
-        .map_err(|source| RunError::CrdMissing { kind, source })
+        .map_err(|source| match &source {
+            kube::Error::Api(status) if status.code == 404 => RunError::CrdMissing { kind, source },
+            kube::Error::Api(_) => RunError::ListRefused { kind, source },
+            _ => RunError::Unreachable {
+                url: url.to_owned(),
+                source,
+            },
+        })
 }
 
 /// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.

@@ -5,7 +5,7 @@
 //! retried.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -22,6 +22,8 @@ pub struct Memory {
     polls: Mutex<HashMap<String, (String, u32)>>,
     failures: Mutex<HashMap<String, u32>>,
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
+    tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    recorded_instances: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,8 +94,26 @@ impl Memory {
         lock(&self.tenants).insert(tenant.id.clone(), (Instant::now(), tenant));
     }
 
+    /// Held while a tenant is fetched, so that passes starting together (a restart, a big apply)
+    /// wait for the first fetch and find it remembered instead of all spending a call on it.
+    pub fn tenant_fetch_gate(&self, id: &TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(lock(&self.tenant_fetches).entry(id.clone()).or_default())
+    }
+
+    /// Remembers that the resource `owner` (its UID) has its instance id recorded in its status.
+    pub fn instance_recorded(&self, owner: &str, instance_id: &str) {
+        lock(&self.recorded_instances).insert(owner.to_owned(), instance_id.to_owned());
+    }
+
+    /// The instance id this operator recorded for `owner`, even if the cached copy of the
+    /// resource does not show it yet.
+    pub fn recorded_instance(&self, owner: &str) -> Option<String> {
+        lock(&self.recorded_instances).get(owner).cloned()
+    }
+
     /// Forgets everything about a resource that is gone.
     pub fn forget(&self, key: &str) {
+        lock(&self.recorded_instances).remove(key);
         lock(&self.polls).remove(key);
         lock(&self.failures).remove(key);
     }

@@ -13,7 +13,7 @@ use aura_operator::emulator::{EmulatorConfig, RunningEmulator};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube_memory::ApiServer;
+use kube_memory::{ApiServer, Served};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 
@@ -38,6 +38,9 @@ pub struct Operator {
     pub api: ApiServer,
     pub emu: RunningEmulator,
     pub timing: Timing,
+    /// The client the controller uses: in-process, or over loopback HTTP.
+    controller_kube: kube::Client,
+    _served: Option<Served>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -52,6 +55,22 @@ impl Operator {
         operator
     }
 
+    /// Like [`start`](Self::start), but the controller reaches the API server over loopback
+    /// HTTP, where a watch event can arrive after the response to the write that caused it (as
+    /// on a real cluster); in-process, the two are all but simultaneous.
+    pub async fn start_over_http() -> Self {
+        let mut operator = Self::stopped(fast_config(), timing()).await;
+        let served = operator
+            .api
+            .serve("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("served on loopback");
+        operator.controller_kube = served.client(NS).await.expect("client over HTTP");
+        operator._served = Some(served);
+        operator.spawn();
+        operator
+    }
+
     /// The API server and the emulator, without a controller (start it with `restart`).
     pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
         let api = ApiServer::new()
@@ -60,9 +79,11 @@ impl Operator {
             .with_status_subresource("aura.neo4j.io", "gdssessions");
         let emu = start(config).await;
         Self {
+            controller_kube: api.client(),
             api,
             emu,
             timing,
+            _served: None,
             task: None,
         }
     }
@@ -89,7 +110,7 @@ impl Operator {
             client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
         };
         let ctx = Context::new(
-            self.api.client(),
+            self.controller_kube.clone(),
             AuraClients::new(settings, default),
             self.timing,
         );

@@ -29,6 +29,15 @@ impl Pass<'_> {
         aura: &aura::Client,
         tenant: Option<&TenantId>,
     ) -> Result<Instance> {
+        if self.status.instance_id.is_none()
+            && let Some(id) = self.ctx.memory.recorded_instance(&self.key())
+        {
+            // The Secret write before the id was recorded queues another pass, which can read
+            // a cached copy older than that status write: catch up instead of taking our own
+            // fresh instance for one an earlier crash left behind.
+            self.status.instance_id = Some(id);
+            self.status.create_intent = None;
+        }
         if let Some(id) = self.status.instance_id.clone() {
             return self.existing(aura, &id).await;
         }
@@ -37,6 +46,12 @@ impl Pass<'_> {
         }
         let tenant =
             tenant.ok_or_else(|| Error::invalid("tenantId", "set tenantId or tenantName"))?;
+        if self.status.create_intent.is_none() && self.catch_up_with_the_api_server().await? {
+            // The cache was behind: the resource already records an intent or an instance.
+            if let Some(id) = self.status.instance_id.clone() {
+                return self.existing(aura, &id).await;
+            }
+        }
         let name = self.desired_name();
         match self.status.create_intent.clone() {
             // An earlier pass may have created it without recording it: look before creating.
@@ -55,6 +70,21 @@ impl Pass<'_> {
             }
         }
         self.create(aura, tenant, &name).await
+    }
+
+    /// Before the one decision that must never be taken twice (to create), reads the resource
+    /// from the API server rather than the watch cache, which can lag behind this operator's own
+    /// status writes. Returns whether the API server knew more than the cache.
+    async fn catch_up_with_the_api_server(&mut self) -> Result<bool> {
+        let fresh = self.api.get_status(&self.obj.name_any()).await?;
+        let status = fresh.status.unwrap_or_default();
+        if status.create_intent.is_none() && status.instance_id.is_none() {
+            return Ok(false);
+        }
+        self.status.create_intent = status.create_intent.clone();
+        self.status.instance_id = status.instance_id.clone();
+        self.written = status;
+        Ok(true)
     }
 
     /// The Aura name for this resource (prefix from the spec, fingerprint from the UID).
@@ -249,6 +279,7 @@ impl Pass<'_> {
         self.status.aura_name = Some(created.name.clone());
         self.status.create_intent = None;
         self.save().await?;
+        self.ctx.memory.instance_recorded(&self.key(), &id);
         events::normal(
             self.ctx,
             &*self.obj,
@@ -307,6 +338,7 @@ impl Pass<'_> {
             self.status.aura_name = Some(instance.name.clone());
             self.status.create_intent = None;
             self.save().await?;
+            self.ctx.memory.instance_recorded(&self.key(), &id);
             events::normal(
                 self.ctx,
                 &*self.obj,

@@ -1,7 +1,7 @@
 //! Resolving the tenant and checking the spec against what the tenant offers.
 
 use super::{Pass, Result};
-use crate::aura::{self, Shape, TenantId};
+use crate::aura::{self, Shape, Tenant, TenantId};
 use crate::controllers::Error;
 use crate::crd::instance::{AuraInstanceSpec, CloudProvider, InstanceType};
 
@@ -108,17 +108,7 @@ impl Pass<'_> {
         check_spec(spec)?;
         let tenant = match self.ctx.memory.tenant(tenant) {
             Some(known) => known,
-            None => {
-                let fetched = aura.tenants().get(tenant).await.map_err(|e| {
-                    if e.is_not_found() {
-                        Error::invalid("tenantId", format!("Aura knows no tenant {tenant}"))
-                    } else {
-                        Error::Aura(e)
-                    }
-                })?;
-                self.ctx.memory.keep_tenant(fetched.clone());
-                fetched
-            }
+            None => self.fetch_tenant_once(aura, tenant).await?,
         };
         let shape = Shape {
             cloud_provider: &provider(spec.cloud_provider),
@@ -129,6 +119,26 @@ impl Pass<'_> {
         };
         tenant.check_shape(shape).map_err(as_spec_error)?;
         Ok(())
+    }
+
+    /// Fetches and remembers a tenant, one pass at a time: the passes that waited find it
+    /// remembered. Without the gate, a thousand resources applied at once each spent a call on
+    /// the same tenant before the first answer was in.
+    async fn fetch_tenant_once(&self, aura: &aura::Client, id: &TenantId) -> Result<Tenant> {
+        let gate = self.ctx.memory.tenant_fetch_gate(id);
+        let _one_at_a_time = gate.lock().await;
+        if let Some(known) = self.ctx.memory.tenant(id) {
+            return Ok(known);
+        }
+        let fetched = aura.tenants().get(id).await.map_err(|e| {
+            if e.is_not_found() {
+                Error::invalid("tenantId", format!("Aura knows no tenant {id}"))
+            } else {
+                Error::Aura(e)
+            }
+        })?;
+        self.ctx.memory.keep_tenant(fetched.clone());
+        Ok(fetched)
     }
 }
 

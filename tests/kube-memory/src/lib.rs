@@ -20,6 +20,9 @@
 //! # }
 //! ```
 //!
+//! [`ApiServer::serve`] also puts the same store on a loopback HTTP port, with a kubeconfig for it,
+//! so that a program in another process (an operator binary) can be tested the same way.
+//!
 //! Any resource type is accepted without registration: the URL names group, plural and
 //! namespace, the body names apiVersion and kind. What it copies from the real server is what
 //! controllers depend on: one global resourceVersion, optimistic concurrency, watches that resume
@@ -30,6 +33,7 @@
 
 mod counters;
 mod error;
+mod over_http;
 mod patch;
 mod route;
 mod selector;
@@ -48,6 +52,7 @@ use serde_json::Value;
 
 pub use counters::{Counters, WriteKey};
 pub use error::ApiError;
+pub use over_http::{KubeconfigClientError, Served, client_from_kubeconfig, kubeconfig};
 pub use service::ResponseBody;
 
 use counters::Fault;
@@ -164,6 +169,12 @@ impl ApiServer {
     /// call gets a 410 Expired ERROR event, so watchers must relist.
     pub fn expire_history(&self) {
         lock(&self.store).expire_history();
+    }
+
+    /// Serves this server (the same store) over HTTP/1.1 on `addr` (use `127.0.0.1:0`), for a
+    /// program in another process; see [`Served`] for its kubeconfig. Needs a Tokio runtime.
+    pub async fn serve(&self, addr: std::net::SocketAddr) -> std::io::Result<Served> {
+        over_http::serve(Arc::clone(&self.store), addr).await
     }
 
     /// Polls `condition` against this server every 10 ms until it holds or `timeout` passes;
