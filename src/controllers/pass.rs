@@ -11,8 +11,15 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::controller::{self, Action};
 use kube::runtime::finalizer;
-use kube::runtime::reflector::{ObjectRef, Store};
+use std::fmt::Debug;
+
+use futures::{Stream, StreamExt};
+use kube::Api;
+use kube::core::NamespaceResourceScope;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use super::error::{Error, Retry};
 use super::{Context, events};
@@ -53,8 +60,65 @@ pub fn error_policy<K: Resource>(obj: &K, err: &Error, ctx: &Context) -> Action 
     Action::requeue(wait)
 }
 
+/// An `Api` for `K` in one namespace, or in all.
+pub fn scoped<K>(ctx: &Context, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
+        None => Api::all(ctx.kube.clone()),
+    }
+}
+
+/// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
+/// with its cache counted by status for `/metrics`.
+pub fn controller<K>(
+    ctx: &Context,
+    namespace: Option<&str>,
+    kind: &'static str,
+    status: fn(&K) -> Option<String>,
+) -> Controller<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(worth_a_pass, Default::default());
+    count_statuses(ctx, kind, reader.clone(), status);
+    Controller::for_stream(triggers, reader)
+}
+
+/// Drives a running controller's result stream to its end, logging and counting each pass.
+pub async fn drive<K, E>(
+    ctx: &Context,
+    kind: &'static str,
+    results: impl Stream<
+        Item = std::result::Result<(ObjectRef<K>, Action), controller::Error<Error, E>>,
+    >,
+) where
+    K: Resource,
+    E: std::error::Error + 'static,
+{
+    results
+        .for_each(|result| {
+            finished(ctx, kind, &result);
+            std::future::ready(())
+        })
+        .await;
+}
+
 /// Registers a controller's cache as the source of its `resources{kind,status}` gauge.
-pub fn count_statuses<K>(
+fn count_statuses<K>(
     ctx: &Context,
     kind: &'static str,
     cache: Store<K>,

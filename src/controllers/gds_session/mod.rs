@@ -15,13 +15,10 @@ mod secret;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
-use kube::runtime::reflector;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
@@ -41,37 +38,16 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (sessions, secrets): (Api<GdsSession>, Api<Secret>) = match namespace {
-        Some(ns) => (
-            Api::namespaced(ctx.kube.clone(), ns),
-            Api::namespaced(ctx.kube.clone(), ns),
-        ),
-        None => (Api::all(ctx.kube.clone()), Api::all(ctx.kube.clone())),
-    };
-    let (reader, writer) = reflector::store();
-    let triggers = watcher(sessions, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(pass::worth_a_pass, Default::default());
-    let managed = watcher::Config::default().labels(&format!(
-        "{}={}",
-        secret::MANAGED_BY.0,
-        secret::MANAGED_BY.1
-    ));
-    pass::count_statuses(&ctx, "GdsSession", reader.clone(), |o| {
+    let results = pass::controller(&ctx, namespace, "GdsSession", |o: &GdsSession| {
         o.status.as_ref().and_then(|s| s.status.clone())
-    });
-    let metrics_ctx = Arc::clone(&ctx);
-    Controller::for_stream(triggers, reader)
-        .owns(secrets, managed)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| {
-            pass::finished(&metrics_ctx, "GdsSession", &result);
-            std::future::ready(())
-        })
-        .await;
+    })
+    .owns(
+        pass::scoped::<Secret>(&ctx, namespace),
+        crate::controllers::instance::secret::managed(),
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, Arc::clone(&ctx));
+    pass::drive(&ctx, "GdsSession", results).await;
 }
 
 /// One pass over one GdsSession.

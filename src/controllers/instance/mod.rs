@@ -19,13 +19,10 @@ pub(crate) use validate::provider;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
-use kube::runtime::reflector;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
@@ -42,39 +39,13 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (instances, secrets): (Api<AuraInstance>, Api<Secret>) = match namespace {
-        Some(ns) => (
-            Api::namespaced(ctx.kube.clone(), ns),
-            Api::namespaced(ctx.kube.clone(), ns),
-        ),
-        None => (Api::all(ctx.kube.clone()), Api::all(ctx.kube.clone())),
-    };
-    let (reader, writer) = reflector::store();
-    // Status writes do not trigger a pass (the controller schedules its own polls); spec,
-    // finalizer, deletion and annotation changes do.
-    let triggers = watcher(instances, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(pass::worth_a_pass, Default::default());
-    let managed = watcher::Config::default().labels(&format!(
-        "{}={}",
-        secret::MANAGED_BY.0,
-        secret::MANAGED_BY.1
-    ));
-    pass::count_statuses(&ctx, "AuraInstance", reader.clone(), |o| {
+    let results = pass::controller(&ctx, namespace, "AuraInstance", |o: &AuraInstance| {
         o.status.as_ref().and_then(|s| s.status.clone())
-    });
-    let metrics_ctx = Arc::clone(&ctx);
-    Controller::for_stream(triggers, reader)
-        .owns(secrets, managed)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| {
-            pass::finished(&metrics_ctx, "AuraInstance", &result);
-            std::future::ready(())
-        })
-        .await;
+    })
+    .owns(pass::scoped::<Secret>(&ctx, namespace), secret::managed())
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, Arc::clone(&ctx));
+    pass::drive(&ctx, "AuraInstance", results).await;
 }
 
 /// One pass over one AuraInstance.

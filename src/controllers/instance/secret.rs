@@ -24,6 +24,11 @@ pub const INSTANCE_NAME: &str = "AURA_INSTANCENAME";
 
 /// Label on every Secret this operator writes.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "aura-operator");
+/// Watches only the Secrets this operator writes.
+pub fn managed() -> kube::runtime::watcher::Config {
+    kube::runtime::watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1))
+}
+
 /// Label naming the AuraInstance a Secret belongs to.
 pub const INSTANCE_LABEL: &str = "aura.neo4j.io/instance";
 

@@ -13,11 +13,8 @@ mod take;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
@@ -36,28 +33,12 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let snapshots: Api<AuraSnapshot> = match namespace {
-        Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
-        None => Api::all(ctx.kube.clone()),
-    };
-    let (reader, writer) = reflector::store();
-    let triggers = watcher(snapshots, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(pass::worth_a_pass, Default::default());
-    pass::count_statuses(&ctx, "AuraSnapshot", reader.clone(), |o| {
+    let results = pass::controller(&ctx, namespace, "AuraSnapshot", |o: &AuraSnapshot| {
         o.status.as_ref().and_then(|s| s.status.clone())
-    });
-    let metrics_ctx = Arc::clone(&ctx);
-    Controller::for_stream(triggers, reader)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| {
-            pass::finished(&metrics_ctx, "AuraSnapshot", &result);
-            std::future::ready(())
-        })
-        .await;
+    })
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, Arc::clone(&ctx));
+    pass::drive(&ctx, "AuraSnapshot", results).await;
 }
 
 /// One pass over one AuraSnapshot.
