@@ -31,7 +31,52 @@ fn check_spec<S: DeserializeOwned + serde::Serialize>(
     Ok(())
 }
 
+/// The CRD schema of `kind` as plain JSON Schema: OpenAPI's `nullable: true` becomes a `null`
+/// in the node's types.
+fn schema_of(kind: &str) -> Option<Value> {
+    fn nullable_to_types(node: &mut Value) {
+        if let Value::Object(map) = node {
+            if map.remove("nullable") == Some(Value::Bool(true))
+                && let Some(Value::String(t)) = map.get("type").cloned()
+            {
+                map.insert("type".into(), serde_json::json!([t, "null"]));
+            }
+            map.values_mut().for_each(nullable_to_types);
+        }
+    }
+    let (_, crd) = aura_operator::cli::crd::all()
+        .into_iter()
+        .find(|(_, c)| c.spec.names.kind == kind)?;
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()?
+        .open_api_v3_schema
+        .as_ref()?;
+    let mut value = serde_json::to_value(schema).ok()?;
+    nullable_to_types(&mut value);
+    Some(value)
+}
+
+/// Validates `doc` against its kind's generated schema, as the API server would.
+fn check_schema(doc: &Value) -> Result<(), String> {
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let Some(schema) = schema_of(kind) else {
+        return Ok(());
+    };
+    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
 fn check(doc: &Value) -> Result<(), String> {
+    check_schema(doc)?;
     let spec = &doc["spec"];
     match doc["kind"].as_str().unwrap_or_default() {
         "AuraInstance" => check_spec::<AuraInstanceSpec>(spec, |s| {
@@ -95,4 +140,12 @@ fn the_check_catches_a_misspelt_field_and_a_real_secret() {
     );
     let secret = serde_json::json!({"kind": "Secret", "stringData": {"clientSecret": "s3cr3t"}});
     assert!(check(&secret).is_err());
+    // A value serde accepts but the schema's pattern does not.
+    let pattern = serde_json::json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+        "metadata": {"name": "x"}, "spec": {
+        "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+        "region": "europe-west1", "type": "professional-db", "memory": "2G"
+    }});
+    let err = check(&pattern).unwrap_err();
+    assert!(err.contains("/spec/memory"), "{err}");
 }
