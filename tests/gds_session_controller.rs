@@ -11,36 +11,14 @@ use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
 use http::Method;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::json;
-use support::operator::{NS, Operator, condition, is_ready, ready_reason, secret_value};
+use support::operator::{
+    NS, Operator, condition, instance, is_ready, ready_reason, resource, secret_value,
+};
 
 const CREATE: &str = "/v1/graph-analytics/sessions";
 
-fn instance(name: &str, extra: serde_json::Value) -> serde_json::Value {
-    let mut spec = json!({
-        "tenantId": DEFAULT_TENANT_ID,
-        "cloudProvider": "gcp",
-        "region": "europe-west1",
-        "type": "professional-db",
-        "memory": "2GB"
-    });
-    spec.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    json!({
-        "apiVersion": "aura.neo4j.io/v1alpha1",
-        "kind": "AuraInstance",
-        "metadata": { "name": name, "namespace": NS },
-        "spec": spec
-    })
-}
-
 fn session(name: &str, spec: serde_json::Value) -> serde_json::Value {
-    json!({
-        "apiVersion": "aura.neo4j.io/v1alpha1",
-        "kind": "GdsSession",
-        "metadata": { "name": name, "namespace": NS },
-        "spec": spec
-    })
+    resource("GdsSession", name, spec)
 }
 
 fn standalone(extra: serde_json::Value) -> serde_json::Value {

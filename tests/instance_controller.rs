@@ -8,26 +8,7 @@ use std::time::Duration;
 use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
 use http::Method;
 use serde_json::json;
-use support::operator::{NS, Operator, condition, is_ready, secret_value};
-
-fn instance(name: &str, extra: serde_json::Value) -> serde_json::Value {
-    let mut spec = json!({
-        "tenantId": DEFAULT_TENANT_ID,
-        "cloudProvider": "gcp",
-        "region": "europe-west1",
-        "type": "professional-db",
-        "memory": "2GB"
-    });
-    spec.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    json!({
-        "apiVersion": "aura.neo4j.io/v1alpha1",
-        "kind": "AuraInstance",
-        "metadata": { "name": name, "namespace": NS },
-        "spec": spec
-    })
-}
+use support::operator::{NS, Operator, condition, instance, is_ready, secret_value};
 
 fn live_instances(op: &Operator) -> Vec<aura_operator::emulator::InstanceView> {
     op.emu

@@ -7,40 +7,16 @@ use std::time::Duration;
 
 use aura_operator::aura::{InstanceId, SnapshotId};
 use aura_operator::crd::{AuraInstance, AuraSnapshot};
-use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault, SnapshotProfile, SnapshotStatus};
+use aura_operator::emulator::{Fault, SnapshotProfile, SnapshotStatus};
 use http::Method;
 use serde_json::json;
-use support::operator::{NS, Operator, condition, is_ready, ready_reason};
+use support::operator::{Operator, condition, instance, is_ready, ready_reason, resource};
 
 const TAKE: &str = "/v1/instances/*/snapshots";
 const TAKE_ROUTE: &str = "/v1/instances/{id}/snapshots";
 
-fn instance(name: &str, extra: serde_json::Value) -> serde_json::Value {
-    let mut spec = json!({
-        "tenantId": DEFAULT_TENANT_ID,
-        "cloudProvider": "gcp",
-        "region": "europe-west1",
-        "type": "professional-db",
-        "memory": "2GB"
-    });
-    spec.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    json!({
-        "apiVersion": "aura.neo4j.io/v1alpha1",
-        "kind": "AuraInstance",
-        "metadata": { "name": name, "namespace": NS },
-        "spec": spec
-    })
-}
-
 fn snapshot(name: &str, spec: serde_json::Value) -> serde_json::Value {
-    json!({
-        "apiVersion": "aura.neo4j.io/v1alpha1",
-        "kind": "AuraSnapshot",
-        "metadata": { "name": name, "namespace": NS },
-        "spec": spec
-    })
+    resource("AuraSnapshot", name, spec)
 }
 
 /// An AuraInstance `name`, running, and its Aura id.

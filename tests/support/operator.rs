@@ -352,3 +352,28 @@ pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
         .get(key)
         .map(|b| String::from_utf8(b.0.clone()).expect("utf-8"))
 }
+
+/// A resource of `kind` in the test namespace.
+pub fn resource(kind: &str, name: &str, spec: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "aura.neo4j.io/v1alpha1",
+        "kind": kind,
+        "metadata": { "name": name, "namespace": NS },
+        "spec": spec
+    })
+}
+
+/// An AuraInstance offered by the emulator's default tenant, with `extra` spec fields on top.
+pub fn instance(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = serde_json::json!({
+        "tenantId": aura_operator::emulator::DEFAULT_TENANT_ID,
+        "cloudProvider": "gcp",
+        "region": "europe-west1",
+        "type": "professional-db",
+        "memory": "2GB"
+    });
+    if let (Some(base), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        base.extend(extra.clone());
+    }
+    resource("AuraInstance", name, spec)
+}
