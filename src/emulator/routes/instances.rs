@@ -165,71 +165,64 @@ fn matching_configuration<'a>(
     configurations: &'a [InstanceConfiguration],
     request: &CreateInstance,
 ) -> Result<&'a InstanceConfiguration, ApiError> {
-    let provider = required("cloud_provider", &request.cloud_provider)?;
-    if !CLOUD_PROVIDERS.contains(&provider) {
-        return Err(ApiError::invalid_field(
-            "cloud_provider",
-            format!("unknown cloud_provider {provider}"),
-        ));
-    }
-    let rows: Vec<_> = configurations
-        .iter()
-        .filter(|c| c.cloud_provider == provider)
-        .collect();
-    if rows.is_empty() {
-        return Err(ApiError::invalid_field(
-            "cloud_provider",
-            format!("cloud_provider {provider} is not available to this tenant"),
-        ));
-    }
+    let provider = known("cloud_provider", &request.cloud_provider, CLOUD_PROVIDERS)?;
+    let rows: Vec<_> = configurations.iter().collect();
+    let rows = narrow(
+        rows,
+        "cloud_provider",
+        provider,
+        |c| &c.cloud_provider,
+        "this tenant",
+    )?;
     let region = required("region", &request.region)?;
-    let rows: Vec<_> = rows.into_iter().filter(|c| c.region == region).collect();
-    if rows.is_empty() {
-        return Err(ApiError::invalid_field(
-            "region",
-            format!("region {region} is not available for {provider}"),
-        ));
-    }
-    let kind = required("type", &request.instance_type)?;
-    if !INSTANCE_TYPES.contains(&kind) {
-        return Err(ApiError::invalid_field(
-            "type",
-            format!("unknown type {kind}"),
-        ));
-    }
-    let rows: Vec<_> = rows
-        .into_iter()
-        .filter(|c| c.instance_type == kind)
-        .collect();
-    if rows.is_empty() {
-        return Err(ApiError::invalid_field(
-            "type",
-            format!("type {kind} is not available in {provider} {region}"),
-        ));
-    }
+    let rows = narrow(rows, "region", region, |c| &c.region, provider)?;
+    let kind = known("type", &request.instance_type, INSTANCE_TYPES)?;
+    let rows = narrow(
+        rows,
+        "type",
+        kind,
+        |c| &c.instance_type,
+        &format!("{provider} {region}"),
+    )?;
     let version = required("version", &request.version)?;
-    let rows: Vec<_> = rows.into_iter().filter(|c| c.version == version).collect();
+    let rows = narrow(rows, "version", version, |c| &c.version, kind)?;
+    let memory = known("memory", &request.memory, INSTANCE_MEMORY)?;
+    let rows = narrow(rows, "memory", memory, |c| &c.memory, kind)?;
+    Ok(rows[0])
+}
+
+/// A required field whose value must be one of `allowed`.
+fn known<'r>(
+    field: &str,
+    value: &'r Option<String>,
+    allowed: &[&str],
+) -> Result<&'r str, ApiError> {
+    let value = required(field, value)?;
+    if !allowed.contains(&value) {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("unknown {field} {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Keeps the configurations whose `field` is `wanted`; none left is a 400 naming the field.
+fn narrow<'a>(
+    rows: Vec<&'a InstanceConfiguration>,
+    field: &str,
+    wanted: &str,
+    value: impl Fn(&InstanceConfiguration) -> &String,
+    scope: &str,
+) -> Result<Vec<&'a InstanceConfiguration>, ApiError> {
+    let rows: Vec<_> = rows.into_iter().filter(|c| value(c) == wanted).collect();
     if rows.is_empty() {
         return Err(ApiError::invalid_field(
-            "version",
-            format!("version {version} is not available for {kind}"),
+            field,
+            format!("{field} {wanted} is not available for {scope}"),
         ));
     }
-    let memory = required("memory", &request.memory)?;
-    if !INSTANCE_MEMORY.contains(&memory) {
-        return Err(ApiError::invalid_field(
-            "memory",
-            format!("unknown memory size {memory}"),
-        ));
-    }
-    rows.into_iter()
-        .find(|c| c.memory == memory)
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                "memory",
-                format!("memory {memory} is not available for {kind}"),
-            )
-        })
+    Ok(rows)
 }
 
 /// Storage must be a known size at least as large as the configuration's default.
