@@ -620,3 +620,51 @@ async fn an_instance_can_be_created_as_a_clone_of_another_resource() {
     );
     assert_eq!(op.emu.handle().instances().len(), 2);
 }
+
+#[tokio::test]
+async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
+    // One Aura request every ~0.1 s, and resyncs every 200 ms for 24 instances: background
+    // passes queue for the budget about 2 s deep.
+    let timing = aura_operator::controllers::Timing {
+        resync: Duration::from_millis(200),
+        ..support::operator::timing()
+    };
+    let mut op = Operator::stopped(support::fast_config(), timing).await;
+    op.budget = aura_operator::aura::RateLimit {
+        per_minute: 600,
+        burst: 1,
+    };
+    op.restart();
+    let names: Vec<String> = (0..24).map(|i| format!("fleet-{i}")).collect();
+    for name in &names {
+        op.apply(instance(name, json!({}))).await;
+    }
+    for name in &names {
+        op.wait_for(name, "Ready", is_ready).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let patches = |op: &Operator| {
+        op.emu
+            .handle()
+            .stats()
+            .count_route("PATCH", "/v1/instances/{id}")
+    };
+    assert_eq!(patches(&op), 0);
+
+    let started = std::time::Instant::now();
+    op.patch_spec("fleet-7", json!({"memory": "4GB"})).await;
+    let handle = op.emu.handle();
+    let patched = op
+        .api
+        .wait_until(Duration::from_secs(10), move |_| {
+            handle.stats().count_route("PATCH", "/v1/instances/{id}") > 0
+        })
+        .await;
+    let waited = started.elapsed();
+    assert!(patched, "the resize never reached Aura");
+    // Behind the queue it would take about 2 s; ahead of it, two budget slots.
+    assert!(
+        waited < Duration::from_millis(1200),
+        "the resize waited {waited:?} behind background polls"
+    );
+}

@@ -18,6 +18,8 @@ const TENANT_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Default)]
 pub struct Memory {
+    /// Per resource UID, woken when someone changes the resource.
+    changes: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     passwords: Mutex<HashMap<String, SecretString>>,
     polls: Mutex<HashMap<String, (String, u32)>>,
     failures: Mutex<HashMap<String, u32>>,
@@ -111,8 +113,27 @@ impl Memory {
         lock(&self.recorded_instances).get(owner).cloned()
     }
 
+    /// Wakes the passes of `owner` that wait to be superseded.
+    pub fn changed(&self, owner: &str) {
+        if let Some(notify) = lock(&self.changes).get(owner) {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Resolves when `owner` is changed after this call: a background pass (a poll or a drift
+    /// check) races this against its work, so that a user's change does not wait behind a pass
+    /// queued for the Aura budget with an older copy of the resource.
+    pub fn superseded(&self, owner: &str) -> impl Future<Output = ()> + Send + 'static {
+        let notify = Arc::clone(lock(&self.changes).entry(owner.to_owned()).or_default());
+        // Registered now, not at the first poll, so a change right after this call counts.
+        let mut notified = Box::pin(notify.notified_owned());
+        notified.as_mut().enable();
+        notified
+    }
+
     /// Forgets everything about a resource that is gone.
     pub fn forget(&self, key: &str) {
+        lock(&self.changes).remove(key);
         lock(&self.recorded_instances).remove(key);
         lock(&self.polls).remove(key);
         lock(&self.failures).remove(key);

@@ -12,8 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::controller::{self, Action};
 use kube::runtime::finalizer;
 use std::fmt::Debug;
+use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use kube::Api;
 use kube::core::NamespaceResourceScope;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -74,7 +75,7 @@ where
 /// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
 /// with its cache counted by status for `/metrics`.
 pub fn controller<K>(
-    ctx: &Context,
+    ctx: &Arc<Context>,
     namespace: Option<&str>,
     kind: &'static str,
     status: fn(&K) -> Option<String>,
@@ -89,11 +90,19 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
+    let notify = Arc::clone(ctx);
     let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(worth_a_pass, Default::default());
+        .predicate_filter(worth_a_pass, Default::default())
+        // A change someone made supersedes a background pass of the same object that is still
+        // queued for the Aura budget (see `Memory::superseded`).
+        .inspect_ok(move |obj| {
+            notify
+                .memory
+                .changed(obj.meta().uid.as_deref().unwrap_or_default())
+        });
     count_statuses(ctx, kind, reader.clone(), status);
     Controller::for_stream(triggers, reader)
 }

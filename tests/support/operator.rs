@@ -38,6 +38,8 @@ pub struct Operator {
     pub api: ApiServer,
     pub emu: RunningEmulator,
     pub timing: Timing,
+    /// The controller's Aura budget (far above what tests send, unless a test sets it).
+    pub budget: RateLimit,
     /// The client the controller uses: in-process, or over loopback HTTP.
     controller_kube: kube::Client,
     _served: Option<Served>,
@@ -83,6 +85,10 @@ impl Operator {
             api,
             emu,
             timing,
+            budget: RateLimit {
+                per_minute: 100_000,
+                burst: 1_000,
+            },
             _served: None,
             task: None,
         }
@@ -92,10 +98,7 @@ impl Operator {
         let settings = AuraSettings {
             base_url: self.emu.base_url(),
             allow_insecure_http: true,
-            rate_limit: RateLimit {
-                per_minute: 100_000,
-                burst: 1_000,
-            },
+            rate_limit: self.budget,
             timeout: Duration::from_secs(5),
             retry: RetryPolicy {
                 max_retries: 2,

@@ -63,7 +63,7 @@ impl Pass<'_> {
         }
     }
 
-    fn restore_pending(&self) -> bool {
+    pub(super) fn restore_pending(&self) -> bool {
         match (&self.obj.spec.restore, &self.status.restore) {
             (Some(wanted), Some(done)) => wanted.request_id != done.request_id,
             (Some(_), None) => true,

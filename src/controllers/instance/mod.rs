@@ -58,6 +58,18 @@ pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Acti
         match event {
             FinalizerEvent::Apply(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
+                if pass.may_be_superseded() {
+                    let superseded = ctx.memory.superseded(&pass.key());
+                    tokio::select! {
+                        biased;
+                        outcome = pass.apply() => return pass.report(outcome).await,
+                        () = superseded => {
+                            // A newer copy of the resource is waiting: run it now instead.
+                            tracing::debug!(object = %pass.obj.name_any(), "background pass superseded by a change");
+                            return Ok(Action::requeue(std::time::Duration::ZERO));
+                        }
+                    }
+                }
                 let outcome = pass.apply().await;
                 pass.report(outcome).await
             }
@@ -118,6 +130,17 @@ impl<'c> Pass<'c> {
 
     fn key(&self) -> String {
         self.obj.uid().unwrap_or_default()
+    }
+
+    /// Whether this pass may be abandoned when the resource changes meanwhile: a background pass
+    /// over a settled instance (its id recorded, no create and no restore in flight), whose every
+    /// step is safe to cut short and redo — a read, an idempotent PATCH, or a pause or resume
+    /// that the next pass would see under way.
+    fn may_be_superseded(&self) -> bool {
+        !self.user_driven()
+            && self.status.instance_id.is_some()
+            && self.status.create_intent.is_none()
+            && !self.restore_pending()
     }
 
     /// Whether the user changed something this operator has not acted on yet.
