@@ -197,21 +197,17 @@ pub fn growing_wait(ctx: &Context, key: &str, state: &str) -> Duration {
 }
 
 /// The conditions as they were before the pass, to tell what changed.
-pub struct Before {
+struct Before {
     was_ready: bool,
     sync: Option<(String, String)>,
 }
 
 impl Before {
-    pub fn of(conditions: &[Condition]) -> Self {
+    fn of(conditions: &[Condition]) -> Self {
         Self {
             was_ready: conditions::is_true(conditions, READY),
             sync: sync_of(conditions),
         }
-    }
-
-    pub fn was_ready(&self) -> bool {
-        self.was_ready
     }
 }
 
@@ -222,7 +218,7 @@ fn sync_of(conditions: &[Condition]) -> Option<(String, String)> {
 /// Sets Synced and Ready after a pass: `ready` when it succeeded, or from the error. Returns
 /// whether this generation has been dealt with (success, or an error only a change can fix),
 /// i.e. whether `observedGeneration` moves.
-pub fn record(
+fn record(
     conds: &mut Vec<Condition>,
     result: Result<Desired<'_>, &Error>,
     before: &Before,
@@ -266,9 +262,94 @@ pub fn record(
     }
 }
 
+/// What the shared report needs of a controller's pass: its object, the conditions as last
+/// written and as being built, and a way to write the status.
+pub trait Tracked {
+    type Kind: Resource<DynamicType = ()>;
+    fn context(&self) -> &Context;
+    fn object(&self) -> &Self::Kind;
+    fn written_conditions(&self) -> &[Condition];
+    /// The conditions and observedGeneration of the status being built.
+    fn bookkeeping(&mut self) -> (&mut Vec<Condition>, &mut Option<i64>);
+    fn save(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// Implements [`Tracked`] for a controller's `Pass<'_>` with fields `ctx`, `obj`, `written` and
+/// `status` (whose type has `conditions` and `observed_generation`) and an inherent `save`.
+macro_rules! tracked_pass {
+    ($pass:ident, $kind:ty) => {
+        impl $crate::controllers::pass::Tracked for $pass<'_> {
+            type Kind = $kind;
+            fn context(&self) -> &$crate::controllers::Context {
+                self.ctx
+            }
+            fn object(&self) -> &$kind {
+                &self.obj
+            }
+            fn written_conditions(
+                &self,
+            ) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.written.conditions
+            }
+            fn bookkeeping(
+                &mut self,
+            ) -> (
+                &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+                &mut Option<i64>,
+            ) {
+                (
+                    &mut self.status.conditions,
+                    &mut self.status.observed_generation,
+                )
+            }
+            fn save(
+                &mut self,
+            ) -> impl Future<Output = Result<(), $crate::controllers::Error>> + Send {
+                $pass::save(self)
+            }
+        }
+    };
+}
+pub(crate) use tracked_pass;
+
+/// Reports a pass the same way for every kind: Ready and Synced (with observedGeneration when
+/// this generation has been judged), the failure count, the status write (best effort: the next
+/// pass writes it again), and the Events of a new state.
+pub async fn report<P: Tracked + Send>(
+    pass: &mut P,
+    ready: Result<Desired<'_>, &Error>,
+    ready_note: &str,
+) {
+    let generation = pass.object().meta().generation;
+    let before = Before::of(pass.written_conditions());
+    let succeeded = ready.is_ok();
+    let failure = ready.as_ref().err().copied();
+    let (conditions, observed) = pass.bookkeeping();
+    if record(conditions, ready, &before, generation) {
+        *observed = generation;
+    }
+    let key = pass.object().meta().uid.clone().unwrap_or_default();
+    if succeeded {
+        pass.context().memory.succeeded(&key);
+    }
+    if let Err(write_err) = pass.save().await {
+        tracing::warn!(error = %write_err, "could not write status");
+    }
+    let after = pass.bookkeeping().0.clone();
+    announce(
+        pass.context(),
+        pass.object(),
+        &before,
+        &after,
+        ready_note,
+        failure,
+    )
+    .await;
+}
+
 /// Publishes the Events a pass deserves: `Ready` when the resource became ready, and one Event
 /// per new problem (not one per retry).
-pub async fn announce<K: Resource<DynamicType = ()>>(
+async fn announce<K: Resource<DynamicType = ()>>(
     ctx: &Context,
     obj: &K,
     before: &Before,
@@ -328,7 +409,7 @@ mod tests {
             Some(1)
         ));
         let before = Before::of(&conds);
-        assert!(before.was_ready());
+        assert!(before.was_ready);
         let transient = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
         assert!(!record(&mut conds, Err(&transient), &before, Some(1)));
         assert!(conditions::is_true(&conds, READY));

@@ -100,6 +100,8 @@ const INSTANCE_REF: Reasons = Reasons {
     not_ready: "InstanceRefNotReady",
 };
 
+pass::tracked_pass!(Pass, GdsSession);
+
 /// The state of one pass.
 struct Pass<'c> {
     ctx: &'c Context,
@@ -276,35 +278,16 @@ impl<'c> Pass<'c> {
 
     /// Writes what the pass found and decides the next pass.
     async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
-        let generation = self.obj.metadata.generation;
-        let before = pass::Before::of(&self.written.conditions);
         let ready = match &result {
             Ok(Outcome::Gone) => return Ok(Action::await_change()),
             Ok(outcome) => Ok(self.ready_condition(outcome)),
             Err(err) => Err(err),
         };
-        if pass::record(&mut self.status.conditions, ready, &before, generation) {
-            self.status.observed_generation = generation;
-        }
-        if result.is_ok() {
-            self.ctx.memory.succeeded(&self.key());
-        }
-        if let Err(write_err) = self.save().await {
-            tracing::warn!(error = %write_err, "could not write status");
-        }
         let note = format!(
             "the session is ready; its address is in Secret {}",
             secret::name(&self.obj)
         );
-        pass::announce(
-            self.ctx,
-            &*self.obj,
-            &before,
-            &self.status.conditions,
-            &note,
-            result.as_ref().err(),
-        )
-        .await;
+        pass::report(self, ready, &note).await;
         let key = self.key();
         result.map(|outcome| match outcome {
             Outcome::Starting(state) => pass::next_pass(self.ctx, &key, Some(&state)),

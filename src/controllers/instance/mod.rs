@@ -102,6 +102,8 @@ pub(crate) enum Outcome {
     Gone,
 }
 
+pass::tracked_pass!(Pass, AuraInstance);
+
 /// The state of one pass: the object, its API handles, and the status being built.
 pub(crate) struct Pass<'c> {
     ctx: &'c Context,

@@ -6,35 +6,21 @@
 use kube::runtime::controller::Action;
 
 use super::{Outcome, Pass, Result};
-use crate::controllers::pass::{self, Before, pascal};
+use crate::controllers::pass::{self, pascal};
 use crate::crd::conditions::{Desired, READY};
 
 impl Pass<'_> {
     /// Writes what the pass found and decides the next pass.
     pub(super) async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
-        let generation = self.obj.metadata.generation;
-        let before = Before::of(&self.written.conditions);
         let ready = match &result {
             Ok(Outcome::Gone) => return Ok(self.requeue(&Outcome::Gone)),
             Ok(outcome) => Ok(self.ready_condition(outcome)),
             Err(err) => Err(err),
         };
-        if pass::record(&mut self.status.conditions, ready, &before, generation) {
-            self.status.observed_generation = generation;
-        }
-        if result.is_ok() {
-            self.ctx.memory.succeeded(&self.key());
-        }
-        if let Err(write_err) = self.save().await {
-            tracing::warn!(error = %write_err, "could not write status");
-        }
-        pass::announce(
-            self.ctx,
-            &*self.obj,
-            &before,
-            &self.status.conditions,
+        pass::report(
+            self,
+            ready,
             "the instance is ready; its connection Secret is usable",
-            result.as_ref().err(),
         )
         .await;
         result.map(|outcome| self.requeue(&outcome))

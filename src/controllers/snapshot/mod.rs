@@ -81,6 +81,8 @@ const INSTANCE_REF: Reasons = Reasons {
     not_ready: "InstanceRefNotReady",
 };
 
+pass::tracked_pass!(Pass, AuraSnapshot);
+
 /// The state of one pass.
 struct Pass<'c> {
     ctx: &'c Context,
@@ -196,28 +198,14 @@ impl<'c> Pass<'c> {
 
     /// Writes what the pass found and decides the next pass.
     async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
-        let generation = self.obj.metadata.generation;
-        let before = pass::Before::of(&self.written.conditions);
         let ready = match &result {
             Ok(outcome) => Ok(self.ready_condition(outcome)),
             Err(err) => Err(err),
         };
-        if pass::record(&mut self.status.conditions, ready, &before, generation) {
-            self.status.observed_generation = generation;
-        }
-        if result.is_ok() {
-            self.ctx.memory.succeeded(&self.key());
-        }
-        if let Err(write_err) = self.save().await {
-            tracing::warn!(error = %write_err, "could not write status");
-        }
-        pass::announce(
-            self.ctx,
-            &*self.obj,
-            &before,
-            &self.status.conditions,
+        pass::report(
+            self,
+            ready,
             "the snapshot is completed; it can be a restore or clone source",
-            result.as_ref().err(),
         )
         .await;
         let key = self.key();
