@@ -1,12 +1,10 @@
 //! Many concurrent callers of one credential share one request budget and never cause a 429.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use aura_operator::aura::RateLimit;
 use aura_operator::emulator::EmulatorConfig;
-use support::*;
 
 #[tokio::test]
 async fn concurrent_callers_of_one_credential_stay_within_the_budget_and_see_no_429() {

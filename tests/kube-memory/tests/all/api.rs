@@ -1,11 +1,9 @@
 //! kube `Api` requests against the in-memory server: CRUD, the patch flavours, optimistic
 //! concurrency, the status subresource, generation rules, deletion and garbage collection.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{GROUP, PLURAL, Widget, WidgetStatus, configmap, reason, server, widget};
+use crate::common::{GROUP, PLURAL, Widget, WidgetStatus, configmap, reason, server, widget};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

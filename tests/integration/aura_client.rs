@@ -1,10 +1,9 @@
 //! The Aura client against the emulator over real HTTP: auth, retries, errors, and every
 //! endpoint family.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use aura_operator::aura::{
     CloudProvider, CreateInstance, CreateSession, Deletion, Error, ErrorCategory, InstanceId,
     InstanceStatus, InstanceType, OverwriteStarted, Placement, SessionFilter, SizeEstimateRequest,
@@ -13,7 +12,6 @@ use aura_operator::aura::{
 use aura_operator::emulator::{DEFAULT_TENANT_ID, EmulatorConfig, Fault};
 use http::Method;
 use secrecy::ExposeSecret;
-use support::*;
 
 const TOKEN: &str = "/oauth/token";
 const INSTANCES: &str = "/v1/instances";

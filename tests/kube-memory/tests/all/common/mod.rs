@@ -1,6 +1,6 @@
 //! A tiny custom resource shared by the integration tests.
 
-#![allow(dead_code)] // each test binary uses a different part
+#![allow(dead_code)] // not every helper is used by every module
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::CustomResource;

@@ -2,11 +2,10 @@
 //! the finalizer patch and the connection Secret's server-side apply. A `tower-test` mock stands
 //! in for the API server and records every request; Aura is the emulator.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 use aura_operator::aura::{RateLimit, RetryPolicy};
 use aura_operator::controllers::{AuraClients, AuraSettings, Context, DefaultCredential, instance};
 use aura_operator::crd::AuraInstance;
@@ -15,7 +14,6 @@ use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use support::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -118,7 +116,7 @@ async fn pass(obj: Value) -> Vec<Seen> {
     let ctx = Context::new(
         kube,
         AuraClients::new(settings, default),
-        support::operator::timing(),
+        crate::support::operator::timing(),
     );
     let resource: AuraInstance = serde_json::from_value(obj).unwrap();
     tokio::time::timeout(

@@ -1,19 +1,18 @@
 //! The GdsSession controller end to end: the real `Controller` against the in-memory API server
 //! and the Aura emulator, beside the AuraInstance controller it refers to.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::operator::{
+    NS, Operator, condition, instance, is_ready, ready_reason, resource, secret_value,
+};
 use aura_operator::aura::{Session, SessionFilter};
 use aura_operator::crd::{AuraInstance, GdsSession};
 use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
 use http::Method;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::json;
-use support::operator::{
-    NS, Operator, condition, instance, is_ready, ready_reason, resource, secret_value,
-};
 
 const CREATE: &str = "/v1/graph-analytics/sessions";
 

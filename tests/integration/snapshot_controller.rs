@@ -1,16 +1,15 @@
 //! The AuraSnapshot controller end to end: the real `Controller` against the in-memory API
 //! server and the Aura emulator, beside the AuraInstance controller it refers to.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::operator::{Operator, condition, instance, is_ready, ready_reason, resource};
 use aura_operator::aura::{InstanceId, SnapshotId};
 use aura_operator::crd::{AuraInstance, AuraSnapshot};
 use aura_operator::emulator::{Fault, SnapshotProfile, SnapshotStatus};
 use http::Method;
 use serde_json::json;
-use support::operator::{Operator, condition, instance, is_ready, ready_reason, resource};
 
 const TAKE: &str = "/v1/instances/*/snapshots";
 const TAKE_ROUTE: &str = "/v1/instances/{id}/snapshots";

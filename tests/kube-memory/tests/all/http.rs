@@ -2,11 +2,9 @@
 //! would build it, does CRUD, a status write and a streaming watch; stopping the server closes
 //! the port.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{GROUP, PLURAL, Widget, WidgetStatus, configmap, server, widget};
+use crate::common::{GROUP, PLURAL, Widget, WidgetStatus, configmap, server, widget};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};

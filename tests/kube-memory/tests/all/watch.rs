@@ -1,11 +1,9 @@
 //! Watches against the in-memory server: resuming, expiry (410) and the watcher's relist,
 //! timeouts, streaming lists, selector transitions and cross-namespace watches.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Widget, configmap, server, widget};
+use crate::common::{Widget, configmap, server, widget};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};

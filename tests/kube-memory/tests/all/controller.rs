@@ -3,13 +3,11 @@
 //! status through `patch_status` (merge and server-side apply), cleanup on deletion, garbage
 //! collection of the owned ConfigMap, and no hot reconcile loop while idle.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{GROUP, PLURAL, Widget, server, widget};
+use crate::common::{GROUP, PLURAL, Widget, server, widget};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event as K8sEvent;

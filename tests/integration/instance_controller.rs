@@ -1,14 +1,13 @@
 //! The AuraInstance controller end to end: the real `Controller` against the in-memory API
 //! server and the Aura emulator.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::operator::{NS, Operator, condition, instance, is_ready, secret_value};
 use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
 use http::Method;
 use serde_json::json;
-use support::operator::{NS, Operator, condition, instance, is_ready, secret_value};
 
 fn live_instances(op: &Operator) -> Vec<aura_operator::emulator::InstanceView> {
     op.emu
@@ -573,7 +572,7 @@ async fn a_restore_request_is_carried_out_once_however_often_it_is_applied() {
         .wait_for_snapshot(
             &instance_id,
             &snapshot,
-            support::WAIT,
+            crate::support::WAIT,
             support::quick_polls(),
         )
         .await
@@ -627,7 +626,7 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
     // passes queue for the budget about 2 s deep.
     let timing = aura_operator::controllers::Timing {
         resync: Duration::from_millis(200),
-        ..support::operator::timing()
+        ..crate::support::operator::timing()
     };
     let mut op = Operator::stopped(support::fast_config(), timing).await;
     op.budget = aura_operator::aura::RateLimit {

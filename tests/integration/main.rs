@@ -1,0 +1,18 @@
+//! The end-to-end tests, compiled as one test binary: each separate binary linked the whole
+//! dependency tree again (~60 MB and a link step each). `secrets_in_logs.rs` stays its own
+//! binary because it installs a global tracing subscriber.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod aura_client;
+mod binary_smoke;
+mod crds;
+mod emulator;
+mod examples;
+mod gds_session_controller;
+mod instance_controller;
+mod leader;
+mod rate_budget;
+mod request_shapes;
+mod snapshot_controller;

@@ -1,0 +1,8 @@
+//! kube-memory's tests, compiled as one test binary (one link of the kube tree, not four).
+
+mod common;
+
+mod api;
+mod controller;
+mod http;
+mod watch;
