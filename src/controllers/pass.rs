@@ -2,29 +2,36 @@
 //! error or while Aura is busy, and how the Ready and Synced conditions and their Events follow
 //! from a pass's result.
 //!
-//! Each controller keeps its own `Pass` (its status type differs) and decides what Ready says
-//! when a pass succeeds; the rules for errors, conditions and Events are the same everywhere.
+//! One generic [`Pass`] holds a pass's state for every kind; each controller adds its own steps
+//! to it and decides what Ready says when a pass succeeds. The rules for errors, conditions and
+//! Events are the same everywhere.
 
+use std::fmt::Debug;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::NamespaceResourceScope;
+use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action};
 use kube::runtime::finalizer;
-use std::fmt::Debug;
-use std::sync::Arc;
-
-use futures::{Stream, StreamExt, TryStreamExt};
-use kube::Api;
-use kube::core::NamespaceResourceScope;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{Error, Retry};
-use super::{Context, events};
+use super::{Context, events, status};
+use crate::aura;
 use crate::crd::conditions::{self, Desired, READY, SYNCED};
+use crate::crd::{
+    AuraInstance, AuraInstanceStatus, AuraSnapshot, AuraSnapshotStatus, GdsSession,
+    GdsSessionStatus,
+};
 
 /// The parts of a resource whose change deserves a pass: spec (generation), finalizers,
 /// deletion and annotations. Status writes do not: the controllers schedule their own polls.
@@ -74,21 +81,12 @@ where
 
 /// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
 /// with its cache counted by status for `/metrics`.
-pub fn controller<K>(
+pub fn controller<K: Kind>(
     ctx: &Arc<Context>,
     namespace: Option<&str>,
     kind: &'static str,
     status: fn(&K) -> Option<String>,
-) -> Controller<K>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Controller<K> {
     let (reader, writer) = reflector::store();
     let notify = Arc::clone(ctx);
     let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
@@ -262,89 +260,134 @@ fn record(
     }
 }
 
-/// What the shared report needs of a controller's pass: its object, the conditions as last
-/// written and as being built, and a way to write the status.
-pub trait Tracked {
-    type Kind: Resource<DynamicType = ()>;
-    fn context(&self) -> &Context;
-    fn object(&self) -> &Self::Kind;
-    fn written_conditions(&self) -> &[Condition];
-    /// The conditions and observedGeneration of the status being built.
+/// A status with the bookkeeping every kind keeps: the standard conditions and the generation
+/// they judged.
+pub trait Judged: Clone + Default + PartialEq + Serialize + Send + Sync {
+    fn conditions(&self) -> &[Condition];
+    fn observed_generation(&self) -> Option<i64>;
+    /// The conditions and observedGeneration, to update together.
     fn bookkeeping(&mut self) -> (&mut Vec<Condition>, &mut Option<i64>);
-    fn save(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// Implements [`Tracked`] for a controller's `Pass<'_>` with fields `ctx`, `obj`, `written` and
-/// `status` (whose type has `conditions` and `observed_generation`) and an inherent `save`.
-macro_rules! tracked_pass {
-    ($pass:ident, $kind:ty) => {
-        impl $crate::controllers::pass::Tracked for $pass<'_> {
-            type Kind = $kind;
-            fn context(&self) -> &$crate::controllers::Context {
-                self.ctx
+macro_rules! judged {
+    ($($status:ty),+) => {$(
+        impl Judged for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
             }
-            fn object(&self) -> &$kind {
-                &self.obj
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
             }
-            fn written_conditions(
-                &self,
-            ) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-                &self.written.conditions
-            }
-            fn bookkeeping(
-                &mut self,
-            ) -> (
-                &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-                &mut Option<i64>,
-            ) {
-                (
-                    &mut self.status.conditions,
-                    &mut self.status.observed_generation,
-                )
-            }
-            fn save(
-                &mut self,
-            ) -> impl Future<Output = Result<(), $crate::controllers::Error>> + Send {
-                $pass::save(self)
+            fn bookkeeping(&mut self) -> (&mut Vec<Condition>, &mut Option<i64>) {
+                (&mut self.conditions, &mut self.observed_generation)
             }
         }
-    };
+    )+};
 }
-pub(crate) use tracked_pass;
+judged!(AuraInstanceStatus, AuraSnapshotStatus, GdsSessionStatus);
+
+/// A custom resource kind the operator reconciles: namespaced, with a [`Judged`] status.
+pub trait Kind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + HasStatus<Status: Judged>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl Kind for AuraInstance {}
+impl Kind for AuraSnapshot {}
+impl Kind for GdsSession {}
+
+/// The state of one pass over one resource, the same for every kind: the object, its API
+/// handles, the status as last written and the status being built. Each controller adds its
+/// steps in inherent `impl Pass<'_, ItsKind>` blocks.
+pub struct Pass<'c, K: Kind> {
+    pub ctx: &'c Context,
+    pub obj: Arc<K>,
+    pub api: Api<K>,
+    pub secrets: Api<Secret>,
+    /// Status as last written.
+    pub written: K::Status,
+    /// Status being built.
+    pub status: K::Status,
+}
+
+impl<'c, K: Kind> Pass<'c, K> {
+    pub fn new(obj: Arc<K>, ctx: &'c Context) -> Self {
+        let namespace = obj.namespace().unwrap_or_default();
+        let status = obj.status().cloned().unwrap_or_default();
+        Self {
+            api: Api::namespaced(ctx.kube.clone(), &namespace),
+            secrets: Api::namespaced(ctx.kube.clone(), &namespace),
+            ctx,
+            written: status.clone(),
+            status,
+            obj,
+        }
+    }
+
+    /// The key of this resource in the operator's memory (its UID).
+    pub fn key(&self) -> String {
+        self.obj.uid().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> String {
+        self.obj.namespace().unwrap_or_default()
+    }
+
+    /// Whether the user changed something this operator has not acted on yet (a new generation
+    /// or a deletion); such passes go before background ones in the Aura budget.
+    pub fn user_driven(&self) -> bool {
+        self.obj.meta().deletion_timestamp.is_some()
+            || self.obj.meta().generation != self.written.observed_generation()
+    }
+
+    /// The Aura budget priority of this pass (see [`Self::user_driven`]).
+    pub fn priority(&self) -> aura::Priority {
+        if self.user_driven() {
+            aura::Priority::Interactive
+        } else {
+            aura::Priority::Background
+        }
+    }
+
+    /// Writes the status built so far, if it changed.
+    pub async fn save(&mut self) -> Result<(), Error> {
+        status::write(&self.api, &self.obj.name_any(), &self.written, &self.status).await?;
+        self.written = self.status.clone();
+        Ok(())
+    }
+}
 
 /// Reports a pass the same way for every kind: Ready and Synced (with observedGeneration when
 /// this generation has been judged), the failure count, the status write (best effort: the next
 /// pass writes it again), and the Events of a new state.
-pub async fn report<P: Tracked + Send>(
-    pass: &mut P,
+pub async fn report<K: Kind>(
+    pass: &mut Pass<'_, K>,
     ready: Result<Desired<'_>, &Error>,
     ready_note: &str,
 ) {
-    let generation = pass.object().meta().generation;
-    let before = Before::of(pass.written_conditions());
+    let generation = pass.obj.meta().generation;
+    let before = Before::of(pass.written.conditions());
     let succeeded = ready.is_ok();
     let failure = ready.as_ref().err().copied();
-    let (conditions, observed) = pass.bookkeeping();
+    let (conditions, observed) = pass.status.bookkeeping();
     if record(conditions, ready, &before, generation) {
         *observed = generation;
     }
-    let key = pass.object().meta().uid.clone().unwrap_or_default();
     if succeeded {
-        pass.context().memory.succeeded(&key);
+        pass.ctx.memory.succeeded(&pass.key());
     }
     if let Err(write_err) = pass.save().await {
         tracing::warn!(error = %write_err, "could not write status");
     }
-    let after = pass.bookkeeping().0.clone();
-    announce(
-        pass.context(),
-        pass.object(),
-        &before,
-        &after,
-        ready_note,
-        failure,
-    )
-    .await;
+    let after = pass.status.conditions();
+    announce(pass.ctx, &*pass.obj, &before, after, ready_note, failure).await;
 }
 
 /// Publishes the Events a pass deserves: `Ready` when the resource became ready, and one Event

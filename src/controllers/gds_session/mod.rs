@@ -16,18 +16,18 @@ mod secret;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
-use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
 use super::references::{self, Reasons, ReferencedInstance};
-use super::{Context, events, pass, status};
+use super::{Context, events, pass};
 use crate::aura::{self, SessionFilter, SessionId};
+use crate::crd::GdsSession;
 use crate::crd::conditions::{Desired, READY};
 use crate::crd::instance::CredentialsSecretRef;
-use crate::crd::{GdsSession, GdsSessionStatus};
 
 /// Finalizer that keeps a resource until its Aura session is deleted.
 pub const FINALIZER: &str = "aura.neo4j.io/gds-session";
@@ -100,51 +100,10 @@ const INSTANCE_REF: Reasons = Reasons {
     not_ready: "InstanceRefNotReady",
 };
 
-pass::tracked_pass!(Pass, GdsSession);
+/// The state of one pass over a GdsSession; its steps are in this module's files.
+type Pass<'c> = pass::Pass<'c, GdsSession>;
 
-/// The state of one pass.
-struct Pass<'c> {
-    ctx: &'c Context,
-    obj: Arc<GdsSession>,
-    api: Api<GdsSession>,
-    secrets: Api<Secret>,
-    written: GdsSessionStatus,
-    status: GdsSessionStatus,
-}
-
-impl<'c> Pass<'c> {
-    fn new(obj: Arc<GdsSession>, ctx: &'c Context) -> Self {
-        let namespace = obj.namespace().unwrap_or_default();
-        let status = obj.status.clone().unwrap_or_default();
-        Self {
-            api: Api::namespaced(ctx.kube.clone(), &namespace),
-            secrets: Api::namespaced(ctx.kube.clone(), &namespace),
-            ctx,
-            written: status.clone(),
-            status,
-            obj,
-        }
-    }
-
-    fn key(&self) -> String {
-        self.obj.uid().unwrap_or_default()
-    }
-
-    fn namespace(&self) -> String {
-        self.obj.namespace().unwrap_or_default()
-    }
-
-    fn user_driven(&self) -> bool {
-        self.obj.meta().deletion_timestamp.is_some()
-            || self.obj.meta().generation != self.written.observed_generation
-    }
-
-    async fn save(&mut self) -> Result<()> {
-        status::write(&self.api, &self.obj.name_any(), &self.written, &self.status).await?;
-        self.written = self.status.clone();
-        Ok(())
-    }
-
+impl Pass<'_> {
     /// The referenced AuraInstance, once it has an Aura instance (None when the session names
     /// an instance id or is standalone).
     async fn referenced_instance(&self) -> Result<Option<ReferencedInstance>> {
@@ -176,11 +135,7 @@ impl<'c> Pass<'c> {
             .aura
             .for_resource(&self.ctx.kube, &self.namespace(), credentials)
             .await?;
-        Ok(client.with_priority(if self.user_driven() {
-            aura::Priority::Interactive
-        } else {
-            aura::Priority::Background
-        }))
+        Ok(client.with_priority(self.priority()))
     }
 
     /// The apply pass.

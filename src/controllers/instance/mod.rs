@@ -20,15 +20,15 @@ pub(crate) use validate::provider;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
-use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
-use super::{Context, pass, status};
+use super::{Context, pass};
 use crate::aura;
-use crate::crd::{AuraInstance, AuraInstanceStatus};
+use crate::crd::AuraInstance;
 
 /// Finalizer that keeps a resource until its Aura side is dealt with.
 pub const FINALIZER: &str = "aura.neo4j.io/instance";
@@ -102,38 +102,10 @@ pub(crate) enum Outcome {
     Gone,
 }
 
-pass::tracked_pass!(Pass, AuraInstance);
+/// The state of one pass over an AuraInstance; its steps are in this module's files.
+pub(crate) type Pass<'c> = pass::Pass<'c, AuraInstance>;
 
-/// The state of one pass: the object, its API handles, and the status being built.
-pub(crate) struct Pass<'c> {
-    ctx: &'c Context,
-    obj: Arc<AuraInstance>,
-    api: Api<AuraInstance>,
-    secrets: Api<Secret>,
-    /// Status as last written.
-    written: AuraInstanceStatus,
-    /// Status being built.
-    status: AuraInstanceStatus,
-}
-
-impl<'c> Pass<'c> {
-    fn new(obj: Arc<AuraInstance>, ctx: &'c Context) -> Self {
-        let namespace = obj.namespace().unwrap_or_default();
-        let status = obj.status.clone().unwrap_or_default();
-        Self {
-            api: Api::namespaced(ctx.kube.clone(), &namespace),
-            secrets: Api::namespaced(ctx.kube.clone(), &namespace),
-            ctx,
-            written: status.clone(),
-            status,
-            obj,
-        }
-    }
-
-    fn key(&self) -> String {
-        self.obj.uid().unwrap_or_default()
-    }
-
+impl Pass<'_> {
     /// Whether this pass may be abandoned when the resource changes meanwhile: a background pass
     /// over a settled instance (its id recorded, no create and no restore in flight), whose every
     /// step is safe to cut short and redo — a read, an idempotent PATCH, or a pause or resume
@@ -143,12 +115,6 @@ impl<'c> Pass<'c> {
             && self.status.instance_id.is_some()
             && self.status.create_intent.is_none()
             && !self.restore_pending()
-    }
-
-    /// Whether the user changed something this operator has not acted on yet.
-    fn user_driven(&self) -> bool {
-        self.obj.meta().deletion_timestamp.is_some()
-            || self.obj.meta().generation != self.written.observed_generation
     }
 
     /// The Aura client for this resource, queued by urgency.
@@ -162,19 +128,7 @@ impl<'c> Pass<'c> {
                 self.obj.spec.credentials_secret_ref.as_ref(),
             )
             .await?;
-        let priority = if self.user_driven() {
-            aura::Priority::Interactive
-        } else {
-            aura::Priority::Background
-        };
-        Ok(client.with_priority(priority))
-    }
-
-    /// Writes the status built so far, if it changed.
-    async fn save(&mut self) -> Result<()> {
-        status::write(&self.api, &self.obj.name_any(), &self.written, &self.status).await?;
-        self.written = self.status.clone();
-        Ok(())
+        Ok(client.with_priority(self.priority()))
     }
 
     /// How long until the next pass after `outcome`.

@@ -13,17 +13,16 @@ mod take;
 
 use std::sync::Arc;
 
-use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
 use super::references::{self, Reasons};
-use super::{Context, pass, status};
-use crate::aura::{self, InstanceId, Snapshot, SnapshotStatus};
+use super::{Context, pass};
+use crate::aura::{InstanceId, Snapshot, SnapshotStatus};
+use crate::crd::AuraSnapshot;
 use crate::crd::conditions::{Desired, READY};
 use crate::crd::instance::CredentialsSecretRef;
-use crate::crd::{AuraSnapshot, AuraSnapshotStatus};
 
 pub use take::recognise;
 
@@ -81,56 +80,18 @@ const INSTANCE_REF: Reasons = Reasons {
     not_ready: "InstanceRefNotReady",
 };
 
-pass::tracked_pass!(Pass, AuraSnapshot);
+/// The state of one pass over an AuraSnapshot.
+type Pass<'c> = pass::Pass<'c, AuraSnapshot>;
 
-/// The state of one pass.
-struct Pass<'c> {
-    ctx: &'c Context,
-    obj: Arc<AuraSnapshot>,
-    api: Api<AuraSnapshot>,
-    written: AuraSnapshotStatus,
-    status: AuraSnapshotStatus,
-}
-
-impl<'c> Pass<'c> {
-    fn new(obj: Arc<AuraSnapshot>, ctx: &'c Context) -> Self {
-        let status = obj.status.clone().unwrap_or_default();
-        Self {
-            api: Api::namespaced(ctx.kube.clone(), &obj.namespace().unwrap_or_default()),
-            ctx,
-            written: status.clone(),
-            status,
-            obj,
-        }
-    }
-
-    fn key(&self) -> String {
-        self.obj.uid().unwrap_or_default()
-    }
-
-    fn namespace(&self) -> String {
-        self.obj.namespace().unwrap_or_default()
-    }
-
-    async fn save(&mut self) -> Result<()> {
-        status::write(&self.api, &self.obj.name_any(), &self.written, &self.status).await?;
-        self.written = self.status.clone();
-        Ok(())
-    }
-
+impl Pass<'_> {
     async fn apply(&mut self) -> Result<Outcome> {
         let (instance, credentials) = self.resolve_instance().await?;
-        let priority = if self.obj.meta().generation != self.written.observed_generation {
-            aura::Priority::Interactive
-        } else {
-            aura::Priority::Background
-        };
         let aura = self
             .ctx
             .aura
             .for_resource(&self.ctx.kube, &self.namespace(), credentials.as_ref())
             .await?
-            .with_priority(priority);
+            .with_priority(self.priority());
         self.status.instance_id = Some(instance.to_string());
         let snapshot = self.ensure_snapshot(&aura, &instance).await?;
         self.observe(&snapshot);
