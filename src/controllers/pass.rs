@@ -176,6 +176,35 @@ pub fn from_finalizer(err: finalizer::Error<Error>) -> Error {
     }
 }
 
+/// Runs a pass's `work`; when it `may` be superseded (a background pass whose work is safe to
+/// cut short and redo), only until the resource changes. A change someone made should not wait
+/// behind a poll still queued for the Aura budget with an older copy of the resource: on a change
+/// this gives up (None) and the caller requeues at once, so the Controller runs the newer copy.
+pub async fn unless_superseded<T>(
+    ctx: &Context,
+    key: &str,
+    may: bool,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    if !may {
+        return Some(work.await);
+    }
+    let superseded = ctx.memory.superseded(key);
+    tokio::select! {
+        biased;
+        done = work => Some(done),
+        () = superseded => {
+            tracing::debug!(uid = key, "background pass superseded by a change");
+            None
+        }
+    }
+}
+
+/// The next pass for a superseded one: at once, with the newer copy.
+pub fn rerun_now() -> Action {
+    Action::requeue(Duration::ZERO)
+}
+
 /// How long until the next pass: a settled resource is compared with Aura again after the
 /// resync interval; a busy one is polled with intervals that grow while `state` holds.
 pub fn next_pass(ctx: &Context, key: &str, busy_state: Option<&str>) -> Action {

@@ -312,3 +312,56 @@ async fn an_invalid_memory_size_is_reported_on_the_field_without_a_create() {
     assert_eq!(creates(&op), 0);
     assert!(op.event_reasons().iter().any(|r| r == "InvalidSpec"));
 }
+
+#[tokio::test]
+async fn a_deletion_goes_ahead_of_polls_queued_for_the_aura_budget() {
+    // One Aura request every ~0.1 s, and resyncs every 200 ms for 24 sessions: background
+    // passes queue for the budget about 2 s deep.
+    let timing = aura_operator::controllers::Timing {
+        resync: Duration::from_millis(200),
+        ..support::operator::timing()
+    };
+    let mut op = Operator::stopped(support::fast_config(), timing).await;
+    op.budget = aura_operator::aura::RateLimit {
+        per_minute: 600,
+        burst: 1,
+    };
+    op.restart();
+    let names: Vec<String> = (0..24).map(|i| format!("notebook-{i}")).collect();
+    for name in &names {
+        op.create::<GdsSession>(session(name, standalone(json!({"memory": "4GB"}))))
+            .await;
+    }
+    for name in &names {
+        op.wait_for_any::<GdsSession>(name, "Ready", is_ready).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let deletes = |op: &Operator| {
+        op.emu
+            .handle()
+            .stats()
+            .count_route("DELETE", "/v1/graph-analytics/sessions/{id}")
+    };
+    assert_eq!(deletes(&op), 0);
+
+    let started = std::time::Instant::now();
+    op.delete_any::<GdsSession>("notebook-7").await;
+    let handle = op.emu.handle();
+    let deleted = op
+        .api
+        .wait_until(Duration::from_secs(10), move |_| {
+            handle
+                .stats()
+                .count_route("DELETE", "/v1/graph-analytics/sessions/{id}")
+                > 0
+        })
+        .await;
+    let waited = started.elapsed();
+    assert!(deleted, "the session was never deleted in Aura");
+    // Behind the queue it would take about 2 s; ahead of it, two budget slots.
+    assert!(
+        waited < Duration::from_millis(1200),
+        "the deletion waited {waited:?} behind background polls"
+    );
+    op.wait_gone_any::<GdsSession>("notebook-7").await;
+}

@@ -60,8 +60,11 @@ pub async fn reconcile(obj: Arc<GdsSession>, ctx: Arc<Context>) -> Result<Action
         match event {
             FinalizerEvent::Apply(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
-                let outcome = pass.apply().await;
-                pass.report(outcome).await
+                let (key, may) = (pass.key(), pass.may_be_superseded());
+                match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
+                    Some(outcome) => pass.report(outcome).await,
+                    None => Ok(pass::rerun_now()),
+                }
             }
             FinalizerEvent::Cleanup(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
@@ -104,6 +107,15 @@ const INSTANCE_REF: Reasons = Reasons {
 type Pass<'c> = pass::Pass<'c, GdsSession>;
 
 impl Pass<'_> {
+    /// Whether this pass may be abandoned when the resource changes meanwhile (a deletion, say):
+    /// a background pass over a recorded session, whose steps — a read, the Secret apply, a
+    /// get-or-create by the same name — are safe to cut short and redo.
+    fn may_be_superseded(&self) -> bool {
+        !self.user_driven()
+            && self.status.session_id.is_some()
+            && self.status.create_intent.is_none()
+    }
+
     /// The referenced AuraInstance, once it has an Aura instance (None when the session names
     /// an instance id or is standalone).
     async fn referenced_instance(&self) -> Result<Option<ReferencedInstance>> {

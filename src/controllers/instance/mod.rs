@@ -58,20 +58,11 @@ pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Acti
         match event {
             FinalizerEvent::Apply(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
-                if pass.may_be_superseded() {
-                    let superseded = ctx.memory.superseded(&pass.key());
-                    tokio::select! {
-                        biased;
-                        outcome = pass.apply() => return pass.report(outcome).await,
-                        () = superseded => {
-                            // A newer copy of the resource is waiting: run it now instead.
-                            tracing::debug!(object = %pass.obj.name_any(), "background pass superseded by a change");
-                            return Ok(Action::requeue(std::time::Duration::ZERO));
-                        }
-                    }
+                let (key, may) = (pass.key(), pass.may_be_superseded());
+                match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
+                    Some(outcome) => pass.report(outcome).await,
+                    None => Ok(pass::rerun_now()),
                 }
-                let outcome = pass.apply().await;
-                pass.report(outcome).await
             }
             FinalizerEvent::Cleanup(obj) => {
                 let mut pass = Pass::new(obj, &ctx);

@@ -54,8 +54,11 @@ pub async fn reconcile(obj: Arc<AuraSnapshot>, ctx: Arc<Context>) -> Result<Acti
         ));
     }
     let mut pass = Pass::new(obj, &ctx);
-    let outcome = pass.apply().await;
-    pass.report(outcome).await
+    let (key, may) = (pass.key(), pass.may_be_superseded());
+    match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
+        Some(outcome) => pass.report(outcome).await,
+        None => Ok(pass::rerun_now()),
+    }
 }
 
 /// Backs off per resource (see [`pass::error_policy`]).
@@ -84,6 +87,14 @@ const INSTANCE_REF: Reasons = Reasons {
 type Pass<'c> = pass::Pass<'c, AuraSnapshot>;
 
 impl Pass<'_> {
+    /// Whether this pass may be abandoned when the resource changes meanwhile: a background
+    /// re-read of a snapshot already recorded (nothing in flight to lose).
+    fn may_be_superseded(&self) -> bool {
+        !self.user_driven()
+            && self.status.snapshot_id.is_some()
+            && self.status.create_intent.is_none()
+    }
+
     async fn apply(&mut self) -> Result<Outcome> {
         let (instance, credentials) = self.resolve_instance().await?;
         let aura = self
