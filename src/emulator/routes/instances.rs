@@ -44,6 +44,11 @@ use crate::emulator::values::{
 };
 
 /// The full Instance object (§4.1). Never contains a password.
+/// The answer to an operation Aura has started on an instance: 202 and the instance as it is.
+pub fn accepted(instance: &InstanceRecord, origin: &str) -> (StatusCode, Json<Value>) {
+    (StatusCode::ACCEPTED, data(instance_json(instance, origin)))
+}
+
 pub fn instance_json(instance: &InstanceRecord, origin: &str) -> Value {
     let connection_url = (instance.status != InstanceStatus::Creating)
         .then(|| format!("neo4j+s://{}.databases.neo4j.io", instance.id));
@@ -528,10 +533,7 @@ pub async fn patch(
             after,
         );
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        data(instance_json(instance, &shared.origin)),
-    ))
+    Ok(accepted(instance, &shared.origin))
 }
 
 pub async fn delete(
@@ -545,10 +547,7 @@ pub async fn delete(
     let instance = find(&mut store, &id)?;
     ensure_settled(instance)?;
     instance.begin(InstanceStatus::Destroying, Outcome::Remove, now, after);
-    Ok((
-        StatusCode::ACCEPTED,
-        data(instance_json(instance, &shared.origin)),
-    ))
+    Ok(accepted(instance, &shared.origin))
 }
 
 pub async fn pause(
@@ -579,10 +578,7 @@ pub async fn pause(
         now,
         after,
     );
-    Ok((
-        StatusCode::ACCEPTED,
-        data(instance_json(instance, &shared.origin)),
-    ))
+    Ok(accepted(instance, &shared.origin))
 }
 
 pub async fn resume(
@@ -607,10 +603,7 @@ pub async fn resume(
         now,
         after,
     );
-    Ok((
-        StatusCode::ACCEPTED,
-        data(instance_json(instance, &shared.origin)),
-    ))
+    Ok(accepted(instance, &shared.origin))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -658,10 +651,7 @@ pub async fn overwrite(
         now,
         after,
     );
-    Ok((
-        StatusCode::ACCEPTED,
-        data(instance_json(instance, &shared.origin)),
-    ))
+    Ok(accepted(instance, &shared.origin))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::data;
-use super::instances::{ensure_running, instance_json};
+use super::instances::{accepted, ensure_running};
 use crate::emulator::clock::{rfc3339, utc_date};
 use crate::emulator::error::ApiError;
 use crate::emulator::server::Shared;
@@ -153,8 +153,5 @@ pub async fn restore(
         now,
         after,
     );
-    Ok((
-        StatusCode::ACCEPTED,
-        data(instance_json(instance, &shared.origin)),
-    ))
+    Ok(accepted(instance, &shared.origin))
 }
