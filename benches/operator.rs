@@ -240,17 +240,11 @@ async fn main() {
     );
 
     let aura = route_counts(&aura_before, &aura_converged);
-    let aura_total: u64 = aura.values().sum();
-    report.section("Aura calls until converged, per Ready instance");
-    for ((method, route), count) in &aura {
-        report.figure(
-            &format!("{method} {route}"),
-            format!("{count} ({:.2})", *count as f64 / per),
-        );
-    }
-    report.figure(
+    let aura_total = report.per_instance(
+        "Aura calls until converged, per Ready instance",
+        &aura,
         "all Aura calls",
-        format!("{aura_total} ({:.2})", aura_total as f64 / per),
+        per,
     );
     report.figure(
         "calls / minimal calls",
@@ -267,17 +261,11 @@ async fn main() {
         *created = created.saturating_sub(n);
     }
     writes.retain(|_, count| *count > 0);
-    let writes_total: u64 = writes.values().sum();
-    report.section("Kubernetes writes until converged, per Ready instance");
-    for ((kind, verb), count) in &writes {
-        report.figure(
-            &format!("{kind} {verb}"),
-            format!("{count} ({:.2})", *count as f64 / per),
-        );
-    }
-    report.figure(
+    report.per_instance(
+        "Kubernetes writes until converged, per Ready instance",
+        &writes,
         "all writes",
-        format!("{writes_total} ({:.2})", writes_total as f64 / per),
+        per,
     );
     report.figure(
         "reads: gets / lists / watches opened",
@@ -565,6 +553,26 @@ impl Report {
 
     fn figure(&mut self, name: &str, value: impl std::fmt::Display) {
         self.lines.push((name.to_string(), value.to_string()));
+    }
+
+    /// A section of counts with each one's share per Ready instance, and their total.
+    fn per_instance(
+        &mut self,
+        title: &str,
+        counts: &BTreeMap<(String, String), u64>,
+        total_name: &str,
+        per: f64,
+    ) -> u64 {
+        self.section(title);
+        for ((a, b), count) in counts {
+            self.figure(
+                &format!("{a} {b}"),
+                format!("{count} ({:.2})", *count as f64 / per),
+            );
+        }
+        let total: u64 = counts.values().sum();
+        self.figure(total_name, format!("{total} ({:.2})", total as f64 / per));
+        total
     }
 
     fn print(&self) {
