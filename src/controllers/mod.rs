@@ -6,6 +6,7 @@
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod finalizer;
 pub mod gds_session;
 pub mod instance;
 pub mod memory;
@@ -16,8 +17,6 @@ pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
-
-use kube::runtime::events::{Recorder, Reporter};
 
 use crate::aura::PollBackoff;
 use crate::metrics::Metrics;
@@ -39,6 +38,10 @@ pub struct Timing {
     pub spec_error_retry: Duration,
     /// First wait after a transient error (Aura or Kubernetes unreachable); doubles on repeats.
     pub error_retry: Duration,
+    /// How long after a create Aura may still answer 404 for the new instance (it does for about
+    /// two seconds): within it a 404 is "not visible yet" and a missing instance is not created
+    /// again. Generous, because mistaking a new instance for a deleted one orphans it.
+    pub visibility_grace: Duration,
 }
 
 impl Default for Timing {
@@ -52,6 +55,7 @@ impl Default for Timing {
             },
             spec_error_retry: Duration::from_secs(600),
             error_retry: Duration::from_secs(10),
+            visibility_grace: Duration::from_secs(60),
         }
     }
 }
@@ -60,7 +64,8 @@ impl Default for Timing {
 pub struct Context {
     pub kube: kube::Client,
     pub aura: AuraClients,
-    pub recorder: Recorder,
+    /// Who wrote an Event: this pod's name, or the operator's name outside a pod.
+    pub reporting_instance: String,
     pub timing: Timing,
     /// What the operator remembers between passes (passwords in flight, poll counts).
     pub memory: Memory,
@@ -84,12 +89,8 @@ impl Context {
         timing: Timing,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.to_owned(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Arc::new(Self {
-            recorder: Recorder::new(kube.clone(), reporter),
+            reporting_instance: std::env::var("POD_NAME").unwrap_or_else(|_| FIELD_MANAGER.to_owned()),
             kube,
             aura,
             timing,

@@ -17,7 +17,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::core::NamespaceResourceScope;
 use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action};
-use kube::runtime::finalizer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -164,15 +163,6 @@ pub fn finished<K, E>(
             ctx.metrics.reconciled(kind, Err(err.category()));
         }
         Err(err) => tracing::debug!(error = %err, "controller stream error"),
-    }
-}
-
-/// The controller error behind a finalizer helper error.
-pub fn from_finalizer(err: finalizer::Error<Error>) -> Error {
-    match err {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-        other => Error::invalid("metadata", other.to_string()),
     }
 }
 

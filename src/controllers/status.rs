@@ -1,10 +1,12 @@
 //! Writing a resource's status only when it changed.
 //!
-//! A JSON merge patch of the status subresource, with `null` for every field the new status no
-//! longer has, so that a cleared field (a create intent that is done) really goes away.
+//! A JSON merge patch of the status subresource (signed with the operator's field manager), with
+//! `null` for every field the new status no longer has, so that a cleared field (a create intent
+//! that is done) really goes away. A merge patch rather than server-side apply: the status is
+//! wholly the operator's, and a patch of only what changed keeps each write small.
 
 use kube::Resource;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -20,7 +22,7 @@ where
         return Ok(false);
     }
     let patch = serde_json::json!({ "status": merge_patch(old, new)? });
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+    api.patch_status(name, &super::finalizer::params(), &Patch::Merge(&patch))
         .await?;
     Ok(true)
 }

@@ -332,6 +332,11 @@ pub struct AuraInstanceStatus {
     /// the operator looks for an instance with this Aura name before creating another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_intent: Option<CreateIntent>,
+    /// When this operator created (or found after a lost answer) the instance. Aura can answer
+    /// 404 for a moment after a create; within a grace period of this time such a 404 means
+    /// "not visible yet", not "deleted".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
     /// The restore request last carried out (or being carried out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,
@@ -352,7 +357,7 @@ pub struct CreateIntent {
     pub aura_name: String,
     /// Tenant it is created in.
     pub tenant_id: String,
-    /// When the intent was recorded.
+    /// When the intent was recorded, or the create last sent.
     pub since: Time,
 }
 

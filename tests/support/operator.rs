@@ -31,6 +31,8 @@ pub fn timing() -> Timing {
         },
         spec_error_retry: Duration::from_secs(2),
         error_retry: Duration::from_millis(100),
+        // Above the emulator's 2 s window of 404s after a create, well below the tests' waits.
+        visibility_grace: Duration::from_secs(5),
     }
 }
 

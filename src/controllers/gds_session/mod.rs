@@ -19,11 +19,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{self, Event as FinalizerEvent};
 
 use super::error::{Error, Result};
 use super::references::{self, Reasons, ReferencedInstance};
-use super::{Context, events, pass};
+use super::{Context, events, finalizer, pass};
 use crate::aura::{self, SessionFilter, SessionId};
 use crate::crd::GdsSession;
 use crate::crd::conditions::{Desired, READY};
@@ -56,9 +55,9 @@ pub async fn reconcile(obj: Arc<GdsSession>, ctx: Arc<Context>) -> Result<Action
         .namespace()
         .ok_or_else(|| Error::invalid("metadata.namespace", "GdsSession is namespaced"))?;
     let api: Api<GdsSession> = Api::namespaced(ctx.kube.clone(), &namespace);
-    finalizer::finalizer(&api, FINALIZER, obj, |event| async {
+    finalizer::run(&api, FINALIZER, obj, |event| async {
         match event {
-            FinalizerEvent::Apply(obj) => {
+            finalizer::Event::Apply(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
                 let (key, may) = (pass.key(), pass.may_be_superseded());
                 match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
@@ -66,7 +65,7 @@ pub async fn reconcile(obj: Arc<GdsSession>, ctx: Arc<Context>) -> Result<Action
                     None => Ok(pass::rerun_now()),
                 }
             }
-            FinalizerEvent::Cleanup(obj) => {
+            finalizer::Event::Cleanup(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
                 let outcome = pass.cleanup().await;
                 pass.report(outcome).await
@@ -74,7 +73,6 @@ pub async fn reconcile(obj: Arc<GdsSession>, ctx: Arc<Context>) -> Result<Action
         }
     })
     .await
-    .map_err(pass::from_finalizer)
 }
 
 /// Backs off per resource (see [`pass::error_policy`]).

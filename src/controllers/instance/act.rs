@@ -30,7 +30,7 @@ impl Pass<'_> {
         let step = plan::next_step(
             &self.obj.spec,
             &instance,
-            &self.desired_name(),
+            &self.wanted_name(&instance),
             self.restore_pending(),
         );
         self.act(&aura, &instance, step).await
@@ -252,11 +252,15 @@ impl Pass<'_> {
         let name = secret::name(&self.obj);
         let id = instance.id.to_string();
         let existing = secret::read(&self.secrets, &name).await?;
-        let password = self
+        let mut password = self
             .ctx
             .memory
             .password(&self.key(), &id)
             .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)));
+        let mut kept_username = None;
+        if password.is_none() && self.obj.spec.instance_id.is_some() {
+            (password, kept_username) = self.password_kept_for(&id).await?;
+        }
         if let Some(password) = &password {
             self.ctx
                 .memory
@@ -270,6 +274,7 @@ impl Pass<'_> {
         let username = username
             .map(str::to_owned)
             .or_else(|| existing.as_ref().and_then(|e| e.username_for(&id)))
+            .or(kept_username)
             .unwrap_or_else(|| "neo4j".to_owned());
         let contents = Contents {
             instance_id: &id,
@@ -295,6 +300,31 @@ impl Pass<'_> {
         self.status.connection_secret = Some(name);
         self.status.password_stored = Some(password.is_some());
         Ok(())
+    }
+}
+
+impl Pass<'_> {
+    /// The password (and username) of an adopted instance, from a Secret an earlier resource
+    /// left behind when it was deleted with `deletionPolicy: Retain`.
+    async fn password_kept_for(
+        &self,
+        id: &str,
+    ) -> Result<(Option<secrecy::SecretString>, Option<String>)> {
+        let Some(kept) = secret::find_released(&self.secrets, id).await? else {
+            return Ok((None, None));
+        };
+        let kept_name = kept.secret.metadata.name.clone().unwrap_or_default();
+        events::normal(
+            self.ctx,
+            &*self.obj,
+            "PasswordRecovered",
+            format!(
+                "took the password of Aura instance {id} from Secret {kept_name}, kept when its \
+                 earlier resource was deleted"
+            ),
+        )
+        .await;
+        Ok((kept.password_for(id), kept.username_for(id)))
     }
 }
 

@@ -4,7 +4,7 @@
 //! go at once. With `Delete` it deletes the Aura instance and keeps the finalizer until Aura
 //! reports it gone (404 or 410 count as gone), unless deletion protection is on.
 
-use super::{Outcome, Pass, Result};
+use super::{Outcome, Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::{Error, events};
 use crate::crd::instance::DeletionPolicy;
@@ -19,13 +19,7 @@ impl Pass<'_> {
         }
         if self.obj.spec.deletion_policy == DeletionPolicy::Retain {
             if let Some(id) = &known {
-                events::normal(
-                    self.ctx,
-                    &*self.obj,
-                    "Retained",
-                    format!("deletionPolicy is Retain: Aura instance {id} keeps running"),
-                )
-                .await;
+                self.retain(id).await?;
             }
             return Ok(Outcome::Gone);
         }
@@ -57,6 +51,14 @@ impl Pass<'_> {
             }
             (None, None) => Vec::new(),
         };
+        if ids.is_empty()
+            && let Some(intent) = &self.status.create_intent
+            && self.within_grace(&intent.since)
+        {
+            // A create sent moments ago may not be listed yet: deleting nothing now could
+            // leave it running with no resource.
+            return Err(self.not_visible_yet(&format!("an instance named {:?}", intent.aura_name)));
+        }
         let mut waiting = Vec::new();
         for id in ids {
             if !self.delete_in_aura(&aura, &id).await? {
@@ -76,12 +78,32 @@ impl Pass<'_> {
         })
     }
 
+    /// Keeps the Aura instance and what it takes to use it: the connection Secret is released
+    /// from this resource, so the garbage collector leaves it and its password in place.
+    async fn retain(&mut self, id: &str) -> Result<()> {
+        let name = secret::name(&self.obj);
+        let kept = secret::release(&self.secrets, &name).await?;
+        let note = if kept {
+            format!(
+                "deletionPolicy is Retain: Aura instance {id} keeps running; its connection Secret \
+                 {name} is kept (label {}={id})",
+                secret::INSTANCE_ID_LABEL
+            )
+        } else {
+            format!("deletionPolicy is Retain: Aura instance {id} keeps running")
+        };
+        events::normal(self.ctx, &*self.obj, "Retained", note).await;
+        Ok(())
+    }
+
     /// Deletes one instance; true once Aura no longer has it.
     async fn delete_in_aura(&mut self, aura: &aura::Client, id: &str) -> Result<bool> {
         let Ok(instance_id) = InstanceId::new(id) else {
             return Ok(true);
         };
         match aura.instances().get(&instance_id).await {
+            // A new instance Aura does not show yet is not gone: wait for it, then delete it.
+            Err(e) if e.is_not_found() && self.may_be_invisible() => Ok(false),
             Err(e) if e.is_not_found() => {
                 self.ctx.memory.forget_password(&self.key(), id);
                 events::normal(

@@ -54,11 +54,20 @@ impl Pass<'_> {
         }
         let name = self.desired_name();
         match self.status.create_intent.clone() {
-            // An earlier pass may have created it without recording it: look before creating.
+            // An earlier pass may have created it without recording it: look before creating,
+            // and give a create Aura does not show yet time to appear before sending another.
             Some(intent) => {
                 if let Some(found) = self.find_created(aura, tenant, &intent.aura_name).await? {
                     return self.adopt_created(aura, found).await;
                 }
+                if self.within_grace(&intent.since) {
+                    return Err(self.not_visible_yet(&format!("an instance named {:?}", intent.aura_name)));
+                }
+                self.status.create_intent = Some(CreateIntent {
+                    since: Time(jiff::Timestamp::now()),
+                    ..intent
+                });
+                self.save().await?;
             }
             None => {
                 self.status.create_intent = Some(CreateIntent {
@@ -87,6 +96,40 @@ impl Pass<'_> {
         Ok(true)
     }
 
+    /// Whether a 404 for the recorded instance may only mean Aura does not show it yet: it was
+    /// created moments ago and no read has shown it running since.
+    pub(super) fn may_be_invisible(&self) -> bool {
+        let fresh = self
+            .status
+            .created_at
+            .as_ref()
+            .is_some_and(|at| self.within_grace(at));
+        let seen = self
+            .status
+            .status
+            .as_deref()
+            .is_some_and(|s| s != aura::InstanceStatus::Creating.as_str());
+        fresh && !seen
+    }
+
+    /// Whether `since` lies within the window in which Aura may not show a new instance yet.
+    pub(super) fn within_grace(&self, since: &Time) -> bool {
+        jiff::Timestamp::now().duration_since(since.0) < self.grace()
+    }
+
+    fn grace(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::try_from(self.ctx.timing.visibility_grace).unwrap_or_default()
+    }
+
+    /// The wait while Aura does not show a new instance yet.
+    pub(super) fn not_visible_yet(&self, what: &str) -> Error {
+        Error::Waiting {
+            reason: "NotVisibleYet",
+            message: format!("{what} was created moments ago and Aura does not show it yet"),
+            retry: self.ctx.timing.poll.initial,
+        }
+    }
+
     /// The Aura name for this resource (prefix from the spec, fingerprint from the UID).
     pub(super) fn desired_name(&self) -> String {
         naming::aura_name(
@@ -97,10 +140,29 @@ impl Pass<'_> {
         )
     }
 
+    /// The name the instance should have in Aura. An adopted instance keeps its own name unless
+    /// `spec.auraName` asks for another (taken as the exact name: the instance is not ours to
+    /// mark); one this resource created carries its fingerprint.
+    pub(super) fn wanted_name(&self, instance: &Instance) -> String {
+        if self.obj.spec.instance_id.is_none() {
+            return self.desired_name();
+        }
+        match self.obj.spec.aura_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name
+                .chars()
+                .take(aura::instances::MAX_NAME_LEN)
+                .collect(),
+            _ => instance.name.clone(),
+        }
+    }
+
     async fn existing(&mut self, aura: &aura::Client, id: &str) -> Result<Instance> {
         let id = InstanceId::new(id).map_err(as_spec_error)?;
         match aura.instances().get(&id).await {
             Ok(instance) => Ok(instance),
+            Err(e) if e.is_not_found() && self.may_be_invisible() => {
+                Err(self.not_visible_yet(&format!("instance {id}")))
+            }
             Err(e) if e.is_not_found() => Err(Error::NeedsAttention {
                 reason: "InstanceNotFound",
                 message: format!(
@@ -278,6 +340,7 @@ impl Pass<'_> {
         self.status.instance_id = Some(id.clone());
         self.status.aura_name = Some(created.name.clone());
         self.status.create_intent = None;
+        self.status.created_at = Some(Time(jiff::Timestamp::now()));
         self.save().await?;
         self.ctx.memory.instance_recorded(&self.key(), &id);
         events::normal(
@@ -337,6 +400,7 @@ impl Pass<'_> {
             self.status.instance_id = Some(id.clone());
             self.status.aura_name = Some(instance.name.clone());
             self.status.create_intent = None;
+            self.status.created_at = Some(Time(jiff::Timestamp::now()));
             self.save().await?;
             self.ctx.memory.instance_recorded(&self.key(), &id);
             events::normal(
@@ -358,6 +422,12 @@ impl Pass<'_> {
                 )
                 .await;
                 aura.instances().delete(&instance.id).await?;
+                // That create is settled: the next one need not wait for it to show.
+                let spent = Time(jiff::Timestamp::now() - self.grace());
+                if let Some(intent) = &mut self.status.create_intent {
+                    intent.since = spent;
+                    self.save().await?;
+                }
                 Err(Error::Waiting {
                     reason: "RecreatingInstance",
                     message: format!(

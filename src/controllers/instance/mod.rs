@@ -23,10 +23,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{self, Event as FinalizerEvent};
 
 use super::error::{Error, Result};
-use super::{Context, pass};
+use super::{Context, finalizer, pass};
 use crate::aura;
 use crate::crd::AuraInstance;
 
@@ -54,9 +53,9 @@ pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Acti
         .namespace()
         .ok_or_else(|| Error::invalid("metadata.namespace", "AuraInstance is namespaced"))?;
     let api: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), &namespace);
-    let result = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
+    finalizer::run(&api, FINALIZER, obj, |event| async {
         match event {
-            FinalizerEvent::Apply(obj) => {
+            finalizer::Event::Apply(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
                 let (key, may) = (pass.key(), pass.may_be_superseded());
                 match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
@@ -64,15 +63,14 @@ pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Acti
                     None => Ok(pass::rerun_now()),
                 }
             }
-            FinalizerEvent::Cleanup(obj) => {
+            finalizer::Event::Cleanup(obj) => {
                 let mut pass = Pass::new(obj, &ctx);
                 let outcome = pass.cleanup().await;
                 pass.report(outcome).await
             }
         }
     })
-    .await;
-    result.map_err(pass::from_finalizer)
+    .await
 }
 
 /// Backs off per resource (see [`pass::error_policy`]).

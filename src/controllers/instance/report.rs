@@ -29,16 +29,17 @@ impl Pass<'_> {
     /// What Ready says after a pass that did not fail.
     fn ready_condition(&self, outcome: &Outcome) -> Desired<'static> {
         match outcome {
-            Outcome::Settled
-                if self.status.password_stored == Some(false)
-                    && self.obj.spec.instance_id.is_none() =>
-            {
-                Desired::no(
-                    READY,
-                    "PasswordUnavailable",
-                    "the instance runs but its password is not in the connection Secret",
-                )
-            }
+            // Ready promises a usable Secret, for adopted instances too.
+            Outcome::Settled if self.status.password_stored != Some(true) => Desired::no(
+                READY,
+                "PasswordUnavailable",
+                format!(
+                    "the instance runs but its password is not in the connection Secret {}: put it \
+                     there as {} (reset it in the Aura console if nobody has it)",
+                    super::secret::name(&self.obj),
+                    super::secret::PASSWORD
+                ),
+            ),
             Outcome::Settled => {
                 let state = self.status.status.clone().unwrap_or_default();
                 Desired::yes(

@@ -31,6 +31,9 @@ pub fn managed() -> kube::runtime::watcher::Config {
 
 /// Label naming the AuraInstance a Secret belongs to.
 pub const INSTANCE_LABEL: &str = "aura.neo4j.io/instance";
+/// Label naming the Aura instance a Secret connects to: how a Secret kept after its resource
+/// went (`deletionPolicy: Retain`) is found again, by people and by a resource adopting it.
+pub const INSTANCE_ID_LABEL: &str = "aura.neo4j.io/instance-id";
 
 /// The Secret's name for this resource.
 pub fn name(instance: &AuraInstance) -> String {
@@ -66,7 +69,6 @@ impl Existing {
             .filter(|b| !b.is_empty())
     }
 
-    /// The stored password, if the Secret is about `instance_id` and holds one.
     /// The stored username, if the Secret is about `instance_id` and holds one.
     pub fn username_for(&self, instance_id: &str) -> Option<String> {
         if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
@@ -75,6 +77,7 @@ impl Existing {
         String::from_utf8(self.value(USERNAME)?.to_vec()).ok()
     }
 
+    /// The stored password, if the Secret is about `instance_id` and holds one.
     pub fn password_for(&self, instance_id: &str) -> Option<SecretString> {
         if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
             return None;
@@ -107,7 +110,8 @@ impl Existing {
     }
 }
 
-/// The desired Secret, owned by the AuraInstance (deleted with it, watched through `.owns()`).
+/// The desired Secret, owned by the AuraInstance (deleted with it unless released first,
+/// watched through `.owns()`).
 pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
     let mut data = BTreeMap::new();
     let mut put = |key: &str, value: &str| {
@@ -126,6 +130,7 @@ pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
     let mut labels = spec.labels.clone();
     labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
     labels.insert(INSTANCE_LABEL.to_owned(), instance.name_any());
+    labels.insert(INSTANCE_ID_LABEL.to_owned(), contents.instance_id.to_owned());
     Secret {
         metadata: ObjectMeta {
             name: Some(name(instance)),
@@ -139,6 +144,36 @@ pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
         data: Some(data),
         ..Secret::default()
     }
+}
+
+/// Lets the Secret outlive its resource: without the owner reference the garbage collector
+/// keeps it when the resource goes. Returns false if there was no Secret to keep.
+pub async fn release(api: &Api<Secret>, name: &str) -> kube::Result<bool> {
+    let patch = serde_json::json!({ "metadata": { "ownerReferences": null } });
+    let params = crate::controllers::finalizer::params();
+    match api.patch(name, &params, &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A Secret kept after its resource went (no owner) that holds the password of `instance_id`.
+pub async fn find_released(api: &Api<Secret>, instance_id: &str) -> kube::Result<Option<Existing>> {
+    let selector = format!(
+        "{}={},{INSTANCE_ID_LABEL}={instance_id}",
+        MANAGED_BY.0, MANAGED_BY.1
+    );
+    let found = api
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await?;
+    Ok(found
+        .items
+        .into_iter()
+        .filter(|s| s.metadata.owner_references.as_ref().is_none_or(Vec::is_empty))
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .map(|secret| Existing { secret })
+        .find(|e| e.password_for(instance_id).is_some()))
 }
 
 /// Reads the Secret, if it exists.
