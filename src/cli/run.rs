@@ -12,8 +12,7 @@ use secrecy::SecretString;
 
 use crate::aura::{self, RateLimit};
 use crate::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, SecretLocation, Timing, gds_session,
-    instance, snapshot,
+    AuraClients, AuraSettings, Context, DefaultCredential, SecretLocation, Timing,
 };
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use crate::emulator;
@@ -250,11 +249,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     futures::future::join_all(scopes.into_iter().map(|namespace| {
         let (ctx, stop) = (Arc::clone(&ctx), stop.clone());
         async move {
-            tokio::join!(
-                instance::run(ctx.clone(), namespace, stop.clone()),
-                snapshot::run(ctx.clone(), namespace, stop.clone()),
-                gds_session::run(ctx, namespace, stop),
-            );
+            crate::controllers::run_all(ctx, namespace, stop).await;
         }
     }))
     .await;

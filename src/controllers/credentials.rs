@@ -88,7 +88,28 @@ impl AuraClients {
         namespace: &str,
         reference: Option<&CredentialsSecretRef>,
     ) -> Result<aura::Client> {
-        let (client_id, secret) = self.read(kube, namespace, reference).await?;
+        self.for_resource_held(kube, namespace, reference, false)
+            .await
+    }
+
+    /// Like [`Self::for_resource`]; with `hold`, a credentials Secret of the resource's own
+    /// namespace also gets the hold that keeps it until the resource's cleanup is done (see
+    /// [`super::credential_hold`]).
+    pub async fn for_resource_held(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+        reference: Option<&CredentialsSecretRef>,
+        hold: bool,
+    ) -> Result<aura::Client> {
+        let (client_id, secret, source) = self.read(kube, namespace, reference).await?;
+        if hold
+            && reference.is_some()
+            && let Some(source) = &source
+        {
+            let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
+            super::credential_hold::hold(&api, source).await?;
+        }
         self.client(&client_id, secret)
     }
 
@@ -97,7 +118,7 @@ impl AuraClients {
         kube: &kube::Client,
         namespace: &str,
         reference: Option<&CredentialsSecretRef>,
-    ) -> Result<(String, SecretString)> {
+    ) -> Result<(String, SecretString, Option<Secret>)> {
         let (location, id_key, secret_key, field) = match (reference, &self.default) {
             (
                 None,
@@ -106,7 +127,7 @@ impl AuraClients {
                     client_secret,
                 },
             ) => {
-                return Ok((client_id.clone(), client_secret.clone()));
+                return Ok((client_id.clone(), client_secret.clone(), None));
             }
             (Some(r), _) => (
                 SecretLocation {
@@ -166,7 +187,7 @@ impl AuraClients {
         };
         let client_id = value(&id_key)?;
         let client_secret = SecretString::from(value(&secret_key)?);
-        Ok((client_id, client_secret))
+        Ok((client_id, client_secret, Some(secret)))
     }
 
     /// What each known credential's rate budget admits right now, by client id.

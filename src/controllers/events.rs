@@ -119,6 +119,8 @@ mod tests {
         assert!(namespace_terminating(&refusal(
             "unable to create new content in namespace x because it is being terminated"
         )));
-        assert!(!namespace_terminating(&refusal("events is forbidden: RBAC")));
+        assert!(!namespace_terminating(&refusal(
+            "events is forbidden: RBAC"
+        )));
     }
 }

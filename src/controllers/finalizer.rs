@@ -137,7 +137,10 @@ mod tests {
     fn removing_tests_the_position_first() {
         let held = ["x".to_owned(), "a/b".to_owned()];
         let ops = remove_ops(Some(&held), "a/b").unwrap();
-        assert_eq!(ops[0], json!({"op": "test", "path": "/metadata/finalizers/1", "value": "a/b"}));
+        assert_eq!(
+            ops[0],
+            json!({"op": "test", "path": "/metadata/finalizers/1", "value": "a/b"})
+        );
         assert_eq!(ops[1]["op"], "remove");
         assert!(remove_ops(Some(&["x".to_owned()]), "a/b").is_none());
         assert!(remove_ops(None, "a/b").is_none());

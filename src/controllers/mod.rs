@@ -3,6 +3,7 @@
 //! Each reconcile reads as the same steps: resolve references, validate (pure), plan (pure),
 //! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
 
+pub mod credential_hold;
 pub mod credentials;
 pub mod error;
 pub mod events;
@@ -26,6 +27,20 @@ use memory::Memory;
 
 /// The field manager of every write this operator makes.
 pub const FIELD_MANAGER: &str = "aura-operator";
+
+/// Runs every controller of the operator until `shutdown` resolves: the three kinds, and the
+/// pass that lifts holds on credentials Secrets no resource needs any more.
+pub async fn run_all<S>(ctx: Arc<Context>, namespace: Option<&str>, shutdown: S)
+where
+    S: Future<Output = ()> + Clone + Send + Sync + 'static,
+{
+    tokio::join!(
+        instance::run(ctx.clone(), namespace, shutdown.clone()),
+        snapshot::run(ctx.clone(), namespace, shutdown.clone()),
+        gds_session::run(ctx.clone(), namespace, shutdown.clone()),
+        credential_hold::run(ctx, namespace, shutdown),
+    );
+}
 
 /// Timing of the controllers.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +105,8 @@ impl Context {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            reporting_instance: std::env::var("POD_NAME").unwrap_or_else(|_| FIELD_MANAGER.to_owned()),
+            reporting_instance: std::env::var("POD_NAME")
+                .unwrap_or_else(|_| FIELD_MANAGER.to_owned()),
             kube,
             aura,
             timing,

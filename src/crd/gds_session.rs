@@ -212,6 +212,10 @@ pub struct GdsSessionStatus {
     /// Name of the Secret with the session's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<String>,
+    /// The credentials Secret the session was created with (its own, or its instanceRef's):
+    /// deleting the session uses it even when the referenced AuraInstance is gone by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<crate::crd::instance::CredentialsSecretRef>,
     /// Set before the create call and kept until the session id is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_intent: Option<SessionIntent>,

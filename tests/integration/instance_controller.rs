@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::support;
-use crate::support::operator::{NS, Operator, condition, instance, is_ready, secret_value};
+use crate::support::operator::{
+    NS, Operator, condition, instance, is_ready, ready_reason, secret_value,
+};
 use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
 use http::Method;
 use serde_json::json;
@@ -182,10 +184,16 @@ async fn an_existing_instance_is_adopted_by_id() {
     let op = Operator::start().await;
     op.apply(instance("first", json!({}))).await;
     let first = op.wait_for("first", "Ready", is_ready).await;
+    let aura_name = first.status.as_ref().unwrap().aura_name.clone().unwrap();
     let id = first.status.unwrap().instance_id.unwrap();
     op.apply(instance("adopter", json!({"instanceId": id})))
         .await;
-    let adopted = op.wait_for("adopter", "Ready", is_ready).await;
+    // Ready promises a usable Secret: without the password it is not.
+    let adopted = op
+        .wait_for("adopter", "PasswordUnavailable", |o| {
+            ready_reason(o, "PasswordUnavailable")
+        })
+        .await;
     let status = adopted.status.unwrap();
     assert_eq!(status.instance_id.as_deref(), Some(id.as_str()));
     assert_eq!(
@@ -198,7 +206,100 @@ async fn an_existing_instance_is_adopted_by_id() {
         1,
         "adoption creates nothing"
     );
+    assert_eq!(
+        op.emu.handle().instances()[0].name,
+        aura_name,
+        "adoption does not rename the instance"
+    );
     assert!(op.event_reasons().iter().any(|r| r == "Adopted"));
+
+    // Someone who knows the password puts it in the Secret: now it is usable.
+    let first_secret = op.secret("first-connection").unwrap();
+    let password = &first_secret.data.as_ref().unwrap()["NEO4J_PASSWORD"];
+    let patch = json!({"data": {"NEO4J_PASSWORD": password}});
+    op.secrets()
+        .patch(
+            "adopter-connection",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    op.wait_for("adopter", "Ready", is_ready).await;
+}
+
+#[tokio::test]
+async fn an_adopted_instance_is_renamed_only_when_aura_name_asks() {
+    let op = Operator::start().await;
+    op.apply(instance("first", json!({}))).await;
+    let first = op.wait_for("first", "Ready", is_ready).await;
+    let id = first.status.unwrap().instance_id.unwrap();
+    op.apply(instance(
+        "named",
+        json!({"instanceId": id, "auraName": "orders-prod"}),
+    ))
+    .await;
+    op.wait_for("named", "renamed", |o| {
+        o.status.as_ref().and_then(|s| s.aura_name.as_deref()) == Some("orders-prod")
+    })
+    .await;
+    assert_eq!(op.emu.handle().instances()[0].name, "orders-prod");
+}
+
+#[tokio::test]
+async fn retain_keeps_the_secret_and_a_new_resource_adopts_with_the_password() {
+    let op = Operator::start().await;
+    op.apply(instance("kept", json!({}))).await;
+    let ready = op.wait_for("kept", "Ready", is_ready).await;
+    let id = ready.status.unwrap().instance_id.unwrap();
+    let password = secret_value(&op.secret("kept-connection").unwrap(), "NEO4J_PASSWORD");
+    assert!(password.is_some());
+
+    op.delete("kept").await;
+    op.wait_gone("kept").await;
+    // kube-memory collects owned dependents as the garbage collector does: only a Secret
+    // released from its owner is still here.
+    let kept = op
+        .secret("kept-connection")
+        .expect("the Secret outlives its resource");
+    assert!(
+        kept.metadata
+            .owner_references
+            .as_ref()
+            .is_none_or(Vec::is_empty),
+        "released from the deleted resource"
+    );
+    assert_eq!(
+        kept.metadata.labels.as_ref().unwrap()["aura.neo4j.io/instance-id"],
+        id
+    );
+    assert_eq!(secret_value(&kept, "NEO4J_PASSWORD"), password);
+    assert!(op.event_reasons().iter().any(|r| r == "Retained"));
+
+    // A new resource under another name adopts the instance and finds the password.
+    op.apply(instance("reborn", json!({"instanceId": id})))
+        .await;
+    let reborn = op.wait_for("reborn", "Ready", is_ready).await;
+    assert_eq!(reborn.status.unwrap().password_stored, Some(true));
+    let secret = op.secret("reborn-connection").unwrap();
+    assert_eq!(secret_value(&secret, "NEO4J_PASSWORD"), password);
+    assert!(op.event_reasons().iter().any(|r| r == "PasswordRecovered"));
+
+    // The same name again takes its old Secret back, password and all.
+    op.apply(instance("kept", json!({"instanceId": id}))).await;
+    let again = op.wait_for("kept", "Ready", is_ready).await;
+    let secret = op.secret("kept-connection").unwrap();
+    assert_eq!(secret_value(&secret, "NEO4J_PASSWORD"), password);
+    let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(Some(&owner.uid), again.metadata.uid.as_ref());
+    assert_eq!(live_instances(&op).len(), 1, "nothing was created");
+    let stats = op.emu.handle().stats();
+    assert_eq!(stats.count_route("POST", "/v1/instances"), 1);
+    assert_eq!(
+        stats.count_route("PATCH", "/v1/instances/{id}"),
+        0,
+        "no rename"
+    );
 }
 
 #[tokio::test]

@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
-use aura_operator::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, Timing, gds_session, instance, snapshot,
-};
+use aura_operator::controllers::{AuraClients, AuraSettings, Context, DefaultCredential, Timing};
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use aura_operator::emulator::{EmulatorConfig, RunningEmulator};
 use k8s_openapi::api::core::v1::Secret;
@@ -120,11 +118,7 @@ impl Operator {
             self.timing,
         );
         self.task = Some(tokio::spawn(async move {
-            tokio::join!(
-                instance::run(ctx.clone(), Some(NS), std::future::pending()),
-                snapshot::run(ctx.clone(), Some(NS), std::future::pending()),
-                gds_session::run(ctx, Some(NS), std::future::pending()),
-            );
+            aura_operator::controllers::run_all(ctx, Some(NS), std::future::pending()).await;
         }));
     }
 

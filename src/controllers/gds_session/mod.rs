@@ -22,7 +22,7 @@ use kube::runtime::controller::Action;
 
 use super::error::{Error, Result};
 use super::references::{self, Reasons, ReferencedInstance};
-use super::{Context, events, finalizer, pass};
+use super::{Context, credential_hold, events, finalizer, pass};
 use crate::aura::{self, SessionFilter, SessionId};
 use crate::crd::GdsSession;
 use crate::crd::conditions::{Desired, READY};
@@ -131,19 +131,27 @@ impl Pass<'_> {
         .map(Some)
     }
 
-    /// The Aura client for this resource's credential (its own, else the referenced
-    /// AuraInstance's, else the operator's default).
-    async fn aura(&self, referenced: Option<&ReferencedInstance>) -> Result<aura::Client> {
-        let credentials: Option<&CredentialsSecretRef> = self
-            .obj
+    /// The credential for this resource: its own, else the referenced AuraInstance's, else the
+    /// one it was created with (the reference may be gone when the session is deleted), else
+    /// the operator's default.
+    fn credentials(&self, referenced: Option<&ReferencedInstance>) -> Option<CredentialsSecretRef> {
+        self.obj
             .spec
             .credentials_secret_ref
             .as_ref()
-            .or_else(|| referenced.and_then(ReferencedInstance::credentials));
+            .or_else(|| referenced.and_then(ReferencedInstance::credentials))
+            .or(self.status.credentials_secret_ref.as_ref())
+            .cloned()
+    }
+
+    /// The Aura client for `credentials`. A live session holds a credentials Secret of its
+    /// namespace until its deletion has reached Aura (see [`credential_hold`]).
+    async fn aura(&self, credentials: Option<&CredentialsSecretRef>) -> Result<aura::Client> {
+        let hold = self.obj.metadata.deletion_timestamp.is_none();
         let client = self
             .ctx
             .aura
-            .for_resource(&self.ctx.kube, &self.namespace(), credentials)
+            .for_resource_held(&self.ctx.kube, &self.namespace(), credentials, hold)
             .await?;
         Ok(client.with_priority(self.priority()))
     }
@@ -151,7 +159,9 @@ impl Pass<'_> {
     /// The apply pass.
     async fn apply(&mut self) -> Result<Outcome> {
         let referenced = self.referenced_instance().await?;
-        let aura = self.aura(referenced.as_ref()).await?;
+        let credentials = self.credentials(referenced.as_ref());
+        let aura = self.aura(credentials.as_ref()).await?;
+        self.status.credentials_secret_ref = credentials;
         let session = match self.ensure_session(&aura, referenced.as_ref()).await? {
             ensure::Found::Session(session) => session,
             ensure::Found::Ended(state) => return Ok(Outcome::Ended(state)),
@@ -203,17 +213,34 @@ impl Pass<'_> {
     /// The cleanup pass: deletes the session in Aura. Never validates the spec, so a broken
     /// spec cannot block deletion.
     async fn cleanup(&mut self) -> Result<Outcome> {
+        // A referenced AuraInstance deleted first must not block this deletion: fall back to
+        // the credential the session was created with.
+        let referenced = self.referenced_instance().await.ok().flatten();
+        let credentials = self.credentials(referenced.as_ref());
+        self.delete_in_aura(credentials.as_ref()).await?;
+        // Done with Aura: the credentials Secret need not wait for this session any more.
+        if let Some(credentials) = &credentials {
+            credential_hold::release_if_unused(
+                self.ctx,
+                &self.namespace(),
+                &credentials.name,
+                &self.key(),
+            )
+            .await?;
+        }
+        Ok(Outcome::Gone)
+    }
+
+    /// Deletes the session (and any a lost create answer may have made) in Aura.
+    async fn delete_in_aura(&mut self, credentials: Option<&CredentialsSecretRef>) -> Result<()> {
         self.ctx.memory.forget(&self.key());
         let known = self.status.session_id.clone();
         let intent = self.status.create_intent.clone();
         if known.is_none() && intent.is_none() {
-            return Ok(Outcome::Gone);
+            return Ok(());
         }
-        // A referenced AuraInstance deleted first must not block this deletion: fall back to
-        // this resource's own or the default credential.
-        let referenced = self.referenced_instance().await.ok().flatten();
         let aura = self
-            .aura(referenced.as_ref())
+            .aura(credentials)
             .await?
             .with_priority(aura::Priority::Interactive);
         let ids: Vec<SessionId> = match (known, intent) {
@@ -238,7 +265,7 @@ impl Pass<'_> {
             };
             events::normal(self.ctx, &*self.obj, "Deleted", note).await;
         }
-        Ok(Outcome::Gone)
+        Ok(())
     }
 
     /// Writes what the pass found and decides the next pass.

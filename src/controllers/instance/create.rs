@@ -61,7 +61,9 @@ impl Pass<'_> {
                     return self.adopt_created(aura, found).await;
                 }
                 if self.within_grace(&intent.since) {
-                    return Err(self.not_visible_yet(&format!("an instance named {:?}", intent.aura_name)));
+                    return Err(
+                        self.not_visible_yet(&format!("an instance named {:?}", intent.aura_name))
+                    );
                 }
                 self.status.create_intent = Some(CreateIntent {
                     since: Time(jiff::Timestamp::now()),
@@ -148,10 +150,9 @@ impl Pass<'_> {
             return self.desired_name();
         }
         match self.obj.spec.aura_name.as_deref().map(str::trim) {
-            Some(name) if !name.is_empty() => name
-                .chars()
-                .take(aura::instances::MAX_NAME_LEN)
-                .collect(),
+            Some(name) if !name.is_empty() => {
+                name.chars().take(aura::instances::MAX_NAME_LEN).collect()
+            }
             _ => instance.name.clone(),
         }
     }

@@ -20,12 +20,12 @@ pub(crate) use validate::provider;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
-use super::{Context, finalizer, pass};
+use super::{Context, credential_hold, finalizer, pass};
 use crate::aura;
 use crate::crd::AuraInstance;
 
@@ -106,15 +106,19 @@ impl Pass<'_> {
             && !self.restore_pending()
     }
 
-    /// The Aura client for this resource, queued by urgency.
+    /// The Aura client for this resource, queued by urgency. A live resource whose deletion will
+    /// call Aura holds its credentials Secret until then (see [`credential_hold`]).
     async fn aura(&self) -> Result<aura::Client> {
+        let hold = self.obj.meta().deletion_timestamp.is_none()
+            && credential_hold::needs_for_cleanup(&self.obj);
         let client = self
             .ctx
             .aura
-            .for_resource(
+            .for_resource_held(
                 &self.ctx.kube,
                 &self.obj.namespace().unwrap_or_default(),
                 self.obj.spec.credentials_secret_ref.as_ref(),
+                hold,
             )
             .await?;
         Ok(client.with_priority(self.priority()))

@@ -130,7 +130,10 @@ pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
     let mut labels = spec.labels.clone();
     labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
     labels.insert(INSTANCE_LABEL.to_owned(), instance.name_any());
-    labels.insert(INSTANCE_ID_LABEL.to_owned(), contents.instance_id.to_owned());
+    labels.insert(
+        INSTANCE_ID_LABEL.to_owned(),
+        contents.instance_id.to_owned(),
+    );
     Secret {
         metadata: ObjectMeta {
             name: Some(name(instance)),
@@ -170,7 +173,12 @@ pub async fn find_released(api: &Api<Secret>, instance_id: &str) -> kube::Result
     Ok(found
         .items
         .into_iter()
-        .filter(|s| s.metadata.owner_references.as_ref().is_none_or(Vec::is_empty))
+        .filter(|s| {
+            s.metadata
+                .owner_references
+                .as_ref()
+                .is_none_or(Vec::is_empty)
+        })
         .filter(|s| s.metadata.deletion_timestamp.is_none())
         .map(|secret| Existing { secret })
         .find(|e| e.password_for(instance_id).is_some()))

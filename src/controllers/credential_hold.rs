@@ -1,0 +1,155 @@
+//! Keeping a namespace's credentials Secret readable until the resources that need it to clean
+//! up in Aura are done.
+//!
+//! `kubectl delete namespace` deletes everything in it at once: a credentials Secret without a
+//! finalizer is gone before the AuraInstances (deletionPolicy Delete) and GdsSessions that need it
+//! to delete their Aura side, and the namespace would then wait on their finalizers for ever. So
+//! while such a resource uses a Secret of its own namespace, the Secret carries the finalizer
+//! [`FINALIZER`] (and the label [`LABEL`], to be found). It is lifted when the last resource that
+//! needs it has finished its cleanup, or, for a Secret being deleted, as soon as no resource
+//! needs it any more (see [`run`]: a resource may have switched to another Secret).
+//!
+//! The operator-wide default credential lives in the operator's own namespace and is not held.
+//! If the operator is uninstalled before the resources, nothing lifts the hold: README
+//! ("Uninstalling") gives the two commands that do.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, Patch};
+use kube::runtime::controller::Action;
+use kube::runtime::{Controller, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::error::{Error, Result};
+use super::{Context, finalizer, pass};
+use crate::crd::instance::{CredentialsSecretRef, DeletionPolicy};
+use crate::crd::{AuraInstance, GdsSession};
+
+/// Finalizer on a credentials Secret that resources still need.
+pub const FINALIZER: &str = "aura.neo4j.io/credentials-in-use";
+/// Label on a credentials Secret that carries [`FINALIZER`].
+pub const LABEL: &str = "aura.neo4j.io/credentials-in-use";
+
+/// Puts the hold on `secret` (as just read) unless it has it. A Secret already being deleted
+/// cannot take a new finalizer; the resources then make do with it while it lasts.
+pub async fn hold(api: &Api<Secret>, secret: &Secret) -> kube::Result<()> {
+    if secret.metadata.deletion_timestamp.is_some()
+        || secret.finalizers().iter().any(|f| f == FINALIZER)
+    {
+        return Ok(());
+    }
+    if !secret.labels().contains_key(LABEL) {
+        let patch = json!({ "metadata": { "labels": { LABEL: "true" } } });
+        api.patch(
+            &secret.name_any(),
+            &finalizer::params(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    }
+    finalizer::add(api, secret, FINALIZER).await
+}
+
+/// Lifts the hold on the Secret `name` of `namespace` if no resource there needs it any more,
+/// not counting `leaving` (the UID of a resource whose cleanup just finished). Returns whether
+/// the Secret is free.
+pub async fn release_if_unused(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    leaving: &str,
+) -> Result<bool> {
+    if !needed_by(ctx, namespace, name, leaving).await?.is_empty() {
+        return Ok(false);
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.kube.clone(), namespace);
+    let Some(secret) = api.get_opt(name).await? else {
+        return Ok(true);
+    };
+    finalizer::remove(&api, &secret, FINALIZER).await?;
+    Ok(true)
+}
+
+/// The resources of `namespace` that need the Secret `name` to clean up in Aura.
+async fn needed_by(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    leaving: &str,
+) -> Result<Vec<String>> {
+    let uses = |r: Option<&CredentialsSecretRef>| r.is_some_and(|r| r.name == name);
+    let stays = |meta: &kube::api::ObjectMeta| meta.uid.as_deref() != Some(leaving);
+    let instances: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), namespace);
+    let sessions: Api<GdsSession> = Api::namespaced(ctx.kube.clone(), namespace);
+    let mut users = Vec::new();
+    for i in instances.list(&ListParams::default()).await? {
+        if stays(&i.metadata)
+            && needs_for_cleanup(&i)
+            && uses(i.spec.credentials_secret_ref.as_ref())
+        {
+            users.push(format!("AuraInstance {}", i.name_any()));
+        }
+    }
+    for s in sessions.list(&ListParams::default()).await? {
+        if stays(&s.metadata) && uses(session_credentials(&s)) {
+            users.push(format!("GdsSession {}", s.name_any()));
+        }
+    }
+    Ok(users)
+}
+
+/// Whether an AuraInstance's cleanup calls Aura (and so needs its credential).
+pub fn needs_for_cleanup(instance: &AuraInstance) -> bool {
+    instance.spec.deletion_policy == DeletionPolicy::Delete
+}
+
+/// The credentials Secret a GdsSession's cleanup uses: its own, or the one it was created with.
+pub fn session_credentials(session: &GdsSession) -> Option<&CredentialsSecretRef> {
+    session
+        .spec
+        .credentials_secret_ref
+        .as_ref()
+        .or_else(|| session.status.as_ref()?.credentials_secret_ref.as_ref())
+}
+
+/// Lifts holds on credentials Secrets being deleted that no resource needs any more (a resource
+/// switched to another Secret, or changed its deletion policy), until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let held = watcher::Config::default().labels(&format!("{LABEL}=true"));
+    Controller::new(pass::scoped::<Secret>(&ctx, namespace), held)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            sweep,
+            |_, _: &Error, ctx| Action::requeue(ctx.timing.error_retry),
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "credentials hold pass failed");
+            }
+            std::future::ready(())
+        })
+        .await;
+}
+
+/// One pass over a held Secret: nothing while it lives; once it is being deleted, lift the hold
+/// when no resource needs it, else look again shortly.
+async fn sweep(secret: Arc<Secret>, ctx: Arc<Context>) -> Result<Action> {
+    if secret.meta().deletion_timestamp.is_none()
+        || !secret.finalizers().iter().any(|f| f == FINALIZER)
+    {
+        return Ok(Action::await_change());
+    }
+    let namespace = secret.namespace().unwrap_or_default();
+    if release_if_unused(&ctx, &namespace, &secret.name_any(), "").await? {
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(ctx.timing.poll.initial))
+}
