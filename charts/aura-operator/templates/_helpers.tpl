@@ -78,7 +78,7 @@ per namespace otherwise. deploy/10-rbac.yaml explains each verb.
   verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}
 
 {{/* Refuses value combinations the schema cannot express. */}}
