@@ -266,7 +266,9 @@ impl Client {
         let outcome = self.read(method, route, request).await;
         let status = match &outcome {
             Ok(reply) => Some(reply.status),
-            Err(AttemptError::Status(reply)) => Some(reply.status),
+            Err(AttemptError::Status(reply) | AttemptError::StatusWithRetryAfter(reply, _)) => {
+                Some(reply.status)
+            }
             Err(_) => None,
         };
         if let Some(observer) = &self.inner.observer {
