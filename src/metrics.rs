@@ -54,6 +54,7 @@ pub struct Metrics {
     pub aura_requests: Family<AuraLabels, Counter>,
     pub aura_latency: Family<RouteLabels, Histogram>,
     pub budget_available: Family<CredentialLabels, Gauge>,
+    pub budget_effective: Family<CredentialLabels, Gauge>,
     pub resources: Family<StatusLabels, Gauge>,
 }
 
@@ -86,6 +87,12 @@ impl Default for Metrics {
             "Aura requests the credential's budget admits right now",
             budget_available.clone(),
         );
+        let budget_effective = Family::<CredentialLabels, Gauge>::default();
+        registry.register(
+            "aura_rate_budget_effective_per_minute",
+            "Requests per minute the credential's budget allows now: the configured rate, or less while Aura answers 429",
+            budget_effective.clone(),
+        );
         let resources = Family::<StatusLabels, Gauge>::default();
         registry.register(
             "resources",
@@ -98,6 +105,7 @@ impl Default for Metrics {
             aura_requests,
             aura_latency,
             budget_available,
+            budget_effective,
             resources,
         }
     }
@@ -189,6 +197,12 @@ mod tests {
         );
         observer.on_attempt(&Method::POST, "/instances", None, Duration::from_millis(5));
         metrics.set_resources("AuraInstance", [("running", 3)]);
+        metrics
+            .budget_effective
+            .get_or_create(&CredentialLabels {
+                client_id: "id-1".to_owned(),
+            })
+            .set(62);
         let text = metrics.encode();
         for line in [
             r#"aura_operator_reconciles_total{kind="AuraInstance",result="ok"} 1"#,
@@ -196,6 +210,7 @@ mod tests {
             r#"aura_operator_aura_requests_total{method="GET",route="/instances/{instanceId}",result="200"} 1"#,
             r#"aura_operator_aura_requests_total{method="POST",route="/instances",result="transport"} 1"#,
             r#"aura_operator_resources{kind="AuraInstance",status="running"} 3"#,
+            r#"aura_operator_aura_rate_budget_effective_per_minute{client_id="id-1"} 62"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

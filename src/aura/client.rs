@@ -261,14 +261,29 @@ impl Client {
         route: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply, AttemptError> {
-        self.inner.budget.acquire(self.priority).await;
+        let admission = self.inner.budget.acquire(self.priority).await;
         let started = Instant::now();
         let outcome = self.read(method, route, request).await;
         let status = match &outcome {
             Ok(reply) => Some(reply.status),
-            Err(AttemptError::Status(reply)) => Some(reply.status),
+            Err(AttemptError::Status(reply) | AttemptError::StatusWithRetryAfter(reply, _)) => {
+                Some(reply.status)
+            }
             Err(_) => None,
         };
+        // The budget is shared by every caller of the credential, so what Aura says about the
+        // rate goes there, not only to this caller's retry loop.
+        match status {
+            Some(StatusCode::TOO_MANY_REQUESTS) => {
+                let retry_after = match &outcome {
+                    Err(AttemptError::StatusWithRetryAfter(_, wait)) => Some(*wait),
+                    _ => None,
+                };
+                self.inner.budget.on_rate_limited(admission, retry_after);
+            }
+            Some(_) => self.inner.budget.on_answered(),
+            None => {}
+        }
         if let Some(observer) = &self.inner.observer {
             observer.on_attempt(method, route, status, started.elapsed());
         }

@@ -10,6 +10,19 @@
 //! `per_minute` admissions, even with the burst spent at its start. Waiters queue in two classes:
 //! [`Priority::Interactive`] (work a user just asked for) is always served before
 //! [`Priority::Background`] (polling, periodic resync), and each class is first come, first served.
+//!
+//! Other tools may use the same credential, so Aura can still refuse with 429. A refusal is
+//! news for every caller of the credential, not just the one that got it, so the budget reacts
+//! once for all of them (see [`RateBudget::on_rate_limited`]):
+//! - it pauses: nothing is admitted until Aura's `Retry-After` has passed (10 s without one), and
+//!   admissions then restart one at a time, without a burst;
+//! - it halves its effective rate (never below 5 a minute), because one refusal suggests the
+//!   share left to us is smaller than configured;
+//! - it climbs back linearly while Aura answers, from the floor to the configured rate in five
+//!   minutes, so that a single refusal costs a few minutes of caution rather than for ever.
+//!
+//! The effective rate only ever tightens the configured one (longer spacing, smaller burst), so
+//! the promise of at most `per_minute` admissions in any minute still holds.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -20,6 +33,24 @@ use tokio::time::Instant;
 
 /// The window Aura counts requests in, with a margin for clock and network jitter.
 const WINDOW: Duration = Duration::from_millis(60_250);
+
+/// Pause after a 429 without `Retry-After`. Aura counts over a minute, so some slot frees within
+/// it; a sixth of that keeps callers off a window Aura just called full without stalling the
+/// operator for the whole minute on one refusal. Repeated refusals shrink the rate as well.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(10);
+
+/// Longest pause honoured. A `Retry-After` beyond two of Aura's windows is more likely a proxy's
+/// guess than Aura's limiter, and would stall every caller of the credential.
+const MAX_PAUSE: Duration = Duration::from_secs(120);
+
+/// Lowest effective rate. Enough for a token and a reconcile pass a minute, so the operator
+/// still makes progress when another tool takes nearly all of the credential's share, while
+/// adding at most a handful of refused requests a minute if Aura keeps refusing.
+const FLOOR_PER_MINUTE: u32 = 5;
+
+/// Time to climb from (nearly) zero back to the configured rate while Aura keeps answering.
+/// Halving and then climbing over minutes (AIMD) settles near the share Aura actually leaves us.
+const RECOVERY: Duration = Duration::from_secs(300);
 
 /// Who waits first when the budget is short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -57,12 +88,18 @@ impl RateLimit {
     }
 }
 
+/// A slot the budget gave out. Handed back with a 429 so that refusals of requests admitted
+/// before the last slow-down do not slow down again: they were caused by the old rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    epoch: u64,
+}
+
 /// A shared request budget. Cheap to clone through `Arc`.
 #[derive(Debug)]
 pub struct RateBudget {
     limit: RateLimit,
-    interval: Duration,
-    tolerance: Duration,
+    floor: u32,
     state: Mutex<State>,
 }
 
@@ -70,10 +107,26 @@ pub struct RateBudget {
 struct State {
     /// The instant the bucket is empty again at the sustained rate (GCRA's TAT).
     tat: Instant,
-    interactive: VecDeque<oneshot::Sender<()>>,
-    background: VecDeque<oneshot::Sender<()>>,
+    interactive: VecDeque<oneshot::Sender<Admission>>,
+    background: VecDeque<oneshot::Sender<Admission>>,
     dispatcher_running: bool,
     admitted: u64,
+    /// Requests per minute currently allowed, between the floor and `limit.per_minute`.
+    effective: u32,
+    /// Spacing and burst tolerance at the effective rate.
+    shape: Shape,
+    /// Nothing is admitted before this instant.
+    paused_until: Instant,
+    /// Bumped by each slow-down.
+    epoch: u64,
+    /// Recovery has been credited up to this instant.
+    recovered_to: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    interval: Duration,
+    tolerance: Duration,
 }
 
 impl RateBudget {
@@ -83,17 +136,21 @@ impl RateBudget {
             per_minute: limit.per_minute.max(1),
             burst: limit.burst.clamp(1, limit.per_minute.max(1)),
         };
-        let interval = limit.interval();
+        let now = Instant::now();
         Arc::new(Self {
             limit,
-            interval,
-            tolerance: interval * (limit.burst - 1),
+            floor: FLOOR_PER_MINUTE.min(limit.per_minute),
             state: Mutex::new(State {
-                tat: Instant::now(),
+                tat: now,
                 interactive: VecDeque::new(),
                 background: VecDeque::new(),
                 dispatcher_running: false,
                 admitted: 0,
+                effective: limit.per_minute,
+                shape: shape(limit, limit.per_minute),
+                paused_until: now,
+                epoch: 0,
+                recovered_to: now,
             }),
         })
     }
@@ -124,25 +181,42 @@ impl RateBudget {
         self.lock().admitted
     }
 
+    /// Requests per minute the budget currently allows: the configured rate, or less after Aura
+    /// refused requests.
+    pub fn effective_per_minute(&self) -> u32 {
+        self.lock().effective
+    }
+
+    /// How long admissions stay paused after Aura's last 429 (zero when not paused).
+    pub fn paused_for(&self) -> Duration {
+        self.lock()
+            .paused_until
+            .saturating_duration_since(Instant::now())
+    }
+
     /// Requests that could be admitted right now without waiting.
     pub fn available(&self) -> u32 {
         let state = self.lock();
         let now = Instant::now();
+        let Shape {
+            interval,
+            tolerance,
+        } = state.shape;
         let debt = state.tat.saturating_duration_since(now);
-        if debt > self.tolerance {
+        if debt > tolerance {
             return 0;
         }
-        let spare = self.tolerance - debt;
-        1 + (spare.as_nanos() / self.interval.as_nanos().max(1)) as u32
+        let spare = tolerance - debt;
+        1 + (spare.as_nanos() / interval.as_nanos().max(1)) as u32
     }
 
     /// Waits for a slot. Cancel-safe: a dropped waiter gives its place up.
-    pub async fn acquire(self: &Arc<Self>, priority: Priority) {
+    pub async fn acquire(self: &Arc<Self>, priority: Priority) -> Admission {
         let rx = {
             let mut state = self.lock();
             let queued = !state.interactive.is_empty() || !state.background.is_empty();
-            if !queued && self.try_admit(&mut state, Instant::now()).is_ok() {
-                return;
+            if !queued && let Ok(admission) = try_admit(&mut state, Instant::now()) {
+                return admission;
             }
             let (tx, rx) = oneshot::channel();
             match priority {
@@ -156,7 +230,66 @@ impl RateBudget {
             rx
         };
         // The dispatcher never drops a sender without sending, except when the runtime stops.
-        let _ = rx.await;
+        match rx.await {
+            Ok(admission) => admission,
+            Err(_) => Admission {
+                epoch: self.lock().epoch,
+            },
+        }
+    }
+
+    /// Aura answered 429 to a request admitted as `admission`: pause every caller of the
+    /// credential for `retry_after` (10 s when absent, at most 2 min), and halve the effective
+    /// rate unless the request was admitted before the last slow-down. Requests already in
+    /// flight go on; only new admissions wait.
+    pub fn on_rate_limited(&self, admission: Admission, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        let pause = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_PAUSE);
+        let mut state = self.lock();
+        state.paused_until = state.paused_until.max(now + pause);
+        if admission.epoch == state.epoch {
+            state.epoch += 1;
+            state.effective = (state.effective / 2).max(self.floor);
+            state.shape = shape(self.limit, state.effective);
+            state.recovered_to = state.paused_until;
+        }
+        // At the end of the pause one request may go, then the rest at the effective spacing:
+        // a burst then would meet a window Aura has only just begun to empty.
+        let restart = state.paused_until + state.shape.tolerance;
+        state.tat = state.tat.max(restart);
+        tracing::debug!(
+            effective_per_minute = state.effective,
+            pause_ms = pause.as_millis() as u64,
+            "Aura answered 429; pausing every caller of the credential"
+        );
+    }
+
+    /// Aura answered a request with something other than 429, so the current rate is not too
+    /// high: the effective rate climbs back towards the configured one, by one request a minute
+    /// per `RECOVERY / per_minute` of time since the pause ended. Answers during a pause (to
+    /// requests sent before it) do not count.
+    pub fn on_answered(&self) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.effective >= self.limit.per_minute || now < state.paused_until {
+            return;
+        }
+        let from = state.recovered_to.max(state.paused_until);
+        let step = RECOVERY / self.limit.per_minute;
+        let steps = now.saturating_duration_since(from).as_nanos() / step.as_nanos().max(1);
+        let room = self.limit.per_minute - state.effective;
+        if steps >= u128::from(room) {
+            state.effective = self.limit.per_minute;
+            state.recovered_to = now;
+        } else if steps > 0 {
+            // Fewer than `room` (a u32) steps.
+            let steps = steps as u32;
+            state.effective += steps;
+            state.recovered_to = from + step * steps;
+        } else {
+            return;
+        }
+        state.shape = shape(self.limit, state.effective);
     }
 
     /// Hands out slots to queued waiters, interactive first, until both queues are empty.
@@ -169,17 +302,18 @@ impl RateBudget {
                     state.dispatcher_running = false;
                     return;
                 }
-                match self.try_admit(&mut state, Instant::now()) {
-                    Ok(()) => {
+                match try_admit(&mut state, Instant::now()) {
+                    Ok(admission) => {
                         let waiter = state
                             .interactive
                             .pop_front()
                             .or_else(|| state.background.pop_front());
                         if let Some(waiter) = waiter
-                            && waiter.send(()).is_err()
+                            && waiter.send(admission).is_err()
                         {
                             // The waiter left between the check and now: give the slot back.
-                            state.tat -= self.interval;
+                            let interval = state.shape.interval;
+                            state.tat -= interval;
                             state.admitted -= 1;
                         }
                         continue;
@@ -187,25 +321,48 @@ impl RateBudget {
                     Err(wait) => wait,
                 }
             };
-            // Re-checked after the sleep, so an interactive waiter arriving meanwhile goes first.
+            // Re-checked after the sleep, so an interactive waiter arriving meanwhile goes first,
+            // and a pause that began meanwhile is honoured.
             tokio::time::sleep(wait).await;
         }
     }
 
-    /// Takes a slot if one is free at `now`, or says how long until one is.
-    fn try_admit(&self, state: &mut State, now: Instant) -> Result<(), Duration> {
-        let tat = state.tat.max(now);
-        let debt = tat - now;
-        if debt > self.tolerance {
-            return Err(debt - self.tolerance);
-        }
-        state.tat = tat + self.interval;
-        state.admitted += 1;
-        Ok(())
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Takes a slot if one is free at `now`, or says how long until one is.
+fn try_admit(state: &mut State, now: Instant) -> Result<Admission, Duration> {
+    let Shape {
+        interval,
+        tolerance,
+    } = state.shape;
+    let tat = state.tat.max(now);
+    let debt = tat - now;
+    if debt > tolerance {
+        return Err(debt - tolerance);
+    }
+    state.tat = tat + interval;
+    state.admitted += 1;
+    Ok(Admission { epoch: state.epoch })
+}
+
+/// Spacing and burst at `effective` requests a minute. The burst shrinks in proportion, so a
+/// lower rate is never more bursty than the configured one: with a longer interval and a smaller
+/// tolerance, every admission is one the configured budget would have made too.
+fn shape(limit: RateLimit, effective: u32) -> Shape {
+    let burst = u64::from(limit.burst) * u64::from(effective) / u64::from(limit.per_minute);
+    // At most `limit.burst`, a u32.
+    let burst = burst.clamp(1, u64::from(limit.burst)) as u32;
+    let interval = RateLimit {
+        per_minute: effective,
+        burst,
+    }
+    .interval();
+    Shape {
+        interval,
+        tolerance: interval * (burst - 1),
     }
 }
 
@@ -305,6 +462,182 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(budget.admitted(), 1);
         assert!(budget.available() >= 1);
+    }
+
+    /// Admissions of `callers` concurrent waiters, as offsets from now.
+    async fn admit_all(budget: &Arc<RateBudget>, callers: usize) -> Vec<Duration> {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..callers)
+            .map(|i| {
+                let b = Arc::clone(budget);
+                let priority = if i % 2 == 0 {
+                    Priority::Interactive
+                } else {
+                    Priority::Background
+                };
+                tokio::spawn(async move {
+                    b.acquire(priority).await;
+                    Instant::now() - start
+                })
+            })
+            .collect();
+        let mut times = Vec::new();
+        for t in tasks {
+            times.push(t.await.unwrap());
+        }
+        times.sort();
+        times
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_every_caller_until_retry_after_then_restarts_without_a_burst() {
+        let budget = RateBudget::new(limit(600, 10));
+        let refused = budget.acquire(Priority::Interactive).await;
+        assert_eq!(budget.available(), 9);
+        budget.on_rate_limited(refused, Some(Duration::from_secs(30)));
+        assert_eq!(budget.paused_for(), Duration::from_secs(30));
+        assert_eq!(budget.available(), 0, "the unspent burst is frozen too");
+
+        let times = admit_all(&budget, 4).await;
+        assert!(
+            times[0] >= Duration::from_secs(30),
+            "nobody goes before Retry-After: {times:?}"
+        );
+        // Halved to 300/min with a burst of 5: one slot per WINDOW / 295, no burst after the pause.
+        // Tokio's timer has millisecond resolution.
+        let interval = WINDOW / 295 - Duration::from_millis(1);
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= interval, "spaced: {times:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_retry_after_the_pause_is_the_default_and_long_ones_are_capped() {
+        let budget = RateBudget::new(limit(600, 10));
+        let a = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(a, None);
+        assert_eq!(budget.paused_for(), DEFAULT_PAUSE);
+        budget.on_rate_limited(a, Some(Duration::from_secs(86_400)));
+        assert_eq!(budget.paused_for(), MAX_PAUSE);
+        // A shorter Retry-After never cuts a pause short.
+        budget.on_rate_limited(a, Some(Duration::from_secs(1)));
+        assert_eq!(budget.paused_for(), MAX_PAUSE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_new_refusal_halves_the_rate_down_to_the_floor() {
+        let budget = RateBudget::new(limit(600, 10));
+        // Three requests in flight together, all refused: one slow-down, not three.
+        let in_flight = [
+            budget.acquire(Priority::Interactive).await,
+            budget.acquire(Priority::Interactive).await,
+            budget.acquire(Priority::Interactive).await,
+        ];
+        for admission in in_flight {
+            budget.on_rate_limited(admission, Some(Duration::from_secs(1)));
+        }
+        assert_eq!(budget.effective_per_minute(), 300);
+
+        let mut rates = Vec::new();
+        for _ in 0..8 {
+            let admission = budget.acquire(Priority::Interactive).await;
+            budget.on_rate_limited(admission, Some(Duration::ZERO));
+            rates.push(budget.effective_per_minute());
+        }
+        assert_eq!(rates, [150, 75, 37, 18, 9, 5, 5, 5]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_climbs_back_slowly_while_aura_answers() {
+        let budget = RateBudget::new(limit(600, 10));
+        let a = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(a, Some(Duration::from_secs(10)));
+        assert_eq!(budget.effective_per_minute(), 300);
+
+        // Answers to requests sent before the pause say nothing about the new rate.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        budget.on_answered();
+        assert_eq!(budget.effective_per_minute(), 300);
+
+        // 600/min over RECOVERY (5 min) is +2/min per second, counted from the end of the pause.
+        tokio::time::sleep(Duration::from_secs(5 + 60)).await;
+        budget.on_answered();
+        assert_eq!(budget.effective_per_minute(), 420);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        budget.on_answered();
+        assert_eq!(
+            budget.effective_per_minute(),
+            420,
+            "under one step: nothing yet"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        budget.on_answered();
+        assert_eq!(budget.effective_per_minute(), 421, "remainders are kept");
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        budget.on_answered();
+        assert_eq!(
+            budget.effective_per_minute(),
+            600,
+            "never above the configured rate"
+        );
+
+        // Without answers there is nothing to learn from, so nothing is credited.
+        let b = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(b, Some(Duration::ZERO));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(budget.effective_per_minute(), 300);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_and_recovery_never_let_a_minute_exceed_the_budget() {
+        let budget = RateBudget::new(limit(125, 5));
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for i in 0..600 {
+            let admission = budget.acquire(Priority::Background).await;
+            times.push(Instant::now() - start);
+            if i % 97 == 0 {
+                budget.on_rate_limited(admission, Some(Duration::from_secs(1)));
+            } else {
+                budget.on_answered();
+            }
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(60))
+                .count();
+            assert!(
+                in_window <= 125,
+                "{in_window} admissions in the minute from {t:?}"
+            );
+        }
+        assert_eq!(budget.admitted(), 600);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interactive_waiters_still_go_first_after_a_pause() {
+        let budget = RateBudget::new(limit(60, 1));
+        let refused = budget.acquire(Priority::Background).await;
+        budget.on_rate_limited(refused, Some(Duration::from_secs(20)));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, priority) in [
+            ("bg0", Priority::Background),
+            ("bg1", Priority::Background),
+            ("user", Priority::Interactive),
+        ] {
+            let (b, o) = (Arc::clone(&budget), Arc::clone(&order));
+            tasks.push(tokio::spawn(async move {
+                b.acquire(priority).await;
+                o.lock().unwrap().push(name);
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["user", "bg0", "bg1"]);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! another try only in those two cases; any other failure reaches the caller with
 //! [`Error::request_may_have_acted`](super::Error::request_may_have_acted) telling it whether to
 //! look for the instance before creating again.
+//!
+//! A 429 is also reported to the credential's [`RateBudget`](super::RateBudget), which pauses
+//! every caller until `Retry-After`; the wait here only paces this caller's own resend.
 
 use std::time::Duration;
 

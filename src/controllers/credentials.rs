@@ -190,12 +190,12 @@ impl AuraClients {
         Ok((client_id, client_secret, Some(secret)))
     }
 
-    /// What each known credential's rate budget admits right now, by client id.
-    pub fn budgets(&self) -> Vec<(String, u32)> {
+    /// Each known credential's rate budget, by client id.
+    pub fn budgets(&self) -> Vec<(String, Arc<aura::RateBudget>)> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .iter()
-            .map(|(id, (_, client))| (id.clone(), client.budget().available()))
+            .map(|(id, (_, client))| (id.clone(), Arc::clone(client.budget())))
             .collect()
     }
 

@@ -125,7 +125,7 @@ impl Context {
     }
 
     /// Refreshes the gauges that are read rather than counted: resources by status, and what
-    /// each credential's rate budget admits right now.
+    /// each credential's rate budget admits right now and at what rate.
     pub fn refresh_gauges(&self) {
         let sources = self
             .status_sources
@@ -140,11 +140,16 @@ impl Context {
             self.metrics
                 .set_resources(kind, counts.iter().map(|(s, n)| (s.as_str(), *n)));
         }
-        for (client_id, available) in self.aura.budgets() {
+        for (client_id, budget) in self.aura.budgets() {
+            let labels = crate::metrics::CredentialLabels { client_id };
             self.metrics
                 .budget_available
-                .get_or_create(&crate::metrics::CredentialLabels { client_id })
-                .set(i64::from(available));
+                .get_or_create(&labels)
+                .set(i64::from(budget.available()));
+            self.metrics
+                .budget_effective
+                .get_or_create(&labels)
+                .set(i64::from(budget.effective_per_minute()));
         }
     }
 }

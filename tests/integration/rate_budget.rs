@@ -1,10 +1,16 @@
-//! Many concurrent callers of one credential share one request budget and never cause a 429.
+//! Many concurrent callers of one credential share one request budget: they never cause a 429
+//! themselves, and when Aura refuses anyway (another tool spends the same credential) they back
+//! off together.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use http::{Method, StatusCode};
+
 use crate::support::*;
-use aura_operator::aura::RateLimit;
-use aura_operator::emulator::EmulatorConfig;
+use aura_operator::aura::{CallObserver, RateLimit, RetryPolicy};
+use aura_operator::emulator::{EmulatorConfig, EmulatorHandle};
 
 #[tokio::test]
 async fn concurrent_callers_of_one_credential_stay_within_the_budget_and_see_no_429() {
@@ -55,4 +61,103 @@ async fn concurrent_callers_of_one_credential_stay_within_the_budget_and_see_no_
     );
     assert_eq!(completed, 8);
     assert_eq!(a.budget().admitted(), 9);
+}
+
+#[tokio::test(start_paused = true)]
+async fn callers_back_off_together_when_aura_allows_less_than_the_budget() {
+    // Aura (the emulator) allows 20 requests a minute; the client believes 6,000. Five callers
+    // each list tenants twelve times in a row: 60 calls and one token, about three of Aura's
+    // minutes. Tokio's clock is paused and the emulator's follows it, so those minutes take
+    // milliseconds.
+    let emu = start(EmulatorConfig {
+        rate_limit_per_minute: Some(20),
+        ..fast_config()
+    })
+    .await;
+    let follow = tokio::spawn(follow_tokio_clock(emu.handle()));
+    let seen = Arc::new(Refusals::default());
+    let client = builder(&emu)
+        .observer(seen.clone())
+        .rate_limit(RateLimit {
+            per_minute: 6_000,
+            burst: 10,
+        })
+        .retry(RetryPolicy {
+            max_retry_after: Duration::from_secs(120),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+
+    let (callers, calls) = (5, 12);
+    let started = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..calls {
+                    client.tenants().list().await.expect("every call completes");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    follow.abort();
+
+    let stats = emu.handle().stats();
+    let (total, refused) = (stats.total_requests, stats.rate_limited);
+    eprintln!(
+        "{total} requests, {refused} answered 429 ({:.1}%), {elapsed:?} on the paused clock, \
+         effective budget {}/min",
+        100.0 * refused as f64 / total as f64,
+        client.budget().effective_per_minute()
+    );
+    assert_eq!(
+        stats.count("GET", "/v1/tenants", 200),
+        callers * calls,
+        "every call got its answer"
+    );
+    assert_eq!(
+        seen.0.load(Ordering::Relaxed),
+        refused,
+        "the client saw every 429"
+    );
+    assert!(
+        refused * 10 < total,
+        "{refused} of {total} requests answered 429: the callers did not back off together"
+    );
+    // Three windows of 20 are the least Aura allows for 61 requests.
+    assert!(elapsed >= Duration::from_secs(120), "{elapsed:?}");
+    assert!(client.budget().effective_per_minute() < 6_000);
+}
+
+/// Keeps the emulator's clock (real time plus an offset) at tokio's paused clock, a few
+/// milliseconds behind at most, so that Aura's one-minute window passes with the client's.
+async fn follow_tokio_clock(emu: EmulatorHandle) {
+    let real = std::time::Instant::now();
+    let tokio_start = tokio::time::Instant::now();
+    let mut offset = Duration::ZERO;
+    loop {
+        let lead = tokio_start.elapsed().saturating_sub(real.elapsed());
+        if lead > offset {
+            emu.advance_clock(lead - offset);
+            offset = lead;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Counts the 429s the client saw.
+#[derive(Default)]
+struct Refusals(AtomicU64);
+
+impl CallObserver for Refusals {
+    fn on_attempt(&self, _: &Method, _: &'static str, status: Option<StatusCode>, _: Duration) {
+        if status == Some(StatusCode::TOO_MANY_REQUESTS) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
