@@ -768,3 +768,46 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
         "the resize waited {waited:?} behind background polls"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn five_resources_converge_when_aura_allows_less_than_the_budget() {
+    // Another tool spends the same credential: Aura (the emulator) allows 20 requests a minute
+    // while the operator believes 6,000, and creating takes three minutes, during which five
+    // resources polled every 250 ms would ask far more than Aura allows. Tokio's clock is paused
+    // and the emulator's follows it, so Aura's minutes pass in milliseconds.
+    let config = aura_operator::emulator::EmulatorConfig {
+        rate_limit_per_minute: Some(20),
+        timings: aura_operator::emulator::Timings {
+            create: Duration::from_secs(180),
+            ..aura_operator::emulator::Timings::uniform(Duration::from_millis(60))
+        },
+        ..support::fast_config()
+    };
+    let mut op = Operator::stopped(config, crate::support::operator::timing()).await;
+    let follow = tokio::spawn(support::follow_tokio_clock(op.emu.handle()));
+    op.budget = aura_operator::aura::RateLimit {
+        per_minute: 6_000,
+        burst: 10,
+    };
+    op.restart();
+    let names: Vec<String> = (0..5).map(|i| format!("team-{i}")).collect();
+    for name in &names {
+        op.apply(instance(name, json!({}))).await;
+    }
+    for name in &names {
+        op.wait_for_within(name, "Ready", Duration::from_secs(1800), is_ready)
+            .await;
+    }
+    follow.abort();
+    let stats = op.emu.handle().stats();
+    let (total, refused) = (stats.total_requests, stats.rate_limited);
+    eprintln!(
+        "{total} requests, {refused} answered 429 ({:.1}%)",
+        100.0 * refused as f64 / total as f64
+    );
+    assert_eq!(live_instances(&op).len(), 5, "one create each");
+    assert!(
+        refused * 10 < total,
+        "{refused} of {total} requests were answered 429"
+    );
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aura_operator::aura::{
     Client, ClientBuilder, Credentials, PollBackoff, RateLimit, RetryPolicy,
 };
-use aura_operator::emulator::{self, EmulatorConfig, RunningEmulator, Timings};
+use aura_operator::emulator::{self, EmulatorConfig, EmulatorHandle, RunningEmulator, Timings};
 
 pub const CLIENT_ID: &str = "emulator-client";
 pub const CLIENT_SECRET: &str = "emulator-secret";
@@ -60,3 +60,19 @@ pub fn quick_polls() -> PollBackoff {
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Keeps the emulator's clock (real time plus an offset) at tokio's paused clock, a few
+/// milliseconds behind at most, so that Aura's one-minute window passes with the client's.
+pub async fn follow_tokio_clock(emu: EmulatorHandle) {
+    let real = std::time::Instant::now();
+    let tokio_start = tokio::time::Instant::now();
+    let mut offset = Duration::ZERO;
+    loop {
+        let lead = tokio_start.elapsed().saturating_sub(real.elapsed());
+        if lead > offset {
+            emu.advance_clock(lead - offset);
+            offset = lead;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -178,7 +178,19 @@ impl Operator {
         what: &str,
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        self.wait_for_within(name, what, Duration::from_secs(15), check)
+            .await
+    }
+
+    /// [`Self::wait_for`] with a deadline of `within`.
+    pub async fn wait_for_within(
+        &self,
+        name: &str,
+        what: &str,
+        within: Duration,
+        check: impl Fn(&AuraInstance) -> bool,
+    ) -> AuraInstance {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let current = self.api.get_as::<AuraInstance>(Some(NS), name);
             if let Some(obj) = &current
