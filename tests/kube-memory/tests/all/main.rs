@@ -4,5 +4,6 @@ mod common;
 
 mod api;
 mod controller;
+mod gc;
 mod http;
 mod watch;
