@@ -6,4 +6,5 @@ mod api;
 mod controller;
 mod gc;
 mod http;
+mod namespaces;
 mod watch;
