@@ -1,7 +1,7 @@
 //! What the server has been asked to do, for tests that assert on traffic (a controller that
 //! loops hot shows up as a climbing write count), and the failures a test has asked it to inject.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One kind of write: verb (`create`, `update`, `patch`, `delete`, `deletecollection`), resource
 /// type and subresource (`""` for the main resource, `"status"` for the status subresource).
@@ -13,11 +13,31 @@ pub struct WriteKey {
     pub subresource: String,
 }
 
+/// One kind of write as seen by field management: which `fieldManager` the request named, the
+/// verb and patch type, and where it went. Deletes carry no field manager and are not counted here.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldManagerKey {
+    /// The request's `fieldManager` query parameter; `None` when it carried none (the stored
+    /// `managedFields` entry then names the User-Agent's product, or `unknown`).
+    pub field_manager: Option<String>,
+    /// `create`, `update` or `patch`.
+    pub verb: String,
+    /// For patches `apply`, `merge`, `strategic-merge` or `json` (`unsupported` for another
+    /// content type); `""` for create and update.
+    pub patch_type: String,
+    pub group: String,
+    pub plural: String,
+    /// `""` for the main resource, `"status"` for the status subresource.
+    pub subresource: String,
+}
+
 /// A snapshot of the request counters. Every request that reaches a resource is counted,
 /// including ones that fail or change nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
     pub writes: BTreeMap<WriteKey, u64>,
+    /// Creates, updates and patches (any subresource) by the `fieldManager` they carried.
+    pub field_managers: BTreeMap<FieldManagerKey, u64>,
     /// GETs of a single object (including `.../status`).
     pub gets: u64,
     /// LIST requests answered (not watches).
@@ -54,6 +74,57 @@ impl Counters {
             .filter(|(k, _)| k.group == group && k.plural == plural)
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Creates, updates and patches of a resource type (main resource and subresources) that
+    /// carried this `fieldManager`; `None` counts the writes that carried none.
+    pub fn writes_by_field_manager(
+        &self,
+        field_manager: Option<&str>,
+        group: &str,
+        plural: &str,
+    ) -> u64 {
+        self.field_manager_writes_to(group, plural)
+            .filter(|(k, _)| k.field_manager.as_deref() == field_manager)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Creates, updates and patches of a resource type that carried no `fieldManager` at all.
+    pub fn writes_without_field_manager(&self, group: &str, plural: &str) -> u64 {
+        self.writes_by_field_manager(None, group, plural)
+    }
+
+    /// Creates, updates and patches of a resource type that did not carry `fieldManager=manager`
+    /// (another manager or none): `0` means every such write named `manager`.
+    pub fn writes_not_by_field_manager(&self, manager: &str, group: &str, plural: &str) -> u64 {
+        self.field_manager_writes_to(group, plural)
+            .filter(|(k, _)| k.field_manager.as_deref() != Some(manager))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The distinct `fieldManager` values (`None` for "none given") that wrote a resource type.
+    pub fn field_managers_of(&self, group: &str, plural: &str) -> BTreeSet<Option<String>> {
+        self.field_manager_writes_to(group, plural)
+            .map(|(k, _)| k.field_manager.clone())
+            .collect()
+    }
+
+    /// Every field-manager count for a resource type, for assertion messages.
+    pub fn field_manager_writes_to<'a>(
+        &'a self,
+        group: &'a str,
+        plural: &'a str,
+    ) -> impl Iterator<Item = (&'a FieldManagerKey, u64)> + 'a {
+        self.field_managers
+            .iter()
+            .filter(move |(k, _)| k.group == group && k.plural == plural)
+            .map(|(k, n)| (k, *n))
+    }
+
+    pub(crate) fn record_field_manager(&mut self, key: FieldManagerKey) {
+        *self.field_managers.entry(key).or_default() += 1;
     }
 
     pub(crate) fn record_write(

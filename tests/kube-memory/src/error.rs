@@ -10,6 +10,9 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
+    /// The Status body's `details` (`name`, `group`, `kind`, `causes`), where the real server
+    /// sends them.
+    pub details: Option<Value>,
 }
 
 impl ApiError {
@@ -18,6 +21,40 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
+            details: None,
+        }
+    }
+
+    /// The NamespaceLifecycle admission answer to a create in a namespace that is being
+    /// deleted: 403 Forbidden with a `NamespaceTerminating` cause, as the real server words it.
+    /// `name` is empty when the object is to get a generated name.
+    pub fn namespace_terminating(group: &str, plural: &str, name: &str, namespace: &str) -> Self {
+        let resource = qualified(group, plural);
+        let reason = format!(
+            "unable to create new content in namespace {namespace} because it is being terminated"
+        );
+        let message = if name.is_empty() {
+            format!("{resource} is forbidden: {reason}")
+        } else {
+            format!("{resource} \"{name}\" is forbidden: {reason}")
+        };
+        let mut details = json!({
+            "kind": plural,
+            "causes": [{
+                "reason": "NamespaceTerminating",
+                "message": format!("namespace {namespace} is being terminated"),
+                "field": "metadata.namespace",
+            }],
+        });
+        if !name.is_empty() {
+            details["name"] = json!(name);
+        }
+        if !group.is_empty() {
+            details["group"] = json!(group);
+        }
+        Self {
+            details: Some(details),
+            ..Self::new(403, "Forbidden", message)
         }
     }
 
@@ -99,7 +136,7 @@ impl ApiError {
 
     /// The `metav1.Status` body.
     pub fn to_status(&self) -> Value {
-        json!({
+        let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
@@ -107,7 +144,11 @@ impl ApiError {
             "message": self.message,
             "reason": self.reason,
             "code": self.code,
-        })
+        });
+        if let Some(details) = &self.details {
+            status["details"] = details.clone();
+        }
+        status
     }
 }
 

@@ -28,8 +28,10 @@
 //! controllers depend on: one global resourceVersion, optimistic concurrency, watches that resume
 //! from a resourceVersion (and 410 once history is gone), no-op writes that change nothing,
 //! generation bumps on spec changes only, the status subresource, finalizers and deletion
-//! timestamps, and garbage collection through ownerReferences. What it does not do: admission,
-//! validation against schemas, RBAC, discovery, field management, pagination, dry runs.
+//! timestamps, simplified managedFields, garbage collection through ownerReferences (at once or
+//! after a delay) and namespace deletion as the namespace controller does it. What it does not
+//! do: admission (beyond refusing content in a terminating namespace), validation against
+//! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
 
 mod counters;
 mod error;
@@ -47,17 +49,18 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-pub use counters::{Counters, WriteKey};
+pub use counters::{Counters, FieldManagerKey, WriteKey};
 pub use error::ApiError;
 pub use over_http::{KubeconfigClientError, Served, client_from_kubeconfig, kubeconfig};
 pub use service::ResponseBody;
 
 use counters::Fault;
 use service::lock;
-use store::{ObjectKey, ResourceType, Store};
+use store::{ObjectKey, Preconditions, Propagation, ResourceType, Store, Writer};
 
 /// The in-memory API server. Clones share one store, so a test keeps one handle for assertions
 /// while clients built from it talk to the same state.
@@ -101,6 +104,90 @@ impl ApiServer {
     pub fn with_status_subresource(self, group: &str, plural: &str) -> Self {
         lock(&self.store).register_status_subresource(ResourceType::new(group, plural));
         self
+    }
+
+    /// Makes the garbage collector wait `delay` before it deals with the dependents of a removed
+    /// owner (and with objects created pointing at an owner that is gone), as a real one takes
+    /// a moment: a test can then watch an owned Secret outlive its owner for that long. The
+    /// default is no delay: dependents go within the request that removed the owner. Delayed
+    /// collection runs on a Tokio timer (paused test time works);
+    /// [`collect_garbage`](Self::collect_garbage) runs it at once.
+    pub fn with_gc_delay(self, delay: Duration) -> Self {
+        lock(&self.store).set_gc_delay(Some(delay));
+        self
+    }
+
+    /// Runs every collection the garbage collector still has pending (see
+    /// [`with_gc_delay`](Self::with_gc_delay)) now.
+    pub fn collect_garbage(&self) {
+        let mut store = lock(&self.store);
+        store.expedite_garbage();
+        service::settle(&self.store, &mut store);
+    }
+
+    /// How many objects the garbage collector has yet to look at (always 0 without a GC delay).
+    pub fn pending_garbage(&self) -> usize {
+        lock(&self.store).pending_garbage()
+    }
+
+    /// Creates the Namespace `name` as `kubectl create namespace` would (`spec.finalizers:
+    /// [kubernetes]`, phase Active, the `kubernetes.io/metadata.name` label), or returns it as
+    /// it is if it exists. Objects can be created in a namespace without a Namespace object; one
+    /// is needed only to model namespace deletion.
+    pub fn create_namespace(&self, name: &str) -> Value {
+        let mut store = lock(&self.store);
+        if let Some(existing) = store.get(&ObjectKey::new(&ResourceType::namespaces(), None, name))
+        {
+            return existing.clone();
+        }
+        let namespace = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name},
+        });
+        let writer = Writer {
+            manager: "kubectl-create".into(),
+            apply: false,
+            api_version: Some("v1".into()),
+        };
+        let created = store
+            .create(&ResourceType::namespaces(), None, "v1", namespace, &writer)
+            .unwrap_or_default();
+        service::settle(&self.store, &mut store);
+        created
+    }
+
+    /// Deletes the Namespace `name` as `kubectl delete namespace` would: it turns Terminating,
+    /// everything in it is deleted at once (objects with finalizers are marked and stay until
+    /// their finalizers go), creating objects in it is refused, and the namespace goes when the
+    /// last object has gone. A Namespace object is created first if there is none, so that a
+    /// test that never created one can still delete "its" namespace. Returns the Namespace as
+    /// the DELETE answered (Terminating), whether or not it is already gone.
+    pub fn delete_namespace(&self, name: &str) -> Value {
+        self.create_namespace(name);
+        let mut store = lock(&self.store);
+        let key = ObjectKey::new(&ResourceType::namespaces(), None, name);
+        let answer = store
+            .delete(&key, &Preconditions::default(), Propagation::Cascade)
+            .unwrap_or_default();
+        service::settle(&self.store, &mut store);
+        answer
+    }
+
+    /// The `metadata.managedFields` of a stored object, typed: one entry per (manager,
+    /// operation, subresource) that changed it, with the apiVersion and time of its latest
+    /// change, and no `fieldsV1`. Empty when the object does not exist.
+    pub fn managed_fields(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Vec<ManagedFieldsEntry> {
+        self.get(group, plural, namespace, name)
+            .and_then(|object| object.pointer("/metadata/managedFields").cloned())
+            .and_then(|entries| serde_json::from_value(entries).ok())
+            .unwrap_or_default()
     }
 
     /// One stored object, as the server would return it. The core group is `""`; `namespace` is

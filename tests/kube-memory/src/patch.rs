@@ -20,6 +20,16 @@ pub enum PatchKind {
 }
 
 impl PatchKind {
+    /// The name field-manager counters use for this patch type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Merge => "merge",
+            Self::StrategicMerge => "strategic-merge",
+            Self::Apply => "apply",
+        }
+    }
+
     pub fn from_content_type(content_type: Option<&str>) -> ApiResult<Self> {
         let media = content_type
             .unwrap_or_default()

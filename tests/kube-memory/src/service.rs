@@ -12,12 +12,14 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use serde_json::{Value, json};
 
-use crate::counters::take_fault;
+use crate::counters::{FieldManagerKey, take_fault};
 use crate::error::{ApiError, ApiResult};
 use crate::patch::{self, PatchKind};
 use crate::route::{Query, Route};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{ObjectKey, Preconditions, Propagation, ResourceType, Store, WatchStart};
+use crate::store::{
+    ObjectKey, Preconditions, Propagation, ResourceType, Store, Subresource, WatchStart, Writer,
+};
 use crate::watch::{self, WatchOptions};
 
 /// The response body type: whole JSON documents and endless watch streams alike.
@@ -37,6 +39,7 @@ struct Call<'a> {
     route: Route,
     query: Query,
     content_type: Option<&'a str>,
+    user_agent: Option<&'a str>,
     metadata_only: bool,
     body: &'a [u8],
 }
@@ -48,6 +51,35 @@ impl Call<'_> {
 
     fn key(&self, name: &str) -> ObjectKey {
         ObjectKey::new(&self.resource(), self.route.namespace.as_deref(), name)
+    }
+
+    /// Who a write is recorded as in managedFields: the `fieldManager` parameter or, as the real
+    /// server does without one, the User-Agent up to its first `/`. kube-rs sends no
+    /// User-Agent, where the real server would record an empty name; `unknown` stands for it.
+    fn writer(&self, apply: bool) -> Writer {
+        let from_user_agent = || {
+            self.user_agent
+                .and_then(|ua| ua.split('/').next())
+                .map(|product| {
+                    product
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(128)
+                        .collect::<String>()
+                })
+                .filter(|product| !product.is_empty())
+        };
+        let manager = self
+            .query
+            .get("fieldManager")
+            .map(str::to_string)
+            .or_else(from_user_agent)
+            .unwrap_or_else(|| "unknown".to_string());
+        Writer {
+            manager,
+            apply,
+            api_version: Some(self.route.api_version()),
+        }
     }
 
     /// The verb as the real server's authorizer names it.
@@ -92,12 +124,16 @@ pub async fn handle(
             route,
             query: Query::parse(parts.uri.query()),
             content_type: header_str(header::CONTENT_TYPE),
+            user_agent: header_str(header::USER_AGENT),
             metadata_only: header_str(header::ACCEPT)
                 .is_some_and(|a| a.contains("as=PartialObjectMetadata")),
             body: &body,
         };
         tracing::trace!(method = %parts.method, uri = %parts.uri, "kube-memory request");
-        dispatch(&mut lock(&store), &call)
+        let mut guard = lock(&store);
+        let reply = dispatch(&mut guard, &call);
+        settle(&store, &mut guard);
+        reply
     });
     match reply {
         Ok(Reply::Object(status, value)) => json_response(status, &value),
@@ -106,6 +142,29 @@ pub async fn handle(
             response(StatusCode::OK, StreamBody::new(frames).boxed_unsync())
         }
         Err(err) => error_response(&err),
+    }
+}
+
+/// Lets the garbage collector and the namespace controller do what the last request left them,
+/// under the same lock, and arms a timer for collections that wait for the GC delay (when
+/// running inside a Tokio runtime; otherwise they run at the first request after their time, or
+/// on `ApiServer::collect_garbage`).
+pub(crate) fn settle(store: &Arc<Mutex<Store>>, guard: &mut Store) {
+    guard.settle();
+    let timers = guard.take_gc_timers();
+    if timers.is_empty() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    for due in timers {
+        let store = Arc::clone(store);
+        runtime.spawn(async move {
+            tokio::time::sleep_until(due).await;
+            let mut guard = lock(&store);
+            settle(&store, &mut guard);
+        });
     }
 }
 
@@ -130,12 +189,30 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
             .counters
             .record_write(write, group, plural, subresource),
     }
+    if matches!(verb, "create" | "update" | "patch") {
+        let patch_type = if verb == "patch" {
+            PatchKind::from_content_type(call.content_type).map_or("unsupported", PatchKind::as_str)
+        } else {
+            ""
+        };
+        store.counters.record_field_manager(FieldManagerKey {
+            field_manager: call.query.get("fieldManager").map(str::to_string),
+            verb: verb.to_string(),
+            patch_type: patch_type.to_string(),
+            group: group.clone(),
+            plural: plural.clone(),
+            subresource: subresource.to_string(),
+        });
+    }
     if let Some(status) = take_fault(&mut store.faults, verb, group, plural) {
         return Err(ApiError::from_status(status));
     }
-    let status_only = match call.route.subresource.as_deref() {
-        None => false,
-        Some("status") if store.has_status_subresource(&call.resource()) => true,
+    let target = match call.route.subresource.as_deref() {
+        None => Subresource::Main,
+        Some("status") if store.has_status_subresource(&call.resource()) => Subresource::Status,
+        Some("finalize") if call.resource().is_namespaces() && verb == "update" => {
+            Subresource::Finalize
+        }
         Some(other) => {
             return Err(ApiError::new(
                 404,
@@ -163,15 +240,16 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
                 call.route.namespace.as_deref(),
                 &call.route.api_version(),
                 object,
+                &call.writer(false),
             )?;
             Ok(Reply::Object(StatusCode::CREATED, created))
         }
         ("update", Some(name)) => {
             let candidate = patch::parse_json(call.body)?;
-            let updated = store.update(&call.key(name), candidate, status_only)?;
+            let updated = store.update(&call.key(name), candidate, target, &call.writer(false))?;
             Ok(Reply::Object(StatusCode::OK, updated))
         }
-        ("patch", Some(name)) => patch_object(store, call, name, status_only),
+        ("patch", Some(name)) => patch_object(store, call, name, target),
         ("delete", Some(name)) => {
             let (preconditions, propagation) = delete_options(call)?;
             let deleted = store.delete(&call.key(name), &preconditions, propagation)?;
@@ -262,9 +340,10 @@ fn patch_object(
     store: &mut Store,
     call: &Call<'_>,
     name: &str,
-    status_only: bool,
+    target: Subresource,
 ) -> ApiResult<Reply> {
     let kind = PatchKind::from_content_type(call.content_type)?;
+    let writer = call.writer(kind == PatchKind::Apply);
     if kind == PatchKind::Apply && call.query.get("fieldManager").is_none() {
         return Err(ApiError::invalid(
             "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
@@ -273,7 +352,7 @@ fn patch_object(
     let key = call.key(name);
     let Some(current) = store.get(&key).cloned() else {
         // Server-side apply creates what is missing; every other patch needs an object.
-        if kind == PatchKind::Apply && !status_only {
+        if kind == PatchKind::Apply && target == Subresource::Main {
             let mut object = patch::parse_json(call.body)?;
             // The URL names the object even when the applied configuration does not.
             if let Some(fields) = object.as_object_mut() {
@@ -287,6 +366,7 @@ fn patch_object(
                 call.route.namespace.as_deref(),
                 &call.route.api_version(),
                 object,
+                &writer,
             )?;
             return Ok(Reply::Object(StatusCode::CREATED, created));
         }
@@ -297,7 +377,7 @@ fn patch_object(
         ));
     };
     let patched = patch::apply(kind, &current, call.body)?;
-    let updated = store.update(&key, patched, status_only)?;
+    let updated = store.update(&key, patched, target, &writer)?;
     Ok(Reply::Object(StatusCode::OK, updated))
 }
 

@@ -1,15 +1,22 @@
 //! The object store: every object by (group, plural, namespace, name), one global resourceVersion
 //! counter as in etcd, the history of changes that watches resume from, and the write rules the
 //! real API server enforces (optimistic concurrency, generation, status subresource, finalizers,
-//! garbage collection of dependents).
+//! managedFields), plus the two controllers of kube-controller-manager that every cluster runs and
+//! operators depend on: the garbage collector and the namespace controller.
+//!
+//! Writes leave work for those controllers (dependents to collect, terminating namespaces to
+//! sweep); [`Store::settle`] does it and is called at the end of every request, under the same
+//! lock, so observers never see half of it. With a GC delay, collection waits until its time.
 //!
 //! It knows nothing about HTTP; `service` turns requests into calls here.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::counters::{Counters, Fault};
 use crate::error::{ApiError, ApiResult};
@@ -39,6 +46,14 @@ const BUILT_IN_STATUS_SUBRESOURCES: &[(&str, &str)] = &[
     ("apiextensions.k8s.io", "customresourcedefinitions"),
 ];
 
+/// The finalizer a real server puts in every Namespace's `spec.finalizers`; the namespace
+/// controller removes it once the namespace is empty.
+const NAMESPACE_FINALIZER: &str = "kubernetes";
+
+/// The manager the server's own controllers (garbage collector, namespace controller) write as;
+/// on a real cluster they derive it from kube-controller-manager's User-Agent.
+const CONTROLLER_MANAGER: &str = "kube-controller-manager";
+
 /// A resource type, as named in URLs: `("", "configmaps")`, `("example.test", "widgets")`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceType {
@@ -52,6 +67,14 @@ impl ResourceType {
             group: group.to_string(),
             plural: plural.to_string(),
         }
+    }
+
+    pub fn namespaces() -> Self {
+        Self::new("", "namespaces")
+    }
+
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.plural == "namespaces"
     }
 }
 
@@ -142,6 +165,48 @@ pub enum Propagation {
     Orphan,
 }
 
+/// The part of an object a write addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subresource {
+    /// The object itself; `.status` is left alone when the type has a status subresource.
+    Main,
+    /// `.../status`: only `.status` changes.
+    Status,
+    /// A Namespace's `.../finalize`: only `spec.finalizers` changes.
+    Finalize,
+}
+
+impl Subresource {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Main => None,
+            Self::Status => Some("status"),
+            Self::Finalize => Some("finalize"),
+        }
+    }
+}
+
+/// Who makes a write, as recorded in `metadata.managedFields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub manager: String,
+    /// Server-side apply (`operation: Apply`) rather than any other write (`Update`).
+    pub apply: bool,
+    /// The apiVersion the request used; `None` records the object's own.
+    pub api_version: Option<String>,
+}
+
+impl Writer {
+    /// The garbage collector and the namespace controller.
+    pub fn controller_manager() -> Self {
+        Self {
+            manager: CONTROLLER_MANAGER.to_string(),
+            apply: false,
+            api_version: None,
+        }
+    }
+}
+
 /// Conditions a DELETE carries in its `preconditions`.
 #[derive(Debug, Clone, Default)]
 pub struct Preconditions {
@@ -152,6 +217,8 @@ pub struct Preconditions {
 #[derive(Default)]
 pub struct Store {
     objects: BTreeMap<ObjectKey, Value>,
+    /// The uids of stored objects, for the garbage collector's owner lookups.
+    uids: HashSet<String>,
     resource_version: u64,
     history: VecDeque<Arc<Change>>,
     /// A watch may resume from this resourceVersion or any later one; older ones get 410.
@@ -162,6 +229,16 @@ pub struct Store {
     kinds: HashMap<ResourceType, String>,
     pub counters: Counters,
     pub faults: Vec<Fault>,
+    /// How long the garbage collector waits before it deals with a dependent; `None` is at
+    /// once, within the request that removed the owner.
+    gc_delay: Option<Duration>,
+    /// Objects the garbage collector is to look at, and from when.
+    gc_queue: Vec<(Instant, ObjectKey)>,
+    /// When queued collections fall due, for the caller to wake [`settle`](Self::settle) then.
+    gc_timers: BTreeSet<Instant>,
+    /// Namespaces whose content changed since the last [`settle`](Self::settle); the namespace
+    /// controller looks at the terminating ones.
+    touched_namespaces: BTreeSet<String>,
 }
 
 impl Store {
@@ -174,6 +251,28 @@ impl Store {
             status_subresources,
             ..Self::default()
         }
+    }
+
+    pub fn set_gc_delay(&mut self, delay: Option<Duration>) {
+        self.gc_delay = delay.filter(|d| !d.is_zero());
+    }
+
+    /// How many objects the garbage collector has yet to look at.
+    pub fn pending_garbage(&self) -> usize {
+        self.gc_queue.len()
+    }
+
+    /// Makes every queued collection due now (for [`settle`](Self::settle) to run it).
+    pub fn expedite_garbage(&mut self) {
+        let now = Instant::now();
+        for (due, _) in &mut self.gc_queue {
+            *due = now;
+        }
+    }
+
+    /// The times at which queued collections fall due, handed out once each.
+    pub fn take_gc_timers(&mut self) -> BTreeSet<Instant> {
+        std::mem::take(&mut self.gc_timers)
     }
 
     pub fn register_status_subresource(&mut self, resource: ResourceType) {
@@ -208,13 +307,15 @@ impl Store {
     }
 
     /// Stores a new object: names it (`generateName`), stamps uid, creationTimestamp,
-    /// generation 1 and a resourceVersion.
+    /// generation 1, managedFields and a resourceVersion. Refused (403) in a namespace that is
+    /// being deleted.
     pub fn create(
         &mut self,
         resource: &ResourceType,
         namespace: Option<&str>,
         api_version: &str,
         mut object: Value,
+        writer: &Writer,
     ) -> ApiResult<Value> {
         let Some(fields) = object.as_object_mut() else {
             return Err(ApiError::bad_request(
@@ -248,6 +349,18 @@ impl Store {
             (None, _) => {
                 meta.remove("namespace");
             }
+        }
+        if let Some(namespace) = namespace
+            && self.namespace_is_terminating(namespace)
+        {
+            // The NamespaceLifecycle admission plugin, which runs before names are generated.
+            let name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
+            return Err(ApiError::namespace_terminating(
+                &resource.group,
+                &resource.plural,
+                name,
+                namespace,
+            ));
         }
         if meta
             .get("resourceVersion")
@@ -298,8 +411,25 @@ impl Store {
             meta.remove(server_owned);
         }
         normalize_metadata(meta);
+        if resource.is_namespaces() {
+            // As the namespace strategy does: always the `kubernetes` finalizer, always Active.
+            let mut finalizers = spec_finalizers(&object);
+            if !finalizers.iter().any(|f| f == NAMESPACE_FINALIZER) {
+                finalizers.push(NAMESPACE_FINALIZER.to_string());
+            }
+            set_spec_finalizers(&mut object, Some(json!(finalizers)));
+            set_or_remove(&mut object, "status", Some(json!({"phase": "Active"})));
+            namespace_name_label(&mut object, &name);
+        }
+        record_manager(&mut object, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
+    }
+
+    fn namespace_is_terminating(&self, namespace: &str) -> bool {
+        self.objects
+            .get(&namespace_key(namespace))
+            .is_some_and(is_terminating)
     }
 
     fn free_generated_name(
@@ -326,14 +456,16 @@ impl Store {
         }
     }
 
-    /// Writes `candidate` over the stored object, as a PUT to the main resource or (with
-    /// `status_only`) to the status subresource. Every PATCH ends here too, with the patched
-    /// object as the candidate.
+    /// Writes `candidate` over the stored object, as a PUT to the main resource or to a
+    /// subresource. Every PATCH ends here too, with the patched object as the candidate. A write
+    /// that changes something records `writer` in managedFields; one that changes nothing
+    /// changes nothing at all.
     pub fn update(
         &mut self,
         key: &ObjectKey,
         candidate: Value,
-        status_only: bool,
+        subresource: Subresource,
+        writer: &Writer,
     ) -> ApiResult<Value> {
         let current = self
             .objects
@@ -363,17 +495,38 @@ impl Store {
             return Err(key.conflict());
         }
 
-        let mut next = if status_only {
-            let mut next = current.clone();
-            set_or_remove(&mut next, "status", candidate.remove("status"));
-            next
-        } else {
-            let mut next = Value::Object(candidate);
-            keep_server_owned_fields(&mut next, &current);
-            if self.has_status_subresource(&key.resource) {
-                set_or_remove(&mut next, "status", current.get("status").cloned());
+        let mut next = match subresource {
+            Subresource::Status => {
+                let mut next = current.clone();
+                set_or_remove(&mut next, "status", candidate.remove("status"));
+                next
             }
-            next
+            Subresource::Finalize => {
+                let mut next = current.clone();
+                let finalizers = candidate
+                    .get("spec")
+                    .and_then(|spec| spec.get("finalizers"))
+                    .cloned();
+                set_spec_finalizers(&mut next, finalizers);
+                next
+            }
+            Subresource::Main => {
+                let mut next = Value::Object(candidate);
+                keep_server_owned_fields(&mut next, &current);
+                if self.has_status_subresource(&key.resource) {
+                    set_or_remove(&mut next, "status", current.get("status").cloned());
+                }
+                if key.resource.is_namespaces() {
+                    // Only `.../finalize` changes a namespace's finalizers.
+                    let finalizers = current
+                        .get("spec")
+                        .and_then(|spec| spec.get("finalizers"))
+                        .cloned();
+                    set_spec_finalizers(&mut next, finalizers);
+                    namespace_name_label(&mut next, &key.name);
+                }
+                next
+            }
         };
         if let Some(meta) = next.get_mut("metadata").and_then(Value::as_object_mut) {
             normalize_metadata(meta);
@@ -381,21 +534,32 @@ impl Store {
         reject_new_finalizers_while_deleting(&current, &next)?;
 
         if comparable(&next) == comparable(&current) {
-            // Nothing changed: the real server neither bumps resourceVersion nor notifies watches.
+            // Nothing changed: the real server neither bumps resourceVersion nor notifies
+            // watches, and managedFields keep their times.
             return Ok(current);
         }
-        if without_metadata_and_status(&next) != without_metadata_and_status(&current) {
+        if subresource != Subresource::Finalize
+            && without_metadata_and_status(&next) != without_metadata_and_status(&current)
+        {
             bump_generation(&mut next);
         }
+        set_or_remove_meta(
+            &mut next,
+            "managedFields",
+            current.pointer("/metadata/managedFields").cloned(),
+        );
+        record_manager(&mut next, writer, subresource.name());
         let stored = self.commit(key.clone(), next, ChangeKind::Modified, Some(current));
-        if is_terminating(&stored) && finalizers(&stored).is_empty() {
-            return Ok(self.remove(key, Propagation::Cascade));
+        if ready_to_remove(&key.resource, &stored) {
+            return Ok(self.remove(key));
         }
         Ok(stored)
     }
 
     /// DELETE: objects with finalizers are marked (deletionTimestamp) and kept until the last
-    /// finalizer goes; others are removed at once, and their dependents after them.
+    /// finalizer goes; others are removed at once, and their dependents after them. With
+    /// `Orphan`, dependents lose their reference to this object first, whether it goes now or
+    /// later. A Namespace is marked Terminating and its content deleted.
     pub fn delete(
         &mut self,
         key: &ObjectKey,
@@ -418,8 +582,22 @@ impl Store {
         if uid_differs || rv_differs {
             return Err(key.conflict());
         }
-        if finalizers(&current).is_empty() {
-            return Ok(self.remove(key, propagation));
+        if propagation == Propagation::Orphan
+            && let Some(uid) = str_at(&current, "/metadata/uid")
+        {
+            // The real server adds the `orphan` finalizer and the garbage collector orphans the
+            // dependents before it lets the owner go; the dependents end up the same.
+            let uid = uid.to_string();
+            self.orphan_dependents_of(&uid);
+        }
+        let holds = finalizers(&current).len()
+            + if key.resource.is_namespaces() {
+                spec_finalizers(&current).len()
+            } else {
+                0
+            };
+        if holds == 0 {
+            return Ok(self.remove(key));
         }
         if is_terminating(&current) {
             return Ok(current);
@@ -430,14 +608,28 @@ impl Store {
             meta.insert("deletionGracePeriodSeconds".into(), json!(0));
         }
         bump_generation(&mut next);
+        if key.resource.is_namespaces() {
+            if let Some(fields) = next.as_object_mut() {
+                let status = fields.entry("status").or_insert_with(|| json!({}));
+                if let Some(status) = status.as_object_mut() {
+                    status.insert("phase".into(), json!("Terminating"));
+                }
+            }
+            // The namespace controller sweeps it at the end of this request.
+            self.touched_namespaces.insert(key.name.clone());
+        }
         Ok(self.commit(key.clone(), next, ChangeKind::Modified, Some(current)))
     }
 
-    /// Takes an object out for good, emits DELETED, then deals with its dependents.
-    fn remove(&mut self, key: &ObjectKey, propagation: Propagation) -> Value {
+    /// Takes an object out for good, emits DELETED, and hands its dependents to the garbage
+    /// collector.
+    fn remove(&mut self, key: &ObjectKey) -> Value {
         let Some(mut object) = self.objects.remove(key) else {
             return Value::Null;
         };
+        if let Some(uid) = str_at(&object, "/metadata/uid") {
+            self.uids.remove(uid);
+        }
         self.resource_version += 1;
         set_resource_version(&mut object, self.resource_version);
         self.publish(Change {
@@ -447,44 +639,167 @@ impl Store {
             object: object.clone(),
             previous: None,
         });
+        self.touch_namespace(key);
         if let Some(uid) = str_at(&object, "/metadata/uid") {
-            self.collect_dependents_of(uid, propagation);
+            let dependents = self.dependents_of(uid);
+            self.queue_for_collection(dependents);
         }
         object
     }
 
-    /// The garbage collector, run synchronously: a dependent whose every owner is gone is deleted
-    /// (with the usual finalizer rules); one that still has a live owner, or whose owner was
-    /// deleted with orphan propagation, just loses the reference to the removed owner.
-    fn collect_dependents_of(&mut self, owner_uid: &str, propagation: Propagation) {
-        let dependents: Vec<ObjectKey> = self
-            .objects
+    fn dependents_of(&self, owner_uid: &str) -> Vec<ObjectKey> {
+        self.objects
             .iter()
             .filter(|(_, object)| owner_uids(object).iter().any(|uid| uid == owner_uid))
             .map(|(key, _)| key.clone())
-            .collect();
-        for key in dependents {
-            let Some(dependent) = self.objects.get(&key) else {
+            .collect()
+    }
+
+    fn touch_namespace(&mut self, key: &ObjectKey) {
+        if !key.namespace.is_empty() && !self.touched_namespaces.contains(&key.namespace) {
+            self.touched_namespaces.insert(key.namespace.clone());
+        }
+    }
+
+    /// Hands objects to the garbage collector, now or after the GC delay.
+    fn queue_for_collection(&mut self, keys: Vec<ObjectKey>) {
+        if keys.is_empty() {
+            return;
+        }
+        let due = Instant::now() + self.gc_delay.unwrap_or_default();
+        if self.gc_delay.is_some() {
+            self.gc_timers.insert(due);
+        }
+        self.gc_queue.extend(keys.into_iter().map(|key| (due, key)));
+    }
+
+    /// The garbage collector's look at one object: owners are checked by uid; if none of them
+    /// exists any more the object is deleted (background, with the usual finalizer rules); if
+    /// some do, only the references to the missing ones are dropped.
+    fn attempt_to_collect(&mut self, key: &ObjectKey) {
+        let Some(object) = self.objects.get(key) else {
+            return;
+        };
+        let (live, absent): (Vec<String>, Vec<String>) = owner_uids(object)
+            .into_iter()
+            .partition(|uid| self.uid_exists(uid));
+        if absent.is_empty() {
+            return;
+        }
+        if live.is_empty() {
+            let _ = self.delete(key, &Preconditions::default(), Propagation::Cascade);
+        } else {
+            let mut next = object.clone();
+            for uid in &absent {
+                drop_owner_reference(&mut next, uid);
+            }
+            // Cannot conflict: the candidate carries the current resourceVersion.
+            let _ = self.update(key, next, Subresource::Main, &Writer::controller_manager());
+        }
+    }
+
+    /// Drops every reference to `owner_uid` from its dependents, which then stay.
+    fn orphan_dependents_of(&mut self, owner_uid: &str) {
+        for key in self.dependents_of(owner_uid) {
+            let Some(mut next) = self.objects.get(&key).cloned() else {
                 continue;
             };
-            let has_live_owner = owner_uids(dependent)
-                .iter()
-                .any(|uid| uid != owner_uid && self.uid_exists(uid));
-            if propagation == Propagation::Orphan || has_live_owner {
-                let mut next = dependent.clone();
-                drop_owner_reference(&mut next, owner_uid);
-                // Cannot conflict: no resourceVersion precondition is involved.
-                let _ = self.update(&key, next, false);
-            } else {
-                let _ = self.delete(&key, &Preconditions::default(), Propagation::Cascade);
+            drop_owner_reference(&mut next, owner_uid);
+            let _ = self.update(&key, next, Subresource::Main, &Writer::controller_manager());
+        }
+    }
+
+    /// Runs what the garbage collector and the namespace controller have to do after the
+    /// writes so far: due collections, and sweeping (then finalizing) terminating namespaces
+    /// whose content changed. Repeats until nothing is left that is due.
+    pub fn settle(&mut self) {
+        loop {
+            let now = Instant::now();
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.gc_queue)
+                .into_iter()
+                .partition(|(when, _)| *when <= now);
+            self.gc_queue = later;
+            let namespaces = std::mem::take(&mut self.touched_namespaces);
+            if due.is_empty() && namespaces.is_empty() {
+                return;
+            }
+            for (_, key) in due {
+                self.attempt_to_collect(&key);
+            }
+            for namespace in namespaces {
+                self.sync_namespace(&namespace);
             }
         }
     }
 
+    /// The namespace controller's pass over a terminating namespace: deletes everything in it
+    /// that is not being deleted yet, all at once and in no particular order; then either
+    /// reports what remains in the namespace's conditions, or, once nothing remains, removes
+    /// the `kubernetes` finalizer, after which the namespace itself goes (unless other
+    /// finalizers hold it).
+    fn sync_namespace(&mut self, namespace: &str) {
+        let ns_key = namespace_key(namespace);
+        if !self.objects.get(&ns_key).is_some_and(is_terminating) {
+            return;
+        }
+        let mut content: Vec<ObjectKey> = self
+            .objects
+            .iter()
+            .filter(|(key, object)| key.namespace == namespace && !is_terminating(object))
+            .map(|(key, _)| key.clone())
+            .collect();
+        content.sort_by_cached_key(|_| uuid::Uuid::new_v4());
+        for key in content {
+            let _ = self.delete(&key, &Preconditions::default(), Propagation::Cascade);
+        }
+        let remaining: Vec<(&ObjectKey, &Value)> = self
+            .objects
+            .iter()
+            .filter(|(key, _)| key.namespace == namespace)
+            .collect();
+        let Some(current) = self.objects.get(&ns_key) else {
+            return;
+        };
+        let mut next = current.clone();
+        set_namespace_conditions(&mut next, &remaining);
+        let content_gone = remaining.is_empty();
+        let Ok(mut current) = self.update(
+            &ns_key,
+            next,
+            Subresource::Status,
+            &Writer::controller_manager(),
+        ) else {
+            return;
+        };
+        if content_gone
+            && spec_finalizers(&current)
+                .iter()
+                .any(|f| f == NAMESPACE_FINALIZER)
+        {
+            let kept: Vec<Value> = spec_finalizers(&current)
+                .into_iter()
+                .filter(|f| f != NAMESPACE_FINALIZER)
+                .map(Value::String)
+                .collect();
+            let mut finalized = current.clone();
+            set_spec_finalizers(&mut finalized, Some(Value::Array(kept)));
+            match self.update(
+                &ns_key,
+                finalized,
+                Subresource::Finalize,
+                &Writer::controller_manager(),
+            ) {
+                Ok(stored) => current = stored,
+                Err(_) => return,
+            }
+        }
+        if ready_to_remove(&ns_key.resource, &current) {
+            self.remove(&ns_key);
+        }
+    }
+
     fn uid_exists(&self, uid: &str) -> bool {
-        self.objects
-            .values()
-            .any(|object| str_at(object, "/metadata/uid") == Some(uid))
+        self.uids.contains(uid)
     }
 
     /// Stamps the next resourceVersion, stores the object and tells the watches.
@@ -497,7 +812,15 @@ impl Store {
     ) -> Value {
         self.resource_version += 1;
         set_resource_version(&mut object, self.resource_version);
+        if let Some(uid) = str_at(&object, "/metadata/uid") {
+            self.uids.insert(uid.to_string());
+        }
         self.objects.insert(key.clone(), object.clone());
+        self.touch_namespace(&key);
+        if !is_terminating(&object) && owner_uids(&object).iter().any(|uid| !self.uid_exists(uid)) {
+            // An owner that is already gone: the garbage collector finds this one too.
+            self.queue_for_collection(vec![key.clone()]);
+        }
         self.publish(Change {
             resource_version: self.resource_version,
             kind,
@@ -586,6 +909,229 @@ impl Store {
         self.oldest_resumable = self.resource_version;
         self.history.clear();
         self.watches.clear();
+    }
+}
+
+fn namespace_key(name: &str) -> ObjectKey {
+    ObjectKey::new(&ResourceType::namespaces(), None, name)
+}
+
+/// The label every Namespace carries on a real server (1.21 and later), whatever a client sends.
+fn namespace_name_label(object: &mut Value, name: &str) {
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    labels["kubernetes.io/metadata.name"] = json!(name);
+}
+
+/// A Namespace's `spec.finalizers`.
+fn spec_finalizers(object: &Value) -> Vec<String> {
+    object
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sets (or, when absent or empty, removes) a Namespace's `spec.finalizers`; `spec` stays,
+/// possibly empty, as on the real server.
+fn set_spec_finalizers(object: &mut Value, finalizers: Option<Value>) {
+    let Some(fields) = object.as_object_mut() else {
+        return;
+    };
+    let spec = fields.entry("spec").or_insert_with(|| json!({}));
+    if !spec.is_object() {
+        *spec = json!({});
+    }
+    let keep = finalizers.filter(|f| f.as_array().is_some_and(|items| !items.is_empty()));
+    if let Some(spec) = spec.as_object_mut() {
+        match keep {
+            Some(finalizers) => spec.insert("finalizers".into(), finalizers),
+            None => spec.remove("finalizers"),
+        };
+    }
+}
+
+/// Whether a marked object can go: no finalizer left (for a Namespace, none in
+/// `spec.finalizers` either).
+fn ready_to_remove(resource: &ResourceType, object: &Value) -> bool {
+    is_terminating(object)
+        && finalizers(object).is_empty()
+        && (!resource.is_namespaces() || spec_finalizers(object).is_empty())
+}
+
+/// The namespace controller's five conditions, worded as kube-controller-manager words them:
+/// `NamespaceContentRemaining` and `NamespaceFinalizersRemaining` are True while objects (and
+/// their finalizers) remain; a condition keeps its lastTransitionTime while its status holds.
+fn set_namespace_conditions(namespace: &mut Value, remaining: &[(&ObjectKey, &Value)]) {
+    let mut by_resource: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_finalizer: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, object) in remaining {
+        let resource = format!("{}.{}", key.resource.plural, key.resource.group);
+        *by_resource.entry(resource).or_default() += 1;
+        for finalizer in finalizers(object) {
+            *by_finalizer.entry(finalizer).or_default() += 1;
+        }
+    }
+    let sorted_join = |mut items: Vec<String>| {
+        items.sort();
+        items.join(", ")
+    };
+    let content = (!by_resource.is_empty()).then(|| {
+        let items = by_resource
+            .iter()
+            .map(|(resource, n)| format!("{resource} has {n} resource instances"))
+            .collect();
+        (
+            "SomeResourcesRemain",
+            format!("Some resources are remaining: {}", sorted_join(items)),
+        )
+    });
+    let finalizers_left = (!by_finalizer.is_empty()).then(|| {
+        let items = by_finalizer
+            .iter()
+            .map(|(finalizer, n)| format!("{finalizer} in {n} resource instances"))
+            .collect();
+        (
+            "SomeFinalizersRemain",
+            format!(
+                "Some content in the namespace has finalizers remaining: {}",
+                sorted_join(items)
+            ),
+        )
+    });
+    let wanted = [
+        (
+            "NamespaceDeletionDiscoveryFailure",
+            None,
+            (
+                "ResourcesDiscovered",
+                "All resources successfully discovered",
+            ),
+        ),
+        (
+            "NamespaceDeletionGroupVersionParsingFailure",
+            None,
+            (
+                "ParsedGroupVersions",
+                "All legacy kube types successfully parsed",
+            ),
+        ),
+        (
+            "NamespaceDeletionContentFailure",
+            None,
+            (
+                "ContentDeleted",
+                "All content successfully deleted, may be waiting on finalization",
+            ),
+        ),
+        (
+            "NamespaceContentRemaining",
+            content,
+            ("ContentRemoved", "All content successfully removed"),
+        ),
+        (
+            "NamespaceFinalizersRemaining",
+            finalizers_left,
+            (
+                "ContentHasNoFinalizers",
+                "All content-preserving finalizers finished",
+            ),
+        ),
+    ];
+    let previous: Vec<Value> = namespace
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let conditions: Vec<Value> = wanted
+        .into_iter()
+        .map(|(kind, problem, (ok_reason, ok_message))| {
+            let (status, reason, message) = match problem {
+                Some((reason, message)) => ("True", reason.to_string(), message),
+                None => ("False", ok_reason.to_string(), ok_message.to_string()),
+            };
+            let since = previous
+                .iter()
+                .find(|c| c.get("type") == Some(&json!(kind)))
+                .filter(|c| c.get("status") == Some(&json!(status)))
+                .and_then(|c| c.get("lastTransitionTime").cloned())
+                .unwrap_or_else(|| json!(now()));
+            json!({
+                "type": kind,
+                "status": status,
+                "lastTransitionTime": since,
+                "reason": reason,
+                "message": message,
+            })
+        })
+        .collect();
+    if let Some(fields) = namespace.as_object_mut() {
+        let status = fields.entry("status").or_insert_with(|| json!({}));
+        if !status.is_object() {
+            *status = json!({});
+        }
+        status["conditions"] = Value::Array(conditions);
+    }
+}
+
+/// Records a write in `metadata.managedFields`, simplified: one entry per (manager, operation,
+/// subresource), whose apiVersion and time the latest such write sets; no `fieldsV1`.
+fn record_manager(object: &mut Value, writer: &Writer, subresource: Option<&str>) {
+    let api_version = writer
+        .api_version
+        .clone()
+        .or_else(|| str_at(object, "/apiVersion").map(str::to_string))
+        .unwrap_or_default();
+    let operation = if writer.apply { "Apply" } else { "Update" };
+    let mut entry = json!({
+        "manager": writer.manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": now(),
+    });
+    if let Some(subresource) = subresource {
+        entry["subresource"] = json!(subresource);
+    }
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let entries = meta
+        .entry("managedFields")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !entries.is_array() {
+        *entries = Value::Array(Vec::new());
+    }
+    let Some(entries) = entries.as_array_mut() else {
+        return;
+    };
+    let same = |e: &Value| {
+        str_at(e, "/manager") == Some(writer.manager.as_str())
+            && str_at(e, "/operation") == Some(operation)
+            && str_at(e, "/subresource") == subresource
+    };
+    match entries.iter_mut().find(|e| same(e)) {
+        Some(existing) => *existing = entry,
+        None => entries.push(entry),
+    }
+}
+
+fn set_or_remove_meta(object: &mut Value, field: &str, value: Option<Value>) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        match value {
+            Some(value) => meta.insert(field.into(), value),
+            None => meta.remove(field),
+        };
     }
 }
 

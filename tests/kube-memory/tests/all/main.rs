@@ -4,5 +4,8 @@ mod common;
 
 mod api;
 mod controller;
+mod field_managers;
+mod gc;
 mod http;
+mod namespaces;
 mod watch;
