@@ -220,7 +220,7 @@ async fn an_existing_instance_is_adopted_by_id() {
     op.secrets()
         .patch(
             "adopter-connection",
-            &kube::api::PatchParams::default(),
+            &crate::support::operator::user_patch(),
             &kube::api::Patch::Merge(&patch),
         )
         .await
@@ -810,4 +810,49 @@ async fn five_resources_converge_when_aura_allows_less_than_the_budget() {
         refused * 10 < total,
         "{refused} of {total} requests were answered 429"
     );
+}
+
+#[tokio::test]
+async fn every_write_of_the_operator_is_signed_with_its_field_manager() {
+    // Create, settle, resize, adopt, retain and delete: every kind of write the instance
+    // controller makes. The tests' own writes are signed "kubectl"; anything else (or nothing,
+    // which a real API server lists as manager "unknown") is the operator forgetting.
+    let op = Operator::start().await;
+    op.apply(instance("signed", json!({"deletionPolicy": "Delete"})))
+        .await;
+    let ready = op.wait_for("signed", "Ready", is_ready).await;
+    let id = ready.status.unwrap().instance_id.unwrap();
+    op.patch_spec("signed", json!({"memory": "4GB"})).await;
+    op.wait_for("signed", "resized", |o| {
+        is_ready(o) && o.status.as_ref().unwrap().memory.as_deref() == Some("4GB")
+    })
+    .await;
+    op.apply(instance("adopter", json!({"instanceId": id})))
+        .await;
+    op.wait_for("adopter", "PasswordUnavailable", |o| {
+        ready_reason(o, "PasswordUnavailable")
+    })
+    .await;
+    op.delete("adopter").await;
+    op.wait_gone("adopter").await;
+    op.delete("signed").await;
+    op.wait_gone("signed").await;
+
+    let counters = op.api.counters();
+    let expected: std::collections::BTreeSet<Option<String>> =
+        [Some("aura-operator".to_owned()), Some("kubectl".to_owned())].into();
+    for (group, plural) in [
+        ("aura.neo4j.io", "aurainstances"),
+        ("", "secrets"),
+        ("events.k8s.io", "events"),
+    ] {
+        let managers = counters.field_managers_of(group, plural);
+        assert!(
+            managers.is_subset(&expected) && managers.contains(&Some("aura-operator".to_owned())),
+            "{plural} written by {managers:?}: {:?}",
+            counters
+                .field_manager_writes_to(group, plural)
+                .collect::<Vec<_>>()
+        );
+    }
 }

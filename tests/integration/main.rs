@@ -13,6 +13,7 @@ mod examples;
 mod gds_session_controller;
 mod instance_controller;
 mod leader;
+mod namespace_deletion;
 mod rate_budget;
 mod request_shapes;
 mod snapshot_controller;

@@ -19,6 +19,24 @@ use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 pub const NS: &str = "default";
 
+/// The field manager of the tests' own writes, as `kubectl` signs a user's: the operator's
+/// writes must be told apart from the user's (see `every_write_of_the_operator_is_signed`).
+pub const USER: &str = "kubectl";
+
+pub fn user_post() -> PostParams {
+    PostParams {
+        field_manager: Some(USER.to_owned()),
+        ..PostParams::default()
+    }
+}
+
+pub fn user_patch() -> PatchParams {
+    PatchParams {
+        field_manager: Some(USER.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
 pub fn timing() -> Timing {
     Timing {
         resync: Duration::from_secs(1),
@@ -151,7 +169,7 @@ impl Operator {
     pub async fn apply(&self, yaml: serde_json::Value) -> AuraInstance {
         let obj: AuraInstance = serde_json::from_value(yaml).expect("a valid AuraInstance");
         self.instances()
-            .create(&PostParams::default(), &obj)
+            .create(&user_post(), &obj)
             .await
             .expect("created")
     }
@@ -159,7 +177,7 @@ impl Operator {
     pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
         let patch = serde_json::json!({ "spec": spec });
         self.instances()
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(name, &user_patch(), &Patch::Merge(&patch))
             .await
             .expect("patched");
     }
@@ -238,7 +256,7 @@ impl Operator {
     {
         let obj: K = serde_json::from_value(yaml).expect("a valid resource");
         Api::<K>::namespaced(self.api.client(), NS)
-            .create(&PostParams::default(), &obj)
+            .create(&user_post(), &obj)
             .await
             .expect("created")
     }
