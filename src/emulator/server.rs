@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use super::clock::Clock;
 use super::config::EmulatorConfig;
 use super::error::errors_body;
-use super::faults::{FaultAction, FaultSet};
+use super::faults::{Fault, FaultAction, FaultSet};
 use super::ratelimit::RateLimiter;
 use super::state::State;
 use super::stats::{Counters, DROPPED};
@@ -231,6 +231,9 @@ pub async fn gate(
                 let padding = "x".repeat(shared.config.oversized_body_bytes);
                 json_response(format!(r#"{{"data":{{"padding":"{padding}"}}}}"#))
             }
+            FaultAction::EmbeddedErrors => {
+                with_embedded_errors(next.run(request).await, &fault).await
+            }
         },
     };
     lock(&shared.counters).record(method.as_str(), &route, response.status().as_u16());
@@ -243,6 +246,27 @@ fn json_response(body: String) -> Response {
         Body::from(body),
     )
         .into_response()
+}
+
+/// The handler's answer turned into 200 `{"data": <its data or null>, "errors": [...]}`.
+async fn with_embedded_errors(response: Response, fault: &Fault) -> Response {
+    let succeeded = response.status().is_success();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let data = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(|_| succeeded)
+        .and_then(|mut body| body.get_mut("data").map(serde_json::Value::take))
+        .unwrap_or(serde_json::Value::Null);
+    let reason = fault.reason.as_deref().unwrap_or("not-found");
+    let message = fault
+        .message
+        .as_deref()
+        .unwrap_or("Fault injected by the Aura emulator: errors beside data");
+    let mut body = errors_body(message, reason, None);
+    body["data"] = data;
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 fn add_retry_after(response: &mut Response, seconds: Option<u64>) {

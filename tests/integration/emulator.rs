@@ -147,6 +147,26 @@ impl Api {
         created.body["data"]["id"].as_str().expect("id").to_string()
     }
 
+    /// A request to the `/_emulator` control API.
+    async fn control(&self, method: Method, path: &str, body: Value) -> Reply {
+        let url = format!("http://{}/_emulator{path}", self.emulator.addr());
+        let response = self
+            .client
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .expect("control request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     async fn status_of(&self, id: &str) -> String {
         let reply = self.get(&format!("/instances/{id}")).await;
         reply.body["data"]["status"]
@@ -815,6 +835,44 @@ async fn the_rate_limit_answers_429_with_retry_after_and_recovers_after_the_wind
     assert_eq!(api.handle.stats().rate_limited, 1);
     api.handle.advance_clock(Duration::from_secs(retry));
     assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_embedded_errors_fault_answers_200_with_data_and_errors() {
+    let api = Api::new(config()).await;
+    let id = api.running_instance().await;
+    let path = format!("/v1/instances/{id}");
+    api.handle.inject(
+        Fault::on(Some(Method::GET), &path)
+            .embedded_errors()
+            .reason("db-not-found")
+            .message("Database not found"),
+    );
+    let odd = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(odd.status, StatusCode::OK);
+    assert_eq!(odd.body["data"]["id"], id.as_str());
+    assert_eq!(reason(&odd), "db-not-found");
+    assert_eq!(odd.body["errors"][0]["message"], "Database not found");
+
+    let plain = api.get(&format!("/instances/{id}")).await;
+    assert!(plain.body.get("errors").is_none(), "used up after once");
+
+    let added = api
+        .control(
+            Method::POST,
+            "/faults",
+            json!({ "method": "GET", "path": "/v1/instances/*", "action": "embedded_errors" }),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let missing = api.get("/instances/0000dead").await;
+    assert_eq!(missing.status, StatusCode::OK);
+    assert_eq!(missing.body["data"], Value::Null);
+    assert!(
+        missing.body["errors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
 }
 
 #[tokio::test]
