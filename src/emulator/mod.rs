@@ -180,6 +180,17 @@ impl EmulatorHandle {
         self.shared.store().timings = timings;
     }
 
+    /// Changes the rate limit for every later request; `None` (or 0) turns the limiter off.
+    /// Requests already admitted stay in the window.
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        self.shared.set_rate_limit(per_minute);
+    }
+
+    /// Requests per credential per minute now in force; `None` when the limiter is off.
+    pub fn rate_limit(&self) -> Option<u32> {
+        self.shared.rate_limit()
+    }
+
     /// Makes every issued token expired, as if an hour had passed for tokens only.
     pub fn expire_all_tokens(&self) {
         let now = self.shared.clock.now();

@@ -32,6 +32,7 @@ use super::stats::{Counters, DROPPED};
 /// Everything the handlers and the handle share.
 #[derive(Debug)]
 pub struct Shared {
+    /// The configuration the emulator started with; the rate limit in force lives in the limiter.
     pub config: EmulatorConfig,
     pub clock: Clock,
     /// `http://127.0.0.1:PORT`, for URLs the emulator hands out (metrics endpoints).
@@ -54,12 +55,22 @@ impl Shared {
         Self {
             origin: format!("http://{addr}"),
             state: Mutex::new(state),
-            config,
             clock: Clock::default(),
             faults: Mutex::default(),
             counters: Mutex::default(),
-            limiter: Mutex::default(),
+            limiter: Mutex::new(RateLimiter::new(config.rate_limit_per_minute)),
+            config,
         }
+    }
+
+    /// Requests per credential per minute now in force; `None` when the limiter is off.
+    pub fn rate_limit(&self) -> Option<u32> {
+        lock(&self.limiter).limit()
+    }
+
+    /// Changes the limit for every later request; `None` or 0 turns the limiter off.
+    pub fn set_rate_limit(&self, limit: Option<u32>) {
+        lock(&self.limiter).set_limit(limit);
     }
 
     /// The store, with every due transition applied.
@@ -177,14 +188,12 @@ pub async fn gate(
     let route = route_template(&path);
     let kill = request.extensions().get::<ConnectionKill>().cloned();
 
-    if let Some(limit) = shared.config.rate_limit_per_minute.filter(|l| *l > 0) {
-        let key = rate_limit_key(&shared, &path, request.headers());
-        let verdict = lock(&shared.limiter).check(&key, limit, shared.clock.now());
-        if let Err(wait) = verdict {
-            let response = too_many_requests(wait);
-            lock(&shared.counters).record(method.as_str(), &route, 429);
-            return with_request_id(response);
-        }
+    let key = rate_limit_key(&shared, &path, request.headers());
+    let verdict = lock(&shared.limiter).check(&key, shared.clock.now());
+    if let Err(wait) = verdict {
+        let response = too_many_requests(wait);
+        lock(&shared.counters).record(method.as_str(), &route, 429);
+        return with_request_id(response);
     }
 
     let fault = lock(&shared.faults).take(&method, &path);

@@ -876,6 +876,38 @@ async fn an_embedded_errors_fault_answers_200_with_data_and_errors() {
 }
 
 #[tokio::test]
+async fn the_rate_limit_can_change_at_run_time_and_retry_after_counts_to_the_freeing_request() {
+    let api = Api::new(EmulatorConfig {
+        rate_limit_per_minute: None,
+        ..config()
+    })
+    .await;
+    // Admitted: the token request at 0 s and four GETs at 10 s.
+    api.handle.advance_clock(Duration::from_secs(10));
+    for _ in 0..4 {
+        assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    }
+    api.handle.advance_clock(Duration::from_secs(20));
+    api.handle.set_rate_limit(Some(2));
+    assert_eq!(api.handle.rate_limit(), Some(2));
+    let retry_after = |reply: &Reply| -> u64 {
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        reply.headers["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds")
+    };
+    // At 30 s, one more fits once only one request is left: the third GET leaves at 70 s.
+    assert_eq!(retry_after(&api.get("/tenants").await), 40);
+    api.handle.advance_clock(Duration::from_secs(39));
+    assert_eq!(retry_after(&api.get("/tenants").await), 1);
+    api.handle.advance_clock(Duration::from_secs(1));
+    assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    assert_eq!(api.handle.stats().rate_limited, 2);
+}
+
+#[tokio::test]
 async fn respond_and_gateway_faults_answer_without_acting() {
     let api = Api::new(config()).await;
     api.handle.inject(
