@@ -100,6 +100,8 @@ impl SeedFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
     pub create: Duration,
+    /// `loading` after `creating`, for instances created from a source (clone or snapshot).
+    pub loading: Duration,
     pub pause: Duration,
     pub resume: Duration,
     pub update: Duration,
@@ -117,6 +119,7 @@ impl Timings {
     pub fn uniform(each: Duration) -> Self {
         Self {
             create: each,
+            loading: each,
             pause: each,
             resume: each,
             update: each,

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use aura_operator::emulator::{
-    DEFAULT_TENANT_ID, EmulatorConfig, EmulatorHandle, Fault, RunningEmulator, SECOND_TENANT_ID,
-    SnapshotProfile, SnapshotStatus, Timings, start,
+    DEFAULT_TENANT_ID, EmulatorConfig, EmulatorHandle, Fault, InstanceStatus, RunningEmulator,
+    SECOND_TENANT_ID, SnapshotProfile, SnapshotStatus, Timings, start,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -835,6 +835,107 @@ async fn the_rate_limit_answers_429_with_retry_after_and_recovers_after_the_wind
     assert_eq!(api.handle.stats().rate_limited, 1);
     api.handle.advance_clock(Duration::from_secs(retry));
     assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn instances_created_from_a_source_are_loading_before_they_run() {
+    let api = Api::new(config()).await;
+    let source = api.running_instance().await;
+    let clone = api
+        .create_instance(json!({ "name": "clone", "source_instance_id": source }))
+        .await;
+    assert_eq!(clone.status, StatusCode::ACCEPTED);
+    let clone = clone.body["data"]["id"].as_str().expect("id").to_string();
+    assert_eq!(api.status_of(&clone).await, "creating");
+    api.handle.advance_clock(STEP);
+    assert_eq!(api.status_of(&clone).await, "loading");
+    let busy = api
+        .post(&format!("/instances/{clone}/snapshots"), json!({}))
+        .await;
+    assert_eq!(reason(&busy), "ongoing-database-operation");
+    api.handle.advance_clock(STEP);
+    assert_eq!(api.status_of(&clone).await, "running");
+
+    let taken = api
+        .post(&format!("/instances/{source}/snapshots"), json!({}))
+        .await;
+    let snapshot = taken.body["data"]["snapshot_id"].as_str().expect("id");
+    api.handle.advance_clock(STEP);
+    let restored = api
+        .create_instance(json!({
+            "name": "from-snapshot",
+            "source_instance_id": source,
+            "source_snapshot_id": snapshot,
+        }))
+        .await;
+    let restored = restored.body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    api.handle.advance_clock(STEP * 2);
+    assert_eq!(
+        api.status_of(&restored).await,
+        "running",
+        "one jump passes creating and loading"
+    );
+}
+
+#[tokio::test]
+async fn loading_failed_and_suspended_are_set_on_demand_and_allow_only_delete() {
+    let api = Api::new(config()).await;
+    let id = api.running_instance().await;
+    let view = api.handle.fail_loading(&id).expect("instance exists");
+    assert_eq!(view.status, "loading failed");
+    assert_eq!(api.status_of(&id).await, "loading failed");
+    let paused = api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    assert_eq!(paused.status, StatusCode::CONFLICT);
+    assert_eq!(reason(&paused), "db-loading-failed");
+
+    let suspended = api
+        .control(
+            Method::POST,
+            &format!("/instances/{id}/status"),
+            json!({ "status": "suspended" }),
+        )
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK);
+    assert_eq!(suspended.body["status"], "suspended");
+    assert_eq!(api.status_of(&id).await, "suspended");
+    let patched = api
+        .call(
+            Method::PATCH,
+            &format!("/instances/{id}"),
+            Some(json!({ "memory": "4GB" })),
+        )
+        .await;
+    assert_eq!(reason(&patched), "db-suspended");
+    let deleted = api
+        .call(Method::DELETE, &format!("/instances/{id}"), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+
+    assert!(api.handle.suspend("00000000").is_err());
+    let unknown = api
+        .control(
+            Method::POST,
+            "/instances/00000000/status",
+            json!({ "status": "suspended" }),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let bad = api
+        .control(
+            Method::POST,
+            &format!("/instances/{id}/status"),
+            json!({ "status": "asleep" }),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let other = api.running_instance().await;
+    api.handle
+        .set_instance_status(&other, InstanceStatus::Paused)
+        .expect("instance exists");
+    assert_eq!(api.status_of(&other).await, "paused");
 }
 
 #[tokio::test]
