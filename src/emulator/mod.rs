@@ -10,7 +10,8 @@
 //!   pause/resume/overwrite/snapshots/restore, customer-managed keys, GDS sessions and sizing,
 //!   and the older `POST /v1/instances/sizing`);
 //! - a Prometheus endpoint per tenant and per instance ([`routes`] `metrics` lists the series);
-//! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear), `/_emulator/stats` and
+//! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear), `/_emulator/stats`,
+//!   `/_emulator/settings` (GET, PATCH a [`SettingsPatch`]) and
 //!   `POST /_emulator/instances/{id}/status` (body `{"status": "suspended"}`).
 //!
 //! Statuses change lazily on the emulator clock (see [`state`]); nothing runs in the background.
@@ -33,6 +34,7 @@ pub mod faults;
 mod ratelimit;
 mod routes;
 mod server;
+pub mod settings;
 pub mod state;
 pub mod stats;
 mod values;
@@ -40,8 +42,9 @@ mod values;
 pub use config::{
     Credential, EmulatorConfig, InstanceConfiguration, SeedFile, TenantSeed, Timings,
 };
-pub use config::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
+pub use config::{DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, SECOND_TENANT_ID};
 pub use faults::{Fault, FaultAction, FaultSpec};
+pub use settings::{Settings, SettingsPatch};
 pub use state::{InstanceStatus, SnapshotProfile, SnapshotStatus};
 pub use stats::{RequestCount, Stats};
 
@@ -146,7 +149,7 @@ fn view(i: &InstanceRecord) -> InstanceView {
     }
 }
 
-/// Every instance, in creation order.
+/// Every instance, including those still invisible to the API after their creation.
 pub(crate) fn instance_views(shared: &Shared) -> Vec<InstanceView> {
     shared.store().instances.iter().map(view).collect()
 }
@@ -195,6 +198,12 @@ impl EmulatorHandle {
         self.shared.store().timings = timings;
     }
 
+    /// The window after a create in which `GET /instances/{id}` answers 404 and lists leave the
+    /// instance out. Applies at once, to existing instances too; `Duration::ZERO` turns it off.
+    pub fn set_invisible_after_create(&self, window: Duration) {
+        self.shared.store().invisible_after_create = window;
+    }
+
     /// Changes the rate limit for every later request; `None` (or 0) turns the limiter off.
     /// Requests already admitted stay in the window.
     pub fn set_rate_limit(&self, per_minute: Option<u32>) {
@@ -204,6 +213,11 @@ impl EmulatorHandle {
     /// Requests per credential per minute now in force; `None` when the limiter is off.
     pub fn rate_limit(&self) -> Option<u32> {
         self.shared.rate_limit()
+    }
+
+    /// The run-time settings now in force.
+    pub fn settings(&self) -> Settings {
+        settings::current(&self.shared)
     }
 
     /// Puts an instance in `status` at once, cancelling any transition in flight. The status

@@ -32,7 +32,8 @@ use super::stats::{Counters, DROPPED};
 /// Everything the handlers and the handle share.
 #[derive(Debug)]
 pub struct Shared {
-    /// The configuration the emulator started with; the rate limit in force lives in the limiter.
+    /// The configuration the emulator started with; run-time changes live elsewhere (the store's
+    /// timings and invisibility window, the limiter's limit).
     pub config: EmulatorConfig,
     pub clock: Clock,
     /// `http://127.0.0.1:PORT`, for URLs the emulator hands out (metrics endpoints).
@@ -51,7 +52,11 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub fn new(config: EmulatorConfig, addr: SocketAddr) -> Self {
-        let state = State::new(config.tenants.clone(), config.timings);
+        let state = State::new(
+            config.tenants.clone(),
+            config.timings,
+            config.invisible_after_create,
+        );
         Self {
             origin: format!("http://{addr}"),
             state: Mutex::new(state),

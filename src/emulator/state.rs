@@ -110,6 +110,8 @@ pub struct InstanceRecord {
     pub memory: String,
     pub storage: String,
     pub created_at: Timestamp,
+    /// Creation on the emulator clock, for the window in which GETs do not see the instance yet.
+    pub created_instant: Instant,
     pub status: InstanceStatus,
     pub pending: Option<Pending>,
     pub customer_managed_key_id: Option<String>,
@@ -133,6 +135,11 @@ impl InstanceRecord {
             done_at: now + after,
             outcome,
         });
+    }
+
+    /// Whether reads see the instance yet: not until `window` has passed since its creation.
+    pub fn is_visible(&self, now: Instant, window: Duration) -> bool {
+        now.saturating_duration_since(self.created_instant) >= window
     }
 
     /// Completes every step of the pending transition that is due at `now`; true when the
@@ -293,6 +300,8 @@ pub struct TokenRecord {
 pub struct State {
     pub tenants: Vec<TenantSeed>,
     pub timings: Timings,
+    /// How long after its creation an instance stays invisible to GETs and lists (§10).
+    pub invisible_after_create: Duration,
     pub tokens: HashMap<String, TokenRecord>,
     /// In creation order, so lists are stable.
     pub instances: Vec<InstanceRecord>,
@@ -306,6 +315,7 @@ impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
             .field("tenants", &self.tenants.len())
+            .field("invisible_after_create", &self.invisible_after_create)
             .field("tokens", &self.tokens.len())
             .field("instances", &self.instances)
             .field("snapshots", &self.snapshots.len())
@@ -316,10 +326,15 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    pub fn new(tenants: Vec<TenantSeed>, timings: Timings) -> Self {
+    pub fn new(
+        tenants: Vec<TenantSeed>,
+        timings: Timings,
+        invisible_after_create: Duration,
+    ) -> Self {
         Self {
             tenants,
             timings,
+            invisible_after_create,
             ..Self::default()
         }
     }
@@ -343,6 +358,12 @@ impl State {
 
     pub fn instance(&self, id: &str) -> Option<&InstanceRecord> {
         self.instances.iter().find(|i| i.id == id)
+    }
+
+    /// The instance as a GET sees it: absent during the window after its creation.
+    pub fn visible_instance(&self, id: &str, now: Instant) -> Option<&InstanceRecord> {
+        self.instance(id)
+            .filter(|i| i.is_visible(now, self.invisible_after_create))
     }
 
     pub fn instance_mut(&mut self, id: &str) -> Option<&mut InstanceRecord> {

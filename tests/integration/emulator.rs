@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use aura_operator::emulator::{
-    DEFAULT_TENANT_ID, EmulatorConfig, EmulatorHandle, Fault, InstanceStatus, RunningEmulator,
-    SECOND_TENANT_ID, SnapshotProfile, SnapshotStatus, Timings, start,
+    DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorHandle, Fault,
+    InstanceStatus, RunningEmulator, SECOND_TENANT_ID, SnapshotProfile, SnapshotStatus, Timings,
+    start,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -13,7 +14,17 @@ use serde_json::{Value, json};
 /// `advance_clock` instead of sleeping.
 const STEP: Duration = Duration::from_secs(10);
 
+/// New instances are visible at once here; the invisibility window has tests of its own, which
+/// start from [`realistic_config`].
 fn config() -> EmulatorConfig {
+    EmulatorConfig {
+        invisible_after_create: Duration::ZERO,
+        ..realistic_config()
+    }
+}
+
+/// The default settings (new instances invisible for two seconds), with [`STEP`] transitions.
+fn realistic_config() -> EmulatorConfig {
     EmulatorConfig {
         timings: Timings::uniform(STEP),
         ..EmulatorConfig::default()
@@ -165,6 +176,17 @@ impl Api {
             headers,
             body,
         }
+    }
+
+    /// The ids `GET /instances` lists.
+    async fn listed_ids(&self) -> Vec<String> {
+        let listed = self.get("/instances").await;
+        listed.body["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|i| i["id"].as_str().expect("id").to_string())
+            .collect()
     }
 
     async fn status_of(&self, id: &str) -> String {
@@ -838,6 +860,75 @@ async fn the_rate_limit_answers_429_with_retry_after_and_recovers_after_the_wind
 }
 
 #[tokio::test]
+async fn a_new_instance_answers_404_and_is_not_listed_until_the_window_has_passed() {
+    let api = Api::new(realistic_config()).await;
+    assert_eq!(
+        api.handle.settings().invisible_after_create_ms,
+        2000,
+        "on by default"
+    );
+    let created = api.create_instance(json!({})).await;
+    assert_eq!(created.status, StatusCode::ACCEPTED);
+    let id = created.body["data"]["id"].as_str().expect("id").to_string();
+
+    let early = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(early.status, StatusCode::NOT_FOUND);
+    assert_eq!(reason(&early), "db-not-found");
+    assert!(api.listed_ids().await.is_empty());
+    assert_eq!(
+        api.handle.instances().len(),
+        1,
+        "the handle sees it all along"
+    );
+
+    api.handle
+        .advance_clock(DEFAULT_INVISIBLE_AFTER_CREATE - Duration::from_millis(100));
+    assert_eq!(
+        api.get(&format!("/instances/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    api.handle.advance_clock(Duration::from_millis(100));
+    let visible = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(visible.status, StatusCode::OK);
+    assert_eq!(visible.body["data"]["status"], "creating");
+    assert_eq!(api.listed_ids().await, vec![id]);
+}
+
+#[tokio::test]
+async fn the_window_changes_at_run_time_and_an_invisible_instance_can_be_cloned() {
+    let api = Api::new(realistic_config()).await;
+    let source = api.create_instance(json!({})).await.body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let clone = api
+        .create_instance(json!({ "name": "copy", "source_instance_id": source }))
+        .await;
+    assert_eq!(clone.status, StatusCode::ACCEPTED, "{}", clone.body);
+
+    api.handle.set_invisible_after_create(Duration::ZERO);
+    assert_eq!(api.status_of(&source).await, "creating");
+    assert_eq!(api.listed_ids().await.len(), 2);
+
+    let set = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "invisible_after_create_ms": 5000 }),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.body["invisible_after_create_ms"], 5000);
+    assert_eq!(
+        api.get(&format!("/instances/{source}")).await.status,
+        StatusCode::NOT_FOUND,
+        "the window applies to existing instances too"
+    );
+    let shown = api.control(Method::GET, "/settings", Value::Null).await;
+    assert_eq!(shown.body["invisible_after_create_ms"], 5000);
+}
+
+#[tokio::test]
 async fn instances_created_from_a_source_are_loading_before_they_run() {
     let api = Api::new(config()).await;
     let source = api.running_instance().await;
@@ -1006,6 +1097,32 @@ async fn the_rate_limit_can_change_at_run_time_and_retry_after_counts_to_the_fre
     api.handle.advance_clock(Duration::from_secs(1));
     assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
     assert_eq!(api.handle.stats().rate_limited, 2);
+
+    let off = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "rate_limit_per_minute": null }),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(off.body["rate_limit_per_minute"], Value::Null);
+    for _ in 0..5 {
+        assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    }
+    let on = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "rate_limit_per_minute": 3 }),
+        )
+        .await;
+    assert_eq!(on.body["rate_limit_per_minute"], 3);
+    assert_eq!(
+        api.get("/tenants").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(api.handle.stats().rate_limited, 3);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::emulator::error::{ApiError, parse_json};
 use crate::emulator::faults::{Fault, FaultSpec};
 use crate::emulator::server::{Shared, lock};
+use crate::emulator::settings::{self, SettingsPatch};
 use crate::emulator::state::InstanceStatus;
 use crate::emulator::{force_status, instance_views, stats_of};
 
@@ -38,6 +39,18 @@ pub async fn stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
 
 pub async fn instances(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!(instance_views(&shared)))
+}
+
+pub async fn get_settings(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(settings::current(&shared)))
+}
+
+pub async fn patch_settings(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let patch: SettingsPatch = parse_json(&body)?;
+    Ok(Json(json!(settings::apply(&shared, &patch))))
 }
 
 #[derive(Debug, serde::Deserialize)]

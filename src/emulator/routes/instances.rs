@@ -18,6 +18,8 @@
 //!   pausing a free-db → 400 `free-db-cannot-be-paused`. Any transient status → 409
 //!   `ongoing-database-operation`.
 //! - Overwrite answers with the Instance form (status `overwriting`).
+//! - For the configured window after a create, `GET /instances/{id}` answers 404 `db-not-found`
+//!   and lists leave the instance out (§10). Other calls, and clone sources, see it at once.
 //! - An instance created from a source goes `creating` → `loading` → `running`.
 //! - `loading failed` and `suspended` (set through the control API) refuse everything but delete
 //!   with 409 `db-loading-failed` / `db-suspended`.
@@ -136,10 +138,12 @@ pub async fn list(
     _caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Json<Value> {
+    let now = shared.clock.now();
     let store = shared.store();
     let items: Vec<Value> = store
         .instances
         .iter()
+        .filter(|i| i.is_visible(now, store.invisible_after_create))
         .filter(|i| query.tenant_id.as_ref().is_none_or(|t| &i.tenant_id == t))
         .map(|i| {
             json!({
@@ -159,9 +163,10 @@ pub async fn get(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let now = shared.clock.now();
     let store = shared.store();
     let instance = store
-        .instance(&id)
+        .visible_instance(&id, now)
         .ok_or_else(|| ApiError::db_not_found(&id))?;
     Ok(data(instance_json(instance, &shared.origin)))
 }
@@ -360,6 +365,7 @@ pub async fn create(
         memory: request.memory.clone().unwrap_or_default(),
         storage,
         created_at: shared.clock.wall(),
+        created_instant: now,
         status: InstanceStatus::Creating,
         pending: None,
         customer_managed_key_id: request.customer_managed_key_id.clone(),

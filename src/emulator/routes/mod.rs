@@ -104,6 +104,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/_emulator/instances/{id}/status",
             post(control::set_instance_status),
         )
+        .route(
+            "/_emulator/settings",
+            get(control::get_settings).patch(control::patch_settings),
+        )
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
