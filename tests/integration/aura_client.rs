@@ -465,6 +465,42 @@ async fn a_new_instance_is_not_found_until_aura_shows_it() {
 }
 
 #[tokio::test]
+async fn errors_beside_the_data_of_a_get_mean_not_found() {
+    let emu = start(visible_at_once(fast_config())).await;
+    let client = client(&emu);
+    let id = client
+        .instances()
+        .create(&create_request("embedded"))
+        .await
+        .unwrap()
+        .id;
+    emu.handle().inject(
+        Fault::on(Some(Method::GET), "/v1/instances/*")
+            .embedded_errors()
+            .reason("db-not-found")
+            .message("Database not found"),
+    );
+    let err = client.instances().get(&id).await.unwrap_err();
+    assert!(matches!(err, Error::EmbeddedErrors { .. }), "{err:?}");
+    assert!(err.is_not_found());
+    assert_eq!(err.category(), ErrorCategory::NotFound);
+    assert_eq!(err.reason(), Some("db-not-found"));
+    assert!(err.to_string().contains("Database not found"), "{err}");
+    assert_eq!(
+        emu.handle().stats().count("GET", "/v1/instances/{id}", 200),
+        1,
+        "read once, not retried"
+    );
+    assert_eq!(client.instances().get(&id).await.unwrap().id, id);
+
+    let tenant = tenant();
+    emu.handle()
+        .inject(Fault::on(Some(Method::GET), "/v1/tenants/*").embedded_errors());
+    let err = client.tenants().get(&tenant).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
 async fn snapshots_restore_and_overwrite() {
     let emu = start(visible_at_once(fast_config())).await;
     let client = client(&emu);
