@@ -33,6 +33,7 @@ async fn main() {
         EmulatorConfig {
             rate_limit_per_minute: None,
             timings: Timings::uniform(Duration::ZERO),
+            invisible_after_create: Duration::ZERO,
             ..EmulatorConfig::default()
         },
         "127.0.0.1:0".parse().unwrap(),

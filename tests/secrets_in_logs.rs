@@ -6,9 +6,10 @@ mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aura_operator::aura::{CloudProvider, CreateInstance, Credentials, InstanceType, TenantId};
-use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
+use aura_operator::emulator::{DEFAULT_TENANT_ID, EmulatorConfig, Fault};
 use http::Method;
 use secrecy::ExposeSecret;
 use support::*;
@@ -36,7 +37,12 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         .with_ansi(false)
         .init();
 
-    let emu = start(fast_config()).await;
+    // Visible at once: the GET right after the create is about the token, not Aura's delay.
+    let emu = start(EmulatorConfig {
+        invisible_after_create: Duration::ZERO,
+        ..fast_config()
+    })
+    .await;
     let client = client(&emu);
     let tenant = TenantId::new(DEFAULT_TENANT_ID).unwrap();
     let request = CreateInstance::new(

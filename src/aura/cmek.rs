@@ -4,6 +4,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::client::{Call, Client};
+use super::embedded::get_one;
 use super::error::{Error, Result};
 use super::ids::{CmekId, TenantId};
 use super::values::{CloudProvider, CmekStatus, InstanceType};
@@ -73,7 +74,7 @@ impl Cmeks<'_> {
             "/customer-managed-keys/{cmekId}",
             format!("/customer-managed-keys/{id}"),
         );
-        self.client.send(call).await?.data()
+        get_one(self.client, call).await
     }
 
     /// Registers a key; it starts `pending`.

@@ -44,6 +44,26 @@ pub enum Error {
     #[error("{0}")]
     Api(Box<ApiError>),
 
+    /// A single-resource GET answered 2xx, but with a non-empty `errors` array beside `data`.
+    /// Like the Aura CLI, the client reads that as "not found" (aura-api.md §10).
+    #[error(
+        "{method} {route}: Aura answered {status} with errors beside the data, read as not found: {message}"
+    )]
+    EmbeddedErrors {
+        /// HTTP method of the request.
+        method: Method,
+        /// Route template of the request.
+        route: &'static str,
+        /// The 2xx status Aura sent.
+        status: StatusCode,
+        /// Aura's `reason` of the first error.
+        reason: Option<String>,
+        /// The errors' messages, joined with "; ".
+        message: String,
+        /// `X-Request-Id` of the response, for Aura support.
+        request_id: Option<String>,
+    },
+
     /// Aura answered with a body that could not be understood.
     #[error("{method} {route}: could not decode the {status} response: {problem}; body: {body}")]
     Decode {
@@ -178,6 +198,7 @@ impl Error {
             Self::InvalidArgument { .. } => ErrorCategory::InvalidArgument,
             Self::Transport { .. } => ErrorCategory::Transport,
             Self::Decode { .. } => ErrorCategory::Decode,
+            Self::EmbeddedErrors { .. } => ErrorCategory::NotFound,
             Self::Api(api) => match api.status.as_u16() {
                 401 | 403 => ErrorCategory::Unauthorized,
                 404 | 410 => ErrorCategory::NotFound,
@@ -201,17 +222,21 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Api(api) => Some(api.status),
-            Self::Decode { status, .. } => Some(*status),
+            Self::Decode { status, .. } | Self::EmbeddedErrors { status, .. } => Some(*status),
             _ => None,
         }
     }
 
     /// Aura's `reason`, if it gave one.
     pub fn reason(&self) -> Option<&str> {
-        self.api().and_then(|a| a.reason.as_deref())
+        match self {
+            Self::EmbeddedErrors { reason, .. } => reason.as_deref(),
+            _ => self.api().and_then(|a| a.reason.as_deref()),
+        }
     }
 
-    /// True for 404 and 410: the object is not (or no longer) there.
+    /// True for 404 and 410, and for a 2xx with errors beside the data: the object is not (or no
+    /// longer) there.
     pub fn is_not_found(&self) -> bool {
         self.category() == ErrorCategory::NotFound
     }
@@ -226,7 +251,8 @@ impl Error {
     /// A caller of `create` must look for the object before creating again when this is true.
     pub fn request_may_have_acted(&self) -> bool {
         match self {
-            Self::InvalidArgument { .. } => false,
+            // Only GETs are read this way.
+            Self::InvalidArgument { .. } | Self::EmbeddedErrors { .. } => false,
             Self::Transport { maybe_acted, .. } => *maybe_acted,
             // A 2xx we could not read did act; an error status we could not read may have.
             Self::Decode { .. } => true,
@@ -238,7 +264,9 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Api(api) => api.request_id.as_deref(),
-            Self::Decode { request_id, .. } => request_id.as_deref(),
+            Self::Decode { request_id, .. } | Self::EmbeddedErrors { request_id, .. } => {
+                request_id.as_deref()
+            }
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::client::{Call, Client};
+use super::embedded::get_one;
 use super::error::{Error, Result};
 use super::ids::{CmekId, InstanceId, SnapshotId, TenantId};
 use super::values::{
@@ -294,10 +295,11 @@ impl Instances<'_> {
         self.client.send(call).await?.data()
     }
 
-    /// One instance.
+    /// One instance. A 404 soon after the create may only mean Aura does not show it yet (§10);
+    /// a 2xx with errors beside the data is also not found ([`Error::EmbeddedErrors`]).
     pub async fn get(&self, id: &InstanceId) -> Result<Instance> {
         let call = Call::get("/instances/{instanceId}", format!("/instances/{id}"));
-        self.client.send(call).await?.data()
+        get_one(self.client, call).await
     }
 
     /// Creates an instance. Never resent after it may have reached Aura: on an error with

@@ -22,12 +22,15 @@
 //! - delete may report `destroying` or `deleting`: both are [`InstanceStatus::is_being_deleted`];
 //!   a delete answered 404 or 410 is [`Deletion::AlreadyGone`];
 //! - session objects may carry `tenant_id` or `project_id`, `database_id` or `database_uuid`;
-//! - `graph_nodes`/`graph_relationships` may be strings or numbers.
+//! - `graph_nodes`/`graph_relationships` may be strings or numbers;
+//! - a single-resource GET answered 2xx with errors beside the data is not found, as in the Aura
+//!   CLI ([`Error::EmbeddedErrors`]).
 
 pub mod auth;
 pub mod client;
 pub mod cmek;
 pub mod config;
+mod embedded;
 pub mod error;
 pub mod ids;
 pub mod instances;

@@ -4,6 +4,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::client::{Call, Client};
+use super::embedded::get_one;
 use super::error::Result;
 use super::ids::{InstanceId, SnapshotId};
 use super::instances::Instance;
@@ -71,7 +72,7 @@ impl Snapshots<'_> {
             "/instances/{instanceId}/snapshots/{snapshotId}",
             format!("/instances/{id}/snapshots/{snapshot}"),
         );
-        self.client.send(call).await?.data()
+        get_one(self.client, call).await
     }
 
     /// Restores the instance from one of its snapshots; the instance goes to `restoring`.

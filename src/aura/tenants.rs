@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::client::{Call, Client};
+use super::embedded::get_one;
 use super::error::{Error, Result};
 use super::ids::TenantId;
 use super::values::{CloudProvider, InstanceType};
@@ -133,7 +134,7 @@ impl Tenants<'_> {
     /// One tenant with its instance configurations.
     pub async fn get(&self, id: &TenantId) -> Result<Tenant> {
         let call = Call::get("/tenants/{tenantId}", format!("/tenants/{id}"));
-        self.client.send(call).await?.data()
+        get_one(self.client, call).await
     }
 
     /// The tenant's Prometheus metrics endpoint.

@@ -36,6 +36,10 @@ pub struct EmulatorArgs {
     /// Duration of every status transition, in milliseconds.
     #[arg(long, default_value_t = 300)]
     pub transition_ms: u64,
+    /// How long a new instance answers 404 to GET and is left out of lists, in milliseconds
+    /// (Aura: about two seconds); 0 turns this off.
+    #[arg(long, default_value_t = 2000)]
+    pub invisible_after_create_ms: u64,
     /// Status for requests with an expired token (Aura documents 403; some clients expect 401).
     #[arg(long, default_value_t = 403, value_parser = parse_expired_status)]
     pub expired_token_status: u16,
@@ -51,6 +55,7 @@ impl std::fmt::Debug for EmulatorArgs {
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("rate_limit", &self.rate_limit)
             .field("transition_ms", &self.transition_ms)
+            .field("invisible_after_create_ms", &self.invisible_after_create_ms)
             .field("expired_token_status", &self.expired_token_status)
             .finish()
     }
@@ -84,6 +89,7 @@ impl EmulatorArgs {
         let mut config = EmulatorConfig {
             credentials: vec![Credential::new(&self.client_id, &self.client_secret)],
             timings: Timings::uniform(Duration::from_millis(self.transition_ms)),
+            invisible_after_create: Duration::from_millis(self.invisible_after_create_ms),
             token_ttl: Duration::from_secs(self.token_ttl_secs),
             expired_token_status: self.expired_token_status,
             rate_limit_per_minute: (self.rate_limit > 0).then_some(self.rate_limit),
@@ -146,6 +152,8 @@ mod tests {
             "0",
             "--expired-token-status",
             "401",
+            "--invisible-after-create-ms",
+            "0",
         ])
         .expect("arguments parse");
         let config = wrapper.args.config().expect("seed loads");
@@ -155,6 +163,14 @@ mod tests {
         assert_eq!(config.credentials.len(), 2);
         assert_eq!(config.rate_limit_per_minute, None);
         assert_eq!(config.expired_token_status, 401);
+        assert_eq!(config.invisible_after_create, Duration::ZERO);
+    }
+
+    #[test]
+    fn new_instances_are_invisible_for_two_seconds_by_default() {
+        let wrapper = Wrapper::try_parse_from(["emulator"]).expect("arguments parse");
+        let config = wrapper.args.config().expect("no seed");
+        assert_eq!(config.invisible_after_create, Duration::from_secs(2));
     }
 
     #[test]

@@ -100,6 +100,8 @@ impl SeedFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
     pub create: Duration,
+    /// `loading` after `creating`, for instances created from a source (clone or snapshot).
+    pub loading: Duration,
     pub pause: Duration,
     pub resume: Duration,
     pub update: Duration,
@@ -117,6 +119,7 @@ impl Timings {
     pub fn uniform(each: Duration) -> Self {
         Self {
             create: each,
+            loading: each,
             pause: each,
             resume: each,
             update: each,
@@ -142,6 +145,9 @@ pub struct EmulatorConfig {
     pub credentials: Vec<Credential>,
     pub tenants: Vec<TenantSeed>,
     pub timings: Timings,
+    /// How long a new instance stays invisible: `GET /instances/{id}` answers 404 and lists leave
+    /// it out, as Aura does for about two seconds (§10). `Duration::ZERO` turns this off.
+    pub invisible_after_create: Duration,
     /// Lifetime of issued tokens, reported as `expires_in`.
     pub token_ttl: Duration,
     /// Status for a request with an expired token. The docs say 403; some clients only refresh on
@@ -161,6 +167,7 @@ impl Default for EmulatorConfig {
             credentials: vec![Credential::new("emulator-client", "emulator-secret")],
             tenants: default_tenants(),
             timings: Timings::default(),
+            invisible_after_create: DEFAULT_INVISIBLE_AFTER_CREATE,
             token_ttl: Duration::from_secs(3600),
             expired_token_status: 403,
             rate_limit_per_minute: Some(125),
@@ -169,6 +176,9 @@ impl Default for EmulatorConfig {
         }
     }
 }
+
+/// Aura's observed window in which a just-created instance answers 404.
+pub const DEFAULT_INVISIBLE_AFTER_CREATE: Duration = Duration::from_secs(2);
 
 /// Id of the first default tenant; stable so that docs and scripts can name it.
 pub const DEFAULT_TENANT_ID: &str = "a1b2c3d4-0000-4000-8000-000000000001";

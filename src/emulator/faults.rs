@@ -28,6 +28,9 @@ pub enum FaultAction {
     MalformedBody,
     /// Answer 200 with a valid but very large JSON body.
     OversizedBody,
+    /// Run the handler, then answer 200 with its `data` (or `null`) beside an `errors` array, as
+    /// Aura's single-resource GETs sometimes do (§10).
+    EmbeddedErrors,
 }
 
 /// One fault rule. Build it with [`Fault::on`] and the chained setters.
@@ -100,6 +103,11 @@ impl Fault {
         self
     }
 
+    pub fn embedded_errors(mut self) -> Self {
+        self.action = FaultAction::EmbeddedErrors;
+        self
+    }
+
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
@@ -128,7 +136,7 @@ impl Fault {
 /// Wire form of a fault for `POST /_emulator/faults`.
 ///
 /// `action` is one of `respond`, `gateway_error`, `delay`, `drop_before`, `drop_after`,
-/// `malformed_body`, `oversized_body`.
+/// `malformed_body`, `oversized_body`, `embedded_errors`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultSpec {
     #[serde(default)]
@@ -174,6 +182,7 @@ impl TryFrom<FaultSpec> for Fault {
             "drop_after" => base.drop_after(),
             "malformed_body" => base.malformed_body(),
             "oversized_body" => base.oversized_body(),
+            "embedded_errors" => base.embedded_errors(),
             other => return Err(format!("unknown fault action {other}")),
         };
         fault.reason = spec.reason;

@@ -10,7 +10,9 @@
 //!   pause/resume/overwrite/snapshots/restore, customer-managed keys, GDS sessions and sizing,
 //!   and the older `POST /v1/instances/sizing`);
 //! - a Prometheus endpoint per tenant and per instance ([`routes`] `metrics` lists the series);
-//! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear) and `/_emulator/stats`.
+//! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear), `/_emulator/stats`,
+//!   `/_emulator/settings` (GET, PATCH a [`SettingsPatch`]) and
+//!   `POST /_emulator/instances/{id}/status` (body `{"status": "suspended"}`).
 //!
 //! Statuses change lazily on the emulator clock (see [`state`]); nothing runs in the background.
 //! Secrets (client secrets, tokens, passwords) are never logged, and database passwords are not
@@ -32,6 +34,7 @@ pub mod faults;
 mod ratelimit;
 mod routes;
 mod server;
+pub mod settings;
 pub mod state;
 pub mod stats;
 mod values;
@@ -39,13 +42,14 @@ mod values;
 pub use config::{
     Credential, EmulatorConfig, InstanceConfiguration, SeedFile, TenantSeed, Timings,
 };
-pub use config::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
+pub use config::{DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, SECOND_TENANT_ID};
 pub use faults::{Fault, FaultAction, FaultSpec};
-pub use state::{SnapshotProfile, SnapshotStatus};
+pub use settings::{Settings, SettingsPatch};
+pub use state::{InstanceStatus, SnapshotProfile, SnapshotStatus};
 pub use stats::{RequestCount, Stats};
 
 use server::{Shared, lock};
-use state::SnapshotRecord;
+use state::{InstanceRecord, SnapshotRecord};
 
 /// Starts the emulator on `listen` (use `127.0.0.1:0` for an ephemeral port).
 pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<RunningEmulator> {
@@ -115,7 +119,7 @@ pub struct InstanceView {
     pub storage: String,
 }
 
-/// The handle to add a snapshot for a missing instance.
+/// An [`EmulatorHandle`] call named an instance the emulator does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no instance {0} in the emulator")]
 pub struct UnknownInstance(pub String);
@@ -131,23 +135,37 @@ pub(crate) fn stats_of(shared: &Shared) -> Stats {
     lock(&shared.counters).snapshot(created)
 }
 
+fn view(i: &InstanceRecord) -> InstanceView {
+    InstanceView {
+        id: i.id.clone(),
+        name: i.name.clone(),
+        tenant_id: i.tenant_id.clone(),
+        status: i.status.as_str().to_string(),
+        instance_type: i.instance_type.clone(),
+        cloud_provider: i.cloud_provider.clone(),
+        region: i.region.clone(),
+        memory: i.memory.clone(),
+        storage: i.storage.clone(),
+    }
+}
+
+/// Every instance, including those still invisible to the API after their creation.
 pub(crate) fn instance_views(shared: &Shared) -> Vec<InstanceView> {
-    shared
-        .store()
-        .instances
-        .iter()
-        .map(|i| InstanceView {
-            id: i.id.clone(),
-            name: i.name.clone(),
-            tenant_id: i.tenant_id.clone(),
-            status: i.status.as_str().to_string(),
-            instance_type: i.instance_type.clone(),
-            cloud_provider: i.cloud_provider.clone(),
-            region: i.region.clone(),
-            memory: i.memory.clone(),
-            storage: i.storage.clone(),
-        })
-        .collect()
+    shared.store().instances.iter().map(view).collect()
+}
+
+/// Puts an instance in `status` at once, cancelling any transition in flight.
+pub(crate) fn force_status(
+    shared: &Shared,
+    id: &str,
+    status: InstanceStatus,
+) -> Result<InstanceView, UnknownInstance> {
+    let mut store = shared.store();
+    let instance = store
+        .instance_mut(id)
+        .ok_or_else(|| UnknownInstance(id.to_string()))?;
+    instance.force(status);
+    Ok(view(instance))
 }
 
 impl EmulatorHandle {
@@ -178,6 +196,48 @@ impl EmulatorHandle {
     /// Timings for transitions started from now on.
     pub fn set_timings(&self, timings: Timings) {
         self.shared.store().timings = timings;
+    }
+
+    /// The window after a create in which `GET /instances/{id}` answers 404 and lists leave the
+    /// instance out. Applies at once, to existing instances too; `Duration::ZERO` turns it off.
+    pub fn set_invisible_after_create(&self, window: Duration) {
+        self.shared.store().invisible_after_create = window;
+    }
+
+    /// Changes the rate limit for every later request; `None` (or 0) turns the limiter off.
+    /// Requests already admitted stay in the window.
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        self.shared.set_rate_limit(per_minute);
+    }
+
+    /// Requests per credential per minute now in force; `None` when the limiter is off.
+    pub fn rate_limit(&self) -> Option<u32> {
+        self.shared.rate_limit()
+    }
+
+    /// The run-time settings now in force.
+    pub fn settings(&self) -> Settings {
+        settings::current(&self.shared)
+    }
+
+    /// Puts an instance in `status` at once, cancelling any transition in flight. The status
+    /// stays until a request changes it; an in-flight status set this way never ends by itself.
+    pub fn set_instance_status(
+        &self,
+        id: &str,
+        status: InstanceStatus,
+    ) -> Result<InstanceView, UnknownInstance> {
+        force_status(&self.shared, id, status)
+    }
+
+    /// Makes the instance `loading failed`, as when a clone or import fails.
+    pub fn fail_loading(&self, id: &str) -> Result<InstanceView, UnknownInstance> {
+        self.set_instance_status(id, InstanceStatus::LoadingFailed)
+    }
+
+    /// Makes the instance `suspended`, as Aura does for billing or admin reasons.
+    pub fn suspend(&self, id: &str) -> Result<InstanceView, UnknownInstance> {
+        self.set_instance_status(id, InstanceStatus::Suspended)
     }
 
     /// Makes every issued token expired, as if an hour had passed for tokens only.

@@ -3,7 +3,8 @@
 //! Aura documents 125 requests per minute. The emulator keeps, per client id, the instants of the
 //! requests it admitted in the last 60 s. Every endpoint counts (token requests too, keyed by the
 //! client id in the Basic header). Rejected requests are not added to the window, so `Retry-After`
-//! is exact: after that many seconds the oldest admitted request has left the window.
+//! is exact: after that many seconds enough admitted requests have left the window for one more.
+//! The limit can change at run time; the windows are kept, so lowering it takes effect at once.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -12,12 +13,33 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 pub struct RateLimiter {
+    /// Requests per window; `None` admits everything.
+    limit: Option<u32>,
     windows: HashMap<String, VecDeque<Instant>>,
 }
 
 impl RateLimiter {
+    /// A limiter admitting `limit` requests per key and window; `None` or 0 turns it off.
+    pub fn new(limit: Option<u32>) -> Self {
+        Self {
+            limit: limit.filter(|l| *l > 0),
+            windows: HashMap::new(),
+        }
+    }
+
+    pub fn limit(&self) -> Option<u32> {
+        self.limit
+    }
+
+    /// Changes the limit; `None` or 0 turns the limiter off.
+    pub fn set_limit(&mut self, limit: Option<u32>) {
+        self.limit = limit.filter(|l| *l > 0);
+    }
+
     /// Admits the request, or returns how many whole seconds (at least 1) the client should wait.
-    pub fn check(&mut self, key: &str, limit: u32, now: Instant) -> Result<(), u64> {
+    /// Requests are recorded while the limiter is off too, so turning it on counts the last
+    /// minute, as Aura's always-on limit would.
+    pub fn check(&mut self, key: &str, now: Instant) -> Result<(), u64> {
         let window = self.windows.entry(key.to_string()).or_default();
         while window
             .front()
@@ -25,12 +47,15 @@ impl RateLimiter {
         {
             window.pop_front();
         }
-        if window.len() < limit as usize {
+        let limit = self.limit.map_or(usize::MAX, |l| l as usize);
+        if window.len() < limit {
             window.push_back(now);
             return Ok(());
         }
-        let oldest = window.front().copied().unwrap_or(now);
-        let wait = (oldest + WINDOW).saturating_duration_since(now);
+        // One more fits once all but `limit - 1` of the admitted requests have left the window;
+        // after a lowered limit that is later than when the oldest leaves.
+        let freeing = window[window.len() - limit];
+        let wait = (freeing + WINDOW).saturating_duration_since(now);
         Err(wait.as_secs_f64().ceil().max(1.0) as u64)
     }
 }
@@ -41,12 +66,43 @@ mod tests {
 
     #[test]
     fn rejects_over_the_limit_and_recovers_after_the_window() {
-        let mut limiter = RateLimiter::default();
+        let mut limiter = RateLimiter::new(Some(2));
         let start = Instant::now();
-        assert!(limiter.check("a", 2, start).is_ok());
-        assert!(limiter.check("a", 2, start).is_ok());
-        assert_eq!(limiter.check("a", 2, start), Err(60));
-        assert!(limiter.check("b", 2, start).is_ok());
-        assert!(limiter.check("a", 2, start + WINDOW).is_ok());
+        assert!(limiter.check("a", start).is_ok());
+        assert!(limiter.check("a", start).is_ok());
+        assert_eq!(limiter.check("a", start), Err(60));
+        assert!(limiter.check("b", start).is_ok());
+        assert!(limiter.check("a", start + WINDOW).is_ok());
+    }
+
+    #[test]
+    fn after_lowering_the_limit_retry_after_waits_for_enough_requests_to_leave() {
+        let mut limiter = RateLimiter::new(Some(10));
+        let start = Instant::now();
+        for second in 0..4 {
+            let at = start + Duration::from_secs(second * 10);
+            assert!(limiter.check("a", at).is_ok());
+        }
+        // Admitted at 0, 10, 20 and 30 s; with a limit of 2 the one at 20 s must leave first.
+        limiter.set_limit(Some(2));
+        let now = start + Duration::from_secs(35);
+        assert_eq!(limiter.check("a", now), Err(45));
+        assert!(limiter.check("a", start + Duration::from_secs(80)).is_ok());
+    }
+
+    #[test]
+    fn zero_or_none_turns_the_limiter_off() {
+        let mut limiter = RateLimiter::new(Some(1));
+        let now = Instant::now();
+        assert!(limiter.check("a", now).is_ok());
+        assert!(limiter.check("a", now).is_err());
+        limiter.set_limit(Some(0));
+        assert_eq!(limiter.limit(), None);
+        assert!(limiter.check("a", now).is_ok());
+        limiter.set_limit(Some(2));
+        assert!(
+            limiter.check("a", now).is_err(),
+            "the request admitted while off counts"
+        );
     }
 }

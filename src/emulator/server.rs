@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use super::clock::Clock;
 use super::config::EmulatorConfig;
 use super::error::errors_body;
-use super::faults::{FaultAction, FaultSet};
+use super::faults::{Fault, FaultAction, FaultSet};
 use super::ratelimit::RateLimiter;
 use super::state::State;
 use super::stats::{Counters, DROPPED};
@@ -32,6 +32,8 @@ use super::stats::{Counters, DROPPED};
 /// Everything the handlers and the handle share.
 #[derive(Debug)]
 pub struct Shared {
+    /// The configuration the emulator started with; run-time changes live elsewhere (the store's
+    /// timings and invisibility window, the limiter's limit).
     pub config: EmulatorConfig,
     pub clock: Clock,
     /// `http://127.0.0.1:PORT`, for URLs the emulator hands out (metrics endpoints).
@@ -50,16 +52,30 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub fn new(config: EmulatorConfig, addr: SocketAddr) -> Self {
-        let state = State::new(config.tenants.clone(), config.timings);
+        let state = State::new(
+            config.tenants.clone(),
+            config.timings,
+            config.invisible_after_create,
+        );
         Self {
             origin: format!("http://{addr}"),
             state: Mutex::new(state),
-            config,
             clock: Clock::default(),
             faults: Mutex::default(),
             counters: Mutex::default(),
-            limiter: Mutex::default(),
+            limiter: Mutex::new(RateLimiter::new(config.rate_limit_per_minute)),
+            config,
         }
+    }
+
+    /// Requests per credential per minute now in force; `None` when the limiter is off.
+    pub fn rate_limit(&self) -> Option<u32> {
+        lock(&self.limiter).limit()
+    }
+
+    /// Changes the limit for every later request; `None` or 0 turns the limiter off.
+    pub fn set_rate_limit(&self, limit: Option<u32>) {
+        lock(&self.limiter).set_limit(limit);
     }
 
     /// The store, with every due transition applied.
@@ -177,14 +193,12 @@ pub async fn gate(
     let route = route_template(&path);
     let kill = request.extensions().get::<ConnectionKill>().cloned();
 
-    if let Some(limit) = shared.config.rate_limit_per_minute.filter(|l| *l > 0) {
-        let key = rate_limit_key(&shared, &path, request.headers());
-        let verdict = lock(&shared.limiter).check(&key, limit, shared.clock.now());
-        if let Err(wait) = verdict {
-            let response = too_many_requests(wait);
-            lock(&shared.counters).record(method.as_str(), &route, 429);
-            return with_request_id(response);
-        }
+    let key = rate_limit_key(&shared, &path, request.headers());
+    let verdict = lock(&shared.limiter).check(&key, shared.clock.now());
+    if let Err(wait) = verdict {
+        let response = too_many_requests(wait);
+        lock(&shared.counters).record(method.as_str(), &route, 429);
+        return with_request_id(response);
     }
 
     let fault = lock(&shared.faults).take(&method, &path);
@@ -231,6 +245,9 @@ pub async fn gate(
                 let padding = "x".repeat(shared.config.oversized_body_bytes);
                 json_response(format!(r#"{{"data":{{"padding":"{padding}"}}}}"#))
             }
+            FaultAction::EmbeddedErrors => {
+                with_embedded_errors(next.run(request).await, &fault).await
+            }
         },
     };
     lock(&shared.counters).record(method.as_str(), &route, response.status().as_u16());
@@ -243,6 +260,27 @@ fn json_response(body: String) -> Response {
         Body::from(body),
     )
         .into_response()
+}
+
+/// The handler's answer turned into 200 `{"data": <its data or null>, "errors": [...]}`.
+async fn with_embedded_errors(response: Response, fault: &Fault) -> Response {
+    let succeeded = response.status().is_success();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let data = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(|_| succeeded)
+        .and_then(|mut body| body.get_mut("data").map(serde_json::Value::take))
+        .unwrap_or(serde_json::Value::Null);
+    let reason = fault.reason.as_deref().unwrap_or("not-found");
+    let message = fault
+        .message
+        .as_deref()
+        .unwrap_or("Fault injected by the Aura emulator: errors beside data");
+    let mut body = errors_body(message, reason, None);
+    body["data"] = data;
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 fn add_retry_after(response: &mut Response, seconds: Option<u64>) {

@@ -17,6 +17,9 @@ use super::config::{TenantSeed, Timings};
 #[serde(rename_all = "lowercase")]
 pub enum InstanceStatus {
     Creating,
+    Loading,
+    #[serde(rename = "loading failed")]
+    LoadingFailed,
     Running,
     Pausing,
     Paused,
@@ -25,12 +28,32 @@ pub enum InstanceStatus {
     Overwriting,
     Restoring,
     Destroying,
+    Suspending,
+    Suspended,
 }
 
 impl InstanceStatus {
+    pub const ALL: [Self; 13] = [
+        Self::Creating,
+        Self::Loading,
+        Self::LoadingFailed,
+        Self::Running,
+        Self::Pausing,
+        Self::Paused,
+        Self::Resuming,
+        Self::Updating,
+        Self::Overwriting,
+        Self::Restoring,
+        Self::Destroying,
+        Self::Suspending,
+        Self::Suspended,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Creating => "creating",
+            Self::Loading => "loading",
+            Self::LoadingFailed => "loading failed",
             Self::Running => "running",
             Self::Pausing => "pausing",
             Self::Paused => "paused",
@@ -39,12 +62,22 @@ impl InstanceStatus {
             Self::Overwriting => "overwriting",
             Self::Restoring => "restoring",
             Self::Destroying => "destroying",
+            Self::Suspending => "suspending",
+            Self::Suspended => "suspended",
         }
     }
 
-    /// Transient statuses block every mutating call with 409 `ongoing-database-operation`.
+    /// The status Aura spells `text`, e.g. `loading failed`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// An operation is in flight: every mutating call gets 409 `ongoing-database-operation`.
     pub fn is_transient(self) -> bool {
-        !matches!(self, Self::Running | Self::Paused)
+        !matches!(
+            self,
+            Self::Running | Self::Paused | Self::LoadingFailed | Self::Suspended
+        )
     }
 }
 
@@ -52,6 +85,8 @@ impl InstanceStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Become(InstanceStatus),
+    /// Become `loading` for this long, then `running` (instances created from a source).
+    Load(Duration),
     Remove,
 }
 
@@ -75,6 +110,8 @@ pub struct InstanceRecord {
     pub memory: String,
     pub storage: String,
     pub created_at: Timestamp,
+    /// Creation on the emulator clock, for the window in which GETs do not see the instance yet.
+    pub created_instant: Instant,
     pub status: InstanceStatus,
     pub pending: Option<Pending>,
     pub customer_managed_key_id: Option<String>,
@@ -98,6 +135,38 @@ impl InstanceRecord {
             done_at: now + after,
             outcome,
         });
+    }
+
+    /// Whether reads see the instance yet: not until `window` has passed since its creation.
+    pub fn is_visible(&self, now: Instant, window: Duration) -> bool {
+        now.saturating_duration_since(self.created_instant) >= window
+    }
+
+    /// Completes every step of the pending transition that is due at `now`; true when the
+    /// instance is to be removed.
+    fn settle(&mut self, now: Instant) -> bool {
+        while let Some(pending) = self.pending.filter(|p| now >= p.done_at) {
+            self.pending = None;
+            match pending.outcome {
+                Outcome::Become(status) => self.status = status,
+                // Measured from the end of `creating`, so a big clock jump passes both steps.
+                Outcome::Load(after) => self.begin(
+                    InstanceStatus::Loading,
+                    Outcome::Become(InstanceStatus::Running),
+                    pending.done_at,
+                    after,
+                ),
+                Outcome::Remove => return true,
+            }
+        }
+        false
+    }
+
+    /// Puts the instance in `status` at once, cancelling any transition in flight; the status
+    /// stays until a request or another call changes it.
+    pub fn force(&mut self, status: InstanceStatus) {
+        self.status = status;
+        self.pending = None;
     }
 }
 
@@ -231,6 +300,8 @@ pub struct TokenRecord {
 pub struct State {
     pub tenants: Vec<TenantSeed>,
     pub timings: Timings,
+    /// How long after its creation an instance stays invisible to GETs and lists (§10).
+    pub invisible_after_create: Duration,
     pub tokens: HashMap<String, TokenRecord>,
     /// In creation order, so lists are stable.
     pub instances: Vec<InstanceRecord>,
@@ -244,6 +315,7 @@ impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
             .field("tenants", &self.tenants.len())
+            .field("invisible_after_create", &self.invisible_after_create)
             .field("tokens", &self.tokens.len())
             .field("instances", &self.instances)
             .field("snapshots", &self.snapshots.len())
@@ -254,28 +326,26 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    pub fn new(tenants: Vec<TenantSeed>, timings: Timings) -> Self {
+    pub fn new(
+        tenants: Vec<TenantSeed>,
+        timings: Timings,
+        invisible_after_create: Duration,
+    ) -> Self {
         Self {
             tenants,
             timings,
+            invisible_after_create,
             ..Self::default()
         }
     }
 
     /// Applies every transition that is due at `now`; deleted instances take their snapshots along.
     pub fn settle(&mut self, now: Instant) {
-        let mut removed = Vec::new();
-        for instance in &mut self.instances {
-            if let Some(pending) = instance.pending
-                && now >= pending.done_at
-            {
-                instance.pending = None;
-                match pending.outcome {
-                    Outcome::Become(status) => instance.status = status,
-                    Outcome::Remove => removed.push(instance.id.clone()),
-                }
-            }
-        }
+        let removed: Vec<String> = self
+            .instances
+            .iter_mut()
+            .filter_map(|i| i.settle(now).then(|| i.id.clone()))
+            .collect();
         if !removed.is_empty() {
             self.instances.retain(|i| !removed.contains(&i.id));
             self.snapshots.retain(|s| !removed.contains(&s.instance_id));
@@ -288,6 +358,12 @@ impl State {
 
     pub fn instance(&self, id: &str) -> Option<&InstanceRecord> {
         self.instances.iter().find(|i| i.id == id)
+    }
+
+    /// The instance as a GET sees it: absent during the window after its creation.
+    pub fn visible_instance(&self, id: &str, now: Instant) -> Option<&InstanceRecord> {
+        self.instance(id)
+            .filter(|i| i.is_visible(now, self.invisible_after_create))
     }
 
     pub fn instance_mut(&mut self, id: &str) -> Option<&mut InstanceRecord> {

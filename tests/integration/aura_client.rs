@@ -20,6 +20,15 @@ fn tenant() -> TenantId {
     TenantId::new(DEFAULT_TENANT_ID).unwrap()
 }
 
+/// Instances visible the moment they are created. For tests about something else: the window in
+/// which Aura answers 404 for a new instance has its own test.
+fn visible_at_once(config: EmulatorConfig) -> EmulatorConfig {
+    EmulatorConfig {
+        invisible_after_create: Duration::ZERO,
+        ..config
+    }
+}
+
 fn create_request(name: &str) -> CreateInstance {
     CreateInstance::new(
         name,
@@ -217,7 +226,7 @@ async fn create_is_resent_after_a_429_because_aura_did_not_act() {
 
 #[tokio::test]
 async fn a_lost_create_response_is_reported_as_maybe_acted_and_the_instance_can_be_found() {
-    let emu = start(fast_config()).await;
+    let emu = start(visible_at_once(fast_config())).await;
     let client = client(&emu);
     emu.handle().inject(
         Fault::on(Some(Method::POST), INSTANCES)
@@ -367,7 +376,7 @@ async fn tenants_are_listed_fetched_and_found_by_name() {
 #[tokio::test]
 async fn instance_lifecycle_create_resize_pause_resume_delete() {
     // Default (300 ms) transitions leave ample time to see the 409 during the resize.
-    let emu = start(EmulatorConfig::default()).await;
+    let emu = start(visible_at_once(EmulatorConfig::default())).await;
     let client = client(&emu);
     let created = client
         .instances()
@@ -437,8 +446,63 @@ async fn instance_lifecycle_create_resize_pause_resume_delete() {
 }
 
 #[tokio::test]
-async fn snapshots_restore_and_overwrite() {
+async fn a_new_instance_is_not_found_until_aura_shows_it() {
     let emu = start(fast_config()).await;
+    let client = client(&emu);
+    let id = client
+        .instances()
+        .create(&create_request("shy"))
+        .await
+        .unwrap()
+        .id;
+    let err = client.instances().get(&id).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(client.instances().list(None).await.unwrap().is_empty());
+    emu.handle()
+        .advance_clock(aura_operator::emulator::DEFAULT_INVISIBLE_AFTER_CREATE);
+    assert_eq!(client.instances().get(&id).await.unwrap().id, id);
+    assert_eq!(client.instances().list(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn errors_beside_the_data_of_a_get_mean_not_found() {
+    let emu = start(visible_at_once(fast_config())).await;
+    let client = client(&emu);
+    let id = client
+        .instances()
+        .create(&create_request("embedded"))
+        .await
+        .unwrap()
+        .id;
+    emu.handle().inject(
+        Fault::on(Some(Method::GET), "/v1/instances/*")
+            .embedded_errors()
+            .reason("db-not-found")
+            .message("Database not found"),
+    );
+    let err = client.instances().get(&id).await.unwrap_err();
+    assert!(matches!(err, Error::EmbeddedErrors { .. }), "{err:?}");
+    assert!(err.is_not_found());
+    assert_eq!(err.category(), ErrorCategory::NotFound);
+    assert_eq!(err.reason(), Some("db-not-found"));
+    assert!(err.to_string().contains("Database not found"), "{err}");
+    assert_eq!(
+        emu.handle().stats().count("GET", "/v1/instances/{id}", 200),
+        1,
+        "read once, not retried"
+    );
+    assert_eq!(client.instances().get(&id).await.unwrap().id, id);
+
+    let tenant = tenant();
+    emu.handle()
+        .inject(Fault::on(Some(Method::GET), "/v1/tenants/*").embedded_errors());
+    let err = client.tenants().get(&tenant).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn snapshots_restore_and_overwrite() {
+    let emu = start(visible_at_once(fast_config())).await;
     let client = client(&emu);
     let a = client
         .instances()
@@ -629,7 +693,7 @@ async fn expired_sessions_report_the_problem() {
 
 #[tokio::test]
 async fn instance_metrics_are_fetched_and_summarised() {
-    let emu = start(fast_config()).await;
+    let emu = start(visible_at_once(fast_config())).await;
     let client = client(&emu);
     let id = client
         .instances()

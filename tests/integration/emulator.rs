@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use aura_operator::emulator::{
-    DEFAULT_TENANT_ID, EmulatorConfig, EmulatorHandle, Fault, RunningEmulator, SECOND_TENANT_ID,
-    SnapshotProfile, SnapshotStatus, Timings, start,
+    DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorHandle, Fault,
+    InstanceStatus, RunningEmulator, SECOND_TENANT_ID, SnapshotProfile, SnapshotStatus, Timings,
+    start,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -13,7 +14,17 @@ use serde_json::{Value, json};
 /// `advance_clock` instead of sleeping.
 const STEP: Duration = Duration::from_secs(10);
 
+/// New instances are visible at once here; the invisibility window has tests of its own, which
+/// start from [`realistic_config`].
 fn config() -> EmulatorConfig {
+    EmulatorConfig {
+        invisible_after_create: Duration::ZERO,
+        ..realistic_config()
+    }
+}
+
+/// The default settings (new instances invisible for two seconds), with [`STEP`] transitions.
+fn realistic_config() -> EmulatorConfig {
     EmulatorConfig {
         timings: Timings::uniform(STEP),
         ..EmulatorConfig::default()
@@ -145,6 +156,37 @@ impl Api {
         assert_eq!(created.status, StatusCode::ACCEPTED);
         self.handle.advance_clock(STEP);
         created.body["data"]["id"].as_str().expect("id").to_string()
+    }
+
+    /// A request to the `/_emulator` control API.
+    async fn control(&self, method: Method, path: &str, body: Value) -> Reply {
+        let url = format!("http://{}/_emulator{path}", self.emulator.addr());
+        let response = self
+            .client
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .expect("control request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The ids `GET /instances` lists.
+    async fn listed_ids(&self) -> Vec<String> {
+        let listed = self.get("/instances").await;
+        listed.body["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|i| i["id"].as_str().expect("id").to_string())
+            .collect()
     }
 
     async fn status_of(&self, id: &str) -> String {
@@ -815,6 +857,272 @@ async fn the_rate_limit_answers_429_with_retry_after_and_recovers_after_the_wind
     assert_eq!(api.handle.stats().rate_limited, 1);
     api.handle.advance_clock(Duration::from_secs(retry));
     assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_new_instance_answers_404_and_is_not_listed_until_the_window_has_passed() {
+    let api = Api::new(realistic_config()).await;
+    assert_eq!(
+        api.handle.settings().invisible_after_create_ms,
+        2000,
+        "on by default"
+    );
+    let created = api.create_instance(json!({})).await;
+    assert_eq!(created.status, StatusCode::ACCEPTED);
+    let id = created.body["data"]["id"].as_str().expect("id").to_string();
+
+    let early = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(early.status, StatusCode::NOT_FOUND);
+    assert_eq!(reason(&early), "db-not-found");
+    assert!(api.listed_ids().await.is_empty());
+    assert_eq!(
+        api.handle.instances().len(),
+        1,
+        "the handle sees it all along"
+    );
+
+    api.handle
+        .advance_clock(DEFAULT_INVISIBLE_AFTER_CREATE - Duration::from_millis(100));
+    assert_eq!(
+        api.get(&format!("/instances/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    api.handle.advance_clock(Duration::from_millis(100));
+    let visible = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(visible.status, StatusCode::OK);
+    assert_eq!(visible.body["data"]["status"], "creating");
+    assert_eq!(api.listed_ids().await, vec![id]);
+}
+
+#[tokio::test]
+async fn the_window_changes_at_run_time_and_an_invisible_instance_can_be_cloned() {
+    let api = Api::new(realistic_config()).await;
+    let source = api.create_instance(json!({})).await.body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let clone = api
+        .create_instance(json!({ "name": "copy", "source_instance_id": source }))
+        .await;
+    assert_eq!(clone.status, StatusCode::ACCEPTED, "{}", clone.body);
+
+    api.handle.set_invisible_after_create(Duration::ZERO);
+    assert_eq!(api.status_of(&source).await, "creating");
+    assert_eq!(api.listed_ids().await.len(), 2);
+
+    let set = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "invisible_after_create_ms": 5000 }),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.body["invisible_after_create_ms"], 5000);
+    assert_eq!(
+        api.get(&format!("/instances/{source}")).await.status,
+        StatusCode::NOT_FOUND,
+        "the window applies to existing instances too"
+    );
+    let shown = api.control(Method::GET, "/settings", Value::Null).await;
+    assert_eq!(shown.body["invisible_after_create_ms"], 5000);
+}
+
+#[tokio::test]
+async fn instances_created_from_a_source_are_loading_before_they_run() {
+    let api = Api::new(config()).await;
+    let source = api.running_instance().await;
+    let clone = api
+        .create_instance(json!({ "name": "clone", "source_instance_id": source }))
+        .await;
+    assert_eq!(clone.status, StatusCode::ACCEPTED);
+    let clone = clone.body["data"]["id"].as_str().expect("id").to_string();
+    assert_eq!(api.status_of(&clone).await, "creating");
+    api.handle.advance_clock(STEP);
+    assert_eq!(api.status_of(&clone).await, "loading");
+    let busy = api
+        .post(&format!("/instances/{clone}/snapshots"), json!({}))
+        .await;
+    assert_eq!(reason(&busy), "ongoing-database-operation");
+    api.handle.advance_clock(STEP);
+    assert_eq!(api.status_of(&clone).await, "running");
+
+    let taken = api
+        .post(&format!("/instances/{source}/snapshots"), json!({}))
+        .await;
+    let snapshot = taken.body["data"]["snapshot_id"].as_str().expect("id");
+    api.handle.advance_clock(STEP);
+    let restored = api
+        .create_instance(json!({
+            "name": "from-snapshot",
+            "source_instance_id": source,
+            "source_snapshot_id": snapshot,
+        }))
+        .await;
+    let restored = restored.body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    api.handle.advance_clock(STEP * 2);
+    assert_eq!(
+        api.status_of(&restored).await,
+        "running",
+        "one jump passes creating and loading"
+    );
+}
+
+#[tokio::test]
+async fn loading_failed_and_suspended_are_set_on_demand_and_allow_only_delete() {
+    let api = Api::new(config()).await;
+    let id = api.running_instance().await;
+    let view = api.handle.fail_loading(&id).expect("instance exists");
+    assert_eq!(view.status, "loading failed");
+    assert_eq!(api.status_of(&id).await, "loading failed");
+    let paused = api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    assert_eq!(paused.status, StatusCode::CONFLICT);
+    assert_eq!(reason(&paused), "db-loading-failed");
+
+    let suspended = api
+        .control(
+            Method::POST,
+            &format!("/instances/{id}/status"),
+            json!({ "status": "suspended" }),
+        )
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK);
+    assert_eq!(suspended.body["status"], "suspended");
+    assert_eq!(api.status_of(&id).await, "suspended");
+    let patched = api
+        .call(
+            Method::PATCH,
+            &format!("/instances/{id}"),
+            Some(json!({ "memory": "4GB" })),
+        )
+        .await;
+    assert_eq!(reason(&patched), "db-suspended");
+    let deleted = api
+        .call(Method::DELETE, &format!("/instances/{id}"), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+
+    assert!(api.handle.suspend("00000000").is_err());
+    let unknown = api
+        .control(
+            Method::POST,
+            "/instances/00000000/status",
+            json!({ "status": "suspended" }),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let bad = api
+        .control(
+            Method::POST,
+            &format!("/instances/{id}/status"),
+            json!({ "status": "asleep" }),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let other = api.running_instance().await;
+    api.handle
+        .set_instance_status(&other, InstanceStatus::Paused)
+        .expect("instance exists");
+    assert_eq!(api.status_of(&other).await, "paused");
+}
+
+#[tokio::test]
+async fn an_embedded_errors_fault_answers_200_with_data_and_errors() {
+    let api = Api::new(config()).await;
+    let id = api.running_instance().await;
+    let path = format!("/v1/instances/{id}");
+    api.handle.inject(
+        Fault::on(Some(Method::GET), &path)
+            .embedded_errors()
+            .reason("db-not-found")
+            .message("Database not found"),
+    );
+    let odd = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(odd.status, StatusCode::OK);
+    assert_eq!(odd.body["data"]["id"], id.as_str());
+    assert_eq!(reason(&odd), "db-not-found");
+    assert_eq!(odd.body["errors"][0]["message"], "Database not found");
+
+    let plain = api.get(&format!("/instances/{id}")).await;
+    assert!(plain.body.get("errors").is_none(), "used up after once");
+
+    let added = api
+        .control(
+            Method::POST,
+            "/faults",
+            json!({ "method": "GET", "path": "/v1/instances/*", "action": "embedded_errors" }),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let missing = api.get("/instances/0000dead").await;
+    assert_eq!(missing.status, StatusCode::OK);
+    assert_eq!(missing.body["data"], Value::Null);
+    assert!(
+        missing.body["errors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_can_change_at_run_time_and_retry_after_counts_to_the_freeing_request() {
+    let api = Api::new(EmulatorConfig {
+        rate_limit_per_minute: None,
+        ..config()
+    })
+    .await;
+    // Admitted: the token request at 0 s and four GETs at 10 s.
+    api.handle.advance_clock(Duration::from_secs(10));
+    for _ in 0..4 {
+        assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    }
+    api.handle.advance_clock(Duration::from_secs(20));
+    api.handle.set_rate_limit(Some(2));
+    assert_eq!(api.handle.rate_limit(), Some(2));
+    let retry_after = |reply: &Reply| -> u64 {
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        reply.headers["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds")
+    };
+    // At 30 s, one more fits once only one request is left: the third GET leaves at 70 s.
+    assert_eq!(retry_after(&api.get("/tenants").await), 40);
+    api.handle.advance_clock(Duration::from_secs(39));
+    assert_eq!(retry_after(&api.get("/tenants").await), 1);
+    api.handle.advance_clock(Duration::from_secs(1));
+    assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    assert_eq!(api.handle.stats().rate_limited, 2);
+
+    let off = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "rate_limit_per_minute": null }),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(off.body["rate_limit_per_minute"], Value::Null);
+    for _ in 0..5 {
+        assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    }
+    let on = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "rate_limit_per_minute": 3 }),
+        )
+        .await;
+    assert_eq!(on.body["rate_limit_per_minute"], 3);
+    assert_eq!(
+        api.get("/tenants").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(api.handle.stats().rate_limited, 3);
 }
 
 #[tokio::test]

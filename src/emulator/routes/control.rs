@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::emulator::error::{ApiError, parse_json};
 use crate::emulator::faults::{Fault, FaultSpec};
 use crate::emulator::server::{Shared, lock};
-use crate::emulator::{instance_views, stats_of};
+use crate::emulator::settings::{self, SettingsPatch};
+use crate::emulator::state::InstanceStatus;
+use crate::emulator::{force_status, instance_views, stats_of};
 
 pub async fn add_fault(
     State(shared): State<Arc<Shared>>,
@@ -37,4 +39,35 @@ pub async fn stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
 
 pub async fn instances(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!(instance_views(&shared)))
+}
+
+pub async fn get_settings(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(settings::current(&shared)))
+}
+
+pub async fn patch_settings(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let patch: SettingsPatch = parse_json(&body)?;
+    Ok(Json(json!(settings::apply(&shared, &patch))))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct StatusChange {
+    status: String,
+}
+
+/// `POST /_emulator/instances/{id}/status` with `{"status": "loading failed"}` (any Aura status).
+pub async fn set_instance_status(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let change: StatusChange = parse_json(&body)?;
+    let status = InstanceStatus::parse(&change.status).ok_or_else(|| {
+        ApiError::invalid_field("status", format!("unknown status {}", change.status))
+    })?;
+    let view = force_status(&shared, &id, status).map_err(|_| ApiError::db_not_found(&id))?;
+    Ok(Json(json!(view)))
 }

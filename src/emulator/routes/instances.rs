@@ -18,6 +18,11 @@
 //!   pausing a free-db → 400 `free-db-cannot-be-paused`. Any transient status → 409
 //!   `ongoing-database-operation`.
 //! - Overwrite answers with the Instance form (status `overwriting`).
+//! - For the configured window after a create, `GET /instances/{id}` answers 404 `db-not-found`
+//!   and lists leave the instance out (§10). Other calls, and clone sources, see it at once.
+//! - An instance created from a source goes `creating` → `loading` → `running`.
+//! - `loading failed` and `suspended` (set through the control API) refuse everything but delete
+//!   with 409 `db-loading-failed` / `db-suspended`.
 
 use std::sync::Arc;
 
@@ -88,9 +93,25 @@ pub fn ensure_settled(instance: &InstanceRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Stable statuses that refuse everything but delete.
+pub fn ensure_usable(instance: &InstanceRecord) -> Result<(), ApiError> {
+    ensure_settled(instance)?;
+    match instance.status {
+        InstanceStatus::LoadingFailed => Err(ApiError::conflict(
+            "db-loading-failed",
+            "Loading data into the database failed; delete it or overwrite it",
+        )),
+        InstanceStatus::Suspended => Err(ApiError::conflict(
+            "db-suspended",
+            "The database is suspended",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Mutating calls other than pause/resume/patch/delete need a running instance.
 pub fn ensure_running(instance: &InstanceRecord) -> Result<(), ApiError> {
-    ensure_settled(instance)?;
+    ensure_usable(instance)?;
     if instance.status == InstanceStatus::Paused {
         return Err(ApiError::conflict(
             "db-paused",
@@ -117,10 +138,12 @@ pub async fn list(
     _caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Json<Value> {
+    let now = shared.clock.now();
     let store = shared.store();
     let items: Vec<Value> = store
         .instances
         .iter()
+        .filter(|i| i.is_visible(now, store.invisible_after_create))
         .filter(|i| query.tenant_id.as_ref().is_none_or(|t| &i.tenant_id == t))
         .map(|i| {
             json!({
@@ -140,9 +163,10 @@ pub async fn get(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let now = shared.clock.now();
     let store = shared.store();
     let instance = store
-        .instance(&id)
+        .visible_instance(&id, now)
         .ok_or_else(|| ApiError::db_not_found(&id))?;
     Ok(data(instance_json(instance, &shared.origin)))
 }
@@ -341,6 +365,7 @@ pub async fn create(
         memory: request.memory.clone().unwrap_or_default(),
         storage,
         created_at: shared.clock.wall(),
+        created_instant: now,
         status: InstanceStatus::Creating,
         pending: None,
         customer_managed_key_id: request.customer_managed_key_id.clone(),
@@ -349,13 +374,13 @@ pub async fn create(
         vector_optimized: request.vector_optimized.unwrap_or(false),
         graph_analytics_plugin: request.graph_analytics_plugin.unwrap_or(false),
     };
-    let after = store.timings.create;
-    instance.begin(
-        InstanceStatus::Creating,
-        Outcome::Become(InstanceStatus::Running),
-        now,
-        after,
-    );
+    let from_source = request.source_instance_id.is_some() || request.source_snapshot_id.is_some();
+    let then = if from_source {
+        Outcome::Load(store.timings.loading)
+    } else {
+        Outcome::Become(InstanceStatus::Running)
+    };
+    instance.begin(InstanceStatus::Creating, then, now, store.timings.create);
     let password = random_password();
     let body = json!({
         "id": instance.id,
@@ -488,7 +513,7 @@ pub async fn patch(
         .instance(&id)
         .cloned()
         .ok_or_else(|| ApiError::db_not_found(&id))?;
-    ensure_settled(&current)?;
+    ensure_usable(&current)?;
     if request.name.is_none() && request.only_renames() {
         return Err(ApiError::bad_request(
             "validation-error",
@@ -559,7 +584,7 @@ pub async fn pause(
     let mut store = shared.store();
     let after = store.timings.pause;
     let instance = find(&mut store, &id)?;
-    ensure_settled(instance)?;
+    ensure_usable(instance)?;
     if instance.instance_type == "free-db" {
         return Err(ApiError::bad_request(
             "free-db-cannot-be-paused",
@@ -590,7 +615,7 @@ pub async fn resume(
     let mut store = shared.store();
     let after = store.timings.resume;
     let instance = find(&mut store, &id)?;
-    ensure_settled(instance)?;
+    ensure_usable(instance)?;
     if instance.status != InstanceStatus::Paused {
         return Err(ApiError::conflict(
             "db-not-paused",

@@ -100,6 +100,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/_emulator/stats", get(control::stats))
         .route("/_emulator/instances", get(control::instances))
+        .route(
+            "/_emulator/instances/{id}/status",
+            post(control::set_instance_status),
+        )
+        .route(
+            "/_emulator/settings",
+            get(control::get_settings).patch(control::patch_settings),
+        )
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
