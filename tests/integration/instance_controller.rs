@@ -546,6 +546,7 @@ async fn a_restart_after_the_secret_was_written_but_not_the_status_adopts_instea
         aura_operator::aura::InstanceType::ProfessionalDb,
         "2GB",
     );
+    let sent = jiff::Timestamp::now().to_string();
     let created = client.instances().create(&request).await.unwrap();
     let password = secrecy::ExposeSecret::expose_secret(&created.password).to_owned();
     let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
@@ -568,7 +569,8 @@ async fn a_restart_after_the_secret_was_written_but_not_the_status_adopts_instea
         .await
         .unwrap();
     let intent = json!({"status": {"createIntent": {
-        "auraName": aura_name, "tenantId": DEFAULT_TENANT_ID, "since": "2026-11-22T10:00:00Z"
+        // When the crashed pass sent its create: just before the test's own create.
+        "auraName": aura_name, "tenantId": DEFAULT_TENANT_ID, "since": sent
     }}});
     op.instances()
         .patch_status(
@@ -855,4 +857,97 @@ async fn every_write_of_the_operator_is_signed_with_its_field_manager() {
                 .collect::<Vec<_>>()
         );
     }
+}
+
+/// Aura's window of 404s after a create, at its real length (the other tests compress it).
+fn two_second_window() -> aura_operator::emulator::EmulatorConfig {
+    aura_operator::emulator::EmulatorConfig {
+        invisible_after_create: aura_operator::emulator::DEFAULT_INVISIBLE_AFTER_CREATE,
+        ..support::fast_config()
+    }
+}
+
+#[tokio::test]
+async fn a_new_instance_aura_does_not_show_yet_is_waited_for_not_declared_deleted() {
+    let op = Operator::start_with(two_second_window(), crate::support::operator::timing()).await;
+    op.apply(instance("fresh", json!({}))).await;
+    op.wait_for("fresh", "Ready", is_ready).await;
+    let stats = op.emu.handle().stats();
+    assert!(
+        stats.count("GET", "/v1/instances/{id}", 404) > 0,
+        "the window was not exercised"
+    );
+    assert_eq!(stats.count_route("POST", "/v1/instances"), 1, "one create");
+    let reasons = op.event_reasons();
+    assert!(
+        !reasons.iter().any(|r| r == "InstanceNotFound"),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_200_carrying_errors_for_a_new_instance_is_a_wait() {
+    let op = Operator::start().await;
+    // No 404s: the only answers that say "not found" are 200s with errors.
+    op.emu.handle().set_invisible_after_create(Duration::ZERO);
+    op.emu.handle().inject(
+        Fault::on(Some(Method::GET), "/v1/instances/*")
+            .embedded_errors()
+            .times(3),
+    );
+    op.apply(instance("flaky", json!({}))).await;
+    op.wait_for("flaky", "Ready", is_ready).await;
+    assert_eq!(
+        op.emu.handle().stats().count_route("POST", "/v1/instances"),
+        1
+    );
+    let reasons = op.event_reasons();
+    assert!(
+        !reasons.iter().any(|r| r == "InstanceNotFound"),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_during_the_window_deletes_the_new_instance_instead_of_orphaning_it() {
+    let op = Operator::start_with(two_second_window(), crate::support::operator::timing()).await;
+    op.apply(instance("brief", json!({"deletionPolicy": "Delete"})))
+        .await;
+    op.wait_for("brief", "created", |o| {
+        o.status.as_ref().is_some_and(|s| s.instance_id.is_some())
+    })
+    .await;
+    op.delete("brief").await;
+    op.wait_gone("brief").await;
+    assert!(
+        live_instances(&op).is_empty(),
+        "the new instance was left running: {:?}",
+        op.emu.handle().instances()
+    );
+    assert_eq!(
+        op.emu.handle().stats().count_route("POST", "/v1/instances"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_during_the_window_leads_to_one_instance() {
+    let op = Operator::start_with(two_second_window(), crate::support::operator::timing()).await;
+    // Aura creates the instance, the answer never arrives, and the list hides it for 2 s.
+    op.emu.handle().inject(
+        Fault::on(Some(Method::POST), "/v1/instances")
+            .drop_after()
+            .times(1),
+    );
+    op.apply(instance("unseen", json!({}))).await;
+    op.wait_for("unseen", "settled", |o| {
+        is_ready(o) || ready_reason(o, "PasswordLost")
+    })
+    .await;
+    let creates = op.emu.handle().stats().count_route("POST", "/v1/instances");
+    assert!(
+        live_instances(&op).len() == 1,
+        "{creates} creates left {:?}",
+        op.emu.handle().instances()
+    );
 }

@@ -123,12 +123,14 @@ impl Pass<'_> {
         jiff::SignedDuration::try_from(self.ctx.timing.visibility_grace).unwrap_or_default()
     }
 
-    /// The wait while Aura does not show a new instance yet.
+    /// The wait while Aura does not show a new instance yet, on the growing polling schedule:
+    /// each look costs a call of the credential's budget.
     pub(super) fn not_visible_yet(&self, what: &str) -> Error {
+        const REASON: &str = "NotVisibleYet";
         Error::Waiting {
-            reason: "NotVisibleYet",
+            reason: REASON,
             message: format!("{what} was created moments ago and Aura does not show it yet"),
-            retry: self.ctx.timing.poll.initial,
+            retry: crate::controllers::pass::growing_wait(self.ctx, &self.key(), REASON),
         }
     }
 
