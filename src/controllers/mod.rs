@@ -3,6 +3,7 @@
 //! Each reconcile reads as the same steps: resolve references, validate (pure), plan (pure),
 //! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
 
+pub mod convert;
 pub mod credential_hold;
 pub mod credentials;
 pub mod error;
@@ -11,8 +12,10 @@ pub mod finalizer;
 pub mod gds_session;
 pub mod instance;
 pub mod memory;
+pub mod naming;
 pub mod pass;
 pub mod references;
+pub mod secrets;
 pub mod snapshot;
 pub mod status;
 

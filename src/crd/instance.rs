@@ -3,8 +3,6 @@
 //! The doc comments on these types become the CRD's schema descriptions, which is what
 //! `kubectl explain auraInstance.spec` shows; they are written for the person applying the YAML.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -210,43 +208,20 @@ pub enum LostPasswordPolicy {
     Wait,
 }
 
-/// Where the Aura API credential comes from.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialsSecretRef {
-    /// Secret name, in the resource's namespace.
-    #[schemars(length(min = 1))]
-    pub name: String,
-    /// Key of the client id.
-    #[serde(default = "default_client_id_key")]
-    pub client_id_key: String,
-    /// Key of the client secret.
-    #[serde(default = "default_client_secret_key")]
-    pub client_secret_key: String,
+impl AuraInstance {
+    /// The name of the connection Secret: the spec's, or `<name>-connection`.
+    pub fn connection_secret_name(&self) -> String {
+        self.spec
+            .connection_secret
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-connection", kube::ResourceExt::name_any(self)))
+    }
 }
 
-pub fn default_client_id_key() -> String {
-    "clientId".to_owned()
-}
-
-pub fn default_client_secret_key() -> String {
-    "clientSecret".to_owned()
-}
-
-/// The connection Secret.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionSecretSpec {
-    /// Secret name. Defaults to <resource name>-connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Extra labels on the Secret.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// Extra annotations on the Secret.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
+pub use super::common::{
+    ConnectionSecretSpec, CredentialsSecretRef, default_client_id_key, default_client_secret_key,
+};
 
 /// A source of data: an instance (by Aura id or by AuraInstance in this namespace), optionally
 /// one of its snapshots; or an AuraSnapshot in this namespace, which names both.

@@ -1,5 +1,6 @@
 //! The custom resource types. No I/O here: types, defaults, and pure helpers.
 
+pub mod common;
 pub mod conditions;
 pub mod gds_session;
 pub mod instance;

@@ -19,8 +19,8 @@ use crate::aura::{
     self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId,
     SizeEstimateRequest, TenantId,
 };
-use crate::controllers::instance::naming;
-use crate::controllers::instance::provider as validate_provider;
+use crate::controllers::convert::provider;
+use crate::controllers::naming;
 use crate::controllers::references::ReferencedInstance;
 use crate::controllers::{Error, events, pass};
 use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
@@ -283,7 +283,7 @@ impl Pass<'_> {
             }
         };
         self.status.tenant_id = Some(tenant_id.to_string());
-        let cloud_provider = spec.cloud_provider.map(validate_provider).ok_or_else(|| {
+        let cloud_provider = spec.cloud_provider.map(provider).ok_or_else(|| {
             Error::invalid("cloudProvider", "is required for a standalone session")
         })?;
         let region = spec

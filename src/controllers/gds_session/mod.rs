@@ -42,7 +42,7 @@ pub async fn run(
     })
     .owns(
         pass::scoped::<Secret>(&ctx, namespace),
-        crate::controllers::instance::secret::managed(),
+        crate::controllers::secrets::managed(),
     )
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, Arc::clone(&ctx));

@@ -4,24 +4,20 @@
 //! (`neo4j+s://<host>`). For a session attached through `instanceRef` to an AuraInstance managed
 //! here, the instance's connection keys (`NEO4J_URI`, `NEO4J_USERNAME`, `NEO4J_PASSWORD`,
 //! `AURA_INSTANCEID`) are copied from its connection Secret, so that one Secret is enough for a
-//! GDS client. Writing, reading and comparing Secrets is shared with the AuraInstance
-//! controller ([`crate::controllers::instance::secret`]).
+//! GDS client. Writing, reading and comparing Secrets is shared ([`crate::controllers::secrets`]).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 
 use super::{Pass, Result};
 use crate::aura::Session;
-use crate::controllers::instance::secret as shared;
 use crate::controllers::references::ReferencedInstance;
+use crate::controllers::secrets as shared;
 use crate::controllers::{FIELD_MANAGER, events};
 use crate::crd::GdsSession;
-
-pub use shared::MANAGED_BY;
 
 pub const SESSION_ID: &str = "GDS_SESSION_ID";
 pub const SESSION_NAME: &str = "GDS_SESSION_NAME";
@@ -50,23 +46,13 @@ pub fn name(session: &GdsSession) -> String {
 
 /// The desired Secret, owned by the GdsSession.
 fn build(owner: &GdsSession, data: BTreeMap<String, ByteString>) -> Secret {
-    let spec = &owner.spec.connection_secret;
-    let mut labels = spec.labels.clone();
-    labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
-    labels.insert(SESSION_LABEL.to_owned(), owner.name_any());
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(name(owner)),
-            namespace: owner.namespace(),
-            labels: Some(labels),
-            annotations: (!spec.annotations.is_empty()).then(|| spec.annotations.clone()),
-            owner_references: owner.controller_owner_ref(&()).map(|o| vec![o]),
-            ..ObjectMeta::default()
-        },
-        type_: Some("Opaque".to_owned()),
-        data: Some(data),
-        ..Secret::default()
-    }
+    shared::owned(
+        owner,
+        name(owner),
+        &owner.spec.connection_secret,
+        (SESSION_LABEL, owner.name_any()),
+        data,
+    )
 }
 
 impl Pass<'_> {
@@ -89,7 +75,7 @@ impl Pass<'_> {
             put(SESSION_URI, uri.as_bytes());
         }
         if let Some(instance) = referenced {
-            let instance_secret = shared::name(&instance.resource);
+            let instance_secret = instance.resource.connection_secret_name();
             if let Some(existing) = shared::read(&self.secrets, &instance_secret).await? {
                 let values = existing.secret.data.unwrap_or_default();
                 for key in INSTANCE_KEYS {

@@ -5,6 +5,7 @@ use super::secret::{self, Contents};
 use super::validate::as_spec_error;
 use super::{Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
+use crate::controllers::secrets;
 use crate::controllers::{Error, events, references};
 use crate::crd::instance::{DataSource, RestoreStatus};
 
@@ -251,7 +252,7 @@ impl Pass<'_> {
     ) -> Result<()> {
         let name = secret::name(&self.obj);
         let id = instance.id.to_string();
-        let existing = secret::read(&self.secrets, &name).await?;
+        let existing = secrets::read(&self.secrets, &name).await?;
         let mut password = self
             .ctx
             .memory
@@ -286,7 +287,7 @@ impl Pass<'_> {
         let desired = secret::build(&self.obj, &contents);
         let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
         if !up_to_date {
-            secret::write(&self.secrets, &desired, crate::controllers::FIELD_MANAGER).await?;
+            secrets::write(&self.secrets, &desired, crate::controllers::FIELD_MANAGER).await?;
             if existing.is_none() && self.status.password_stored == Some(true) {
                 events::normal(
                     self.ctx,
@@ -310,7 +311,7 @@ impl Pass<'_> {
         &self,
         id: &str,
     ) -> Result<(Option<secrecy::SecretString>, Option<String>)> {
-        let Some(kept) = secret::find_released(&self.secrets, id).await? else {
+        let Some(kept) = secrets::find_released(&self.secrets, id).await? else {
             return Ok((None, None));
         };
         let kept_name = kept.secret.metadata.name.clone().unwrap_or_default();

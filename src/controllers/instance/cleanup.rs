@@ -6,6 +6,7 @@
 
 use super::{Outcome, Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
+use crate::controllers::secrets;
 use crate::controllers::{Error, credential_hold, events};
 use crate::crd::instance::DeletionPolicy;
 
@@ -97,12 +98,12 @@ impl Pass<'_> {
     /// from this resource, so the garbage collector leaves it and its password in place.
     async fn retain(&mut self, id: &str) -> Result<()> {
         let name = secret::name(&self.obj);
-        let kept = secret::release(&self.secrets, &name).await?;
+        let kept = secrets::release(&self.secrets, &name).await?;
         let note = if kept {
             format!(
                 "deletionPolicy is Retain: Aura instance {id} keeps running; its connection Secret \
                  {name} is kept (label {}={id})",
-                secret::INSTANCE_ID_LABEL
+                secrets::INSTANCE_ID_LABEL
             )
         } else {
             format!("deletionPolicy is Retain: Aura instance {id} keeps running")

@@ -11,14 +11,16 @@
 //!    `lostPasswordPolicy` it is deleted and created again (it cannot hold data nobody could log
 //!    in to write), or reported for a person to decide.
 
+use crate::controllers::secrets;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
-use super::naming;
 use super::secret;
-use super::validate::{as_spec_error, provider, tier};
+use super::validate::as_spec_error;
 use super::{Pass, Result};
 use crate::aura::{self, CreateInstance, Instance, InstanceId, TenantId};
+use crate::controllers::convert::{provider, tier};
+use crate::controllers::naming;
 use crate::controllers::{Error, events};
 use crate::crd::instance::{CreateIntent, LostPasswordPolicy};
 
@@ -391,7 +393,7 @@ impl Pass<'_> {
     /// lost-password policy.
     async fn adopt_created(&mut self, aura: &aura::Client, instance: Instance) -> Result<Instance> {
         let id = instance.id.to_string();
-        let existing = secret::read(&self.secrets, &secret::name(&self.obj)).await?;
+        let existing = secrets::read(&self.secrets, &secret::name(&self.obj)).await?;
         let password = self
             .ctx
             .memory

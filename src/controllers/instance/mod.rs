@@ -9,14 +9,12 @@
 mod act;
 mod cleanup;
 mod create;
-pub mod naming;
 pub mod plan;
 mod report;
 pub mod secret;
 mod validate;
 
-pub(crate) use validate::provider;
-
+use crate::controllers::secrets;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -41,7 +39,7 @@ pub async fn run(
     let results = pass::controller(&ctx, namespace, "AuraInstance", |o: &AuraInstance| {
         o.status.as_ref().and_then(|s| s.status.clone())
     })
-    .owns(pass::scoped::<Secret>(&ctx, namespace), secret::managed())
+    .owns(pass::scoped::<Secret>(&ctx, namespace), secrets::managed())
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, Arc::clone(&ctx));
     pass::drive(&ctx, "AuraInstance", results).await;

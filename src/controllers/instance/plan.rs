@@ -4,7 +4,8 @@
 //! running), so the controller acts once, then polls until the instance settles.
 
 use crate::aura::{CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
-use crate::crd::instance::{AuraInstanceSpec, CdcEnrichmentMode as SpecCdc};
+use crate::controllers::convert::cdc;
+use crate::crd::instance::AuraInstanceSpec;
 
 /// The next action on the Aura instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,14 +71,6 @@ pub fn drift(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str) -
         update.graph_analytics_plugin = Some(want);
     }
     update
-}
-
-pub fn cdc(mode: SpecCdc) -> CdcEnrichmentMode {
-    match mode {
-        SpecCdc::Off => CdcEnrichmentMode::Off,
-        SpecCdc::Diff => CdcEnrichmentMode::Diff,
-        SpecCdc::Full => CdcEnrichmentMode::Full,
-    }
 }
 
 /// The next step. `restore_pending` says whether a restore request awaits.

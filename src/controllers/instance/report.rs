@@ -37,7 +37,7 @@ impl Pass<'_> {
                     "the instance runs but its password is not in the connection Secret {}: put it \
                      there as {} (reset it in the Aura console if nobody has it)",
                     super::secret::name(&self.obj),
-                    super::secret::PASSWORD
+                    crate::controllers::secrets::PASSWORD
                 ),
             ),
             Outcome::Settled => {

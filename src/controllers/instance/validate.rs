@@ -3,28 +3,8 @@
 use super::{Pass, Result};
 use crate::aura::{self, Shape, Tenant, TenantId};
 use crate::controllers::Error;
-use crate::crd::instance::{AuraInstanceSpec, CloudProvider, InstanceType};
-
-/// The Aura client's wire value for a spec cloud provider.
-pub fn provider(p: CloudProvider) -> aura::CloudProvider {
-    match p {
-        CloudProvider::Gcp => aura::CloudProvider::Gcp,
-        CloudProvider::Aws => aura::CloudProvider::Aws,
-        CloudProvider::Azure => aura::CloudProvider::Azure,
-    }
-}
-
-/// The Aura client's wire value for a spec instance type.
-pub fn tier(t: InstanceType) -> aura::InstanceType {
-    match t {
-        InstanceType::FreeDb => aura::InstanceType::FreeDb,
-        InstanceType::ProfessionalDb => aura::InstanceType::ProfessionalDb,
-        InstanceType::ProfessionalDs => aura::InstanceType::ProfessionalDs,
-        InstanceType::EnterpriseDb => aura::InstanceType::EnterpriseDb,
-        InstanceType::EnterpriseDs => aura::InstanceType::EnterpriseDs,
-        InstanceType::BusinessCritical => aura::InstanceType::BusinessCritical,
-    }
-}
+use crate::controllers::convert::{provider, tier};
+use crate::crd::instance::{AuraInstanceSpec, InstanceType};
 
 /// Spec field name (camelCase, as the user wrote it) for an Aura field name.
 fn spec_field(aura_field: &str) -> &str {
