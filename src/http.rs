@@ -78,7 +78,7 @@ mod tests {
     async fn probes_and_metrics_answer_over_http() {
         let ready = Arc::new(AtomicBool::new(false));
         let metrics = Metrics::new();
-        metrics.reconciled("AuraInstance", Ok(()));
+        metrics.reconciled("AuraInstance", "ok");
         let state = HttpState {
             metrics,
             ready: Arc::clone(&ready),

@@ -116,14 +116,14 @@ impl Metrics {
         Arc::new(Self::default())
     }
 
-    /// Counts a reconcile pass.
-    pub fn reconciled(&self, kind: &'static str, result: Result<(), &'static str>) {
-        let result = match result {
-            Ok(()) => "ok".to_owned(),
-            Err(category) => category.to_owned(),
-        };
+    /// Counts a reconcile pass by how it ended: `ok`, `waiting` (for something that is not
+    /// ready yet), or the reason it failed.
+    pub fn reconciled(&self, kind: &'static str, result: &str) {
         self.reconciles
-            .get_or_create(&ReconcileLabels { kind, result })
+            .get_or_create(&ReconcileLabels {
+                kind,
+                result: result.to_owned(),
+            })
             .inc();
     }
 
@@ -186,8 +186,8 @@ mod tests {
     #[test]
     fn counters_and_call_records_appear_in_the_exposition() {
         let metrics = Metrics::new();
-        metrics.reconciled("AuraInstance", Ok(()));
-        metrics.reconciled("AuraInstance", Err("InvalidSpec"));
+        metrics.reconciled("AuraInstance", "ok");
+        metrics.reconciled("AuraInstance", "InvalidSpec");
         let observer = AuraCallMetrics(Arc::clone(&metrics));
         observer.on_attempt(
             &Method::GET,

@@ -23,8 +23,10 @@ use kube::runtime::{Controller, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::error::{Error, Result};
-use super::{Context, finalizer, pass};
+use super::error::Error;
+
+type Result<T> = std::result::Result<T, Error>;
+use super::{Context, finalizer, reconciler};
 use crate::crd::instance::{CredentialsSecretRef, DeletionPolicy};
 use crate::crd::{AuraInstance, GdsSession};
 
@@ -123,7 +125,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let held = watcher::Config::default().labels(&format!("{LABEL}=true"));
-    Controller::new(pass::scoped::<Secret>(&ctx, namespace), held)
+    Controller::new(reconciler::scoped::<Secret>(&ctx, namespace), held)
         .graceful_shutdown_on(shutdown)
         .run(
             sweep,

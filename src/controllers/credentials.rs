@@ -13,7 +13,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::error::{Error, Result};
+use super::error::Error;
+
+type Result<T> = std::result::Result<T, Error>;
 use crate::aura::{self, CallObserver, RateLimit};
 use crate::crd::instance::{
     CredentialsSecretRef, default_client_id_key, default_client_secret_key,

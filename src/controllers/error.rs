@@ -1,13 +1,16 @@
-//! Controller errors, each with a fixed category.
+//! How a pass stops before its end: it waits for something, or it fails.
 //!
-//! The category (a PascalCase word) is the Kubernetes Event reason, the condition reason and the
-//! metric label. It is never built from error text, so dashboards and alerts stay stable.
+//! A wait ([`Wait`]) is progress: something the resource needs is not there or not ready yet,
+//! and the pass comes back by itself. A failure ([`Error`]) has a fixed [`Reason`]: the Event
+//! reason, the condition reason and the metric label, never built from error text, so
+//! dashboards and alerts stay stable. [`Stop`] carries either, so steps can use `?` for both.
 
 use std::time::Duration;
 
+use super::reasons::Reason;
 use crate::aura;
 
-/// Everything a reconcile can fail with.
+/// Everything a pass can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The spec asks for something that cannot be done; waiting will not help, a spec change will.
@@ -28,18 +31,40 @@ pub enum Error {
 
     /// The operator found a state it will not resolve on its own; a person must look.
     #[error("{message}")]
-    NeedsAttention {
-        reason: &'static str,
-        message: String,
-    },
+    NeedsAttention { reason: Reason, message: String },
+}
 
-    /// A referenced resource is not there or not ready yet.
-    #[error("{message}")]
-    Waiting {
-        reason: &'static str,
-        message: String,
-        retry: Duration,
-    },
+/// A pass that cannot go on yet, and when to look again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    pub reason: Reason,
+    pub message: String,
+    pub retry: Duration,
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a pass stopped before its end.
+#[derive(Debug)]
+pub enum Stop {
+    Wait(Wait),
+    Fail(Error),
+}
+
+impl From<Wait> for Stop {
+    fn from(wait: Wait) -> Self {
+        Self::Wait(wait)
+    }
+}
+
+impl<E: Into<Error>> From<E> for Stop {
+    fn from(err: E) -> Self {
+        Self::Fail(err.into())
+    }
 }
 
 impl Error {
@@ -50,18 +75,14 @@ impl Error {
         }
     }
 
-    /// The fixed category: Event reason, condition reason, metric label.
-    pub fn category(&self) -> &'static str {
+    /// The fixed reason: Event reason, condition reason, metric label.
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::InvalidSpec { .. } => "InvalidSpec",
-            Self::Credentials(_) => "CredentialsInvalid",
-            Self::Aura(e) => match e {
-                // Aura's own validation of a request we built from the spec is a spec problem.
-                aura::Error::InvalidArgument { .. } => "InvalidSpec",
-                other => other.category().as_str(),
-            },
-            Self::Kube(_) => "KubernetesError",
-            Self::NeedsAttention { reason, .. } | Self::Waiting { reason, .. } => reason,
+            Self::InvalidSpec { .. } => Reason::InvalidSpec,
+            Self::Credentials(_) => Reason::CredentialsInvalid,
+            Self::Aura(e) => e.category().into(),
+            Self::Kube(_) => Reason::KubernetesError,
+            Self::NeedsAttention { reason, .. } => *reason,
         }
     }
 
@@ -71,7 +92,6 @@ impl Error {
             Self::InvalidSpec { .. } | Self::Credentials(_) | Self::NeedsAttention { .. } => {
                 Retry::AfterChange
             }
-            Self::Waiting { retry, .. } => Retry::After(*retry),
             Self::Aura(e) => match e.category() {
                 aura::ErrorCategory::RateLimited => match e.api().and_then(|a| a.retry_after) {
                     Some(wait) => Retry::After(wait),
@@ -122,11 +142,12 @@ pub enum Retry {
     AfterChange,
     /// After the controller's transient-error delay, growing with repeated failures.
     Soon,
-    /// After this long (Aura's Retry-After, or a known wait).
+    /// After this long (Aura's Retry-After).
     After(Duration),
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// The result of a pass's step: done, or stopped (waiting or failed).
+pub type Result<T, E = Stop> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
@@ -136,7 +157,7 @@ mod tests {
     fn spec_errors_wait_for_a_change_and_name_the_field() {
         let err = Error::invalid("memory", "\"3GB\" is not offered");
         assert_eq!(err.to_string(), "spec.memory: \"3GB\" is not offered");
-        assert_eq!(err.category(), "InvalidSpec");
+        assert_eq!(err.reason(), Reason::InvalidSpec);
         assert_eq!(err.retry(), Retry::AfterChange);
     }
 
@@ -146,13 +167,13 @@ mod tests {
             field: "memory",
             problem: "x".into(),
         });
-        assert_eq!(err.category(), "InvalidSpec");
-        let waiting = Error::Waiting {
-            reason: "SourceNotReady",
+        assert_eq!(err.reason(), Reason::InvalidSpec);
+        let stop = Stop::from(Wait {
+            reason: Reason::SourceNotReady,
             message: "m".into(),
             retry: Duration::from_secs(3),
-        };
-        assert_eq!(waiting.category(), "SourceNotReady");
-        assert_eq!(waiting.retry(), Retry::After(Duration::from_secs(3)));
+        });
+        assert!(matches!(stop, Stop::Wait(w) if w.retry == Duration::from_secs(3)));
+        assert!(matches!(Stop::from(err), Stop::Fail(_)));
     }
 }

@@ -14,6 +14,8 @@ pub mod instance;
 pub mod memory;
 pub mod naming;
 pub mod pass;
+pub mod reasons;
+pub mod reconciler;
 pub mod references;
 pub mod secrets;
 pub mod snapshot;
@@ -25,8 +27,9 @@ use std::time::Duration;
 use crate::aura::PollBackoff;
 use crate::metrics::Metrics;
 pub use credentials::{AuraClients, AuraSettings, DefaultCredential, SecretLocation};
-pub use error::{Error, Result, Retry};
+pub use error::{Error, Result, Retry, Stop, Wait};
 use memory::Memory;
+pub use reasons::Reason;
 
 /// The field manager of every write this operator makes.
 pub const FIELD_MANAGER: &str = "aura-operator";
@@ -37,10 +40,11 @@ pub async fn run_all<S>(ctx: Arc<Context>, namespace: Option<&str>, shutdown: S)
 where
     S: Future<Output = ()> + Clone + Send + Sync + 'static,
 {
+    use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
     tokio::join!(
-        instance::run(ctx.clone(), namespace, shutdown.clone()),
-        snapshot::run(ctx.clone(), namespace, shutdown.clone()),
-        gds_session::run(ctx.clone(), namespace, shutdown.clone()),
+        reconciler::run::<AuraInstance>(ctx.clone(), namespace, shutdown.clone()),
+        reconciler::run::<AuraSnapshot>(ctx.clone(), namespace, shutdown.clone()),
+        reconciler::run::<GdsSession>(ctx.clone(), namespace, shutdown.clone()),
         credential_hold::run(ctx, namespace, shutdown),
     );
 }

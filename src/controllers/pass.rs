@@ -1,29 +1,24 @@
-//! What every controller's pass shares: which changes trigger a pass, how long to wait after an
-//! error or while Aura is busy, and how the Ready and Synced conditions and their Events follow
-//! from a pass's result.
+//! The state of one pass over one resource, the same for every kind, and how a pass is reported:
+//! the Ready and Synced conditions, `observedGeneration`, Events, and when to come back.
 //!
-//! One generic [`Pass`] holds a pass's state for every kind; each controller adds its own steps
-//! to it and decides what Ready says when a pass succeeds. The rules for errors, conditions and
-//! Events are the same everywhere.
+//! Each kind adds its steps in inherent `impl Pass<'_, ItsKind>` blocks and says how its pass
+//! ended with a [`Verdict`]; [`super::reconciler`] runs the steps and calls [`finish`].
 
 use std::fmt::Debug;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::core::NamespaceResourceScope;
 use kube::core::object::HasStatus;
-use kube::runtime::controller::{self, Action};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{Error, Retry};
+use super::error::{Error, Stop, Wait};
+use super::reasons::Reason;
 use super::{Context, events, status};
 use crate::aura;
 use crate::crd::conditions::{self, Desired, READY, SYNCED};
@@ -32,249 +27,45 @@ use crate::crd::{
     GdsSessionStatus,
 };
 
-/// The parts of a resource whose change deserves a pass: spec (generation), finalizers,
-/// deletion and annotations. Status writes do not: the controllers schedule their own polls.
-pub fn worth_a_pass<K: Resource>(obj: &K) -> Option<u64> {
-    let mut hasher = DefaultHasher::new();
-    obj.meta().generation.hash(&mut hasher);
-    obj.finalizers().hash(&mut hasher);
-    obj.meta()
-        .deletion_timestamp
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .hash(&mut hasher);
-    obj.annotations().hash(&mut hasher);
-    Some(hasher.finish())
+/// How an apply pass that ran to its end left the resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Whether the resource is Ready, with the reason and message of its Ready condition.
+    pub ready: bool,
+    pub reason: Reason,
+    pub message: String,
+    /// Aura is still at work (its status or our step): poll with growing intervals while this
+    /// holds. None: settled, look again after the resync interval.
+    pub busy: Option<String>,
 }
 
-/// Backs off per resource: errors a spec change can fix wait long (the change itself triggers a
-/// pass), transient ones retry sooner and back off exponentially.
-pub fn error_policy<K: Resource>(obj: &K, err: &Error, ctx: &Context) -> Action {
-    let key = obj.meta().uid.clone().unwrap_or_default();
-    let failures = ctx.memory.failed(&key);
-    let timing = &ctx.timing;
-    let wait = match err.retry() {
-        Retry::AfterChange => timing.spec_error_retry,
-        Retry::After(wait) => wait,
-        Retry::Soon => {
-            let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(6));
-            timing
-                .error_retry
-                .saturating_mul(factor)
-                .min(timing.spec_error_retry)
-        }
-    };
-    Action::requeue(wait)
-}
-
-/// An `Api` for `K` in one namespace, or in all.
-pub fn scoped<K>(ctx: &Context, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
-        None => Api::all(ctx.kube.clone()),
-    }
-}
-
-/// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
-/// with its cache counted by status for `/metrics`.
-pub fn controller<K: Kind>(
-    ctx: &Arc<Context>,
-    namespace: Option<&str>,
-    kind: &'static str,
-    status: fn(&K) -> Option<String>,
-) -> Controller<K> {
-    let (reader, writer) = reflector::store();
-    let notify = Arc::clone(ctx);
-    let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(worth_a_pass, Default::default())
-        // A change someone made supersedes a background pass of the same object that is still
-        // queued for the Aura budget (see `Memory::superseded`).
-        .inspect_ok(move |obj| {
-            notify
-                .memory
-                .changed(obj.meta().uid.as_deref().unwrap_or_default())
-        });
-    count_statuses(ctx, kind, reader.clone(), status);
-    Controller::for_stream(triggers, reader)
-}
-
-/// Drives a running controller's result stream to its end, logging and counting each pass.
-pub async fn drive<K, E>(
-    ctx: &Context,
-    kind: &'static str,
-    results: impl Stream<
-        Item = std::result::Result<(ObjectRef<K>, Action), controller::Error<Error, E>>,
-    >,
-) where
-    K: Resource,
-    E: std::error::Error + 'static,
-{
-    results
-        .for_each(|result| {
-            finished(ctx, kind, &result);
-            std::future::ready(())
-        })
-        .await;
-}
-
-/// Registers a controller's cache as the source of its `resources{kind,status}` gauge.
-fn count_statuses<K>(
-    ctx: &Context,
-    kind: &'static str,
-    cache: Store<K>,
-    status: fn(&K) -> Option<String>,
-) where
-    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-{
-    ctx.add_status_source(
-        kind,
-        Box::new(move || {
-            cache
-                .state()
-                .iter()
-                .map(|o| status(o).unwrap_or_else(|| "pending".to_owned()))
-                .collect()
-        }),
-    );
-}
-
-/// Logs and counts one finished pass of a controller's result stream.
-pub fn finished<K, E>(
-    ctx: &Context,
-    kind: &'static str,
-    result: &std::result::Result<(ObjectRef<K>, Action), controller::Error<Error, E>>,
-) where
-    K: Resource,
-    E: std::error::Error,
-{
-    match result {
-        Ok((obj, _)) => {
-            tracing::debug!(object = %obj, "reconciled");
-            ctx.metrics.reconciled(kind, Ok(()));
-        }
-        Err(controller::Error::ReconcilerFailed(err, obj)) => {
-            tracing::debug!(object = %obj, error = %err, "reconcile failed");
-            ctx.metrics.reconciled(kind, Err(err.category()));
-        }
-        Err(err) => tracing::debug!(error = %err, "controller stream error"),
-    }
-}
-
-/// Runs a pass's `work`; when it `may` be superseded (a background pass whose work is safe to
-/// cut short and redo), only until the resource changes. A change someone made should not wait
-/// behind a poll still queued for the Aura budget with an older copy of the resource: on a change
-/// this gives up (None) and the caller requeues at once, so the Controller runs the newer copy.
-pub async fn unless_superseded<T>(
-    ctx: &Context,
-    key: &str,
-    may: bool,
-    work: impl Future<Output = T>,
-) -> Option<T> {
-    if !may {
-        return Some(work.await);
-    }
-    let superseded = ctx.memory.superseded(key);
-    tokio::select! {
-        biased;
-        done = work => Some(done),
-        () = superseded => {
-            tracing::debug!(uid = key, "background pass superseded by a change");
-            None
-        }
-    }
-}
-
-/// The next pass for a superseded one: at once, with the newer copy.
-pub fn rerun_now() -> Action {
-    Action::requeue(Duration::ZERO)
-}
-
-/// How long until the next pass: a settled resource is compared with Aura again after the
-/// resync interval; a busy one is polled with intervals that grow while `state` holds.
-pub fn next_pass(ctx: &Context, key: &str, busy_state: Option<&str>) -> Action {
-    match busy_state {
-        None => {
-            ctx.memory.reset_polls(key);
-            Action::requeue(ctx.timing.resync)
-        }
-        Some(state) => Action::requeue(ctx.memory.next_poll(key, state, ctx.timing.poll)),
-    }
-}
-
-/// A growing wait while something outside the resource (an instance, a referenced resource)
-/// is not ready: the same schedule as polling a busy resource.
-pub fn growing_wait(ctx: &Context, key: &str, state: &str) -> Duration {
-    ctx.memory.next_poll(key, state, ctx.timing.poll)
-}
-
-/// The conditions as they were before the pass, to tell what changed.
-struct Before {
-    was_ready: bool,
-    sync: Option<(String, String)>,
-}
-
-impl Before {
-    fn of(conditions: &[Condition]) -> Self {
+impl Verdict {
+    pub fn ready(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            was_ready: conditions::is_true(conditions, READY),
-            sync: sync_of(conditions),
+            ready: true,
+            reason,
+            message: message.into(),
+            busy: None,
         }
     }
-}
 
-fn sync_of(conditions: &[Condition]) -> Option<(String, String)> {
-    conditions::find(conditions, SYNCED).map(|c| (c.reason.clone(), c.message.clone()))
-}
-
-/// Sets Synced and Ready after a pass: `ready` when it succeeded, or from the error. Returns
-/// whether this generation has been dealt with (success, or an error only a change can fix),
-/// i.e. whether `observedGeneration` moves.
-fn record(
-    conds: &mut Vec<Condition>,
-    result: Result<Desired<'_>, &Error>,
-    before: &Before,
-    generation: Option<i64>,
-) -> bool {
-    let now = Time(jiff::Timestamp::now());
-    match result {
-        Ok(ready) => {
-            conditions::set(
-                conds,
-                Desired::yes(
-                    SYNCED,
-                    "ReconcileSucceeded",
-                    "the last pass reached Aura and Kubernetes",
-                ),
-                generation,
-                now.clone(),
-            );
-            conditions::set(conds, ready, generation, now);
-            true
+    /// Not ready, and nothing to poll for: only a change (or the resync) brings news.
+    pub fn not_ready(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            ready: false,
+            reason,
+            message: message.into(),
+            busy: None,
         }
-        Err(err) => {
-            let reason = err.category();
-            conditions::set(
-                conds,
-                Desired::no(SYNCED, reason, err.to_string()),
-                generation,
-                now.clone(),
-            );
-            // A passing failure (Aura unreachable) does not make a ready resource unready.
-            if err.needs_change() || matches!(err, Error::Waiting { .. }) || !before.was_ready {
-                conditions::set(
-                    conds,
-                    Desired::no(READY, reason, err.to_string()),
-                    generation,
-                    now,
-                );
-            }
-            err.needs_change()
+    }
+
+    /// Not ready yet: Aura is at work (`state`).
+    pub fn busy(state: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            ready: false,
+            reason: Reason::InProgress,
+            message: message.into(),
+            busy: Some(state.into()),
         }
     }
 }
@@ -322,9 +113,8 @@ impl Kind for AuraInstance {}
 impl Kind for AuraSnapshot {}
 impl Kind for GdsSession {}
 
-/// The state of one pass over one resource, the same for every kind: the object, its API
-/// handles, the status as last written and the status being built. Each controller adds its
-/// steps in inherent `impl Pass<'_, ItsKind>` blocks.
+/// The state of one pass over one resource: the object, its API handles, the status as last
+/// written and the status being built.
 pub struct Pass<'c, K: Kind> {
     pub ctx: &'c Context,
     pub obj: Arc<K>,
@@ -381,60 +171,210 @@ impl<'c, K: Kind> Pass<'c, K> {
         self.written = self.status.clone();
         Ok(())
     }
+
+    /// A wait on the growing polling schedule (see [`growing_wait`]).
+    pub fn wait(&self, reason: Reason, message: impl Into<String>) -> Wait {
+        Wait {
+            reason,
+            message: message.into(),
+            retry: growing_wait(self.ctx, &self.key(), reason.as_str()),
+        }
+    }
 }
 
-/// Reports a pass the same way for every kind: Ready and Synced (with observedGeneration when
-/// this generation has been judged), the failure count, the status write (best effort: the next
-/// pass writes it again), and the Events of a new state.
-pub async fn report<K: Kind>(
+/// How long until the next pass: a settled resource is compared with Aura again after the
+/// resync interval; a busy one is polled with intervals that grow while `state` holds.
+pub fn next_pass(ctx: &Context, key: &str, busy_state: Option<&str>) -> Action {
+    match busy_state {
+        None => {
+            ctx.memory.reset_polls(key);
+            Action::requeue(ctx.timing.resync)
+        }
+        Some(state) => Action::requeue(ctx.memory.next_poll(key, state, ctx.timing.poll)),
+    }
+}
+
+/// A growing wait while something outside the resource (an instance, a referenced resource)
+/// is not ready: the same schedule as polling a busy resource.
+pub fn growing_wait(ctx: &Context, key: &str, state: &str) -> Duration {
+    ctx.memory.next_poll(key, state, ctx.timing.poll)
+}
+
+/// Reports a pass and decides the next: Ready and Synced (with observedGeneration once this
+/// generation has been judged), the status write, the Events of a new state, the metric and the
+/// log. A wait is reported like any state and comes back by itself; a failure goes back to the
+/// Controller (and its error policy). A status write that fails fails the pass.
+pub async fn finish<K: Kind>(
     pass: &mut Pass<'_, K>,
-    ready: Result<Desired<'_>, &Error>,
+    kind: &'static str,
+    result: Result<Verdict, Stop>,
     ready_note: &str,
-) {
-    let generation = pass.obj.meta().generation;
+) -> Result<Action, Error> {
+    let key = pass.key();
+    let (judged, action) = match &result {
+        Ok(verdict) => (
+            Judgement::Done(verdict),
+            next_pass(pass.ctx, &key, verdict.busy.as_deref()),
+        ),
+        Err(Stop::Wait(wait)) => (Judgement::Waiting(wait), Action::requeue(wait.retry)),
+        Err(Stop::Fail(err)) => (Judgement::Failed(err), Action::await_change()),
+    };
     let before = Before::of(pass.written.conditions());
-    let succeeded = ready.is_ok();
-    let failure = ready.as_ref().err().copied();
+    let generation = pass.obj.meta().generation;
     let (conditions, observed) = pass.status.bookkeeping();
-    if record(conditions, ready, &before, generation) {
+    if record(conditions, &judged, &before, generation) {
         *observed = generation;
     }
-    if succeeded {
-        pass.ctx.memory.succeeded(&pass.key());
+    if matches!(judged, Judgement::Done(_) | Judgement::Waiting(_)) {
+        pass.ctx.memory.succeeded(&key);
     }
-    if let Err(write_err) = pass.save().await {
-        tracing::warn!(error = %write_err, "could not write status");
+    let saved = pass.save().await;
+    announce(
+        pass.ctx,
+        &*pass.obj,
+        &before,
+        pass.status.conditions(),
+        ready_note,
+        &judged,
+    )
+    .await;
+    let label = judged.label();
+    match (result, saved) {
+        (Err(Stop::Fail(err)), saved) => {
+            if let Err(write) = saved {
+                tracing::warn!(error = %write, "could not write status");
+            }
+            tracing::warn!(kind, name = %pass.obj.name_any(), namespace = %pass.namespace(),
+                reason = %err.reason(), error = %err, "reconcile failed");
+            pass.ctx.metrics.reconciled(kind, err.reason().as_str());
+            Err(err)
+        }
+        (_, Err(write)) => {
+            tracing::warn!(kind, name = %pass.obj.name_any(), namespace = %pass.namespace(),
+                error = %write, "could not write status");
+            pass.ctx
+                .metrics
+                .reconciled(kind, Reason::KubernetesError.as_str());
+            Err(write)
+        }
+        (_, Ok(())) => {
+            pass.ctx.metrics.reconciled(kind, label);
+            Ok(action)
+        }
     }
-    let after = pass.status.conditions();
-    announce(pass.ctx, &*pass.obj, &before, after, ready_note, failure).await;
+}
+
+/// What a pass came to, for the conditions.
+enum Judgement<'r> {
+    Done(&'r Verdict),
+    Waiting(&'r Wait),
+    Failed(&'r Error),
+}
+
+impl Judgement<'_> {
+    /// The reconcile metric's `result`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Done(_) => "ok",
+            Self::Waiting(_) => "waiting",
+            Self::Failed(err) => err.reason().as_str(),
+        }
+    }
+}
+
+/// The conditions as they were before the pass, to tell what changed.
+struct Before {
+    was_ready: bool,
+    sync: Option<(String, String)>,
+}
+
+impl Before {
+    fn of(conditions: &[Condition]) -> Self {
+        Self {
+            was_ready: conditions::is_true(conditions, READY),
+            sync: sync_of(conditions),
+        }
+    }
+}
+
+fn sync_of(conditions: &[Condition]) -> Option<(String, String)> {
+    conditions::find(conditions, SYNCED).map(|c| (c.reason.clone(), c.message.clone()))
+}
+
+/// Sets Synced and Ready after a pass. Returns whether this generation has been dealt with
+/// (it ran to its end, or failed in a way only a change can fix), i.e. whether
+/// `observedGeneration` moves.
+fn record(
+    conds: &mut Vec<Condition>,
+    judged: &Judgement<'_>,
+    before: &Before,
+    generation: Option<i64>,
+) -> bool {
+    let now = Time(jiff::Timestamp::now());
+    let mut set = |desired: Desired<'_>| {
+        conditions::set(conds, desired, generation, now.clone());
+    };
+    match judged {
+        Judgement::Done(verdict) => {
+            set(Desired::yes(
+                SYNCED,
+                Reason::ReconcileSucceeded.as_str(),
+                "the last pass reached Aura and Kubernetes",
+            ));
+            let reason = verdict.reason.as_str();
+            set(if verdict.ready {
+                Desired::yes(READY, reason, verdict.message.clone())
+            } else {
+                Desired::no(READY, reason, verdict.message.clone())
+            });
+            true
+        }
+        Judgement::Waiting(wait) => {
+            let reason = wait.reason.as_str();
+            set(Desired::no(SYNCED, reason, wait.message.clone()));
+            set(Desired::no(READY, reason, wait.message.clone()));
+            false
+        }
+        Judgement::Failed(err) => {
+            let reason = err.reason().as_str();
+            set(Desired::no(SYNCED, reason, err.to_string()));
+            // A passing failure (Aura unreachable) does not make a ready resource unready.
+            if err.needs_change() || !before.was_ready {
+                set(Desired::no(READY, reason, err.to_string()));
+            }
+            err.needs_change()
+        }
+    }
 }
 
 /// Publishes the Events a pass deserves: `Ready` when the resource became ready, and one Event
-/// per new problem (not one per retry).
+/// per new wait or problem (not one per retry).
 async fn announce<K: Resource<DynamicType = ()>>(
     ctx: &Context,
     obj: &K,
     before: &Before,
     after: &[Condition],
     ready_note: &str,
-    err: Option<&Error>,
+    judged: &Judgement<'_>,
 ) {
     if conditions::is_true(after, READY) && !before.was_ready {
-        events::normal(ctx, obj, "Ready", ready_note.to_owned()).await;
+        events::normal(ctx, obj, Reason::Ready.as_str(), ready_note.to_owned()).await;
     }
-    let Some(err) = err else {
+    if sync_of(after) == before.sync {
         return;
-    };
-    if sync_of(after) != before.sync {
-        let note = err.to_string();
-        match err {
-            Error::Waiting { reason, .. } => events::normal(ctx, obj, reason, note).await,
-            other => events::warning(ctx, obj, other.category(), note).await,
+    }
+    match judged {
+        Judgement::Done(_) => {}
+        Judgement::Waiting(wait) => {
+            events::normal(ctx, obj, wait.reason.as_str(), wait.message.clone()).await;
+        }
+        Judgement::Failed(err) => {
+            events::warning(ctx, obj, err.reason().as_str(), err.to_string()).await;
         }
     }
 }
 
-/// PascalCase reason for an Aura status or a step (`creating` → `Creating`).
+/// PascalCase for an Aura status or a step (`creating` → `Creating`), for messages.
 pub fn pascal(state: &str) -> String {
     state
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -454,7 +394,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn states_become_pascal_case_reasons() {
+    fn states_become_pascal_case() {
         assert_eq!(pascal("creating"), "Creating");
         assert_eq!(pascal("loading failed"), "LoadingFailed");
         assert_eq!(pascal("AuraBusy"), "AuraBusy");
@@ -464,20 +404,48 @@ mod tests {
     fn a_passing_failure_keeps_a_ready_resource_ready() {
         let mut conds = Vec::new();
         let none = Before::of(&conds);
-        assert!(record(
-            &mut conds,
-            Ok(Desired::yes(READY, "Completed", "done")),
-            &none,
-            Some(1)
-        ));
+        let done = Verdict::ready(Reason::Completed, "done");
+        assert!(record(&mut conds, &Judgement::Done(&done), &none, Some(1)));
         let before = Before::of(&conds);
         assert!(before.was_ready);
         let transient = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
-        assert!(!record(&mut conds, Err(&transient), &before, Some(1)));
+        assert!(!record(
+            &mut conds,
+            &Judgement::Failed(&transient),
+            &before,
+            Some(1)
+        ));
         assert!(conditions::is_true(&conds, READY));
         assert!(!conditions::is_true(&conds, SYNCED));
         let spec = Error::invalid("memory", "no");
-        assert!(record(&mut conds, Err(&spec), &before, Some(2)));
+        assert!(record(
+            &mut conds,
+            &Judgement::Failed(&spec),
+            &before,
+            Some(2)
+        ));
         assert!(!conditions::is_true(&conds, READY));
+    }
+
+    #[test]
+    fn a_wait_makes_the_resource_unready_without_judging_the_generation() {
+        let mut conds = Vec::new();
+        let before = Before::of(&conds);
+        let wait = Wait {
+            reason: Reason::SourceNotReady,
+            message: "m".into(),
+            retry: Duration::from_secs(1),
+        };
+        assert!(!record(
+            &mut conds,
+            &Judgement::Waiting(&wait),
+            &before,
+            Some(1)
+        ));
+        let ready = conditions::find(&conds, READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "SourceNotReady")
+        );
     }
 }

@@ -5,7 +5,8 @@
 
 use kube::Api;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, Wait};
+use super::reasons::Reason;
 use super::{Context, pass};
 use crate::aura::{InstanceId, SnapshotId};
 use crate::crd::instance::CredentialsSecretRef;
@@ -15,9 +16,17 @@ use crate::crd::{AuraInstance, AuraSnapshot};
 #[derive(Debug, Clone, Copy)]
 pub struct Reasons {
     /// The referenced resource does not exist.
-    pub missing: &'static str,
+    pub missing: Reason,
     /// It exists but has no usable Aura object yet.
-    pub not_ready: &'static str,
+    pub not_ready: Reason,
+}
+
+fn wait(ctx: &Context, waiter: &str, reason: Reason, message: String) -> Wait {
+    Wait {
+        reason,
+        message,
+        retry: pass::growing_wait(ctx, waiter, reason.as_str()),
+    }
 }
 
 /// An AuraInstance named by a reference, with its Aura instance id.
@@ -47,19 +56,17 @@ pub async fn aura_instance(
     reasons: Reasons,
 ) -> Result<ReferencedInstance> {
     let api: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), namespace);
-    let resource = api.get_opt(name).await?.ok_or_else(|| Error::Waiting {
-        reason: reasons.missing,
-        message: format!("AuraInstance {name:?} does not exist"),
-        retry: pass::growing_wait(ctx, waiter, reasons.missing),
+    let resource = api.get_opt(name).await?.ok_or_else(|| {
+        let message = format!("AuraInstance {name:?} does not exist");
+        wait(ctx, waiter, reasons.missing, message)
     })?;
     let id = resource
         .status
         .as_ref()
         .and_then(|s| s.instance_id.clone())
-        .ok_or_else(|| Error::Waiting {
-            reason: reasons.not_ready,
-            message: format!("AuraInstance {name:?} has no Aura instance yet"),
-            retry: pass::growing_wait(ctx, waiter, reasons.not_ready),
+        .ok_or_else(|| {
+            let message = format!("AuraInstance {name:?} has no Aura instance yet");
+            wait(ctx, waiter, reasons.not_ready, message)
         })?;
     let id = InstanceId::new(id).map_err(Error::Aura)?;
     Ok(ReferencedInstance { resource, id })
@@ -74,10 +81,9 @@ pub async fn completed_snapshot(
     reasons: Reasons,
 ) -> Result<(InstanceId, SnapshotId)> {
     let api: Api<AuraSnapshot> = Api::namespaced(ctx.kube.clone(), namespace);
-    let snapshot = api.get_opt(name).await?.ok_or_else(|| Error::Waiting {
-        reason: reasons.missing,
-        message: format!("AuraSnapshot {name:?} does not exist"),
-        retry: pass::growing_wait(ctx, waiter, reasons.missing),
+    let snapshot = api.get_opt(name).await?.ok_or_else(|| {
+        let message = format!("AuraSnapshot {name:?} does not exist");
+        wait(ctx, waiter, reasons.missing, message)
     })?;
     let Some((instance, snap)) = snapshot.completed_source() else {
         let state = snapshot
@@ -87,17 +93,15 @@ pub async fn completed_snapshot(
             .unwrap_or_else(|| "not taken yet".to_owned());
         if state == "Failed" || state == "Cancelled" {
             return Err(Error::NeedsAttention {
-                reason: "SourceSnapshotFailed",
+                reason: Reason::SourceSnapshotFailed,
                 message: format!(
                     "AuraSnapshot {name:?} is {state}: it cannot be a source; name another snapshot"
                 ),
-            });
+            }
+            .into());
         }
-        return Err(Error::Waiting {
-            reason: reasons.not_ready,
-            message: format!("AuraSnapshot {name:?} is not Completed yet ({state})"),
-            retry: pass::growing_wait(ctx, waiter, reasons.not_ready),
-        });
+        let message = format!("AuraSnapshot {name:?} is not Completed yet ({state})");
+        return Err(wait(ctx, waiter, reasons.not_ready, message).into());
     };
     Ok((
         InstanceId::new(instance).map_err(Error::Aura)?,

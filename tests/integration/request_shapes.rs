@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::support::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 use aura_operator::aura::{RateLimit, RetryPolicy};
-use aura_operator::controllers::{AuraClients, AuraSettings, Context, DefaultCredential, instance};
+use aura_operator::controllers::{
+    AuraClients, AuraSettings, Context, DefaultCredential, reconciler,
+};
 use aura_operator::crd::AuraInstance;
 use aura_operator::emulator::DEFAULT_TENANT_ID;
 use http::{Request, Response, StatusCode};
@@ -121,7 +123,7 @@ async fn pass(obj: Value) -> Vec<Seen> {
     let resource: AuraInstance = serde_json::from_value(obj).unwrap();
     tokio::time::timeout(
         Duration::from_secs(10),
-        instance::reconcile(Arc::new(resource), ctx),
+        reconciler::reconcile(Arc::new(resource), ctx),
     )
     .await
     .expect("the pass finishes")

@@ -22,7 +22,7 @@ use crate::aura::{
 use crate::controllers::convert::provider;
 use crate::controllers::naming;
 use crate::controllers::references::ReferencedInstance;
-use crate::controllers::{Error, events, pass};
+use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
 
 const ENDED: [&str; 2] = ["Expired", "Deleted"];
@@ -181,9 +181,9 @@ impl Pass<'_> {
                     self.save().await?;
                 }
                 if e.reason() == Some("instance-not-running") {
-                    return Err(self.instance_not_running("not running"));
+                    return Err(self.instance_not_running("not running").into());
                 }
-                return Err(as_spec_error(e));
+                return Err(as_spec_error(e).into());
             }
         };
         let session = answer.session;
@@ -191,14 +191,15 @@ impl Pass<'_> {
             // Aura handed back the ended session of that name: remove it so the next create
             // makes a new one.
             aura.sessions().delete(&session.id).await?;
-            return Err(Error::Waiting {
-                reason: "RecreatingSession",
+            return Err(Wait {
+                reason: Reason::RecreatingSession,
                 message: format!(
                     "Aura answered with ended session {}; deleted it to create a new one",
                     session.id
                 ),
                 retry: self.ctx.timing.poll.initial,
-            });
+            }
+            .into());
         }
         self.status.session_id = Some(session.id.to_string());
         self.status.session_name = Some(name.clone());
@@ -258,7 +259,7 @@ impl Pass<'_> {
                 }
             })?;
             if instance.status != InstanceStatus::Running {
-                return Err(self.instance_not_running(instance.status.as_str()));
+                return Err(self.instance_not_running(instance.status.as_str()).into());
             }
             self.status.instance_id = Some(instance_id.to_string());
             return Ok(Placement::Attached {
@@ -279,7 +280,8 @@ impl Pass<'_> {
                 return Err(Error::invalid(
                     "instanceRef",
                     "attach the session to an instance or name a tenant for a standalone one",
-                ));
+                )
+                .into());
             }
         };
         self.status.tenant_id = Some(tenant_id.to_string());
@@ -297,15 +299,11 @@ impl Pass<'_> {
         })
     }
 
-    fn instance_not_running(&self, status: &str) -> Error {
-        let reason = "InstanceNotRunning";
-        Error::Waiting {
-            reason,
-            message: format!(
-                "the instance is {status}: a session can only attach to a running instance"
-            ),
-            retry: pass::growing_wait(self.ctx, &self.key(), reason),
-        }
+    fn instance_not_running(&self, status: &str) -> Wait {
+        self.wait(
+            Reason::InstanceNotRunning,
+            format!("the instance is {status}: a session can only attach to a running instance"),
+        )
     }
 
     /// The memory to create the session with: the spec's, or Aura's recommendation for the
@@ -320,12 +318,13 @@ impl Pass<'_> {
                         "{memory:?} is not a session size ({})",
                         aura::SESSION_MEMORY.join(", ")
                     ),
-                ));
+                )
+                .into());
             }
             return Ok(memory.clone());
         }
         let Some(graph) = &spec.graph else {
-            return Err(Error::invalid("memory", "set memory or graph"));
+            return Err(Error::invalid("memory", "set memory or graph").into());
         };
         if let Some(estimate) = &self.status.estimate {
             return Ok(estimate.recommended_size.clone());

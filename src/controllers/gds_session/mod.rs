@@ -13,107 +13,172 @@
 mod ensure;
 mod secret;
 
-use std::sync::Arc;
-
-use k8s_openapi::api::core::v1::Secret;
-use kube::ResourceExt;
-use kube::api::Api;
-use kube::runtime::controller::Action;
-
 use super::error::{Error, Result};
+use super::pass::{self, Verdict};
+use super::reasons::Reason;
+use super::reconciler::Reconciler;
 use super::references::{self, Reasons, ReferencedInstance};
-use super::{Context, credential_hold, events, finalizer, pass};
+use super::{credential_hold, events};
 use crate::aura::{self, SessionFilter, SessionId};
-use crate::crd::GdsSession;
-use crate::crd::conditions::{Desired, READY};
 use crate::crd::instance::CredentialsSecretRef;
+use crate::crd::{GdsSession, gds_session};
 
 /// Finalizer that keeps a resource until its Aura session is deleted.
 pub const FINALIZER: &str = "aura.neo4j.io/gds-session";
 
-/// Runs the controller until `shutdown` resolves.
-pub async fn run(
-    ctx: Arc<Context>,
-    namespace: Option<&str>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let results = pass::controller(&ctx, namespace, "GdsSession", |o: &GdsSession| {
-        o.status.as_ref().and_then(|s| s.status.clone())
-    })
-    .owns(
-        pass::scoped::<Secret>(&ctx, namespace),
-        crate::controllers::secrets::managed(),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::clone(&ctx));
-    pass::drive(&ctx, "GdsSession", results).await;
-}
+impl Reconciler for GdsSession {
+    const KIND: &'static str = "GdsSession";
+    const FINALIZER: Option<&'static str> = Some(FINALIZER);
+    const OWNS_SECRETS: bool = true;
+    type Observed = Observed;
+    type Step = Step;
 
-/// One pass over one GdsSession.
-pub async fn reconcile(obj: Arc<GdsSession>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = obj
-        .namespace()
-        .ok_or_else(|| Error::invalid("metadata.namespace", "GdsSession is namespaced"))?;
-    let api: Api<GdsSession> = Api::namespaced(ctx.kube.clone(), &namespace);
-    finalizer::run(&api, FINALIZER, obj, |event| async {
-        match event {
-            finalizer::Event::Apply(obj) => {
-                let mut pass = Pass::new(obj, &ctx);
-                let (key, may) = (pass.key(), pass.may_be_superseded());
-                match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
-                    Some(outcome) => pass.report(outcome).await,
-                    None => Ok(pass::rerun_now()),
-                }
-            }
-            finalizer::Event::Cleanup(obj) => {
-                let mut pass = Pass::new(obj, &ctx);
-                let outcome = pass.cleanup().await;
-                pass.report(outcome).await
-            }
+    fn status_word(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.status.clone())
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        validate(&self.spec)
+    }
+
+    async fn observe(pass: &mut Pass<'_>) -> Result<Observed> {
+        let referenced = pass.referenced_instance().await?;
+        let credentials = pass.credentials(referenced.as_ref());
+        let aura = pass.aura(credentials.as_ref()).await?;
+        pass.status.credentials_secret_ref = credentials;
+        let found = pass.ensure_session(&aura, referenced.as_ref()).await?;
+        if let ensure::Found::Session(session) = &found {
+            pass.observe(session);
         }
-    })
-    .await
+        Ok(Observed { found, referenced })
+    }
+
+    fn plan(_: &Pass<'_>, observed: &Observed) -> Step {
+        let session = match &observed.found {
+            ensure::Found::Session(session) => session,
+            ensure::Found::Ended(state) => return Step::Ended(state.clone()),
+        };
+        match &session.status {
+            aura::SessionStatus::Ready => Step::WriteSecret,
+            aura::SessionStatus::Failed => Step::Failed(
+                session
+                    .problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.reason, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            other if other.as_str().is_empty() => Step::Wait("Starting".to_owned()),
+            other => Step::Wait(other.to_string()),
+        }
+    }
+
+    async fn act(pass: &mut Pass<'_>, observed: Observed, step: Step) -> Result<Verdict> {
+        if let (Step::WriteSecret, ensure::Found::Session(session)) = (&step, &observed.found) {
+            pass.write_secret(session, observed.referenced.as_ref())
+                .await?;
+        }
+        Ok(pass.verdict(&step))
+    }
+
+    async fn clean_up(pass: &mut Pass<'_>) -> Result<()> {
+        pass.cleanup().await
+    }
+
+    /// A background pass over a recorded session, whose steps — a read, the Secret apply, a
+    /// get-or-create by the same name — are safe to cut short and redo.
+    fn may_be_superseded(pass: &Pass<'_>) -> bool {
+        !pass.user_driven()
+            && pass.status.session_id.is_some()
+            && pass.status.create_intent.is_none()
+    }
+
+    fn ready_note(pass: &Pass<'_>) -> String {
+        format!(
+            "the session is ready; its address is in Secret {}",
+            secret::name(&pass.obj)
+        )
+    }
 }
 
-/// Backs off per resource (see [`pass::error_policy`]).
-pub fn error_policy(obj: Arc<GdsSession>, err: &Error, ctx: Arc<Context>) -> Action {
-    pass::error_policy(&*obj, err, &ctx)
+/// Checks of the spec alone: a time to live that parses, a size or the statistics to size it
+/// from, and a placement.
+fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
+    if let Some(text) = &spec.ttl
+        && gds_session::parse_ttl(text).is_none()
+    {
+        return Err(Error::invalid(
+            "ttl",
+            format!("{text:?} is not a duration such as 30m or 2h"),
+        ));
+    }
+    match (&spec.memory, &spec.graph) {
+        (Some(memory), _) if !aura::SESSION_MEMORY.contains(&memory.as_str()) => {
+            return Err(Error::invalid(
+                "memory",
+                format!(
+                    "{memory:?} is not a session size ({})",
+                    aura::SESSION_MEMORY.join(", ")
+                ),
+            ));
+        }
+        (None, None) => return Err(Error::invalid("memory", "set memory or graph")),
+        _ => {}
+    }
+    if spec.instance_ref.is_some() || spec.instance_id.is_some() {
+        return Ok(());
+    }
+    if spec.tenant_id.is_none() && spec.tenant_name.is_none() {
+        return Err(Error::invalid(
+            "instanceRef",
+            "attach the session to an instance or name a tenant for a standalone one",
+        ));
+    }
+    if spec.cloud_provider.is_none() {
+        return Err(Error::invalid(
+            "cloudProvider",
+            "is required for a standalone session",
+        ));
+    }
+    if spec.region.is_none() {
+        return Err(Error::invalid(
+            "region",
+            "is required for a standalone session",
+        ));
+    }
+    Ok(())
 }
 
-/// How a pass that did not fail ended.
+/// What a pass found: the session (or that it ended), and the AuraInstance it is attached to
+/// through `instanceRef`.
+pub struct Observed {
+    found: ensure::Found,
+    referenced: Option<ReferencedInstance>,
+}
+
+/// What to do with the session.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome {
-    /// The session is Ready and its Secret written.
-    Ready,
-    /// Aura is starting the session (`state` is its Aura status).
-    Starting(String),
-    /// Aura reports the session Failed (with Aura's explanation).
+pub enum Step {
+    /// It is Ready: write its Secret.
+    WriteSecret,
+    /// Aura is starting it (`state` is its Aura status).
+    Wait(String),
+    /// Aura reports it Failed (with Aura's explanation).
     Failed(String),
-    /// The session expired or was deleted in Aura, and the policy is to report it.
+    /// It expired or was deleted in Aura, and the policy is to report it.
     Ended(String),
-    /// The session is deleted (after cleanup); nothing to report.
-    Gone,
 }
 
 /// Reasons for an instanceRef that does not resolve yet.
 const INSTANCE_REF: Reasons = Reasons {
-    missing: "InstanceRefNotFound",
-    not_ready: "InstanceRefNotReady",
+    missing: Reason::InstanceRefNotFound,
+    not_ready: Reason::InstanceRefNotReady,
 };
 
 /// The state of one pass over a GdsSession; its steps are in this module's files.
 type Pass<'c> = pass::Pass<'c, GdsSession>;
 
 impl Pass<'_> {
-    /// Whether this pass may be abandoned when the resource changes meanwhile (a deletion, say):
-    /// a background pass over a recorded session, whose steps — a read, the Secret apply, a
-    /// get-or-create by the same name — are safe to cut short and redo.
-    fn may_be_superseded(&self) -> bool {
-        !self.user_driven()
-            && self.status.session_id.is_some()
-            && self.status.create_intent.is_none()
-    }
-
     /// The referenced AuraInstance, once it has an Aura instance (None when the session names
     /// an instance id or is standalone).
     async fn referenced_instance(&self) -> Result<Option<ReferencedInstance>> {
@@ -156,39 +221,6 @@ impl Pass<'_> {
         Ok(client.with_priority(self.priority()))
     }
 
-    /// The apply pass.
-    async fn apply(&mut self) -> Result<Outcome> {
-        let referenced = self.referenced_instance().await?;
-        let credentials = self.credentials(referenced.as_ref());
-        let aura = self.aura(credentials.as_ref()).await?;
-        self.status.credentials_secret_ref = credentials;
-        let session = match self.ensure_session(&aura, referenced.as_ref()).await? {
-            ensure::Found::Session(session) => session,
-            ensure::Found::Ended(state) => return Ok(Outcome::Ended(state)),
-        };
-        self.observe(&session);
-        match &session.status {
-            aura::SessionStatus::Ready => {
-                self.write_secret(&session, referenced.as_ref()).await?;
-                Ok(Outcome::Ready)
-            }
-            aura::SessionStatus::Failed => {
-                let why = session
-                    .problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.reason, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Ok(Outcome::Failed(why))
-            }
-            other => Ok(Outcome::Starting(if other.as_str().is_empty() {
-                "Starting".to_owned()
-            } else {
-                other.to_string()
-            })),
-        }
-    }
-
     fn observe(&mut self, session: &aura::Session) {
         self.status.session_id = Some(session.id.to_string());
         self.status.session_name = Some(session.name.clone()).filter(|n| !n.is_empty());
@@ -212,7 +244,7 @@ impl Pass<'_> {
 
     /// The cleanup pass: deletes the session in Aura. Never validates the spec, so a broken
     /// spec cannot block deletion.
-    async fn cleanup(&mut self) -> Result<Outcome> {
+    async fn cleanup(&mut self) -> Result<()> {
         // A referenced AuraInstance deleted first must not block this deletion: fall back to
         // the credential the session was created with.
         let referenced = self.referenced_instance().await.ok().flatten();
@@ -228,7 +260,7 @@ impl Pass<'_> {
             )
             .await?;
         }
-        Ok(Outcome::Gone)
+        Ok(())
     }
 
     /// Deletes the session (and any a lost create answer may have made) in Aura.
@@ -268,48 +300,25 @@ impl Pass<'_> {
         Ok(())
     }
 
-    /// Writes what the pass found and decides the next pass.
-    async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
-        let ready = match &result {
-            Ok(Outcome::Gone) => return Ok(Action::await_change()),
-            Ok(outcome) => Ok(self.ready_condition(outcome)),
-            Err(err) => Err(err),
-        };
-        let note = format!(
-            "the session is ready; its address is in Secret {}",
-            secret::name(&self.obj)
-        );
-        pass::report(self, ready, &note).await;
-        let key = self.key();
-        result.map(|outcome| match outcome {
-            Outcome::Starting(state) => pass::next_pass(self.ctx, &key, Some(&state)),
-            _ => pass::next_pass(self.ctx, &key, None),
-        })
-    }
-
-    fn ready_condition(&self, outcome: &Outcome) -> Desired<'static> {
+    /// The verdict of a pass that ran to its end after `step`.
+    fn verdict(&self, step: &Step) -> Verdict {
         let id = self.status.session_id.clone().unwrap_or_default();
-        match outcome {
-            Outcome::Ready => Desired::yes(READY, "Ready", format!("session {id} is ready")),
-            Outcome::Starting(state) => Desired::no(
-                READY,
-                "InProgress",
-                format!("waiting for Aura: session {id} is {state}"),
-            ),
-            Outcome::Failed(why) => Desired::no(
-                READY,
-                "SessionFailed",
+        match step {
+            Step::WriteSecret => Verdict::ready(Reason::Ready, format!("session {id} is ready")),
+            Step::Wait(state) => {
+                Verdict::busy(state, format!("waiting for Aura: session {id} is {state}"))
+            }
+            Step::Failed(why) => Verdict::not_ready(
+                Reason::SessionFailed,
                 format!("Aura reports session {id} Failed: {why}"),
             ),
-            Outcome::Ended(state) => Desired::no(
-                READY,
-                "Expired",
+            Step::Ended(state) => Verdict::not_ready(
+                Reason::Expired,
                 format!(
                     "session {id} is {state} in Aura; expiredPolicy is Report, so no new session is \
                      created (set expiredPolicy: Recreate, or delete and apply this resource again)"
                 ),
             ),
-            Outcome::Gone => Desired::no(READY, "Gone", "the session is deleted"),
         }
     }
 }

@@ -3,10 +3,10 @@
 use super::plan::{self, Step};
 use super::secret::{self, Contents};
 use super::validate::as_spec_error;
-use super::{Outcome, Pass, Result};
+use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
 use crate::controllers::secrets;
-use crate::controllers::{Error, events, references};
+use crate::controllers::{Error, Reason, events, references};
 use crate::crd::instance::{DataSource, RestoreStatus};
 
 /// Restore phases recorded in the status.
@@ -17,8 +17,9 @@ const FAILED: &str = "Failed";
 const UNKNOWN: &str = "Unknown";
 
 impl Pass<'_> {
-    /// The apply pass.
-    pub(super) async fn apply(&mut self) -> Result<Outcome> {
+    /// Observes: the credential, the tenant (and the spec against what it offers), the
+    /// instance (created or adopted as needed) and its connection Secret.
+    pub(super) async fn observe_instance(&mut self) -> Result<Observed> {
         let aura = self.aura().await?;
         let tenant = self.resolve_tenant(&aura).await?;
         let needs_check = self.user_driven() || self.status.instance_id.is_none();
@@ -28,13 +29,17 @@ impl Pass<'_> {
         let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
         self.write_secret(&instance, None).await?;
         self.observe(&instance).await;
-        let step = plan::next_step(
+        Ok(Observed { aura, instance })
+    }
+
+    /// The next step (pure).
+    pub(super) fn plan(&self, observed: &Observed) -> Step {
+        plan::next_step(
             &self.obj.spec,
-            &instance,
-            &self.wanted_name(&instance),
+            &observed.instance,
+            &self.wanted_name(&observed.instance),
             self.restore_pending(),
-        );
-        self.act(&aura, &instance, step).await
+        )
     }
 
     /// Records what Aura reports.
@@ -73,7 +78,7 @@ impl Pass<'_> {
     }
 
     /// Takes `step`. A 409 means Aura is busy: that is a wait, not a failure.
-    async fn act(
+    pub(super) async fn act(
         &mut self,
         aura: &aura::Client,
         instance: &Instance,
@@ -109,7 +114,7 @@ impl Pass<'_> {
                 Ok(Outcome::Busy(reason.to_owned()))
             }
             Err(e) if e.is_busy() => Ok(Outcome::Busy("AuraBusy".to_owned())),
-            Err(e) => Err(as_spec_error(e)),
+            Err(e) => Err(as_spec_error(e).into()),
         }
     }
 
@@ -168,14 +173,15 @@ impl Pass<'_> {
                 );
                 self.save().await?;
                 Err(Error::NeedsAttention {
-                    reason: "RestoreOutcomeUnknown",
+                    reason: Reason::RestoreOutcomeUnknown,
                     message: e.to_string(),
-                })
+                }
+                .into())
             }
             Err(e) => {
                 self.set_restore(&request.request_id, FAILED, Some(e.to_string()));
                 self.save().await?;
-                Err(as_spec_error(e))
+                Err(as_spec_error(e).into())
             }
         }
     }
@@ -194,8 +200,8 @@ impl Pass<'_> {
         source: &DataSource,
     ) -> Result<(InstanceId, Option<SnapshotId>)> {
         let reasons = references::Reasons {
-            missing: "SourceNotFound",
-            not_ready: "SourceNotReady",
+            missing: Reason::SourceNotFound,
+            not_ready: Reason::SourceNotReady,
         };
         if let Some(reference) = &source.snapshot_ref {
             let (instance, snapshot) = references::completed_snapshot(
@@ -227,7 +233,7 @@ impl Pass<'_> {
                 return Err(Error::invalid(
                     "source",
                     "name the source instance (instanceId or instanceRef) or snapshot (snapshotRef)",
-                ));
+                ).into());
             }
         };
         let snapshot = source

@@ -4,15 +4,15 @@
 //! go at once. With `Delete` it deletes the Aura instance and keeps the finalizer until Aura
 //! reports it gone (404 or 410 count as gone), unless deletion protection is on.
 
-use super::{Outcome, Pass, Result, secret};
+use super::{Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::secrets;
-use crate::controllers::{Error, credential_hold, events};
+use crate::controllers::{Error, Reason, Wait, credential_hold, events};
 use crate::crd::instance::DeletionPolicy;
 
 impl Pass<'_> {
-    pub(super) async fn cleanup(&mut self) -> Result<Outcome> {
-        let outcome = self.clean_up_in_aura().await?;
+    pub(super) async fn cleanup(&mut self) -> Result<()> {
+        self.clean_up_in_aura().await?;
         // Done with Aura: the credentials Secret need not wait for this resource any more.
         if let Some(credentials) = &self.obj.spec.credentials_secret_ref {
             credential_hold::release_if_unused(
@@ -23,29 +23,30 @@ impl Pass<'_> {
             )
             .await?;
         }
-        Ok(outcome)
+        Ok(())
     }
 
-    async fn clean_up_in_aura(&mut self) -> Result<Outcome> {
+    async fn clean_up_in_aura(&mut self) -> Result<()> {
         self.ctx.memory.forget(&self.key());
         let known = self.status.instance_id.clone();
         let intent = self.status.create_intent.clone();
         if known.is_none() && intent.is_none() {
-            return Ok(Outcome::Gone);
+            return Ok(());
         }
         if self.obj.spec.deletion_policy == DeletionPolicy::Retain {
             if let Some(id) = &known {
                 self.retain(id).await?;
             }
-            return Ok(Outcome::Gone);
+            return Ok(());
         }
         if self.obj.spec.deletion_protection {
             return Err(Error::NeedsAttention {
-                reason: "DeletionProtected",
+                reason: Reason::DeletionProtected,
                 message: "deletionProtection is on: the Aura instance is kept and this resource stays until \
                           deletionProtection is set to false or deletionPolicy to Retain"
                     .to_owned(),
-            });
+            }
+            .into());
         }
         // Deletion talks to Aura on the user's behalf: it goes first in the budget queue.
         let aura = self
@@ -73,7 +74,8 @@ impl Pass<'_> {
         {
             // A create sent moments ago may not be listed yet: deleting nothing now could
             // leave it running with no resource.
-            return Err(self.not_visible_yet(&format!("an instance named {:?}", intent.aura_name)));
+            let what = format!("an instance named {:?}", intent.aura_name);
+            return Err(self.not_visible_yet(&what).into());
         }
         let mut waiting = Vec::new();
         for id in ids {
@@ -82,16 +84,17 @@ impl Pass<'_> {
             }
         }
         if waiting.is_empty() {
-            return Ok(Outcome::Gone);
+            return Ok(());
         }
-        Err(Error::Waiting {
-            reason: "DeletingInAura",
+        Err(Wait {
+            reason: Reason::DeletingInAura,
             message: format!(
                 "waiting for Aura to finish deleting instance {}",
                 waiting.join(", ")
             ),
             retry: self.ctx.timing.poll.initial,
-        })
+        }
+        .into())
     }
 
     /// Keeps the Aura instance and what it takes to use it: the connection Secret is released

@@ -21,7 +21,7 @@ use super::{Pass, Result};
 use crate::aura::{self, CreateInstance, Instance, InstanceId, TenantId};
 use crate::controllers::convert::{provider, tier};
 use crate::controllers::naming;
-use crate::controllers::{Error, events};
+use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::instance::{CreateIntent, LostPasswordPolicy};
 
 impl Pass<'_> {
@@ -63,9 +63,8 @@ impl Pass<'_> {
                     return self.adopt_created(aura, found).await;
                 }
                 if self.within_grace(&intent.since) {
-                    return Err(
-                        self.not_visible_yet(&format!("an instance named {:?}", intent.aura_name))
-                    );
+                    let what = format!("an instance named {:?}", intent.aura_name);
+                    return Err(self.not_visible_yet(&what).into());
                 }
                 self.status.create_intent = Some(CreateIntent {
                     since: Time(jiff::Timestamp::now()),
@@ -127,13 +126,11 @@ impl Pass<'_> {
 
     /// The wait while Aura does not show a new instance yet, on the growing polling schedule:
     /// each look costs a call of the credential's budget.
-    pub(super) fn not_visible_yet(&self, what: &str) -> Error {
-        const REASON: &str = "NotVisibleYet";
-        Error::Waiting {
-            reason: REASON,
-            message: format!("{what} was created moments ago and Aura does not show it yet"),
-            retry: crate::controllers::pass::growing_wait(self.ctx, &self.key(), REASON),
-        }
+    pub(super) fn not_visible_yet(&self, what: &str) -> Wait {
+        self.wait(
+            Reason::NotVisibleYet,
+            format!("{what} was created moments ago and Aura does not show it yet"),
+        )
     }
 
     /// The Aura name for this resource (prefix from the spec, fingerprint from the UID).
@@ -166,15 +163,16 @@ impl Pass<'_> {
         match aura.instances().get(&id).await {
             Ok(instance) => Ok(instance),
             Err(e) if e.is_not_found() && self.may_be_invisible() => {
-                Err(self.not_visible_yet(&format!("instance {id}")))
+                Err(self.not_visible_yet(&format!("instance {id}")).into())
             }
             Err(e) if e.is_not_found() => Err(Error::NeedsAttention {
-                reason: "InstanceNotFound",
+                reason: Reason::InstanceNotFound,
                 message: format!(
                     "Aura instance {id} no longer exists (deleted outside Kubernetes?). The operator does \
                      not recreate it on its own: delete this AuraInstance and apply it again to get a new one"
                 ),
-            }),
+            }
+            .into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -210,7 +208,7 @@ impl Pass<'_> {
         Ok(instance)
     }
 
-    fn check_adopted_placement(&self, instance: &Instance) -> Result<()> {
+    fn check_adopted_placement(&self, instance: &Instance) -> Result<(), Error> {
         let spec = &self.obj.spec;
         let mismatch = |field: &str, have: String, want: String| {
             Error::invalid(
@@ -273,7 +271,7 @@ impl Pass<'_> {
         match alive.len() {
             0 | 1 => Ok(alive.pop()),
             n => Err(Error::NeedsAttention {
-                reason: "DuplicateInstances",
+                reason: Reason::DuplicateInstances,
                 message: format!(
                     "{n} Aura instances are named {name:?}; the operator will not guess which one is this \
                      resource's. Delete the extra ones in Aura ({})",
@@ -283,7 +281,7 @@ impl Pass<'_> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            }),
+            }.into()),
         }
     }
 
@@ -310,7 +308,7 @@ impl Pass<'_> {
                     self.status.create_intent = None;
                     self.save().await?;
                 }
-                return Err(as_spec_error(e));
+                return Err(as_spec_error(e).into());
             }
         };
         let id = created.id.to_string();
@@ -433,22 +431,23 @@ impl Pass<'_> {
                     intent.since = spent;
                     self.save().await?;
                 }
-                Err(Error::Waiting {
-                    reason: "RecreatingInstance",
+                Err(Wait {
+                    reason: Reason::RecreatingInstance,
                     message: format!(
                         "deleting Aura instance {id}, whose password was lost, before creating another"
                     ),
                     retry: self.ctx.timing.poll.initial,
-                })
+                }
+                .into())
             }
             LostPasswordPolicy::Wait => Err(Error::NeedsAttention {
-                reason: "PasswordLost",
+                reason: Reason::PasswordLost,
                 message: format!(
                     "Aura instance {id} was created by this operator but its password never reached the Secret. \
                      Reset the password in the Aura console and put it in the Secret as NEO4J_PASSWORD, \
                      or delete the instance in Aura, or set lostPasswordPolicy: Recreate"
                 ),
-            }),
+            }.into()),
         }
     }
 }

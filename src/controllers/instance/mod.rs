@@ -14,66 +14,69 @@ mod report;
 pub mod secret;
 mod validate;
 
-use crate::controllers::secrets;
-use std::sync::Arc;
-
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
-use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::error::{Error, Result};
-use super::{Context, credential_hold, finalizer, pass};
+use super::pass::Verdict;
+use super::reconciler::Reconciler;
+use super::{credential_hold, pass};
 use crate::aura;
 use crate::crd::AuraInstance;
 
 /// Finalizer that keeps a resource until its Aura side is dealt with.
 pub const FINALIZER: &str = "aura.neo4j.io/instance";
 
-/// Runs the controller until `shutdown` resolves.
-pub async fn run(
-    ctx: Arc<Context>,
-    namespace: Option<&str>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let results = pass::controller(&ctx, namespace, "AuraInstance", |o: &AuraInstance| {
-        o.status.as_ref().and_then(|s| s.status.clone())
-    })
-    .owns(pass::scoped::<Secret>(&ctx, namespace), secrets::managed())
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::clone(&ctx));
-    pass::drive(&ctx, "AuraInstance", results).await;
+impl Reconciler for AuraInstance {
+    const KIND: &'static str = "AuraInstance";
+    const FINALIZER: Option<&'static str> = Some(FINALIZER);
+    const OWNS_SECRETS: bool = true;
+    type Observed = Observed;
+    type Step = plan::Step;
+
+    fn status_word(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.status.clone())
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        validate::check_spec(&self.spec)
+    }
+
+    async fn observe(pass: &mut Pass<'_>) -> Result<Observed> {
+        pass.observe_instance().await
+    }
+
+    fn plan(pass: &Pass<'_>, observed: &Observed) -> plan::Step {
+        pass.plan(observed)
+    }
+
+    async fn act(pass: &mut Pass<'_>, observed: Observed, step: plan::Step) -> Result<Verdict> {
+        let outcome = pass.act(&observed.aura, &observed.instance, step).await?;
+        Ok(pass.verdict(&outcome))
+    }
+
+    async fn clean_up(pass: &mut Pass<'_>) -> Result<()> {
+        pass.cleanup().await
+    }
+
+    /// A background pass over a settled instance (its id recorded, no create and no restore in
+    /// flight), whose every step is safe to cut short and redo — a read, an idempotent PATCH,
+    /// or a pause or resume that the next pass would see under way.
+    fn may_be_superseded(pass: &Pass<'_>) -> bool {
+        !pass.user_driven()
+            && pass.status.instance_id.is_some()
+            && pass.status.create_intent.is_none()
+            && !pass.restore_pending()
+    }
+
+    fn ready_note(_: &Pass<'_>) -> String {
+        "the instance is ready; its connection Secret is usable".to_owned()
+    }
 }
 
-/// One pass over one AuraInstance.
-pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = obj
-        .namespace()
-        .ok_or_else(|| Error::invalid("metadata.namespace", "AuraInstance is namespaced"))?;
-    let api: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), &namespace);
-    finalizer::run(&api, FINALIZER, obj, |event| async {
-        match event {
-            finalizer::Event::Apply(obj) => {
-                let mut pass = Pass::new(obj, &ctx);
-                let (key, may) = (pass.key(), pass.may_be_superseded());
-                match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
-                    Some(outcome) => pass.report(outcome).await,
-                    None => Ok(pass::rerun_now()),
-                }
-            }
-            finalizer::Event::Cleanup(obj) => {
-                let mut pass = Pass::new(obj, &ctx);
-                let outcome = pass.cleanup().await;
-                pass.report(outcome).await
-            }
-        }
-    })
-    .await
-}
-
-/// Backs off per resource (see [`pass::error_policy`]).
-pub fn error_policy(obj: Arc<AuraInstance>, err: &Error, ctx: Arc<Context>) -> Action {
-    pass::error_policy(&*obj, err, &ctx)
+/// What a pass found: the instance as Aura reports it, and the client that asked.
+pub struct Observed {
+    aura: aura::Client,
+    instance: aura::Instance,
 }
 
 /// How a pass that did not fail ended.
@@ -85,25 +88,12 @@ pub(crate) enum Outcome {
     Busy(String),
     /// Aura reports a status the operator cannot act on.
     Stuck(aura::InstanceStatus),
-    /// The Aura side is gone (after cleanup); nothing to report.
-    Gone,
 }
 
 /// The state of one pass over an AuraInstance; its steps are in this module's files.
 pub(crate) type Pass<'c> = pass::Pass<'c, AuraInstance>;
 
 impl Pass<'_> {
-    /// Whether this pass may be abandoned when the resource changes meanwhile: a background pass
-    /// over a settled instance (its id recorded, no create and no restore in flight), whose every
-    /// step is safe to cut short and redo — a read, an idempotent PATCH, or a pause or resume
-    /// that the next pass would see under way.
-    fn may_be_superseded(&self) -> bool {
-        !self.user_driven()
-            && self.status.instance_id.is_some()
-            && self.status.create_intent.is_none()
-            && !self.restore_pending()
-    }
-
     /// The Aura client for this resource, queued by urgency. A live resource whose deletion will
     /// call Aura holds its credentials Secret until then (see [`credential_hold`]).
     async fn aura(&self) -> Result<aura::Client> {
@@ -120,14 +110,5 @@ impl Pass<'_> {
             )
             .await?;
         Ok(client.with_priority(self.priority()))
-    }
-
-    /// How long until the next pass after `outcome`.
-    fn requeue(&self, outcome: &Outcome) -> Action {
-        match outcome {
-            Outcome::Settled | Outcome::Stuck(_) => pass::next_pass(self.ctx, &self.key(), None),
-            Outcome::Busy(state) => pass::next_pass(self.ctx, &self.key(), Some(state)),
-            Outcome::Gone => Action::await_change(),
-        }
     }
 }

@@ -1,68 +1,40 @@
-//! Reporting a pass: conditions, observed generation, Events, and when to come back.
-//!
-//! The rules shared by every controller live in [`crate::controllers::pass`]; what is particular
-//! to an instance is what Ready says after a successful pass.
+//! What Ready says after an apply pass over an instance that ran to its end.
 
-use kube::runtime::controller::Action;
-
-use super::{Outcome, Pass, Result};
-use crate::controllers::pass::{self, pascal};
-use crate::crd::conditions::{Desired, READY};
+use super::{Outcome, Pass, secret};
+use crate::aura::InstanceStatus;
+use crate::controllers::pass::{Verdict, pascal};
+use crate::controllers::{Reason, secrets};
 
 impl Pass<'_> {
-    /// Writes what the pass found and decides the next pass.
-    pub(super) async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
-        let ready = match &result {
-            Ok(Outcome::Gone) => return Ok(self.requeue(&Outcome::Gone)),
-            Ok(outcome) => Ok(self.ready_condition(outcome)),
-            Err(err) => Err(err),
-        };
-        pass::report(
-            self,
-            ready,
-            "the instance is ready; its connection Secret is usable",
-        )
-        .await;
-        result.map(|outcome| self.requeue(&outcome))
-    }
-
-    /// What Ready says after a pass that did not fail.
-    fn ready_condition(&self, outcome: &Outcome) -> Desired<'static> {
+    /// The verdict of a pass that ran to its end with `outcome`.
+    pub(super) fn verdict(&self, outcome: &Outcome) -> Verdict {
         match outcome {
             // Ready promises a usable Secret, for adopted instances too.
-            Outcome::Settled if self.status.password_stored != Some(true) => Desired::no(
-                READY,
-                "PasswordUnavailable",
+            Outcome::Settled if self.status.password_stored != Some(true) => Verdict::not_ready(
+                Reason::PasswordUnavailable,
                 format!(
                     "the instance runs but its password is not in the connection Secret {}: put it \
                      there as {} (reset it in the Aura console if nobody has it)",
-                    super::secret::name(&self.obj),
-                    crate::controllers::secrets::PASSWORD
+                    secret::name(&self.obj),
+                    secrets::PASSWORD
                 ),
             ),
             Outcome::Settled => {
                 let state = self.status.status.clone().unwrap_or_default();
-                Desired::yes(
-                    READY,
-                    if state == "paused" {
-                        "Paused"
-                    } else {
-                        "Running"
-                    },
-                    format!("the instance is {state} as specified"),
-                )
+                let reason = if state == InstanceStatus::Paused.as_str() {
+                    Reason::Paused
+                } else {
+                    Reason::Running
+                };
+                Verdict::ready(reason, format!("the instance is {state} as specified"))
             }
-            Outcome::Busy(state) => Desired::no(
-                READY,
-                "InProgress",
-                format!("waiting for Aura: {}", pascal(state)),
-            ),
-            Outcome::Stuck(status) => Desired::no(
-                READY,
-                "AuraStatusUnhandled",
+            Outcome::Busy(state) => {
+                Verdict::busy(state, format!("waiting for Aura: {}", pascal(state)))
+            }
+            Outcome::Stuck(status) => Verdict::not_ready(
+                Reason::AuraStatusUnhandled,
                 format!("Aura reports {status:?}; the operator waits"),
             ),
-            Outcome::Gone => Desired::no(READY, "Gone", "the Aura instance is gone"),
         }
     }
 }

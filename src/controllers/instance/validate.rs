@@ -29,7 +29,7 @@ pub fn as_spec_error(err: aura::Error) -> Error {
 }
 
 /// Checks that need no Aura call.
-pub fn check_spec(spec: &AuraInstanceSpec) -> Result<()> {
+pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
     if spec.paused && spec.instance_type == InstanceType::FreeDb {
         return Err(Error::invalid(
             "paused",
@@ -136,7 +136,7 @@ mod tests {
         }))
         .unwrap();
         let err = check_spec(&spec).unwrap_err();
-        assert_eq!(err.category(), "InvalidSpec");
+        assert_eq!(err.reason(), crate::controllers::Reason::InvalidSpec);
         assert!(err.to_string().starts_with("spec.paused:"), "{err}");
     }
 

@@ -11,64 +11,87 @@
 
 mod take;
 
-use std::sync::Arc;
-
-use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
-
-use super::error::{Error, Result};
+use super::error::{Error, Result, Stop};
+use super::pass::{self, Verdict};
+use super::reasons::Reason;
+use super::reconciler::Reconciler;
 use super::references::{self, Reasons};
-use super::{Context, pass};
 use crate::aura::{InstanceId, Snapshot, SnapshotStatus};
 use crate::crd::AuraSnapshot;
-use crate::crd::conditions::{Desired, READY};
 use crate::crd::instance::CredentialsSecretRef;
 
 pub use take::recognise;
 
-/// Runs the controller until `shutdown` resolves.
-pub async fn run(
-    ctx: Arc<Context>,
-    namespace: Option<&str>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let results = pass::controller(&ctx, namespace, "AuraSnapshot", |o: &AuraSnapshot| {
-        o.status.as_ref().and_then(|s| s.status.clone())
-    })
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::clone(&ctx));
-    pass::drive(&ctx, "AuraSnapshot", results).await;
+impl Reconciler for AuraSnapshot {
+    const KIND: &'static str = "AuraSnapshot";
+    /// Aura cannot delete a snapshot: deleting the resource only forgets it.
+    const FINALIZER: Option<&'static str> = None;
+    const OWNS_SECRETS: bool = false;
+    type Observed = Snapshot;
+    type Step = Outcome;
+
+    fn status_word(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.status.clone())
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.spec.instance_id.is_none() && self.spec.instance_ref.is_none() {
+            return Err(Error::invalid(
+                "instanceRef",
+                "name the instance: set instanceRef or instanceId",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn observe(pass: &mut Pass<'_>) -> Result<Snapshot> {
+        let (instance, credentials) = pass.resolve_instance().await?;
+        let aura = pass
+            .ctx
+            .aura
+            .for_resource(&pass.ctx.kube, &pass.namespace(), credentials.as_ref())
+            .await?
+            .with_priority(pass.priority());
+        pass.status.instance_id = Some(instance.to_string());
+        let snapshot = pass.ensure_snapshot(&aura, &instance).await?;
+        pass.observe(&snapshot);
+        Ok(snapshot)
+    }
+
+    /// Nothing more to do once the snapshot is asked for: where Aura is with it.
+    fn plan(_: &Pass<'_>, snapshot: &Snapshot) -> Outcome {
+        match &snapshot.status {
+            SnapshotStatus::Completed => Outcome::Completed,
+            SnapshotStatus::Failed | SnapshotStatus::Cancelled => {
+                Outcome::Failed(snapshot.status.to_string())
+            }
+            other => Outcome::Taking(other.to_string()),
+        }
+    }
+
+    async fn act(pass: &mut Pass<'_>, _: Snapshot, outcome: Outcome) -> Result<Verdict> {
+        Ok(pass.verdict(&outcome))
+    }
+
+    async fn clean_up(_: &mut Pass<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// A background re-read of a snapshot already recorded (nothing in flight to lose).
+    fn may_be_superseded(pass: &Pass<'_>) -> bool {
+        !pass.user_driven()
+            && pass.status.snapshot_id.is_some()
+            && pass.status.create_intent.is_none()
+    }
+
+    fn ready_note(_: &Pass<'_>) -> String {
+        "the snapshot is completed; it can be a restore or clone source".to_owned()
+    }
 }
 
-/// One pass over one AuraSnapshot.
-pub async fn reconcile(obj: Arc<AuraSnapshot>, ctx: Arc<Context>) -> Result<Action> {
-    if obj.meta().deletion_timestamp.is_some() {
-        // Nothing to undo in Aura (it has no snapshot delete).
-        ctx.memory.forget(&obj.uid().unwrap_or_default());
-        return Ok(Action::await_change());
-    }
-    if obj.namespace().is_none() {
-        return Err(Error::invalid(
-            "metadata.namespace",
-            "AuraSnapshot is namespaced",
-        ));
-    }
-    let mut pass = Pass::new(obj, &ctx);
-    let (key, may) = (pass.key(), pass.may_be_superseded());
-    match pass::unless_superseded(&ctx, &key, may, pass.apply()).await {
-        Some(outcome) => pass.report(outcome).await,
-        None => Ok(pass::rerun_now()),
-    }
-}
-
-/// Backs off per resource (see [`pass::error_policy`]).
-pub fn error_policy(obj: Arc<AuraSnapshot>, err: &Error, ctx: Arc<Context>) -> Action {
-    pass::error_policy(&*obj, err, &ctx)
-}
-
-/// How a pass that did not fail ended.
+/// Where Aura is with the snapshot.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome {
+pub enum Outcome {
     /// The snapshot is Completed.
     Completed,
     /// Aura is still taking it (`Pending`, `InProgress`).
@@ -79,42 +102,14 @@ enum Outcome {
 
 /// Reasons for an instanceRef that does not resolve yet.
 const INSTANCE_REF: Reasons = Reasons {
-    missing: "InstanceRefNotFound",
-    not_ready: "InstanceRefNotReady",
+    missing: Reason::InstanceRefNotFound,
+    not_ready: Reason::InstanceRefNotReady,
 };
 
 /// The state of one pass over an AuraSnapshot.
 type Pass<'c> = pass::Pass<'c, AuraSnapshot>;
 
 impl Pass<'_> {
-    /// Whether this pass may be abandoned when the resource changes meanwhile: a background
-    /// re-read of a snapshot already recorded (nothing in flight to lose).
-    fn may_be_superseded(&self) -> bool {
-        !self.user_driven()
-            && self.status.snapshot_id.is_some()
-            && self.status.create_intent.is_none()
-    }
-
-    async fn apply(&mut self) -> Result<Outcome> {
-        let (instance, credentials) = self.resolve_instance().await?;
-        let aura = self
-            .ctx
-            .aura
-            .for_resource(&self.ctx.kube, &self.namespace(), credentials.as_ref())
-            .await?
-            .with_priority(self.priority());
-        self.status.instance_id = Some(instance.to_string());
-        let snapshot = self.ensure_snapshot(&aura, &instance).await?;
-        self.observe(&snapshot);
-        Ok(match &snapshot.status {
-            SnapshotStatus::Completed => Outcome::Completed,
-            SnapshotStatus::Failed | SnapshotStatus::Cancelled => {
-                Outcome::Failed(snapshot.status.to_string())
-            }
-            other => Outcome::Taking(other.to_string()),
-        })
-    }
-
     /// The instance to snapshot and the credential to use. Once the instance is known, a
     /// referenced AuraInstance that has gone does not stop the snapshot from being reported.
     async fn resolve_instance(&self) -> Result<(InstanceId, Option<CredentialsSecretRef>)> {
@@ -141,7 +136,7 @@ impl Pass<'_> {
                         let credentials = own.or_else(|| found.credentials().cloned());
                         Ok((found.id, credentials))
                     }
-                    (Err(Error::Waiting { .. }), Some(known)) => {
+                    (Err(Stop::Wait(_)), Some(known)) => {
                         Ok((InstanceId::new(known.as_str()).map_err(Error::Aura)?, own))
                     }
                     (Err(err), _) => Err(err),
@@ -150,7 +145,8 @@ impl Pass<'_> {
             (None, None) => Err(Error::invalid(
                 "instanceRef",
                 "name the instance: set instanceRef or instanceId",
-            )),
+            )
+            .into()),
         }
     }
 
@@ -168,39 +164,17 @@ impl Pass<'_> {
         }
     }
 
-    /// Writes what the pass found and decides the next pass.
-    async fn report(&mut self, result: Result<Outcome>) -> Result<Action> {
-        let ready = match &result {
-            Ok(outcome) => Ok(self.ready_condition(outcome)),
-            Err(err) => Err(err),
-        };
-        pass::report(
-            self,
-            ready,
-            "the snapshot is completed; it can be a restore or clone source",
-        )
-        .await;
-        let key = self.key();
-        result.map(|outcome| match outcome {
-            Outcome::Taking(state) => pass::next_pass(self.ctx, &key, Some(&state)),
-            Outcome::Completed | Outcome::Failed(_) => pass::next_pass(self.ctx, &key, None),
-        })
-    }
-
-    fn ready_condition(&self, outcome: &Outcome) -> Desired<'static> {
+    fn verdict(&self, outcome: &Outcome) -> Verdict {
         let id = self.status.snapshot_id.clone().unwrap_or_default();
         match outcome {
             Outcome::Completed => {
-                Desired::yes(READY, "Completed", format!("snapshot {id} is completed"))
+                Verdict::ready(Reason::Completed, format!("snapshot {id} is completed"))
             }
-            Outcome::Taking(state) => Desired::no(
-                READY,
-                "InProgress",
-                format!("waiting for Aura: snapshot {id} is {state}"),
-            ),
-            Outcome::Failed(state) => Desired::no(
-                READY,
-                "SnapshotFailed",
+            Outcome::Taking(state) => {
+                Verdict::busy(state, format!("waiting for Aura: snapshot {id} is {state}"))
+            }
+            Outcome::Failed(state) => Verdict::not_ready(
+                Reason::SnapshotFailed,
                 format!(
                     "Aura reports snapshot {id} {state}; it cannot be used. Delete this AuraSnapshot \
                      and create another to try again"

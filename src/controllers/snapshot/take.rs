@@ -25,7 +25,7 @@ use kube::ResourceExt;
 
 use super::{Pass, Result};
 use crate::aura::{self, InstanceId, InstanceStatus, Snapshot, SnapshotId, SnapshotProfile};
-use crate::controllers::{Error, events, pass};
+use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::AuraSnapshot;
 use crate::crd::snapshot::SnapshotIntent;
 
@@ -97,13 +97,14 @@ impl Pass<'_> {
         id: &str,
     ) -> Result<Snapshot> {
         let snapshot_id = SnapshotId::new(id).map_err(Error::Aura)?;
-        aura.snapshots(instance)
+        let snapshot = aura
+            .snapshots(instance)
             .get(&snapshot_id)
             .await
             .map_err(|e| {
                 if e.is_not_found() {
                     Error::NeedsAttention {
-                        reason: "SnapshotNotFound",
+                        reason: Reason::SnapshotNotFound,
                         message: format!(
                             "Aura no longer has snapshot {id} of instance {instance} (its retention \
                              ended, or the instance was deleted); this resource can be deleted"
@@ -112,7 +113,8 @@ impl Pass<'_> {
                 } else {
                     Error::Aura(e)
                 }
-            })
+            })?;
+        Ok(snapshot)
     }
 
     async fn adopt(
@@ -154,7 +156,7 @@ impl Pass<'_> {
         self.status.snapshot_id = Some(snapshot.snapshot_id.to_string());
         self.status.create_intent = None;
         self.observe(snapshot);
-        self.save().await
+        Ok(self.save().await?)
     }
 
     /// The snapshot an earlier, interrupted request produced, if any.
@@ -214,17 +216,21 @@ impl Pass<'_> {
             InstanceStatus::Paused
             | InstanceStatus::Pausing
             | InstanceStatus::Suspended
-            | InstanceStatus::Suspending => Err(self.waiting_for_instance(true, &found.status)),
-            status if status.is_transient() => Err(self.waiting_for_instance(false, &status)),
+            | InstanceStatus::Suspending => {
+                Err(self.waiting_for_instance(true, &found.status).into())
+            }
+            status if status.is_transient() => {
+                Err(self.waiting_for_instance(false, &status).into())
+            }
             // A status this client does not know: let Aura decide.
             _ => Ok(()),
         }
     }
 
-    fn waiting_for_instance(&self, paused: bool, status: &dyn std::fmt::Display) -> Error {
+    fn waiting_for_instance(&self, paused: bool, status: &dyn std::fmt::Display) -> Wait {
         let (reason, message) = if paused {
             (
-                "InstancePaused",
+                Reason::InstancePaused,
                 format!(
                     "instance is {status}: Aura cannot snapshot a paused instance; the snapshot is \
                      taken once it is resumed"
@@ -232,15 +238,11 @@ impl Pass<'_> {
             )
         } else {
             (
-                "InstanceBusy",
+                Reason::InstanceBusy,
                 format!("instance is {status}: the snapshot is taken once it is running"),
             )
         };
-        Error::Waiting {
-            reason,
-            message,
-            retry: pass::growing_wait(self.ctx, &self.key(), reason),
-        }
+        self.wait(reason, message)
     }
 
     /// Asks Aura for the snapshot (the intent is already recorded).
@@ -273,7 +275,7 @@ impl Pass<'_> {
                 }
                 if e.is_busy() {
                     let paused = e.reason() == Some("db-paused");
-                    return Err(self.waiting_for_instance(paused, &"busy"));
+                    return Err(self.waiting_for_instance(paused, &"busy").into());
                 }
                 Err(e.into())
             }

@@ -1,0 +1,274 @@
+//! One reconcile loop for every kind.
+//!
+//! A kind implements [`Reconciler`]: the same named steps in the same order for all three.
+//! 1. `validate` (pure): the spec alone, before any call.
+//! 2. `observe`: references, the credential, and the Aura object as Aura reports it — found, or
+//!    created by the kind's crash-safe protocol when it does not exist yet.
+//! 3. `plan` (pure): the one step towards the spec, from the spec and what was observed.
+//! 4. `act`: take that step (at most one changing call) and say how the pass ended.
+//! 5. report ([`pass::finish`]): conditions, Events, metric, and when to come back.
+//!
+//! On deletion, `clean_up` runs instead (never `validate`: a broken spec must not block
+//! deletion), under the kind's finalizer when its Aura side needs cleaning up. Everything else
+//! — triggers, superseding of queued background passes, error back-off, finalizers, metrics —
+//! is here, once.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::NamespaceResourceScope;
+use kube::runtime::controller::{self, Action};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Resource, ResourceExt};
+
+use super::error::{Error, Result, Retry};
+use super::pass::{self, Kind, Pass, Verdict};
+use super::{Context, finalizer, secrets};
+
+/// What a kind brings to the reconcile loop: its steps, in the order the loop runs them.
+pub trait Reconciler: Kind {
+    /// The kind's name, for metrics and logs.
+    const KIND: &'static str;
+    /// The finalizer that keeps a resource until its Aura side is cleaned up; None for a kind
+    /// whose deletion needs no Aura call.
+    const FINALIZER: Option<&'static str>;
+    /// Whether the kind writes Secrets it owns (watched, so a deleted one is written again).
+    const OWNS_SECRETS: bool;
+    /// What `observe` found.
+    type Observed: Send;
+    /// What `plan` decided.
+    type Step: Send;
+
+    /// The Aura status word of a cached resource, for the `resources{kind,status}` gauge.
+    fn status_word(&self) -> Option<String>;
+
+    /// Checks of the spec alone (pure).
+    fn validate(&self) -> Result<(), Error>;
+
+    /// References, credential, and the Aura object (found, or created crash-safely).
+    fn observe(pass: &mut Pass<'_, Self>) -> impl Future<Output = Result<Self::Observed>> + Send;
+
+    /// The one step towards the spec (pure).
+    fn plan(pass: &Pass<'_, Self>, observed: &Self::Observed) -> Self::Step;
+
+    /// Takes the step and says how the pass ended.
+    fn act(
+        pass: &mut Pass<'_, Self>,
+        observed: Self::Observed,
+        step: Self::Step,
+    ) -> impl Future<Output = Result<Verdict>> + Send;
+
+    /// Cleans up in Aura after a deletion (only for kinds with a finalizer).
+    fn clean_up(pass: &mut Pass<'_, Self>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether this pass may be abandoned when the resource changes meanwhile: a background
+    /// pass whose every step is safe to cut short and redo.
+    fn may_be_superseded(pass: &Pass<'_, Self>) -> bool;
+
+    /// The Event note when the resource becomes Ready.
+    fn ready_note(pass: &Pass<'_, Self>) -> String;
+}
+
+/// Runs the controller of kind `K` until `shutdown` resolves.
+pub async fn run<K: Reconciler>(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let mut controller = self::controller::<K>(&ctx, namespace);
+    if K::OWNS_SECRETS {
+        controller = controller.owns(scoped::<Secret>(&ctx, namespace), secrets::managed());
+    }
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, Arc::clone(&ctx))
+        .for_each(|result| {
+            stream_error(result);
+            std::future::ready(())
+        })
+        .await;
+}
+
+/// One pass over one resource.
+pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let Some(name) = K::FINALIZER else {
+        if deleting {
+            // Nothing to undo in Aura.
+            ctx.memory.forget(&obj.uid().unwrap_or_default());
+            return Ok(Action::await_change());
+        }
+        return apply(obj, &ctx).await;
+    };
+    let holds = obj.finalizers().iter().any(|f| f == name);
+    let api: Api<K> = Api::namespaced(ctx.kube.clone(), &obj.namespace().unwrap_or_default());
+    match (deleting, holds) {
+        (false, true) => apply(obj, &ctx).await,
+        (false, false) => {
+            // The write triggers the next pass.
+            finalizer::add(&api, &*obj, name).await?;
+            Ok(Action::await_change())
+        }
+        (true, true) => clean_up(&api, name, obj, &ctx).await,
+        (true, false) => Ok(Action::await_change()),
+    }
+}
+
+/// The apply pass: validate, observe, plan, act, report. A background pass that may be
+/// superseded gives way to a change someone made meanwhile.
+async fn apply<K: Reconciler>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
+    let mut pass = Pass::new(obj, ctx);
+    let may = K::may_be_superseded(&pass);
+    let key = pass.key();
+    let steps = async {
+        pass.obj.validate()?;
+        let observed = K::observe(&mut pass).await?;
+        let step = K::plan(&pass, &observed);
+        K::act(&mut pass, observed, step).await
+    };
+    let Some(result) = unless_superseded(ctx, &key, may, steps).await else {
+        return Ok(Action::requeue(Duration::ZERO));
+    };
+    let note = K::ready_note(&pass);
+    pass::finish(&mut pass, K::KIND, result, &note).await
+}
+
+/// The cleanup pass; the finalizer goes once it succeeds.
+async fn clean_up<K: Reconciler>(
+    api: &Api<K>,
+    finalizer_name: &str,
+    obj: Arc<K>,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let mut pass = Pass::new(Arc::clone(&obj), ctx);
+    match K::clean_up(&mut pass).await {
+        Ok(()) => {
+            finalizer::remove(api, &*obj, finalizer_name).await?;
+            ctx.metrics.reconciled(K::KIND, "ok");
+            Ok(Action::await_change())
+        }
+        Err(stop) => {
+            let note = K::ready_note(&pass);
+            pass::finish(&mut pass, K::KIND, Err(stop), &note).await
+        }
+    }
+}
+
+/// Runs a pass's `work`; when it `may` be superseded (a background pass whose work is safe to
+/// cut short and redo), only until the resource changes. A change someone made should not wait
+/// behind a poll still queued for the Aura budget with an older copy of the resource: on a change
+/// this gives up (None) and the caller requeues at once, so the Controller runs the newer copy.
+pub async fn unless_superseded<T>(
+    ctx: &Context,
+    key: &str,
+    may: bool,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    if !may {
+        return Some(work.await);
+    }
+    let superseded = ctx.memory.superseded(key);
+    tokio::select! {
+        biased;
+        done = work => Some(done),
+        () = superseded => {
+            tracing::debug!(uid = key, "background pass superseded by a change");
+            None
+        }
+    }
+}
+
+/// Backs off per resource after a failed pass: errors a change can fix wait long (the change
+/// itself triggers a pass), transient ones retry sooner and back off exponentially.
+pub fn error_policy<K: Reconciler>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = obj.meta().uid.clone().unwrap_or_default();
+    let failures = ctx.memory.failed(&key);
+    let timing = &ctx.timing;
+    let wait = match err.retry() {
+        Retry::AfterChange => timing.spec_error_retry,
+        Retry::After(wait) => wait,
+        Retry::Soon => {
+            let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(6));
+            timing
+                .error_retry
+                .saturating_mul(factor)
+                .min(timing.spec_error_retry)
+        }
+    };
+    Action::requeue(wait)
+}
+
+/// The parts of a resource whose change deserves a pass: spec (generation), finalizers,
+/// deletion and annotations. Status writes do not: the controllers schedule their own polls.
+pub fn worth_a_pass<K: Resource>(obj: &K) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    obj.meta().generation.hash(&mut hasher);
+    obj.finalizers().hash(&mut hasher);
+    obj.meta()
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut hasher);
+    obj.annotations().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// An `Api` for `K` in one namespace, or in all.
+pub fn scoped<K>(ctx: &Context, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
+        None => Api::all(ctx.kube.clone()),
+    }
+}
+
+/// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
+/// with its cache counted by status for `/metrics`.
+fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Controller<K> {
+    let (reader, writer) = reflector::store();
+    let notify = Arc::clone(ctx);
+    let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(worth_a_pass, Default::default())
+        // A change someone made supersedes a background pass of the same object that is still
+        // queued for the Aura budget (see `Memory::superseded`).
+        .inspect_ok(move |obj| {
+            notify
+                .memory
+                .changed(obj.meta().uid.as_deref().unwrap_or_default())
+        });
+    let cache = reader.clone();
+    ctx.add_status_source(
+        K::KIND,
+        Box::new(move || {
+            cache
+                .state()
+                .iter()
+                .map(|o| o.status_word().unwrap_or_else(|| "pending".to_owned()))
+                .collect()
+        }),
+    );
+    Controller::for_stream(triggers, reader)
+}
+
+/// Logs what the Controller's stream reports beyond a pass's own result (a pass logs and counts
+/// itself in [`pass::finish`]): watch errors and queue problems.
+fn stream_error<K: Resource, E: std::error::Error>(
+    result: std::result::Result<(ObjectRef<K>, Action), controller::Error<Error, E>>,
+) {
+    match result {
+        Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+        Err(controller::Error::ReconcilerFailed(err, obj)) => {
+            tracing::debug!(object = %obj, error = %err, "pass failed (reported above)");
+        }
+        Err(err) => tracing::warn!(error = %err, "controller stream error"),
+    }
+}
