@@ -164,6 +164,42 @@ mod tests {
         }
     }
 
+    /// The reasons listed in the README's troubleshooting table.
+    fn documented() -> std::collections::BTreeSet<String> {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let table = readme
+            .split("| reason | meaning | what to do |")
+            .nth(1)
+            .expect("the README has the troubleshooting table");
+        table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .flat_map(|line| {
+                let first = line.split('|').nth(1).unwrap_or_default();
+                first
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_documents_every_reason_and_no_other() {
+        let known: std::collections::BTreeSet<String> =
+            Reason::ALL.iter().map(|r| r.as_str().to_owned()).collect();
+        let documented = documented();
+        let missing: Vec<_> = known.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&known).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "README troubleshooting table: missing {missing:?}, not reasons {unknown:?}"
+        );
+    }
+
     #[test]
     fn every_reason_is_one_pascal_case_word() {
         for reason in Reason::ALL {
