@@ -76,6 +76,21 @@ macro_rules! string_enum {
                 Ok(Self::from_wire(&text))
             }
         }
+
+        /// A plain string in a schema: Aura may send words this client does not know yet.
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string" })
+            }
+        }
     };
 }
 
@@ -199,6 +214,13 @@ string_enum!(
         Deleted => "Deleted",
     }
 );
+
+impl SessionStatus {
+    /// Expired or deleted: the session does not come back.
+    pub fn has_ended(&self) -> bool {
+        matches!(self, Self::Expired | Self::Deleted)
+    }
+}
 
 string_enum!(
     /// Algorithm category used by the session size estimate.

@@ -8,7 +8,7 @@ use kube::Api;
 use super::error::{Error, Result, Wait};
 use super::reasons::Reason;
 use super::{Context, pass};
-use crate::aura::{InstanceId, SnapshotId};
+use crate::aura::{InstanceId, SnapshotId, SnapshotStatus};
 use crate::crd::instance::CredentialsSecretRef;
 use crate::crd::{AuraInstance, AuraSnapshot};
 
@@ -42,8 +42,8 @@ impl ReferencedInstance {
     }
 
     /// The Aura status the AuraInstance last reported (`running`, `paused`, ...).
-    pub fn aura_status(&self) -> Option<&str> {
-        self.resource.status.as_ref()?.status.as_deref()
+    pub fn aura_status(&self) -> Option<&crate::aura::InstanceStatus> {
+        self.resource.status.as_ref()?.status.as_ref()
     }
 }
 
@@ -86,12 +86,11 @@ pub async fn completed_snapshot(
         wait(ctx, waiter, reasons.missing, message)
     })?;
     let Some((instance, snap)) = snapshot.completed_source() else {
-        let state = snapshot
-            .status
+        let status = snapshot.status.as_ref().and_then(|s| s.status.clone());
+        let state = status
             .as_ref()
-            .and_then(|s| s.status.clone())
-            .unwrap_or_else(|| "not taken yet".to_owned());
-        if state == "Failed" || state == "Cancelled" {
+            .map_or_else(|| "not taken yet".to_owned(), ToString::to_string);
+        if status.is_some_and(|s| matches!(s, SnapshotStatus::Failed | SnapshotStatus::Cancelled)) {
             return Err(Error::NeedsAttention {
                 reason: Reason::SourceSnapshotFailed,
                 message: format!(

@@ -189,7 +189,7 @@ pub struct GdsSessionStatus {
     pub session_name: Option<String>,
     /// Aura status: Creating, Ready, Failed, Expired, Deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<crate::aura::SessionStatus>,
     /// Host of the session; GDS clients connect to neo4j+s://<host>.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,

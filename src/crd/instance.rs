@@ -287,7 +287,7 @@ pub struct AuraInstanceStatus {
     pub aura_name: Option<String>,
     /// Aura status: creating, running, pausing, paused, resuming, updating, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<crate::aura::InstanceStatus>,
     /// Bolt URI of the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_url: Option<String>,
@@ -336,14 +336,30 @@ pub struct CreateIntent {
     pub since: Time,
 }
 
+/// Where a restore request is. It is sent at most once: `Sending` is recorded before the call,
+/// and a pass that finds it (the operator stopped in between) makes it `Unknown`, never resends.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RestorePhase {
+    /// Recorded, about to be sent.
+    Sending,
+    /// Accepted by Aura; the instance is loading.
+    Requested,
+    /// The instance is running again with the data.
+    Completed,
+    /// Aura refused it.
+    Failed,
+    /// The operator stopped while sending it: it may or may not have reached Aura.
+    Unknown,
+}
+
 /// Progress of a restore request.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreStatus {
     /// The requestId.
     pub request_id: String,
-    /// Requested (accepted by Aura, running) or Completed or Failed.
-    pub phase: String,
+    /// Where the request is.
+    pub phase: RestorePhase,
     /// What was loaded, for the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -75,7 +75,7 @@ pub struct AuraSnapshotStatus {
     pub snapshot_id: Option<String>,
     /// Aura status: Pending, InProgress, Completed, Failed (or Cancelled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<crate::aura::SnapshotStatus>,
     /// AdHoc (taken on demand) or Scheduled (taken by Aura's schedule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -113,7 +113,7 @@ impl AuraSnapshot {
     /// The instance and snapshot ids, once the snapshot is `Completed`.
     pub fn completed_source(&self) -> Option<(&str, &str)> {
         let status = self.status.as_ref()?;
-        if status.status.as_deref() != Some("Completed") {
+        if status.status != Some(crate::aura::SnapshotStatus::Completed) {
             return None;
         }
         Some((
@@ -173,11 +173,11 @@ mod tests {
         snap.status = Some(AuraSnapshotStatus {
             instance_id: Some("c9f0d13a".into()),
             snapshot_id: Some("6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10".into()),
-            status: Some("InProgress".into()),
+            status: Some(crate::aura::SnapshotStatus::InProgress),
             ..Default::default()
         });
         assert_eq!(snap.completed_source(), None);
-        snap.status.as_mut().unwrap().status = Some("Completed".into());
+        snap.status.as_mut().unwrap().status = Some(crate::aura::SnapshotStatus::Completed);
         assert_eq!(
             snap.completed_source(),
             Some(("c9f0d13a", "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"))

@@ -63,7 +63,7 @@ async fn an_attached_session_gets_one_secret_enough_for_a_gds_client() {
     let st = status(&ready);
     let id = st.session_id.clone().expect("session id recorded");
     assert!(id.starts_with(&instance_id), "{id}");
-    assert_eq!(st.status.as_deref(), Some("Ready"));
+    assert_eq!(st.status.as_ref().map(|s| s.as_str()), Some("Ready"));
     assert_eq!(st.memory.as_deref(), Some("8GB"));
     assert_eq!(st.instance_id.as_deref(), Some(instance_id.as_str()));
     assert!(st.expires_at.is_some() && st.host.is_some());
@@ -196,7 +196,10 @@ async fn an_expired_session_is_reported_and_not_recreated_by_default() {
     let expired = op
         .wait_for_any::<GdsSession>("short", "Expired", |s| ready_reason(s, "Expired"))
         .await;
-    assert_eq!(status(&expired).status.as_deref(), Some("Expired"));
+    assert_eq!(
+        status(&expired).status.as_ref().map(|s| s.as_str()),
+        Some("Expired")
+    );
     assert!(
         condition(&expired, "Ready")
             .unwrap()
@@ -241,7 +244,14 @@ async fn a_session_waits_while_its_instance_is_paused() {
     let op = Operator::start().await;
     op.apply(instance("resting", json!({"paused": true}))).await;
     op.wait_for("resting", "paused", |o: &AuraInstance| {
-        is_ready(o) && o.status.as_ref().unwrap().status.as_deref() == Some("paused")
+        is_ready(o)
+            && o.status
+                .as_ref()
+                .unwrap()
+                .status
+                .as_ref()
+                .map(|s| s.as_str())
+                == Some("paused")
     })
     .await;
     op.create::<GdsSession>(session(

@@ -27,7 +27,7 @@ async fn a_new_instance_becomes_ready_with_a_usable_secret() {
     let ready = op.wait_for("orders", "Ready", is_ready).await;
     let status = ready.status.as_ref().unwrap();
     let id = status.instance_id.clone().expect("instance id recorded");
-    assert_eq!(status.status.as_deref(), Some("running"));
+    assert_eq!(status.status.as_ref().map(|s| s.as_str()), Some("running"));
     assert_eq!(status.memory.as_deref(), Some("2GB"));
     assert_eq!(status.observed_generation, ready.metadata.generation);
     assert!(
@@ -168,13 +168,27 @@ async fn paused_follows_the_spec_both_ways() {
     op.patch_spec("sleepy", json!({"paused": true})).await;
     let paused = op
         .wait_for("sleepy", "paused", |o| {
-            is_ready(o) && o.status.as_ref().unwrap().status.as_deref() == Some("paused")
+            is_ready(o)
+                && o.status
+                    .as_ref()
+                    .unwrap()
+                    .status
+                    .as_ref()
+                    .map(|s| s.as_str())
+                    == Some("paused")
         })
         .await;
     assert_eq!(condition(&paused, "Ready").unwrap().reason, "Paused");
     op.patch_spec("sleepy", json!({"paused": false})).await;
     op.wait_for("sleepy", "running", |o| {
-        is_ready(o) && o.status.as_ref().unwrap().status.as_deref() == Some("running")
+        is_ready(o)
+            && o.status
+                .as_ref()
+                .unwrap()
+                .status
+                .as_ref()
+                .map(|s| s.as_str())
+                == Some("running")
     })
     .await;
 }
@@ -689,7 +703,7 @@ async fn a_restore_request_is_carried_out_once_however_often_it_is_applied() {
                 .unwrap()
                 .restore
                 .as_ref()
-                .is_some_and(|r| r.phase == "Completed")
+                .is_some_and(|r| r.phase == aura_operator::crd::instance::RestorePhase::Completed)
     })
     .await;
     // GitOps re-applies the same spec; resyncs come and go.

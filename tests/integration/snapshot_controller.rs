@@ -52,7 +52,7 @@ async fn a_snapshot_of_a_referenced_instance_is_taken_once_and_reported_complete
         .await;
     let st = status(&done);
     assert_eq!(st.instance_id.as_deref(), Some(id.as_str()));
-    assert_eq!(st.status.as_deref(), Some("Completed"));
+    assert_eq!(st.status.as_ref().map(|s| s.as_str()), Some("Completed"));
     assert_eq!(st.profile.as_deref(), Some("AdHoc"));
     assert_eq!(st.exportable, Some(true));
     assert!(st.timestamp.is_some());
@@ -80,7 +80,14 @@ async fn a_snapshot_waits_while_the_instance_is_paused_and_is_taken_after_resume
     let op = Operator::start().await;
     op.apply(instance("sleepy", json!({"paused": true}))).await;
     op.wait_for("sleepy", "paused", |o: &AuraInstance| {
-        is_ready(o) && o.status.as_ref().unwrap().status.as_deref() == Some("paused")
+        is_ready(o)
+            && o.status
+                .as_ref()
+                .unwrap()
+                .status
+                .as_ref()
+                .map(|s| s.as_str())
+                == Some("paused")
     })
     .await;
     op.create::<AuraSnapshot>(snapshot("nap", json!({"instanceRef": {"name": "sleepy"}})))
@@ -279,7 +286,9 @@ async fn an_existing_scheduled_snapshot_is_adopted_and_restores_an_instance_by_n
                 && o.status
                     .as_ref()
                     .and_then(|s| s.restore.as_ref())
-                    .is_some_and(|r| r.phase == "Completed")
+                    .is_some_and(|r| {
+                        r.phase == aura_operator::crd::instance::RestorePhase::Completed
+                    })
         })
         .await;
     assert_eq!(

@@ -16,7 +16,7 @@ use kube::ResourceExt;
 
 use super::{Pass, Result};
 use crate::aura::{
-    self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId,
+    self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId, SessionStatus,
     SizeEstimateRequest, TenantId,
 };
 use crate::controllers::convert::provider;
@@ -24,8 +24,6 @@ use crate::controllers::naming;
 use crate::controllers::references::ReferencedInstance;
 use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
-
-const ENDED: [&str; 2] = ["Expired", "Deleted"];
 
 /// What `ensure_session` found.
 pub(super) enum Found {
@@ -62,20 +60,20 @@ impl Pass<'_> {
         referenced: Option<&ReferencedInstance>,
     ) -> Result<Found> {
         if let Some(id) = self.status.session_id.clone() {
-            let ended = self.status.status.as_deref().filter(|s| ENDED.contains(s));
+            let ended = self.status.status.as_ref().filter(|s| s.has_ended());
             if let Some(state) = ended
                 && self.obj.spec.expired_policy == ExpiredPolicy::Report
             {
                 // Already reported; an ended session does not come back.
-                return Ok(Found::Ended(state.to_owned()));
+                return Ok(Found::Ended(state.to_string()));
             }
             let session_id = SessionId::new(id.as_str()).map_err(Error::Aura)?;
             let state = match aura.sessions().get(&session_id).await {
-                Ok(session) if !ENDED.contains(&session.status.as_str()) => {
+                Ok(session) if !session.status.has_ended() => {
                     return Ok(Found::Session(Box::new(session)));
                 }
-                Ok(session) => session.status.to_string(),
-                Err(e) if e.is_not_found() => "Deleted".to_owned(),
+                Ok(session) => session.status,
+                Err(e) if e.is_not_found() => SessionStatus::Deleted,
                 Err(e) => return Err(e.into()),
             };
             return self.ended(aura, referenced, &id, state).await;
@@ -91,7 +89,7 @@ impl Pass<'_> {
         aura: &aura::Client,
         referenced: Option<&ReferencedInstance>,
         id: &str,
-        state: String,
+        state: SessionStatus,
     ) -> Result<Found> {
         match self.obj.spec.expired_policy {
             ExpiredPolicy::Report => {
@@ -103,7 +101,7 @@ impl Pass<'_> {
                     format!("GDS session {id} is {state} in Aura; expiredPolicy is Report"),
                 )
                 .await;
-                Ok(Found::Ended(state))
+                Ok(Found::Ended(state.to_string()))
             }
             ExpiredPolicy::Recreate => {
                 events::normal(
@@ -187,7 +185,7 @@ impl Pass<'_> {
             }
         };
         let session = answer.session;
-        if ENDED.contains(&session.status.as_str()) {
+        if session.status.has_ended() {
             // Aura handed back the ended session of that name: remove it so the next create
             // makes a new one.
             aura.sessions().delete(&session.id).await?;

@@ -34,7 +34,8 @@ impl Reconciler for GdsSession {
     type Step = Step;
 
     fn status_word(&self) -> Option<String> {
-        self.status.as_ref().and_then(|s| s.status.clone())
+        let status = self.status.as_ref()?.status.as_ref()?;
+        Some(status.to_string()).filter(|s| !s.is_empty())
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -224,7 +225,7 @@ impl Pass<'_> {
     fn observe(&mut self, session: &aura::Session) {
         self.status.session_id = Some(session.id.to_string());
         self.status.session_name = Some(session.name.clone()).filter(|n| !n.is_empty());
-        self.status.status = Some(session.status.to_string()).filter(|s| !s.is_empty());
+        self.status.status = Some(session.status.clone()).filter(|s| !s.as_str().is_empty());
         if session.host.as_deref().is_some_and(|h| !h.is_empty()) {
             self.status.host = session.host.clone();
         }

@@ -7,14 +7,7 @@ use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
 use crate::controllers::secrets;
 use crate::controllers::{Error, Reason, events, references};
-use crate::crd::instance::{DataSource, RestoreStatus};
-
-/// Restore phases recorded in the status.
-const SENDING: &str = "Sending";
-const REQUESTED: &str = "Requested";
-const COMPLETED: &str = "Completed";
-const FAILED: &str = "Failed";
-const UNKNOWN: &str = "Unknown";
+use crate::crd::instance::{DataSource, RestorePhase, RestoreStatus};
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -44,7 +37,7 @@ impl Pass<'_> {
 
     /// Records what Aura reports.
     async fn observe(&mut self, instance: &Instance) {
-        self.status.status = Some(instance.status.to_string());
+        self.status.status = Some(instance.status.clone());
         if let Some(url) = &instance.connection_url {
             self.status.connection_url = Some(url.clone());
         }
@@ -53,13 +46,15 @@ impl Pass<'_> {
         self.status.aura_name = Some(instance.name.clone());
         // A restore that Aura accepted is complete once the instance is back to running.
         if let Some(restore) = &mut self.status.restore {
-            if restore.phase == REQUESTED && instance.status == InstanceStatus::Running {
-                restore.phase = COMPLETED.to_owned();
+            if restore.phase == RestorePhase::Requested
+                && instance.status == InstanceStatus::Running
+            {
+                restore.phase = RestorePhase::Completed;
                 let note = format!("restore request {:?} completed", restore.request_id);
                 events::normal(self.ctx, &*self.obj, "RestoreCompleted", note).await;
-            } else if restore.phase == SENDING {
+            } else if restore.phase == RestorePhase::Sending {
                 // A pass stopped between recording and hearing Aura's answer: never resend.
-                restore.phase = UNKNOWN.to_owned();
+                restore.phase = RestorePhase::Unknown;
                 restore.message = Some(
                     "the operator stopped while sending this request; it may or may not have reached Aura. \
                      Change requestId to ask again"
@@ -128,7 +123,7 @@ impl Pass<'_> {
         let previous = self.status.restore.clone();
         self.status.restore = Some(RestoreStatus {
             request_id: request.request_id.clone(),
-            phase: SENDING.to_owned(),
+            phase: RestorePhase::Sending,
             message: None,
         });
         self.save().await?;
@@ -154,7 +149,11 @@ impl Pass<'_> {
         };
         match result {
             Ok(note) => {
-                self.set_restore(&request.request_id, REQUESTED, Some(note.clone()));
+                self.set_restore(
+                    &request.request_id,
+                    RestorePhase::Requested,
+                    Some(note.clone()),
+                );
                 self.save().await?;
                 events::normal(self.ctx, &*self.obj, "RestoreRequested", note).await;
                 Ok(Outcome::Busy("Restoring".to_owned()))
@@ -168,7 +167,7 @@ impl Pass<'_> {
             Err(e) if e.request_may_have_acted() => {
                 self.set_restore(
                     &request.request_id,
-                    UNKNOWN,
+                    RestorePhase::Unknown,
                     Some(format!("{e}; change requestId to ask again")),
                 );
                 self.save().await?;
@@ -179,17 +178,21 @@ impl Pass<'_> {
                 .into())
             }
             Err(e) => {
-                self.set_restore(&request.request_id, FAILED, Some(e.to_string()));
+                self.set_restore(
+                    &request.request_id,
+                    RestorePhase::Failed,
+                    Some(e.to_string()),
+                );
                 self.save().await?;
                 Err(as_spec_error(e).into())
             }
         }
     }
 
-    fn set_restore(&mut self, request_id: &str, phase: &str, message: Option<String>) {
+    fn set_restore(&mut self, request_id: &str, phase: RestorePhase, message: Option<String>) {
         self.status.restore = Some(RestoreStatus {
             request_id: request_id.to_owned(),
-            phase: phase.to_owned(),
+            phase,
             message,
         });
     }

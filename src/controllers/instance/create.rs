@@ -110,8 +110,8 @@ impl Pass<'_> {
         let seen = self
             .status
             .status
-            .as_deref()
-            .is_some_and(|s| s != aura::InstanceStatus::Creating.as_str());
+            .as_ref()
+            .is_some_and(|s| *s != aura::InstanceStatus::Creating);
         fresh && !seen
     }
 

@@ -34,7 +34,7 @@ impl Reconciler for AuraInstance {
     type Step = plan::Step;
 
     fn status_word(&self) -> Option<String> {
-        self.status.as_ref().and_then(|s| s.status.clone())
+        Some(self.status.as_ref()?.status.as_ref()?.to_string())
     }
 
     fn validate(&self) -> Result<(), Error> {

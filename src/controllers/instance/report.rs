@@ -20,12 +20,13 @@ impl Pass<'_> {
                 ),
             ),
             Outcome::Settled => {
-                let state = self.status.status.clone().unwrap_or_default();
-                let reason = if state == InstanceStatus::Paused.as_str() {
+                let state = self.status.status.clone();
+                let reason = if state == Some(InstanceStatus::Paused) {
                     Reason::Paused
                 } else {
                     Reason::Running
                 };
+                let state = state.map(|s| s.to_string()).unwrap_or_default();
                 Verdict::ready(reason, format!("the instance is {state} as specified"))
             }
             Outcome::Busy(state) => {

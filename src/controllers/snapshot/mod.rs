@@ -31,7 +31,7 @@ impl Reconciler for AuraSnapshot {
     type Step = Outcome;
 
     fn status_word(&self) -> Option<String> {
-        self.status.as_ref().and_then(|s| s.status.clone())
+        Some(self.status.as_ref()?.status.as_ref()?.to_string())
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -152,7 +152,7 @@ impl Pass<'_> {
 
     fn observe(&mut self, snapshot: &Snapshot) {
         self.status.snapshot_id = Some(snapshot.snapshot_id.to_string());
-        self.status.status = Some(snapshot.status.to_string());
+        self.status.status = Some(snapshot.status.clone());
         if let Some(profile) = &snapshot.profile {
             self.status.profile = Some(profile.to_string());
         }
