@@ -73,10 +73,10 @@ async fn a_settled_instance_is_not_written_again() {
     let op = Operator::start().await;
     op.apply(instance("quiet", json!({}))).await;
     op.wait_for("quiet", "Ready", is_ready).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    op.after_passes("AuraInstance", 1).await;
     let before = op.api.resource_version();
-    // Two resync intervals: the controller compares with Aura but has nothing to write.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Two resync passes: the controller compares with Aura but has nothing to write.
+    op.after_passes("AuraInstance", 2).await;
     assert_eq!(
         op.api.resource_version(),
         before,
@@ -395,7 +395,8 @@ async fn a_memory_size_the_tenant_does_not_offer_is_reported_without_a_create() 
         failed.status.as_ref().unwrap().observed_generation,
         failed.metadata.generation
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The next pass (after the spec-error back-off) finds the same spec: no call, no create.
+    op.after_passes("AuraInstance", 1).await;
     let stats = op.emu.handle().stats();
     assert_eq!(stats.count_route("POST", "/v1/instances"), 0);
     assert!(
@@ -460,16 +461,15 @@ async fn a_deleted_connection_secret_is_written_again_with_the_same_password() {
         .delete("keeper-connection", &Default::default())
         .await
         .unwrap();
-    let name = "keeper-connection".to_owned();
-    let back = op
-        .api
-        .wait_until(Duration::from_secs(10), move |api| {
-            api.get_as::<k8s_openapi::api::core::v1::Secret>(Some(NS), &name)
-                .is_some()
-        })
-        .await;
-    assert!(back, "the Secret was not recreated");
-    let after = op.secret("keeper-connection").unwrap();
+    let after = support::wait_for(
+        "the Secret to be recreated",
+        Duration::from_secs(10),
+        || {
+            op.secret("keeper-connection")
+                .ok_or_else(|| "no Secret".to_owned())
+        },
+    )
+    .await;
     assert_eq!(
         secret_value(&after, "NEO4J_PASSWORD"),
         secret_value(&before, "NEO4J_PASSWORD")
@@ -653,20 +653,21 @@ async fn drift_made_in_aura_is_put_back() {
     };
     console.instances().update(&id, &change).await.unwrap();
     let handle = op.emu.handle();
-    let restored = op
-        .api
-        .wait_until(Duration::from_secs(10), move |_| {
-            handle
-                .instances()
+    support::wait_for(
+        "the resync to put memory back to 2GB",
+        Duration::from_secs(10),
+        || {
+            let instances = handle.instances();
+            match instances
                 .iter()
                 .any(|i| i.memory == "2GB" && i.status == "running")
-        })
-        .await;
-    assert!(
-        restored,
-        "the resync did not put memory back to 2GB: {:?}",
-        op.emu.handle().instances()
-    );
+            {
+                true => Ok(()),
+                false => Err(format!("{instances:?}")),
+            }
+        },
+    )
+    .await;
     let patches = op
         .emu
         .handle()
@@ -708,7 +709,7 @@ async fn a_restore_request_is_carried_out_once_however_often_it_is_applied() {
     .await;
     // GitOps re-applies the same spec; resyncs come and go.
     op.patch_spec("restored", request).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    op.after_passes("AuraInstance", 3).await;
     let restores = op
         .emu
         .handle()
@@ -757,7 +758,8 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
     for name in &names {
         op.wait_for(name, "Ready", is_ready).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A round of resyncs: background passes now queue for the budget.
+    op.after_passes("AuraInstance", 24).await;
     let patches = |op: &Operator| {
         op.emu
             .handle()
@@ -769,14 +771,16 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
     let started = std::time::Instant::now();
     op.patch_spec("fleet-7", json!({"memory": "4GB"})).await;
     let handle = op.emu.handle();
-    let patched = op
-        .api
-        .wait_until(Duration::from_secs(10), move |_| {
-            handle.stats().count_route("PATCH", "/v1/instances/{id}") > 0
-        })
-        .await;
+    support::wait_for(
+        "the resize to reach Aura",
+        Duration::from_secs(10),
+        || match handle.stats().count_route("PATCH", "/v1/instances/{id}") {
+            0 => Err("no PATCH".to_owned()),
+            _ => Ok(()),
+        },
+    )
+    .await;
     let waited = started.elapsed();
-    assert!(patched, "the resize never reached Aura");
     // Behind the queue it would take about 2 s; ahead of it, two budget slots.
     assert!(
         waited < Duration::from_millis(1200),

@@ -74,17 +74,15 @@ async fn deleting_the_namespace_deletes_in_aura_and_completes() {
     );
 
     op.api.delete_namespace(NS);
-    let gone = op
-        .api
-        .wait_until(Duration::from_secs(30), |api| {
-            api.get("", "namespaces", None, NS).is_none()
-        })
-        .await;
-    assert!(
-        gone,
-        "the namespace is still there: {:#?}",
-        op.api.get("", "namespaces", None, NS)
-    );
+    support::wait_for(
+        "the namespace to go",
+        Duration::from_secs(30),
+        || match op.api.get("", "namespaces", None, NS) {
+            None => Ok(()),
+            Some(namespace) => Err(format!("{namespace:#}")),
+        },
+    )
+    .await;
     assert!(op.api.list_as::<AuraInstance>(Some(NS)).is_empty());
     assert!(op.api.list_as::<GdsSession>(Some(NS)).is_empty());
     assert!(op.api.list_as::<Secret>(Some(NS)).is_empty());
@@ -143,11 +141,13 @@ async fn a_held_secret_nothing_needs_is_let_go_when_it_is_deleted() {
         .delete(CREDENTIALS, &Default::default())
         .await
         .unwrap();
-    let released = op
-        .api
-        .wait_until(Duration::from_secs(10), |api| {
-            api.get("", "secrets", Some(NS), CREDENTIALS).is_none()
-        })
-        .await;
-    assert!(released, "the hold was not lifted");
+    support::wait_for(
+        "the hold to be lifted",
+        Duration::from_secs(10),
+        || match op.secret(CREDENTIALS) {
+            None => Ok(()),
+            Some(secret) => Err(format!("finalizers {:?}", finalizers(&secret))),
+        },
+    )
+    .await;
 }

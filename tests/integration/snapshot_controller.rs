@@ -71,7 +71,7 @@ async fn a_snapshot_of_a_referenced_instance_is_taken_once_and_reported_complete
         "{reasons:?}"
     );
     // Settled: later passes read, never take again.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    op.after_passes("AuraSnapshot", 2).await;
     assert_eq!(op.emu.handle().stats().count_route("POST", TAKE_ROUTE), 1);
 }
 

@@ -83,3 +83,23 @@ pub async fn follow_tokio_clock(emu: EmulatorHandle) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The one way the tests wait: polls `check` until it gives a value, and fails after `within`
+/// naming `what` and what `check` saw last. No test sleeps for a fixed time where something it
+/// can observe will do.
+pub async fn wait_for<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) if tokio::time::Instant::now() > deadline => {
+                panic!("timed out waiting for {what}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}

@@ -60,6 +60,8 @@ pub struct Operator {
     pub budget: RateLimit,
     /// The client the controller uses: in-process, or over loopback HTTP.
     controller_kube: kube::Client,
+    /// The running controllers' metrics, to count their passes.
+    metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
     _served: Option<Served>,
     task: Option<JoinHandle<()>>,
 }
@@ -108,6 +110,7 @@ impl Operator {
                 burst: 1_000,
             },
             _served: None,
+            metrics: None,
             task: None,
         }
     }
@@ -130,10 +133,13 @@ impl Operator {
             client_id: CLIENT_ID.to_owned(),
             client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
         };
-        let ctx = Context::new(
+        let metrics = aura_operator::metrics::Metrics::new();
+        self.metrics = Some(std::sync::Arc::clone(&metrics));
+        let ctx = Context::with_metrics(
             self.controller_kube.clone(),
             AuraClients::new(settings, default),
             self.timing,
+            metrics,
         );
         self.task = Some(tokio::spawn(async move {
             aura_operator::controllers::run_all(ctx, Some(NS), std::future::pending()).await;
@@ -208,33 +214,42 @@ impl Operator {
         within: Duration,
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let current = self.api.get_as::<AuraInstance>(Some(NS), name);
-            if let Some(obj) = &current
-                && check(obj)
-            {
-                return obj.clone();
+        self.wait_for_kind_within(name, what, within, check).await
+    }
+
+    /// Passes the controllers have finished, of `kind`, so far (from their metrics).
+    pub fn passes(&self, kind: &str) -> u64 {
+        let text = self
+            .metrics
+            .as_ref()
+            .map(|m| m.encode())
+            .unwrap_or_default();
+        let prefix = format!("aura_operator_reconciles_total{{kind=\"{kind}\"");
+        text.lines()
+            .filter(|l| l.starts_with(&prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    /// Waits until the controller of `kind` has finished `n` more passes: instead of sleeping
+    /// through resync intervals, a test that checks that nothing happens waits for the passes
+    /// in which it would have happened.
+    pub async fn after_passes(&self, kind: &str, n: u64) {
+        let start = self.passes(kind);
+        let what = format!("{n} more {kind} passes");
+        super::wait_for(&what, Duration::from_secs(15), || {
+            let done = self.passes(kind) - start;
+            if done >= n {
+                Ok(())
+            } else {
+                Err(format!("{done} passes"))
             }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {name} to be {what}; last seen: {:#?}",
-                    current.map(|o| o.status)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await;
     }
 
     pub async fn wait_gone(&self, name: &str) {
-        let name = name.to_owned();
-        let gone = self
-            .api
-            .wait_until(Duration::from_secs(15), move |api| {
-                api.get_as::<AuraInstance>(Some(NS), &name).is_none()
-            })
-            .await;
-        assert!(gone, "the AuraInstance was not removed");
+        self.wait_gone_any::<AuraInstance>(name).await;
     }
 
     pub fn snapshots(&self) -> Api<AuraSnapshot> {
@@ -280,19 +295,28 @@ impl Operator {
     where
         K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let current = self.api.get_as::<K>(Some(NS), name);
-            if let Some(obj) = &current
-                && check(obj)
-            {
-                return obj.clone();
+        self.wait_for_kind_within(name, what, Duration::from_secs(15), check)
+            .await
+    }
+
+    async fn wait_for_kind_within<K>(
+        &self,
+        name: &str,
+        what: &str,
+        within: Duration,
+        check: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let what = format!("{name} to be {what}");
+        super::wait_for(&what, within, || {
+            match self.api.get_as::<K>(Some(NS), name) {
+                Some(obj) if check(&obj) => Ok(obj),
+                other => Err(format!("{other:#?}")),
             }
-            if tokio::time::Instant::now() > deadline {
-                panic!("timed out waiting for {name} to be {what}; last seen: {current:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until the resource `name` of any kind is gone.
@@ -304,14 +328,14 @@ impl Operator {
             + std::fmt::Debug
             + 'static,
     {
-        let name = name.to_owned();
-        let gone = self
-            .api
-            .wait_until(Duration::from_secs(15), move |api| {
-                api.get_as::<K>(Some(NS), &name).is_none()
-            })
-            .await;
-        assert!(gone, "the resource was not removed");
+        let what = format!("{name} to be removed");
+        super::wait_for(&what, Duration::from_secs(15), || {
+            match self.api.get_as::<K>(Some(NS), name) {
+                None => Ok(()),
+                Some(obj) => Err(format!("{:#?}", obj.meta())),
+            }
+        })
+        .await;
     }
 
     pub fn secret(&self, name: &str) -> Option<Secret> {

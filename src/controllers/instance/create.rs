@@ -336,27 +336,35 @@ impl Pass<'_> {
             vector_optimized: None,
             graph_analytics_plugin: None,
         };
-        // The password goes to the Secret before the instance id goes to the status: if this
-        // write fails, the next pass finds the instance by name and the password in memory.
-        self.write_secret(&instance, Some(&created.username))
+        let note = format!(
+            "Aura instance {id} created; connection details in Secret {}",
+            secret::name(&self.obj)
+        );
+        self.record_instance(&instance, Some(&created.username), "Created", note)
             .await?;
+        Ok(instance)
+    }
+
+    /// Records an instance this resource created (or an earlier pass did): the password goes to
+    /// the Secret before the instance id goes to the status, so that if the status write fails
+    /// the next pass finds the instance by name and the password in memory or the Secret.
+    async fn record_instance(
+        &mut self,
+        instance: &Instance,
+        username: Option<&str>,
+        reason: &str,
+        note: String,
+    ) -> Result<()> {
+        let id = instance.id.to_string();
+        self.write_secret(instance, username).await?;
         self.status.instance_id = Some(id.clone());
-        self.status.aura_name = Some(created.name.clone());
+        self.status.aura_name = Some(instance.name.clone());
         self.status.create_intent = None;
         self.status.created_at = Some(Time(jiff::Timestamp::now()));
         self.save().await?;
         self.ctx.memory.instance_recorded(&self.key(), &id);
-        events::normal(
-            self.ctx,
-            &*self.obj,
-            "Created",
-            format!(
-                "Aura instance {id} created; connection details in Secret {}",
-                secret::name(&self.obj)
-            ),
-        )
-        .await;
-        Ok(instance)
+        events::normal(self.ctx, &*self.obj, reason, note).await;
+        Ok(())
     }
 
     async fn create_request(&self, tenant: &TenantId, name: &str) -> Result<CreateInstance> {
@@ -399,20 +407,9 @@ impl Pass<'_> {
             .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)));
         if let Some(password) = password {
             self.ctx.memory.keep_password(&self.key(), &id, password);
-            self.write_secret(&instance, None).await?;
-            self.status.instance_id = Some(id.clone());
-            self.status.aura_name = Some(instance.name.clone());
-            self.status.create_intent = None;
-            self.status.created_at = Some(Time(jiff::Timestamp::now()));
-            self.save().await?;
-            self.ctx.memory.instance_recorded(&self.key(), &id);
-            events::normal(
-                self.ctx,
-                &*self.obj,
-                "Recovered",
-                format!("found Aura instance {id} created by an earlier pass; recorded it"),
-            )
-            .await;
+            let note = format!("found Aura instance {id} created by an earlier pass; recorded it");
+            self.record_instance(&instance, None, "Recovered", note)
+                .await?;
             return Ok(instance);
         }
         match self.obj.spec.lost_password_policy {
