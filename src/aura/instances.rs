@@ -285,6 +285,34 @@ pub struct Instances<'c> {
     pub(crate) client: &'c Client,
 }
 
+impl Instance {
+    /// An instance known only by id and name, in the `creating` state Aura puts a new one in:
+    /// what a client has before Aura reports anything more.
+    pub fn creating(id: InstanceId, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            status: InstanceStatus::Creating,
+            tenant_id: None,
+            cloud_provider: None,
+            region: None,
+            instance_type: None,
+            connection_url: None,
+            memory: None,
+            storage: None,
+            created_at: None,
+            metrics_integration_url: None,
+            customer_managed_key_id: None,
+            graph_nodes: None,
+            graph_relationships: None,
+            secondaries_count: None,
+            cdc_enrichment_mode: None,
+            vector_optimized: None,
+            graph_analytics_plugin: None,
+        }
+    }
+}
+
 impl Instances<'_> {
     /// All instances the credential can see, optionally of one tenant.
     pub async fn list(&self, tenant: Option<&TenantId>) -> Result<Vec<InstanceSummary>> {

@@ -39,6 +39,9 @@ impl Pass<'_> {
             // fresh instance for one an earlier crash left behind.
             self.status.instance_id = Some(id);
             self.status.create_intent = None;
+            self.status
+                .created_at
+                .get_or_insert_with(|| Time(jiff::Timestamp::now()));
         }
         if let Some(id) = self.status.instance_id.clone() {
             return self.existing(aura, &id).await;
@@ -95,6 +98,7 @@ impl Pass<'_> {
         }
         self.status.create_intent = status.create_intent.clone();
         self.status.instance_id = status.instance_id.clone();
+        self.status.created_at = status.created_at.clone();
         self.written = status;
         Ok(true)
     }
@@ -113,6 +117,21 @@ impl Pass<'_> {
             .as_ref()
             .is_some_and(|s| *s != aura::InstanceStatus::Creating);
         fresh && !seen
+    }
+
+    /// The instance as this resource recorded it at its create, before Aura shows it.
+    fn as_created(&self, id: InstanceId) -> Instance {
+        let status = &self.status;
+        Instance {
+            tenant_id: status
+                .tenant_id
+                .as_deref()
+                .and_then(|t| TenantId::new(t).ok()),
+            connection_url: status.connection_url.clone(),
+            memory: status.memory.clone(),
+            storage: status.storage.clone(),
+            ..Instance::creating(id, status.aura_name.clone().unwrap_or_default())
+        }
     }
 
     /// Whether `since` lies within the window in which Aura may not show a new instance yet.
@@ -162,9 +181,8 @@ impl Pass<'_> {
         let id = InstanceId::new(id).map_err(as_spec_error)?;
         match aura.instances().get(&id).await {
             Ok(instance) => Ok(instance),
-            Err(e) if e.is_not_found() && self.may_be_invisible() => {
-                Err(self.not_visible_yet(&format!("instance {id}")).into())
-            }
+            // Aura does not show it yet: go on with what its create answered, still creating.
+            Err(e) if e.is_not_found() && self.may_be_invisible() => Ok(self.as_created(id)),
             Err(e) if e.is_not_found() => Err(Error::NeedsAttention {
                 reason: Reason::InstanceNotFound,
                 message: format!(
@@ -316,9 +334,6 @@ impl Pass<'_> {
             .memory
             .keep_password(&self.key(), &id, created.password.clone());
         let instance = Instance {
-            id: created.id.clone(),
-            name: created.name.clone(),
-            status: aura::InstanceStatus::Creating,
             tenant_id: Some(tenant.clone()),
             cloud_provider: created.cloud_provider.clone(),
             region: created.region.clone(),
@@ -326,15 +341,7 @@ impl Pass<'_> {
             connection_url: created.connection_url.clone(),
             memory: Some(request.memory.clone()),
             storage: request.storage.clone(),
-            created_at: None,
-            metrics_integration_url: None,
-            customer_managed_key_id: None,
-            graph_nodes: None,
-            graph_relationships: None,
-            secondaries_count: None,
-            cdc_enrichment_mode: None,
-            vector_optimized: None,
-            graph_analytics_plugin: None,
+            ..Instance::creating(created.id.clone(), created.name.clone())
         };
         let note = format!(
             "Aura instance {id} created; connection details in Secret {}",
