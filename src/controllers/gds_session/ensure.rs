@@ -142,35 +142,19 @@ impl Pass<'_> {
         aura: &aura::Client,
         referenced: Option<&ReferencedInstance>,
     ) -> Result<Session> {
-        let placement = self.placement(aura, referenced).await?;
-        let memory = self.memory(aura).await?;
-        let ttl = match &self.obj.spec.ttl {
-            Some(text) => Some(gds_session::parse_ttl(text).ok_or_else(|| {
-                Error::invalid(
-                    "ttl",
-                    format!("{text:?} is not a duration such as 30m or 2h"),
-                )
-            })?),
-            None => None,
-        };
-        let name = self.session_name();
-        let resumed = match &self.status.create_intent {
-            Some(intent) if intent.session_name == name => true,
-            _ => {
-                self.status.create_intent = Some(SessionIntent {
-                    session_name: name.clone(),
-                    since: Time(jiff::Timestamp::now()),
-                });
-                self.save().await?;
-                false
-            }
-        };
         let request = CreateSession {
-            name: name.clone(),
-            memory,
-            ttl,
-            placement,
+            name: self.session_name(),
+            placement: self.placement(aura, referenced).await?,
+            memory: self.memory(aura).await?,
+            // Checked by validate.
+            ttl: self
+                .obj
+                .spec
+                .ttl
+                .as_deref()
+                .and_then(gds_session::parse_ttl),
         };
+        let resumed = self.record_intent(&request.name).await?;
         let answer = match aura.sessions().create(&request).await {
             Ok(answer) => answer,
             Err(e) => {
@@ -189,41 +173,36 @@ impl Pass<'_> {
             // Aura handed back the ended session of that name: remove it so the next create
             // makes a new one.
             aura.sessions().delete(&session.id).await?;
-            return Err(Wait {
-                reason: Reason::RecreatingSession,
-                message: format!(
-                    "Aura answered with ended session {}; deleted it to create a new one",
-                    session.id
-                ),
-                retry: self.ctx.timing.poll.initial,
-            }
-            .into());
+            let message = format!(
+                "Aura answered with ended session {}; deleted it to create a new one",
+                session.id
+            );
+            return Err(self.wait(Reason::RecreatingSession, message).into());
         }
         self.status.session_id = Some(session.id.to_string());
-        self.status.session_name = Some(name.clone());
+        self.status.session_name = Some(request.name.clone());
         self.status.create_intent = None;
         self.observe(&session);
         self.save().await?;
-        let (reason, note) = match (answer.created, resumed) {
-            (true, _) => (
-                "Created",
-                format!("created GDS session {name:?} ({})", session.id),
-            ),
-            (false, true) => (
-                "Recovered",
-                format!("found GDS session {name:?} created by an earlier pass; recorded it"),
-            ),
-            (false, false) => (
-                "Adopted",
-                format!(
-                    "a GDS session named {name:?} already existed ({}); this resource now manages \
-                     it and deletes it when deleted",
-                    session.id
-                ),
-            ),
-        };
+        let (reason, note) = created_note(&request.name, &session, answer.created, resumed);
         events::normal(self.ctx, &*self.obj, reason, note).await;
         Ok(session)
+    }
+
+    /// Records the intent to create the session `name` before asking Aura; returns whether it
+    /// was recorded already (an earlier pass asked and did not hear back).
+    async fn record_intent(&mut self, name: &str) -> Result<bool> {
+        if let Some(intent) = &self.status.create_intent
+            && intent.session_name == name
+        {
+            return Ok(true);
+        }
+        self.status.create_intent = Some(SessionIntent {
+            session_name: name.to_owned(),
+            since: Time(jiff::Timestamp::now()),
+        });
+        self.save().await?;
+        Ok(false)
     }
 
     /// Where the session runs. An attached session waits while its instance is not running.
@@ -240,31 +219,43 @@ impl Pass<'_> {
             })?),
             (None, None) => None,
         };
-        if let Some(instance_id) = attached {
-            let instance = aura.instances().get(&instance_id).await.map_err(|e| {
-                if e.is_not_found() {
-                    let field = if spec.instance_id.is_some() {
-                        "instanceId"
-                    } else {
-                        "instanceRef"
-                    };
-                    Error::invalid(
-                        field,
-                        format!("Aura has no instance {instance_id} visible to this credential"),
-                    )
-                } else {
-                    Error::Aura(e)
-                }
-            })?;
-            if instance.status != InstanceStatus::Running {
-                return Err(self.instance_not_running(instance.status.as_str()).into());
-            }
-            self.status.instance_id = Some(instance_id.to_string());
-            return Ok(Placement::Attached {
-                instance_id,
-                database_id: spec.database_id.clone(),
-            });
+        match attached {
+            Some(instance_id) => self.attached(aura, instance_id).await,
+            None => self.standalone(aura).await,
         }
+    }
+
+    /// On an instance, which must be running.
+    async fn attached(
+        &mut self,
+        aura: &aura::Client,
+        instance_id: InstanceId,
+    ) -> Result<Placement> {
+        let spec = &self.obj.spec;
+        let instance = aura.instances().get(&instance_id).await.map_err(|e| {
+            if !e.is_not_found() {
+                return Error::Aura(e);
+            }
+            let field = match spec.instance_id {
+                Some(_) => "instanceId",
+                None => "instanceRef",
+            };
+            let message = format!("Aura has no instance {instance_id} visible to this credential");
+            Error::invalid(field, message)
+        })?;
+        if instance.status != InstanceStatus::Running {
+            return Err(self.instance_not_running(instance.status.as_str()).into());
+        }
+        self.status.instance_id = Some(instance_id.to_string());
+        Ok(Placement::Attached {
+            instance_id,
+            database_id: spec.database_id.clone(),
+        })
+    }
+
+    /// In a tenant and region of its own (validate saw to it that they are given).
+    async fn standalone(&mut self, aura: &aura::Client) -> Result<Placement> {
+        let spec = &self.obj.spec;
         let tenant_id = match (&self.status.tenant_id, &spec.tenant_id, &spec.tenant_name) {
             (Some(known), _, _) => TenantId::new(known.as_str()).map_err(Error::Aura)?,
             (None, Some(id), _) => TenantId::new(id.as_str())
@@ -275,24 +266,17 @@ impl Pass<'_> {
                 .await
                 .map_err(as_spec_error)?,
             (None, None, None) => {
-                return Err(Error::invalid(
-                    "instanceRef",
-                    "attach the session to an instance or name a tenant for a standalone one",
-                )
-                .into());
+                return Err(Error::invalid("instanceRef", "name an instance or a tenant").into());
             }
         };
         self.status.tenant_id = Some(tenant_id.to_string());
-        let cloud_provider = spec.cloud_provider.map(provider).ok_or_else(|| {
-            Error::invalid("cloudProvider", "is required for a standalone session")
-        })?;
-        let region = spec
-            .region
-            .clone()
-            .ok_or_else(|| Error::invalid("region", "is required for a standalone session"))?;
+        let (Some(cloud_provider), Some(region)) = (spec.cloud_provider, spec.region.clone())
+        else {
+            return Err(Error::invalid("region", "is required for a standalone session").into());
+        };
         Ok(Placement::Standalone {
             tenant_id,
-            cloud_provider,
+            cloud_provider: provider(cloud_provider),
             region,
         })
     }
@@ -365,6 +349,31 @@ impl Pass<'_> {
             recommended_size: estimate.recommended_size.clone(),
         });
         Ok(estimate.recommended_size)
+    }
+}
+
+/// The Event for a session create Aura answered: new, found after a lost answer, or one that
+/// existed under that name before.
+fn created_note(
+    name: &str,
+    session: &Session,
+    created: bool,
+    resumed: bool,
+) -> (&'static str, String) {
+    let id = &session.id;
+    match (created, resumed) {
+        (true, _) => ("Created", format!("created GDS session {name:?} ({id})")),
+        (false, true) => (
+            "Recovered",
+            format!("found GDS session {name:?} created by an earlier pass; recorded it"),
+        ),
+        (false, false) => (
+            "Adopted",
+            format!(
+                "a GDS session named {name:?} already existed ({id}); this resource now manages \
+                 it and deletes it when deleted"
+            ),
+        ),
     }
 }
 
