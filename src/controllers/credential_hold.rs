@@ -27,7 +27,8 @@ use super::error::Error;
 
 type Result<T> = std::result::Result<T, Error>;
 use super::{Context, finalizer, reconciler};
-use crate::crd::instance::{CredentialsSecretRef, DeletionPolicy};
+use crate::crd::common::CredentialsSecretRef;
+use crate::crd::instance::DeletionPolicy;
 use crate::crd::{AuraInstance, GdsSession};
 
 /// Finalizer on a credentials Secret that resources still need.

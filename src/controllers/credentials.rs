@@ -15,11 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::error::Error;
 
-type Result<T> = std::result::Result<T, Error>;
 use crate::aura::{self, CallObserver, RateLimit};
-use crate::crd::instance::{
-    CredentialsSecretRef, default_client_id_key, default_client_secret_key,
-};
+use crate::crd::common::{CredentialsSecretRef, default_client_id_key, default_client_secret_key};
+
+type Result<T> = std::result::Result<T, Error>;
 
 /// Where the operator-wide default credential lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,33 +159,7 @@ impl AuraClients {
                 location.namespace, location.name
             ))
         })?;
-        let value = |key: &str| -> Result<String> {
-            let bytes = secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(|b| b.0.clone())
-                .or_else(|| {
-                    secret
-                        .string_data
-                        .as_ref()
-                        .and_then(|d| d.get(key))
-                        .map(|s| s.clone().into_bytes())
-                })
-                .ok_or_else(|| {
-                    Error::Credentials(format!(
-                        "{field}: Secret {}/{} has no key {key:?}",
-                        location.namespace, location.name
-                    ))
-                })?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                Error::Credentials(format!(
-                    "{field}: key {key:?} of Secret {} is not UTF-8 text",
-                    location.name
-                ))
-            })?;
-            Ok(text.trim().to_owned())
-        };
+        let value = |key: &str| key_value(&secret, key, field, &location);
         let client_id = value(&id_key)?;
         let client_secret = SecretString::from(value(&secret_key)?);
         Ok((client_id, client_secret, Some(secret)))
@@ -226,4 +199,28 @@ impl AuraClients {
         cache.insert(client_id.to_owned(), (secret, client.clone()));
         Ok(client)
     }
+}
+/// The text under `key` of a credentials Secret (`data`, or `stringData` as written), trimmed.
+/// Errors name `field` (where the Secret was named) and the Secret, never the value.
+fn key_value(secret: &Secret, key: &str, field: &str, at: &SecretLocation) -> Result<String> {
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.clone())
+        .or_else(|| {
+            let text = secret.string_data.as_ref()?.get(key)?;
+            Some(text.clone().into_bytes())
+        })
+        .ok_or_else(|| {
+            let (ns, name) = (&at.namespace, &at.name);
+            Error::Credentials(format!("{field}: Secret {ns}/{name} has no key {key:?}"))
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Credentials(format!(
+            "{field}: key {key:?} of Secret {} is not UTF-8 text",
+            at.name
+        ))
+    })?;
+    Ok(text.trim().to_owned())
 }

@@ -9,7 +9,7 @@ use super::error::{Error, Result, Wait};
 use super::reasons::Reason;
 use super::{Context, pass};
 use crate::aura::{InstanceId, SnapshotId, SnapshotStatus};
-use crate::crd::instance::CredentialsSecretRef;
+use crate::crd::common::CredentialsSecretRef;
 use crate::crd::{AuraInstance, AuraSnapshot};
 
 /// Condition reasons for a reference that does not resolve yet.

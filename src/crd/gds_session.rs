@@ -215,7 +215,7 @@ pub struct GdsSessionStatus {
     /// The credentials Secret the session was created with (its own, or its instanceRef's):
     /// deleting the session uses it even when the referenced AuraInstance is gone by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_secret_ref: Option<crate::crd::instance::CredentialsSecretRef>,
+    pub credentials_secret_ref: Option<CredentialsSecretRef>,
     /// Set before the create call and kept until the session id is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_intent: Option<SessionIntent>,

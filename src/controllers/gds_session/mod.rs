@@ -20,7 +20,7 @@ use super::reconciler::Reconciler;
 use super::references::{self, Reasons, ReferencedInstance};
 use super::{credential_hold, events};
 use crate::aura::{self, SessionFilter, SessionId};
-use crate::crd::instance::CredentialsSecretRef;
+use crate::crd::common::CredentialsSecretRef;
 use crate::crd::{GdsSession, gds_session};
 
 /// Finalizer that keeps a resource until its Aura session is deleted.

@@ -18,7 +18,7 @@ use super::reconciler::Reconciler;
 use super::references::{self, Reasons};
 use crate::aura::{InstanceId, Snapshot, SnapshotStatus};
 use crate::crd::AuraSnapshot;
-use crate::crd::instance::CredentialsSecretRef;
+use crate::crd::common::CredentialsSecretRef;
 
 pub use take::recognise;
 
