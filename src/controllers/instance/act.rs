@@ -127,26 +127,7 @@ impl Pass<'_> {
             message: None,
         });
         self.save().await?;
-        let own_snapshot = source == instance.id && snapshot.is_some();
-        let result = match (&snapshot, own_snapshot) {
-            (Some(snap), true) => aura
-                .snapshots(&instance.id)
-                .restore(snap)
-                .await
-                .map(|_| format!("restoring snapshot {snap}")),
-            (Some(snap), false) => aura
-                .instances()
-                .overwrite_from_snapshot(&instance.id, &source, snap)
-                .await
-                .map(|started| {
-                    describe_overwrite(started, &format!("snapshot {snap} of instance {source}"))
-                }),
-            (None, _) => aura
-                .instances()
-                .overwrite_from_instance(&instance.id, &source)
-                .await
-                .map(|started| describe_overwrite(started, &format!("instance {source}"))),
-        };
+        let result = send_restore(aura, &instance.id, &source, snapshot.as_ref()).await;
         match result {
             Ok(note) => {
                 self.set_restore(
@@ -335,6 +316,35 @@ impl Pass<'_> {
         )
         .await;
         Ok((kept.password_for(id), kept.username_for(id)))
+    }
+}
+
+/// Sends a restore: of the instance's own snapshot, or an overwrite from another instance (or
+/// one of its snapshots). Returns what is being loaded, for the record.
+async fn send_restore(
+    aura: &aura::Client,
+    target: &InstanceId,
+    source: &InstanceId,
+    snapshot: Option<&SnapshotId>,
+) -> std::result::Result<String, aura::Error> {
+    match snapshot {
+        Some(snap) if source == target => aura
+            .snapshots(target)
+            .restore(snap)
+            .await
+            .map(|_| format!("restoring snapshot {snap}")),
+        Some(snap) => aura
+            .instances()
+            .overwrite_from_snapshot(target, source, snap)
+            .await
+            .map(|started| {
+                describe_overwrite(started, &format!("snapshot {snap} of instance {source}"))
+            }),
+        None => aura
+            .instances()
+            .overwrite_from_instance(target, source)
+            .await
+            .map(|started| describe_overwrite(started, &format!("instance {source}"))),
     }
 }
 

@@ -53,30 +53,10 @@ impl Pass<'_> {
             .aura()
             .await?
             .with_priority(aura::Priority::Interactive);
-        let ids = match (known, intent) {
-            (Some(id), _) => vec![id],
-            // A create may have reached Aura without being recorded: find it by its name.
-            (None, Some(intent)) => {
-                let tenant = TenantId::new(intent.tenant_id.as_str()).map_err(Error::Aura)?;
-                aura.instances()
-                    .list(Some(&tenant))
-                    .await?
-                    .into_iter()
-                    .filter(|s| s.name == intent.aura_name)
-                    .map(|s| s.id.to_string())
-                    .collect()
-            }
-            (None, None) => Vec::new(),
+        let ids = match known {
+            Some(id) => vec![id],
+            None => self.created_unrecorded(&aura).await?,
         };
-        if ids.is_empty()
-            && let Some(intent) = &self.status.create_intent
-            && self.within_grace(&intent.since)
-        {
-            // A create sent moments ago may not be listed yet: deleting nothing now could
-            // leave it running with no resource.
-            let what = format!("an instance named {:?}", intent.aura_name);
-            return Err(self.not_visible_yet(&what).into());
-        }
         let mut waiting = Vec::new();
         for id in ids {
             if !self.delete_in_aura(&aura, &id).await? {
@@ -86,15 +66,39 @@ impl Pass<'_> {
         if waiting.is_empty() {
             return Ok(());
         }
+        let message = format!(
+            "waiting for Aura to finish deleting instance {}",
+            waiting.join(", ")
+        );
         Err(Wait {
             reason: Reason::DeletingInAura,
-            message: format!(
-                "waiting for Aura to finish deleting instance {}",
-                waiting.join(", ")
-            ),
+            message,
             retry: self.ctx.timing.poll.initial,
         }
         .into())
+    }
+
+    /// Instances a create may have made without being recorded, found by the intent's name. A
+    /// create sent moments ago may not be listed yet: finding none then is a wait, since
+    /// deleting nothing could leave it running with no resource.
+    async fn created_unrecorded(&self, aura: &aura::Client) -> Result<Vec<String>> {
+        let Some(intent) = &self.status.create_intent else {
+            return Ok(Vec::new());
+        };
+        let tenant = TenantId::new(intent.tenant_id.as_str()).map_err(Error::Aura)?;
+        let ids: Vec<String> = aura
+            .instances()
+            .list(Some(&tenant))
+            .await?
+            .into_iter()
+            .filter(|s| s.name == intent.aura_name)
+            .map(|s| s.id.to_string())
+            .collect();
+        if ids.is_empty() && self.within_grace(&intent.since) {
+            let what = format!("an instance named {:?}", intent.aura_name);
+            return Err(self.not_visible_yet(&what).into());
+        }
+        Ok(ids)
     }
 
     /// Keeps the Aura instance and what it takes to use it: the connection Secret is released
