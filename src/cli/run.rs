@@ -91,9 +91,16 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
 /// Why the operator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("no Kubernetes connection (kubeconfig or in-cluster service account): {0}")]
+    #[error(
+        "no Kubernetes connection (kubeconfig or in-cluster service account): {0}. `run` needs a \
+         cluster with the CRDs installed: for example `kind create cluster` then \
+         `kubectl apply -f crds/`; `cargo test` needs none"
+    )]
     Kubeconfig(#[source] kube::Error),
-    #[error("cannot reach the Kubernetes API server at {url}: {source}")]
+    #[error(
+        "cannot reach the Kubernetes API server at {url}: {source}. Is the cluster of your current \
+         kube context running?"
+    )]
     Unreachable {
         url: String,
         #[source]
