@@ -27,7 +27,8 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::error::{Error, Result, Retry};
 use super::pass::{self, Kind, Pass, Verdict};
-use super::{Context, finalizer, secrets};
+use super::{Context, credential_hold, finalizer, secrets};
+use crate::crd::common::CredentialsSecretRef;
 
 /// What a kind brings to the reconcile loop: its steps, in the order the loop runs them.
 pub trait Reconciler: Kind {
@@ -45,6 +46,10 @@ pub trait Reconciler: Kind {
 
     /// The Aura status word of a cached resource, for the `resources{kind,status}` gauge.
     fn status_word(&self) -> Option<String>;
+
+    /// The credentials Secret of the resource's namespace it may hold for its cleanup (see
+    /// [`credential_hold`]); released once its cleanup is done.
+    fn credentials_held(&self) -> Option<&CredentialsSecretRef>;
 
     /// Checks of the spec alone (pure).
     fn validate(&self) -> Result<(), Error>;
@@ -147,6 +152,12 @@ async fn clean_up<K: Reconciler>(
     let mut pass = Pass::new(Arc::clone(&obj), ctx);
     match K::clean_up(&mut pass).await {
         Ok(()) => {
+            // Done with Aura: the credentials Secret need not wait for this resource any more.
+            if let Some(credentials) = obj.credentials_held() {
+                let namespace = obj.namespace().unwrap_or_default();
+                credential_hold::release_if_unused(ctx, &namespace, &credentials.name, &pass.key())
+                    .await?;
+            }
             finalizer::remove(api, &*obj, finalizer_name).await?;
             ctx.metrics.reconciled(K::KIND, "ok");
             Ok(Action::await_change())

@@ -38,6 +38,10 @@ impl Reconciler for GdsSession {
         Some(status.to_string()).filter(|s| !s.is_empty())
     }
 
+    fn credentials_held(&self) -> Option<&CredentialsSecretRef> {
+        credential_hold::session_credentials(self)
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate(&self.spec)
     }
@@ -250,18 +254,7 @@ impl Pass<'_> {
         // the credential the session was created with.
         let referenced = self.referenced_instance().await.ok().flatten();
         let credentials = self.credentials(referenced.as_ref());
-        self.delete_in_aura(credentials.as_ref()).await?;
-        // Done with Aura: the credentials Secret need not wait for this session any more.
-        if let Some(credentials) = &credentials {
-            credential_hold::release_if_unused(
-                self.ctx,
-                &self.namespace(),
-                &credentials.name,
-                &self.key(),
-            )
-            .await?;
-        }
-        Ok(())
+        self.delete_in_aura(credentials.as_ref()).await
     }
 
     /// Deletes the session (and any a lost create answer may have made) in Aura.

@@ -7,26 +7,11 @@
 use super::{Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::secrets;
-use crate::controllers::{Error, Reason, Wait, credential_hold, events};
+use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::instance::DeletionPolicy;
 
 impl Pass<'_> {
     pub(super) async fn cleanup(&mut self) -> Result<()> {
-        self.clean_up_in_aura().await?;
-        // Done with Aura: the credentials Secret need not wait for this resource any more.
-        if let Some(credentials) = &self.obj.spec.credentials_secret_ref {
-            credential_hold::release_if_unused(
-                self.ctx,
-                &self.namespace(),
-                &credentials.name,
-                &self.key(),
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn clean_up_in_aura(&mut self) -> Result<()> {
         self.ctx.memory.forget(&self.key());
         let known = self.status.instance_id.clone();
         let intent = self.status.create_intent.clone();

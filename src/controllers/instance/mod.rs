@@ -22,6 +22,7 @@ use super::reconciler::Reconciler;
 use super::{credential_hold, pass};
 use crate::aura;
 use crate::crd::AuraInstance;
+use crate::crd::common::CredentialsSecretRef;
 
 /// Finalizer that keeps a resource until its Aura side is dealt with.
 pub const FINALIZER: &str = "aura.neo4j.io/instance";
@@ -35,6 +36,10 @@ impl Reconciler for AuraInstance {
 
     fn status_word(&self) -> Option<String> {
         Some(self.status.as_ref()?.status.as_ref()?.to_string())
+    }
+
+    fn credentials_held(&self) -> Option<&CredentialsSecretRef> {
+        self.spec.credentials_secret_ref.as_ref()
     }
 
     fn validate(&self) -> Result<(), Error> {

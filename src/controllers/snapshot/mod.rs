@@ -34,6 +34,11 @@ impl Reconciler for AuraSnapshot {
         Some(self.status.as_ref()?.status.as_ref()?.to_string())
     }
 
+    /// A snapshot's deletion needs no Aura call, so it holds nothing.
+    fn credentials_held(&self) -> Option<&CredentialsSecretRef> {
+        None
+    }
+
     fn validate(&self) -> Result<(), Error> {
         if self.spec.instance_id.is_none() && self.spec.instance_ref.is_none() {
             return Err(Error::invalid(
