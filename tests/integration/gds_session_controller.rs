@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::operator::{
-    NS, Operator, condition, instance, is_ready, ready_reason, resource, secret_value,
+    NS, Operator, aura_status, condition, instance, is_ready, ready_reason, resource, secret_value,
 };
 use aura_operator::aura::{Session, SessionFilter};
 use aura_operator::crd::{AuraInstance, GdsSession};
@@ -244,14 +244,7 @@ async fn a_session_waits_while_its_instance_is_paused() {
     let op = Operator::start().await;
     op.apply(instance("resting", json!({"paused": true}))).await;
     op.wait_for("resting", "paused", |o: &AuraInstance| {
-        is_ready(o)
-            && o.status
-                .as_ref()
-                .unwrap()
-                .status
-                .as_ref()
-                .map(|s| s.as_str())
-                == Some("paused")
+        is_ready(o) && aura_status(o) == Some("paused")
     })
     .await;
     op.create::<GdsSession>(session(

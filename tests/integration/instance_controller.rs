@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::operator::{
-    NS, Operator, condition, instance, is_ready, ready_reason, secret_value,
+    NS, Operator, aura_status, condition, instance, is_ready, ready_reason, secret_value,
 };
 use aura_operator::emulator::{DEFAULT_TENANT_ID, Fault};
 use http::Method;
@@ -168,27 +168,13 @@ async fn paused_follows_the_spec_both_ways() {
     op.patch_spec("sleepy", json!({"paused": true})).await;
     let paused = op
         .wait_for("sleepy", "paused", |o| {
-            is_ready(o)
-                && o.status
-                    .as_ref()
-                    .unwrap()
-                    .status
-                    .as_ref()
-                    .map(|s| s.as_str())
-                    == Some("paused")
+            is_ready(o) && aura_status(o) == Some("paused")
         })
         .await;
     assert_eq!(condition(&paused, "Ready").unwrap().reason, "Paused");
     op.patch_spec("sleepy", json!({"paused": false})).await;
     op.wait_for("sleepy", "running", |o| {
-        is_ready(o)
-            && o.status
-                .as_ref()
-                .unwrap()
-                .status
-                .as_ref()
-                .map(|s| s.as_str())
-                == Some("running")
+        is_ready(o) && aura_status(o) == Some("running")
     })
     .await;
 }

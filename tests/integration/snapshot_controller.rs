@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::support;
-use crate::support::operator::{Operator, condition, instance, is_ready, ready_reason, resource};
+use crate::support::operator::{
+    Operator, aura_status, condition, instance, is_ready, ready_reason, resource,
+};
 use aura_operator::aura::{InstanceId, SnapshotId};
 use aura_operator::crd::{AuraInstance, AuraSnapshot};
 use aura_operator::emulator::{Fault, SnapshotProfile, SnapshotStatus};
@@ -80,14 +82,7 @@ async fn a_snapshot_waits_while_the_instance_is_paused_and_is_taken_after_resume
     let op = Operator::start().await;
     op.apply(instance("sleepy", json!({"paused": true}))).await;
     op.wait_for("sleepy", "paused", |o: &AuraInstance| {
-        is_ready(o)
-            && o.status
-                .as_ref()
-                .unwrap()
-                .status
-                .as_ref()
-                .map(|s| s.as_str())
-                == Some("paused")
+        is_ready(o) && aura_status(o) == Some("paused")
     })
     .await;
     op.create::<AuraSnapshot>(snapshot("nap", json!({"instanceRef": {"name": "sleepy"}})))

@@ -389,6 +389,11 @@ pub fn condition<'a, K: HasConditions>(obj: &'a K, type_: &str) -> Option<&'a Co
     obj.conditions().iter().find(|c| c.type_ == type_)
 }
 
+/// The Aura status word an AuraInstance reports (`running`, `paused`, ...).
+pub fn aura_status(obj: &AuraInstance) -> Option<&str> {
+    obj.status.as_ref()?.status.as_ref().map(|s| s.as_str())
+}
+
 pub fn is_ready<K: HasConditions>(obj: &K) -> bool {
     condition(obj, "Ready").is_some_and(|c| c.status == "True")
 }
