@@ -44,7 +44,7 @@ pub use config::{
 };
 pub use config::{DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, SECOND_TENANT_ID};
 pub use faults::{Fault, FaultAction, FaultSpec};
-pub use settings::{Settings, SettingsPatch};
+pub use settings::{OverwriteAnswer, Settings, SettingsPatch};
 pub use state::{InstanceStatus, SnapshotProfile, SnapshotStatus};
 pub use stats::{RequestCount, Stats};
 
@@ -80,6 +80,11 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The origin, e.g. `http://127.0.0.1:8787`, for clients that add `/v1` themselves.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The API base URL, e.g. `http://127.0.0.1:8787/v1`.
@@ -213,6 +218,13 @@ impl EmulatorHandle {
     /// Requests per credential per minute now in force; `None` when the limiter is off.
     pub fn rate_limit(&self) -> Option<u32> {
         self.shared.rate_limit()
+    }
+
+    /// What a successful overwrite answers from now on: the Instance object (the default, as in
+    /// the Aura CLI's fixtures) or `{"data": "<job id>"}` (as the Go client expects);
+    /// shared/aura-api.md §4.4 and §10.
+    pub fn set_overwrite_answer(&self, answer: OverwriteAnswer) {
+        self.shared.store().overwrite_answer = answer;
     }
 
     /// The run-time settings now in force.

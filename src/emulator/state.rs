@@ -309,6 +309,8 @@ pub struct State {
     pub cmeks: Vec<CmekRecord>,
     pub sessions: Vec<SessionRecord>,
     pub instances_created: u64,
+    /// The body of a successful overwrite (shared/aura-api.md §4.4, §10).
+    pub overwrite_answer: crate::emulator::settings::OverwriteAnswer,
 }
 
 impl std::fmt::Debug for State {

@@ -1,0 +1,253 @@
+//! The contract with Aura as its other clients see it (issue 11): each test pins one behaviour
+//! of the emulator, through our client where our client can express the call, and names the
+//! section of shared/aura-api.md the fact comes from.
+
+use std::time::Duration;
+
+use crate::support::*;
+use aura_operator::aura::{
+    CloudProvider, CreateInstance, InstanceId, InstanceStatus, InstanceType, OverwriteStarted,
+    SessionId, TenantId,
+};
+use aura_operator::emulator::{
+    DEFAULT_TENANT_ID, EmulatorConfig, OverwriteAnswer, RunningEmulator,
+};
+use serde_json::{Value, json};
+
+fn tenant() -> TenantId {
+    TenantId::new(DEFAULT_TENANT_ID).unwrap()
+}
+
+fn config() -> EmulatorConfig {
+    EmulatorConfig {
+        invisible_after_create: Duration::ZERO,
+        ..fast_config()
+    }
+}
+
+fn create_request(name: &str, kind: InstanceType, memory: &str) -> CreateInstance {
+    CreateInstance::new(
+        name,
+        tenant(),
+        CloudProvider::Gcp,
+        "europe-west1",
+        kind,
+        memory,
+    )
+}
+
+/// Requests our client cannot express (it always sends `version`, never `database_uuid`),
+/// sent as another client would.
+struct Raw {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Raw {
+    async fn new(emu: &RunningEmulator) -> Self {
+        let _already = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let body: Value = http
+            .post(emu.token_url())
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            http,
+            base: emu.base_url(),
+            token: body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn running(client: &aura_operator::aura::Client, id: &InstanceId) {
+    client
+        .wait_for_instance(id, &[InstanceStatus::Running], WAIT, quick_polls())
+        .await
+        .unwrap();
+}
+
+// shared/aura-api.md §10 ("Create `version`"): optional, default "5".
+#[tokio::test]
+async fn create_without_version_is_accepted_as_version_5() {
+    let emu = start(config()).await;
+    let raw = Raw::new(&emu).await;
+    let (status, body) = raw
+        .post(
+            "/instances",
+            json!({
+                "name": "no-version", "tenant_id": DEFAULT_TENANT_ID, "cloud_provider": "gcp",
+                "region": "europe-west1", "type": "professional-db", "memory": "2GB",
+            }),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = InstanceId::new(body["data"]["id"].as_str().unwrap()).unwrap();
+    let client = client(&emu);
+    assert_eq!(
+        client.instances().get(&id).await.unwrap().name,
+        "no-version"
+    );
+    // A version that is given must still be one the tenant offers.
+    let (status, body) = raw
+        .post(
+            "/instances",
+            json!({
+                "name": "bad-version", "tenant_id": DEFAULT_TENANT_ID, "cloud_provider": "gcp",
+                "region": "europe-west1", "type": "professional-db", "memory": "2GB",
+                "version": "3",
+            }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["field"], "version");
+}
+
+// shared/aura-api.md §10 ("GDS create"): `"ttl": ""` means not given, default 1 h (§5).
+#[tokio::test]
+async fn gds_create_with_an_empty_ttl_gets_the_default() {
+    let emu = start(config()).await;
+    let raw = Raw::new(&emu).await;
+    let (status, body) = raw
+        .post(
+            "/graph-analytics/sessions",
+            json!({
+                "name": "go-style", "memory": "4GB", "ttl": "",
+                "tenant_id": DEFAULT_TENANT_ID, "cloud_provider": "gcp", "region": "europe-west1",
+            }),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = SessionId::new(body["data"]["id"].as_str().unwrap()).unwrap();
+    let client = client(&emu);
+    let session = client.sessions().get(&id).await.unwrap();
+    assert_eq!(session.ttl.as_deref(), Some("3600s"), "{session:?}");
+}
+
+// shared/aura-api.md §10 ("GDS create"): `database_uuid` is the Go client's `database_id`.
+#[tokio::test]
+async fn gds_create_accepts_database_uuid_and_echoes_both_names() {
+    let emu = start(config()).await;
+    let client = client(&emu);
+    let id = client
+        .instances()
+        .create(&create_request("host", InstanceType::ProfessionalDb, "2GB"))
+        .await
+        .unwrap()
+        .id;
+    running(&client, &id).await;
+    let raw = Raw::new(&emu).await;
+    let (status, body) = raw
+        .post(
+            "/graph-analytics/sessions",
+            json!({
+                "name": "attached", "memory": "4GB", "instance_id": id.as_str(),
+                "database_uuid": "db-7",
+            }),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["database_id"], "db-7");
+    assert_eq!(body["data"]["database_uuid"], "db-7");
+    let session_id = SessionId::new(body["data"]["id"].as_str().unwrap()).unwrap();
+    let session = client.sessions().get(&session_id).await.unwrap();
+    assert_eq!(session.database(), Some("db-7"));
+}
+
+async fn overwrite_answer(answer: Option<OverwriteAnswer>) -> OverwriteStarted {
+    let emu = start(config()).await;
+    if let Some(answer) = answer {
+        emu.handle().set_overwrite_answer(answer);
+    }
+    let client = client(&emu);
+    let mut ids = Vec::new();
+    for name in ["source", "target"] {
+        let id = client
+            .instances()
+            .create(&create_request(name, InstanceType::ProfessionalDb, "2GB"))
+            .await
+            .unwrap()
+            .id;
+        running(&client, &id).await;
+        ids.push(id);
+    }
+    let started = client
+        .instances()
+        .overwrite_from_instance(&ids[1], &ids[0])
+        .await
+        .unwrap();
+    // Whatever the answer, the overwrite happened.
+    let target = client.instances().get(&ids[1]).await.unwrap();
+    assert_eq!(target.status, InstanceStatus::Overwriting);
+    running(&client, &ids[1]).await;
+    started
+}
+
+// shared/aura-api.md §4.4 and §10 ("Overwrite answer"): the CLI's fixtures show the Instance
+// object (the default); the Go client expects `{"data": "<job id>"}`. Our client takes both.
+#[tokio::test]
+async fn the_overwrite_answer_is_the_instance_by_default() {
+    match overwrite_answer(None).await {
+        OverwriteStarted::Instance(i) => assert_eq!(i.status, InstanceStatus::Overwriting),
+        other => panic!("expected the Instance form, got {other:?}"),
+    }
+}
+
+// shared/aura-api.md §4.4 and §10 ("Overwrite answer").
+#[tokio::test]
+async fn the_overwrite_answer_can_be_a_job_id() {
+    match overwrite_answer(Some(OverwriteAnswer::Job)).await {
+        OverwriteStarted::Job(job) => assert!(!job.is_empty()),
+        other => panic!("expected the job-id form, got {other:?}"),
+    }
+}
+
+// shared/aura-api.md §4.4 and §10: the same switch over the control API, for users' own CI.
+#[tokio::test]
+async fn the_overwrite_answer_is_a_run_time_setting_of_the_control_api() {
+    let emu = start(config()).await;
+    let http = reqwest::Client::new();
+    let settings = format!("{}/_emulator/settings", emu.origin());
+    let before: Value = http
+        .get(&settings)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["overwrite_answer"], "instance");
+    let after: Value = http
+        .patch(&settings)
+        .json(&json!({ "overwrite_answer": "job" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["overwrite_answer"], "job");
+    assert_eq!(
+        emu.handle().settings().overwrite_answer,
+        OverwriteAnswer::Job
+    );
+}
