@@ -251,3 +251,158 @@ async fn the_overwrite_answer_is_a_run_time_setting_of_the_control_api() {
         OverwriteAnswer::Job
     );
 }
+
+async fn running_instance_of(
+    emu: &RunningEmulator,
+    kind: InstanceType,
+) -> (aura_operator::aura::Client, aura_operator::aura::Instance) {
+    let client = client(emu);
+    let id = client
+        .instances()
+        .create(&create_request("observed", kind, "4GB"))
+        .await
+        .unwrap()
+        .id;
+    let instance = client
+        .wait_for_instance(&id, &[InstanceStatus::Running], WAIT, quick_polls())
+        .await
+        .unwrap();
+    (client, instance)
+}
+
+// shared/aura-api.md §10 ("Metrics integration"): the reference's names, one aggregation each
+// as label `aggregation`, `instance_id`, `database` on database metrics, and a timestamp.
+#[tokio::test]
+async fn metrics_use_the_reference_names_with_one_aggregation_each() {
+    let emu = start(config()).await;
+    let (client, instance) = running_instance_of(&emu, InstanceType::EnterpriseDb).await;
+    let url = instance
+        .metrics_integration_url
+        .expect("enterprise-db has metrics");
+    let metrics = client.prometheus().fetch(&url).await.unwrap();
+    let expected = [
+        ("neo4j_aura_out_of_memory_errors_total", "SUM"),
+        ("neo4j_db_query_execution_success_total", "SUM"),
+        ("neo4j_db_query_execution_failure_total", "SUM"),
+        ("neo4j_aura_cpu_limit", "MAX"),
+        ("neo4j_aura_cpu_usage", "MAX"),
+        ("neo4j_dbms_vm_heap_used_ratio", "MAX"),
+        ("neo4j_dbms_bolt_connections_running", "MAX"),
+        ("neo4j_dbms_bolt_connections_idle", "MAX"),
+        ("neo4j_db_query_execution_internal_latency_q50", "MAX"),
+        ("neo4j_db_query_execution_internal_latency_q99", "MAX"),
+        ("neo4j_database_count_node", "MAX"),
+        ("neo4j_database_store_size_database", "MAX"),
+        ("neo4j_dbms_page_cache_hit_ratio_per_minute", "AVG"),
+        ("neo4j_dbms_page_cache_usage_ratio", "MIN"),
+    ];
+    for (name, aggregation) in expected {
+        let samples: Vec<_> = metrics.matching(name, &[]).collect();
+        assert_eq!(samples.len(), 1, "{name}: one sample, one aggregation");
+        let labels = &samples[0].labels;
+        assert_eq!(labels["aggregation"], aggregation, "{name}");
+        assert_eq!(labels["instance_id"], instance.id.as_str(), "{name}");
+        let database_metric = name.starts_with("neo4j_db_") || name.starts_with("neo4j_database_");
+        assert_eq!(labels.contains_key("database"), database_metric, "{name}");
+    }
+    for invented in [
+        "neo4j_db_query_execution_latency_millis",
+        "neo4j_dbms_bolt_connections_max",
+        "neo4j_aura_memory_usage_ratio",
+        "neo4j_database_store_size_total_bytes",
+    ] {
+        assert!(
+            metrics.matching(invented, &[]).next().is_none(),
+            "{invented}"
+        );
+    }
+    // Every sample line carries a timestamp (the parser keeps only the value).
+    let text = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(Raw::new(&emu).await.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let fields: Vec<&str> = line.rsplitn(3, ' ').collect();
+        assert!(fields[0].parse::<u64>().is_ok(), "no timestamp: {line}");
+    }
+
+    // The health summary reads them all.
+    let health = client
+        .prometheus()
+        .instance_health(&instance.id, &url)
+        .await
+        .unwrap();
+    assert!(health.missing.is_empty(), "{health:?}");
+    assert!(health.query_latency_q50_ms.is_some() && health.query_latency_q99_ms.is_some());
+    assert!(health.connections_running.is_some() && health.connections_idle.is_some());
+}
+
+// shared/aura-api.md §10: plausible values that move over time (the emulator clock's minute).
+#[tokio::test]
+async fn metric_values_move_with_the_clock_and_counters_grow() {
+    let emu = start(config()).await;
+    let (client, instance) = running_instance_of(&emu, InstanceType::BusinessCritical).await;
+    let url = instance
+        .metrics_integration_url
+        .expect("business-critical has metrics");
+    let name = "neo4j_db_query_execution_success_total";
+    let before = client.prometheus().fetch(&url).await.unwrap();
+    let mut moved = false;
+    let mut earlier = before.clone();
+    for _ in 0..5 {
+        emu.handle().advance_clock(Duration::from_secs(60));
+        let later = client.prometheus().fetch(&url).await.unwrap();
+        assert!(later.value(name, &[]).unwrap() > earlier.value(name, &[]).unwrap());
+        let ratio = |m: &aura_operator::aura::Metrics| {
+            m.value("neo4j_dbms_vm_heap_used_ratio", &[]).unwrap()
+        };
+        assert!((0.0..=1.0).contains(&ratio(&later)));
+        moved |= ratio(&later) != ratio(&earlier);
+        earlier = later;
+    }
+    assert!(moved, "the heap ratio never changed over five minutes");
+    let health = aura_operator::aura::InstanceHealth::from_scrapes(
+        &instance.id,
+        &before,
+        &earlier,
+        Duration::from_secs(300),
+    );
+    assert!(health.queries_per_second.is_some_and(|q| q > 0.0));
+}
+
+// shared/aura-api.md §10: no metrics for other tiers; the emulator answers 400
+// `tenant-incapable-of-action` (the reason §3 gives for the metrics integration), not 404.
+#[tokio::test]
+async fn metrics_are_refused_for_tiers_aura_does_not_offer_them_for() {
+    let emu = start(config()).await;
+    let (client, instance) = running_instance_of(&emu, InstanceType::ProfessionalDb).await;
+    assert_eq!(instance.metrics_integration_url, None);
+    let err = client
+        .tenants()
+        .metrics_integration(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("tenant-incapable-of-action"),
+        "{err:?}"
+    );
+    let url = format!(
+        "{}/api/v1/{DEFAULT_TENANT_ID}/{}/metrics",
+        emu.origin(),
+        instance.id
+    );
+    let err = client.prometheus().fetch(&url).await.unwrap_err();
+    let shown = format!("{err:?}");
+    assert!(
+        shown.contains("400") && shown.contains("tenant-incapable-of-action"),
+        "{shown}"
+    );
+}

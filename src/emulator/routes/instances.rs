@@ -71,12 +71,18 @@ pub fn instance_json(instance: &InstanceRecord, origin: &str) -> Value {
         "memory": instance.memory,
         "storage": instance.storage,
         "created_at": rfc3339(instance.created_at),
-        "metrics_integration_url": format!("{origin}/api/v1/{}/{}/metrics", instance.tenant_id, instance.id),
         "secondaries_count": instance.secondaries_count,
         "cdc_enrichment_mode": instance.cdc_enrichment_mode,
         "vector_optimized": instance.vector_optimized,
         "graph_analytics_plugin": instance.graph_analytics_plugin,
     });
+    // shared/aura-api.md §4.1 ("only when metrics integration exists") and §10 (tiers).
+    if super::metrics::has_metrics(instance) {
+        body["metrics_integration_url"] = json!(format!(
+            "{origin}/api/v1/{}/{}/metrics",
+            instance.tenant_id, instance.id
+        ));
+    }
     if let Some(key) = &instance.customer_managed_key_id {
         body["customer_managed_key_id"] = json!(key);
     }
