@@ -406,3 +406,42 @@ async fn metrics_are_refused_for_tiers_aura_does_not_offer_them_for() {
         "{shown}"
     );
 }
+
+// shared/aura-api.md §10 ("Sizing"): `POST /instances/sizing` with {node_count,
+// relationship_count, algorithm_categories, instance_type} answers {did_exceed_maximum,
+// min_required_memory, recommended_size}.
+#[tokio::test]
+async fn instance_sizing_answers_the_reference_shape() {
+    use aura_operator::aura::{AlgorithmCategory, INSTANCE_MEMORY, InstanceSizingRequest};
+    let emu = start(config()).await;
+    let client = client(&emu);
+    let small = client
+        .instances()
+        .sizing(&InstanceSizingRequest {
+            node_count: 1_000_000,
+            relationship_count: 5_000_000,
+            algorithm_categories: vec![AlgorithmCategory::Centrality],
+            instance_type: InstanceType::ProfessionalDs,
+        })
+        .await
+        .unwrap();
+    assert!(!small.did_exceed_maximum);
+    assert!(
+        INSTANCE_MEMORY.contains(&small.recommended_size.as_str()),
+        "{small:?}"
+    );
+    assert!(small.min_required_memory.ends_with("GB"), "{small:?}");
+    let huge = client
+        .instances()
+        .sizing(&InstanceSizingRequest {
+            node_count: 100_000_000_000,
+            relationship_count: 500_000_000_000,
+            algorithm_categories: vec![AlgorithmCategory::NodeEmbedding],
+            instance_type: InstanceType::EnterpriseDs,
+        })
+        .await
+        .unwrap();
+    assert!(huge.did_exceed_maximum, "{huge:?}");
+    let stats = emu.handle().stats();
+    assert_eq!(stats.count("POST", "/v1/instances/sizing", 200), 2);
+}

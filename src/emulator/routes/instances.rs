@@ -708,10 +708,14 @@ struct InstanceSizingRequest {
     relationship_count: Option<u64>,
     #[serde(default)]
     algorithm_categories: Vec<String>,
+    instance_type: Option<String>,
 }
 
-/// `POST /v1/instances/sizing` (older endpoint): the same formula as the GDS session sizing,
-/// mapped onto the instance memory sizes.
+/// `POST /v1/instances/sizing` (shared/aura-api.md §10: `{node_count, relationship_count,
+/// algorithm_categories, instance_type}` → `{did_exceed_maximum, min_required_memory,
+/// recommended_size}`): the same formula as the GDS session sizing, mapped onto the instance
+/// memory sizes. `instance_type`, when given, must be a known type (400 naming it); it does not
+/// change the estimate.
 pub async fn sizing(_caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
     let request: InstanceSizingRequest = parse_json(&body)?;
     let nodes = request
@@ -720,6 +724,14 @@ pub async fn sizing(_caller: Caller, body: Bytes) -> Result<Json<Value>, ApiErro
     let relationships = request.relationship_count.ok_or_else(|| {
         ApiError::invalid_field("relationship_count", "relationship_count is required")
     })?;
+    if let Some(kind) = &request.instance_type
+        && !INSTANCE_TYPES.contains(&kind.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "instance_type",
+            format!("unknown instance_type {kind}"),
+        ));
+    }
     let estimate =
         super::sessions::estimate_mib(nodes, 0, relationships, 0, &request.algorithm_categories);
     let recommended = INSTANCE_MEMORY
