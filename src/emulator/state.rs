@@ -241,6 +241,8 @@ pub enum SessionStatus {
     Creating,
     Ready,
     Expired,
+    /// Only on demand ([`SessionRecord::failure`]).
+    Failed,
 }
 
 impl SessionStatus {
@@ -249,6 +251,7 @@ impl SessionStatus {
             Self::Creating => "Creating",
             Self::Ready => "Ready",
             Self::Expired => "Expired",
+            Self::Failed => "Failed",
         }
     }
 }
@@ -273,11 +276,16 @@ pub struct SessionRecord {
     pub last_activity: Instant,
     /// Seven days after creation, whatever the TTL.
     pub hard_expiry: Instant,
+    /// Set through the control API: the session is `Failed` with this reason (e.g.
+    /// `OutOfMemory`, shared/aura-api.md §4.7) until deleted.
+    pub failure: Option<String>,
 }
 
 impl SessionRecord {
     pub fn status(&self, now: Instant) -> SessionStatus {
-        if now >= self.last_activity + self.ttl || now >= self.hard_expiry {
+        if self.failure.is_some() {
+            SessionStatus::Failed
+        } else if now >= self.last_activity + self.ttl || now >= self.hard_expiry {
             SessionStatus::Expired
         } else if now < self.ready_at {
             SessionStatus::Creating

@@ -445,3 +445,96 @@ async fn instance_sizing_answers_the_reference_shape() {
     let stats = emu.handle().stats();
     assert_eq!(stats.count("POST", "/v1/instances/sizing", 200), 2);
 }
+
+async fn control_post(emu: &RunningEmulator, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_emulator{path}", emu.origin()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+// shared/aura-api.md §6 and §10 ("Statuses that are neither running nor in flight"):
+// `loading failed` and `suspended`, set over the control API, as our client sees them.
+#[tokio::test]
+async fn instances_can_be_put_in_loading_failed_and_suspended_over_the_control_api() {
+    let emu = start(config()).await;
+    let (client, instance) = running_instance_of(&emu, InstanceType::ProfessionalDb).await;
+    for (status, expected) in [
+        ("loading failed", InstanceStatus::LoadingFailed),
+        ("suspended", InstanceStatus::Suspended),
+    ] {
+        let path = format!("/instances/{}/status", instance.id);
+        let (code, body) = control_post(&emu, &path, json!({ "status": status })).await;
+        assert_eq!(code, 200, "{body}");
+        let seen = client.instances().get(&instance.id).await.unwrap();
+        assert_eq!(seen.status, expected);
+        assert!(client.instances().pause(&instance.id).await.is_err());
+    }
+}
+
+// shared/aura-api.md §5 (snapshot statuses include `Failed`): on demand over the control API.
+#[tokio::test]
+async fn a_snapshot_can_be_made_failed_over_the_control_api() {
+    let emu = start(config()).await;
+    let (client, instance) = running_instance_of(&emu, InstanceType::ProfessionalDb).await;
+    let snapshot = client.snapshots(&instance.id).create().await.unwrap();
+    let path = format!("/snapshots/{snapshot}/status");
+    let (code, body) = control_post(&emu, &path, json!({ "status": "Failed" })).await;
+    assert_eq!(code, 200, "{body}");
+    let seen = client
+        .wait_for_snapshot(&instance.id, &snapshot, WAIT, quick_polls())
+        .await
+        .unwrap();
+    assert_eq!(seen.status, aura_operator::aura::SnapshotStatus::Failed);
+    emu.handle().advance_clock(Duration::from_secs(3600));
+    let later = client.snapshots(&instance.id).get(&snapshot).await.unwrap();
+    assert_eq!(
+        later.status,
+        aura_operator::aura::SnapshotStatus::Failed,
+        "it stays"
+    );
+    let (code, _) = control_post(
+        &emu,
+        "/snapshots/00000000-0000-4000-8000-000000000000/status",
+        json!({ "status": "Failed" }),
+    )
+    .await;
+    assert_eq!(code, 404);
+}
+
+// shared/aura-api.md §4.7 and §5: a session `Failed`, with the sibling `errors` entry.
+#[tokio::test]
+async fn a_session_can_be_made_failed_over_the_control_api() {
+    use aura_operator::aura::{CreateSession, Placement, SessionStatus};
+    let emu = start(config()).await;
+    let client = client(&emu);
+    let id = client
+        .sessions()
+        .create(&CreateSession {
+            name: "doomed".into(),
+            memory: "4GB".into(),
+            ttl: None,
+            placement: Placement::Standalone {
+                tenant_id: tenant(),
+                cloud_provider: CloudProvider::Gcp,
+                region: "europe-west1".into(),
+            },
+        })
+        .await
+        .unwrap()
+        .session
+        .id;
+    let path = format!("/sessions/{id}/status");
+    let (code, body) = control_post(&emu, &path, json!({ "status": "Failed" })).await;
+    assert_eq!(code, 200, "{body}");
+    let session = client.sessions().get(&id).await.unwrap();
+    assert_eq!(session.status, SessionStatus::Failed);
+    assert_eq!(session.problems[0].reason, "OutOfMemory", "{session:?}");
+    let (code, _) = control_post(&emu, &path, json!({ "status": "Ready" })).await;
+    assert_eq!(code, 400, "only Failed can be set");
+    assert!(client.sessions().delete(&id).await.unwrap());
+}

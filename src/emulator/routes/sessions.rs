@@ -9,6 +9,8 @@
 //! - Attached sessions need a `running` instance (400 `instance-not-running`, field `instance_id`);
 //!   an unknown instance → 400 `invalid-field`. Standalone ones need a tenant offering the
 //!   provider and region. Session ids: `<instance_id>-<8 hex>` attached, `s-<8 hex>` standalone.
+//! - A session made `Failed` through the control API stays `Failed` (with an `errors` entry
+//!   naming the reason) until deleted; get-or-create answers it as the existing session.
 //! - `ttl` is a Go duration string, at most 7 days; `expiry_date` is creation + 7 days. An empty
 //!   `ttl` (what the Go client sends when unset) is the default (§10).
 //! - `database_uuid` (the Go client's name) is accepted for `database_id` and echoed beside it
@@ -62,13 +64,23 @@ fn session_json(session: &SessionRecord, now: std::time::Instant) -> Value {
 }
 
 fn session_errors(session: &SessionRecord, now: std::time::Instant) -> Option<Value> {
-    (session.status(now) == SessionStatus::Expired).then(|| {
-        json!({
+    match session.status(now) {
+        SessionStatus::Expired => Some(json!({
             "id": session.id,
             "message": format!("Session {} expired after a period of inactivity", session.id),
             "reason": "Inactivity",
-        })
-    })
+        })),
+        // shared/aura-api.md §4.7: problem sessions carry a sibling `errors` entry.
+        SessionStatus::Failed => {
+            let reason = session.failure.as_deref().unwrap_or_default();
+            Some(json!({
+                "id": session.id,
+                "message": format!("Session {} failed: {reason}", session.id),
+                "reason": reason,
+            }))
+        }
+        SessionStatus::Creating | SessionStatus::Ready => None,
+    }
 }
 
 /// A single session in the envelope, with the sibling `errors` when it has a problem.
@@ -227,6 +239,7 @@ pub async fn create(
         ready_at: now + store.timings.session_start,
         last_activity: now,
         hard_expiry: now + MAX_TTL,
+        failure: None,
     };
     let body = session_body(&session, now);
     store.sessions.push(session);
