@@ -538,3 +538,92 @@ async fn a_session_can_be_made_failed_over_the_control_api() {
     assert_eq!(code, 400, "only Failed can be set");
     assert!(client.sessions().delete(&id).await.unwrap());
 }
+
+/// Kills the child emulator however the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// Issue 11 and shared/aura-api.md §2 (base URL `https://api.neo4j.io/v1`, token endpoint not under
+// `/v1`, §1): the banner of `aura-operator emulator` names the origin and the /v1 base URL apart,
+// and both work for what they are labelled for.
+#[tokio::test]
+async fn the_emulator_banner_prints_a_working_origin_and_v1_base_url() {
+    use std::io::BufRead;
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_aura-operator"))
+            .args(["emulator", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    while banner.len() < 5 {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no full banner; got {banner:?}"));
+        banner.push(line);
+    }
+    let value = |label: &str| {
+        banner
+            .iter()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("no {label:?} in {banner:?}"))
+            .to_owned()
+    };
+    let origin = value("origin");
+    let base = value("API base URL");
+    assert!(!origin.ends_with("/v1"), "{banner:?}");
+    assert_eq!(base, format!("{origin}/v1"), "{banner:?}");
+    assert_eq!(value("token URL"), format!("{origin}/oauth/token"));
+
+    // Our client takes the base URL; a client that adds /v1 itself takes the origin.
+    let credentials =
+        aura_operator::aura::Credentials::new(value("client id"), CLIENT_SECRET.to_owned())
+            .unwrap();
+    let ours = aura_operator::aura::ClientBuilder::new(credentials)
+        .base_url(base)
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    assert!(!ours.tenants().list().await.unwrap().is_empty());
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(value("token URL"))
+        .basic_auth(value("client id"), Some(CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status = http
+        .get(format!("{origin}/v1/tenants"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
