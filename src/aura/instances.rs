@@ -1,4 +1,4 @@
-//! Instances: list, get, create, update, delete, pause, resume, overwrite.
+//! Instances: list, get, create, update, delete, pause, resume, overwrite, sizing.
 
 use http::Method;
 use secrecy::SecretString;
@@ -9,9 +9,29 @@ use super::embedded::get_one;
 use super::error::{Error, Result};
 use super::ids::{CmekId, InstanceId, SnapshotId, TenantId};
 use super::values::{
-    CdcEnrichmentMode, CloudProvider, INSTANCE_MEMORY, INSTANCE_STORAGE, InstanceStatus,
-    InstanceType, VERSIONS, check_in,
+    AlgorithmCategory, CdcEnrichmentMode, CloudProvider, INSTANCE_MEMORY, INSTANCE_STORAGE,
+    InstanceStatus, InstanceType, VERSIONS, check_in,
 };
+
+/// The body of `POST /instances/sizing` (shared/aura-api.md §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceSizingRequest {
+    pub node_count: u64,
+    pub relationship_count: u64,
+    pub algorithm_categories: Vec<AlgorithmCategory>,
+    pub instance_type: InstanceType,
+}
+
+/// Aura's answer to `POST /instances/sizing` (shared/aura-api.md §10).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct InstanceSizing {
+    /// True when no instance size is large enough.
+    pub did_exceed_maximum: bool,
+    /// E.g. `"3GB"`.
+    pub min_required_memory: String,
+    /// An instance memory size, e.g. `"4GB"`.
+    pub recommended_size: String,
+}
 
 /// Aura rejects longer instance names (the Go client checks the same limit).
 pub const MAX_NAME_LEN: usize = 30;
@@ -410,6 +430,18 @@ impl Instances<'_> {
         let body =
             serde_json::json!({ "source_instance_id": source, "source_snapshot_id": snapshot });
         self.overwrite(id, body).await
+    }
+
+    /// Asks Aura what size of instance a graph needs (`POST /instances/sizing`,
+    /// shared/aura-api.md §3 and §10). Not in the Go client's surface.
+    pub async fn sizing(&self, request: &InstanceSizingRequest) -> Result<InstanceSizing> {
+        if request.node_count == 0 {
+            return Err(Error::invalid("node_count", "must be greater than zero"));
+        }
+        // A pure computation on Aura's side: safe to resend.
+        let call = Call::new(Method::POST, "/instances/sizing", "/instances/sizing", true)
+            .json(request)?;
+        self.client.send(call).await?.data()
     }
 
     async fn overwrite(

@@ -25,6 +25,17 @@
 //! - `graph_nodes`/`graph_relationships` may be strings or numbers;
 //! - a single-resource GET answered 2xx with errors beside the data is not found, as in the Aura
 //!   CLI ([`Error::EmbeddedErrors`]).
+//!
+//! Surface compared with the Go client (LackOfMorals/aura-client v1.10.0), which covers tenants,
+//! metrics integration, instances (list, get, create, update, delete, pause, resume, overwrite),
+//! snapshots (list, create, get, restore), customer-managed keys and GDS sessions (list, get,
+//! create, delete, sizing), plus a Prometheus health summary. Beyond it, this client covers:
+//! - `POST /instances/sizing` ([`Instances::sizing`], shared/aura-api.md §3, §10);
+//! - get-or-create of GDS sessions told apart (202 new / 200 existing, [`SessionCreated`]) and the
+//!   `errors` Aura sends beside session data ([`Session::problems`](sessions::Session));
+//! - both overwrite answers ([`OverwriteStarted`], §4.4 and §10);
+//! - a Prometheus health summary over Aura's reference metric names that says which were missing
+//!   ([`InstanceHealth::missing`], §10).
 
 pub mod auth;
 pub mod client;
@@ -51,8 +62,8 @@ pub use config::{ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorCategory, Result};
 pub use ids::{CmekId, InstanceId, SessionId, SnapshotId, TenantId};
 pub use instances::{
-    CreateInstance, CreatedInstance, Deletion, Instance, InstanceSummary, Instances,
-    OverwriteStarted, UpdateInstance,
+    CreateInstance, CreatedInstance, Deletion, Instance, InstanceSizing, InstanceSizingRequest,
+    InstanceSummary, Instances, OverwriteStarted, UpdateInstance,
 };
 pub use prometheus::{HealthStatus, InstanceHealth, Metrics, Prometheus};
 pub use ratelimit::{Priority, RateBudget, RateLimit};

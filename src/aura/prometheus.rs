@@ -140,31 +140,73 @@ fn parse_labels<'a>(
     }
 }
 
-/// Names of the metrics the health summary reads (Aura's metrics-integration names).
+/// Names of the metrics the health summary reads: those of Aura's metrics reference
+/// (shared/aura-api.md §10), each with its one aggregation noted.
 pub mod names {
+    /// MAX, cores.
     pub const CPU_USAGE: &str = "neo4j_aura_cpu_usage";
+    /// MAX, cores.
     pub const CPU_LIMIT: &str = "neo4j_aura_cpu_limit";
-    pub const HEAP_USAGE_RATIO: &str = "neo4j_dbms_vm_heap_used_ratio";
+    /// MAX, 0..1.
+    pub const HEAP_USED_RATIO: &str = "neo4j_dbms_vm_heap_used_ratio";
+    /// AVG, 0..1.
     pub const PAGE_CACHE_HIT_RATIO: &str = "neo4j_dbms_page_cache_hit_ratio_per_minute";
-    /// A counter: a rate needs two scrapes.
-    pub const QUERIES: &str = "neo4j_db_query_execution_success_total";
-    pub const QUERY_LATENCY_MS: &str = "neo4j_db_query_execution_latency_millis";
+    /// MIN, 0..1.
+    pub const PAGE_CACHE_USAGE_RATIO: &str = "neo4j_dbms_page_cache_usage_ratio";
+    /// MAX, milliseconds.
+    pub const QUERY_LATENCY_Q50: &str = "neo4j_db_query_execution_internal_latency_q50";
+    /// MAX, milliseconds.
+    pub const QUERY_LATENCY_Q99: &str = "neo4j_db_query_execution_internal_latency_q99";
+    /// MAX.
     pub const CONNECTIONS_RUNNING: &str = "neo4j_dbms_bolt_connections_running";
-    pub const CONNECTIONS_MAX: &str = "neo4j_dbms_bolt_connections_max";
+    /// MAX.
+    pub const CONNECTIONS_IDLE: &str = "neo4j_dbms_bolt_connections_idle";
+    /// SUM, a counter.
+    pub const OUT_OF_MEMORY_ERRORS: &str = "neo4j_aura_out_of_memory_errors_total";
+    /// SUM, a counter.
+    pub const QUERY_FAILURES: &str = "neo4j_db_query_execution_failure_total";
+    /// SUM, a counter: a rate needs two scrapes.
+    pub const QUERIES: &str = "neo4j_db_query_execution_success_total";
+
+    /// Every metric [`super::InstanceHealth::from_metrics`] reads, in the order of
+    /// [`super::InstanceHealth::missing`].
+    pub const HEALTH: &[&str] = &[
+        CPU_USAGE,
+        CPU_LIMIT,
+        HEAP_USED_RATIO,
+        PAGE_CACHE_HIT_RATIO,
+        PAGE_CACHE_USAGE_RATIO,
+        QUERY_LATENCY_Q50,
+        QUERY_LATENCY_Q99,
+        CONNECTIONS_RUNNING,
+        CONNECTIONS_IDLE,
+        OUT_OF_MEMORY_ERRORS,
+        QUERY_FAILURES,
+    ];
 }
 
 /// A one-look summary of an instance's health, in the spirit of the Go client's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceHealth {
     pub instance_id: InstanceId,
+    /// CPU usage as a share of the CPU limit.
     pub cpu_usage_percent: Option<f64>,
-    pub memory_usage_percent: Option<f64>,
-    /// Only known when two scrapes were compared ([`Prometheus::instance_health_over`]).
-    pub queries_per_second: Option<f64>,
-    pub query_latency_ms: Option<f64>,
-    pub connections_active: Option<f64>,
-    pub connections_max: Option<f64>,
+    /// JVM heap in use.
+    pub heap_used_percent: Option<f64>,
     pub page_cache_hit_percent: Option<f64>,
+    pub page_cache_usage_percent: Option<f64>,
+    pub query_latency_q50_ms: Option<f64>,
+    pub query_latency_q99_ms: Option<f64>,
+    pub connections_running: Option<f64>,
+    pub connections_idle: Option<f64>,
+    /// Out-of-memory errors, a counter.
+    pub out_of_memory_errors: Option<f64>,
+    /// Failed queries, a counter.
+    pub query_failures: Option<f64>,
+    /// Only known when two scrapes were compared ([`InstanceHealth::from_scrapes`]).
+    pub queries_per_second: Option<f64>,
+    /// The health metrics ([`names::HEALTH`]) the scrape had no sample of for this instance.
+    pub missing: Vec<&'static str>,
     /// `Healthy`, `Warning`, or `Unknown` when no health metric was present.
     pub overall: HealthStatus,
     /// One line per threshold crossed.
@@ -180,26 +222,22 @@ pub enum HealthStatus {
     Unknown,
 }
 
-/// The value of `name` for `instance`. Aura reports each series once per `aggregation` (MAX,
-/// MIN, AVG); the health view is a worst-case view, so MAX is used where it exists.
+/// The value of `name` for `instance`. Aura sends each metric with one aggregation (label
+/// `aggregation`, shared/aura-api.md §10), and database metrics once per database: with several
+/// samples the health view takes the worst, i.e. the largest.
 fn worst(metrics: &Metrics, instance: &InstanceId, name: &str) -> Option<f64> {
     let only = [("instance_id", instance.as_str())];
-    let samples: Vec<&Sample> = metrics
+    metrics
         .matching(name, &only)
-        .filter(|s| s.value.is_finite())
-        .collect();
-    let aggregated = samples.iter().any(|s| s.labels.contains_key("aggregation"));
-    samples
-        .iter()
-        .filter(|s| !aggregated || s.labels.get("aggregation").map(String::as_str) == Some("MAX"))
         .map(|s| s.value)
+        .filter(|v| v.is_finite())
         .reduce(f64::max)
 }
 
 impl InstanceHealth {
     /// Reads the health metrics of `instance` from one scrape and applies the thresholds:
-    /// CPU over 80 %, heap over 85 %, connections over 80 % of the maximum, page-cache hits
-    /// under 50 %.
+    /// CPU over 80 % of the limit, heap over 85 %, page-cache hits under 50 %, any
+    /// out-of-memory error, q99 latency over one second.
     pub fn from_metrics(instance: &InstanceId, metrics: &Metrics) -> Self {
         let get = |name| worst(metrics, instance, name);
         let cpu = get(names::CPU_USAGE)
@@ -209,12 +247,21 @@ impl InstanceHealth {
         let mut health = Self {
             instance_id: instance.clone(),
             cpu_usage_percent: cpu,
-            memory_usage_percent: get(names::HEAP_USAGE_RATIO).map(|r| 100.0 * r),
-            queries_per_second: None,
-            query_latency_ms: get(names::QUERY_LATENCY_MS),
-            connections_active: get(names::CONNECTIONS_RUNNING),
-            connections_max: get(names::CONNECTIONS_MAX),
+            heap_used_percent: get(names::HEAP_USED_RATIO).map(|r| 100.0 * r),
             page_cache_hit_percent: get(names::PAGE_CACHE_HIT_RATIO).map(|r| 100.0 * r),
+            page_cache_usage_percent: get(names::PAGE_CACHE_USAGE_RATIO).map(|r| 100.0 * r),
+            query_latency_q50_ms: get(names::QUERY_LATENCY_Q50),
+            query_latency_q99_ms: get(names::QUERY_LATENCY_Q99),
+            connections_running: get(names::CONNECTIONS_RUNNING),
+            connections_idle: get(names::CONNECTIONS_IDLE),
+            out_of_memory_errors: get(names::OUT_OF_MEMORY_ERRORS),
+            query_failures: get(names::QUERY_FAILURES),
+            queries_per_second: None,
+            missing: names::HEALTH
+                .iter()
+                .copied()
+                .filter(|name| get(name).is_none())
+                .collect(),
             overall: HealthStatus::Healthy,
             issues: Vec::new(),
         };
@@ -253,26 +300,23 @@ impl InstanceHealth {
                 "CPU at {cpu:.0}% of the limit: consider a larger instance"
             ));
         }
-        if let Some(mem) = self.memory_usage_percent.filter(|m| *m > 85.0) {
-            issues.push(format!("heap at {mem:.0}%: consider more memory"));
-        }
-        if let (Some(active), Some(max)) = (self.connections_active, self.connections_max)
-            && max > 0.0
-            && active / max > 0.8
-        {
-            issues.push(format!(
-                "{active:.0} of {max:.0} connections in use: check client pooling"
-            ));
+        if let Some(heap) = self.heap_used_percent.filter(|m| *m > 85.0) {
+            issues.push(format!("heap at {heap:.0}%: consider more memory"));
         }
         if let Some(hits) = self.page_cache_hit_percent.filter(|h| *h < 50.0) {
             issues.push(format!(
                 "page cache hit rate {hits:.0}%: the working set does not fit in memory"
             ));
         }
-        let anything = self.cpu_usage_percent.is_some()
-            || self.memory_usage_percent.is_some()
-            || self.page_cache_hit_percent.is_some()
-            || self.connections_active.is_some();
+        if let Some(oom) = self.out_of_memory_errors.filter(|n| *n > 0.0) {
+            issues.push(format!(
+                "{oom:.0} out-of-memory errors: consider more memory"
+            ));
+        }
+        if let Some(q99) = self.query_latency_q99_ms.filter(|ms| *ms > 1000.0) {
+            issues.push(format!("q99 query latency {q99:.0} ms"));
+        }
+        let anything = self.missing.len() < names::HEALTH.len();
         self.overall = match (anything, issues.is_empty()) {
             (false, _) => HealthStatus::Unknown,
             (true, true) => HealthStatus::Healthy,
@@ -321,10 +365,10 @@ mod tests {
     const SCRAPE: &str = r#"
 # HELP neo4j_aura_cpu_usage CPU usage (cores)
 # TYPE neo4j_aura_cpu_usage gauge
-neo4j_aura_cpu_usage{instance_id="c9f0d13a",aggregation="MAX"} 1.8
-neo4j_aura_cpu_limit{instance_id="c9f0d13a"} 2
+neo4j_aura_cpu_usage{instance_id="c9f0d13a",aggregation="MAX"} 1.8 1700000000000
+neo4j_aura_cpu_limit{instance_id="c9f0d13a",aggregation="MAX"} 2
 neo4j_aura_cpu_usage{instance_id="0000aaaa",aggregation="MAX"} 0.1
-neo4j_dbms_page_cache_hit_ratio_per_minute{instance_id="c9f0d13a"} 0.4
+neo4j_dbms_page_cache_hit_ratio_per_minute{instance_id="c9f0d13a",aggregation="AVG"} 0.4
 neo4j_dbms_bolt_connections_running{instance_id="c9f0d13a",note="a \"quoted\", value"} 3 1700000000000
 weird_metric +Inf
 "#;
@@ -361,14 +405,16 @@ weird_metric +Inf
         assert_eq!(health.cpu_usage_percent.map(|c| c.round()), Some(90.0));
         assert_eq!(health.overall, HealthStatus::Warning);
         assert_eq!(health.issues.len(), 2, "{:?}", health.issues);
+        assert!(health.missing.contains(&names::QUERY_LATENCY_Q99));
+        assert!(!health.missing.contains(&names::CPU_USAGE));
 
         let later = Metrics::parse(
-            "neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"MAX\"} 700\n\
-             neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"MIN\"} 1",
+            "neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"SUM\",database=\"neo4j\"} 700\n\
+             neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"SUM\",database=\"system\"} 1",
         )
         .unwrap();
         let earlier = Metrics::parse(
-            "neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"MAX\"} 100",
+            "neo4j_db_query_execution_success_total{instance_id=\"c9f0d13a\",aggregation=\"SUM\",database=\"neo4j\"} 100",
         )
         .unwrap();
         let rated =
@@ -376,12 +422,17 @@ weird_metric +Inf
         assert_eq!(
             rated.queries_per_second,
             Some(10.0),
-            "MAX series, 600 queries in 60 s"
+            "the busiest database, 600 queries in 60 s"
         );
 
         let other = InstanceId::new("0000aaaa").unwrap();
         let health = InstanceHealth::from_metrics(&other, &m);
         assert_eq!(health.cpu_usage_percent, None, "no limit reported for it");
+        assert_eq!(health.missing.len(), names::HEALTH.len() - 1);
+        assert_eq!(health.overall, HealthStatus::Healthy);
+        let absent = InstanceId::new("0000bbbb").unwrap();
+        let health = InstanceHealth::from_metrics(&absent, &m);
+        assert_eq!(health.missing.len(), names::HEALTH.len());
         assert_eq!(health.overall, HealthStatus::Unknown);
     }
 }

@@ -27,8 +27,12 @@ pub struct Session {
     /// Empty for standalone sessions.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub instance_id: Option<InstanceId>,
-    #[serde(default, alias = "database_uuid", deserialize_with = "empty_as_none")]
+    /// The database of a multi-database instance. The Go client calls it `database_uuid`, and
+    /// Aura may send both names (shared/aura-api.md §10): read it with [`Session::database`].
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub database_id: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub database_uuid: Option<String>,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
@@ -61,6 +65,13 @@ impl Session {
     /// The session's tenant (project), under whichever name Aura sent it.
     pub fn tenant(&self) -> Option<&TenantId> {
         self.tenant_id.as_ref().or(self.project_id.as_ref())
+    }
+
+    /// The session's database, under whichever name Aura sent it.
+    pub fn database(&self) -> Option<&str> {
+        self.database_id
+            .as_deref()
+            .or(self.database_uuid.as_deref())
     }
 
     /// The Bolt URL a GDS client connects to.
@@ -401,6 +412,16 @@ mod tests {
         }))
         .unwrap();
         assert!(both.tenant().is_some());
+        // shared/aura-api.md §10: `database_uuid` alone, or beside `database_id`.
+        let go: Session =
+            serde_json::from_value(serde_json::json!({ "id": "s-1", "database_uuid": "db-7" }))
+                .unwrap();
+        assert_eq!(go.database(), Some("db-7"));
+        let echoed: Session = serde_json::from_value(serde_json::json!({
+            "id": "s-1", "database_id": "db-7", "database_uuid": "db-7"
+        }))
+        .unwrap();
+        assert_eq!(echoed.database(), Some("db-7"));
         assert_eq!(
             s.bolt_url().as_deref(),
             Some("neo4j+s://abc.sessions.example")

@@ -104,6 +104,19 @@ impl EmulatorArgs {
     }
 }
 
+/// What `aura-operator emulator` prints at startup. Clients differ in what they want: some take
+/// the origin and add `/v1` themselves (the Go client does), others take the base URL with `/v1`
+/// (ours does). Printing only one made the first kind call `/v1/v1/...`, so both are labelled.
+pub fn banner(origin: &str, base_url: &str, token_url: &str, client_id: &str) -> String {
+    format!(
+        "Aura API emulator listening\n\
+         \x20 origin (scheme://host:port, for clients that add /v1): {origin}\n\
+         \x20 API base URL (with /v1):                               {base_url}\n\
+         \x20 token URL:                                             {token_url}\n\
+         \x20 client id:                                             {client_id}"
+    )
+}
+
 /// Starts the emulator, prints where it listens, and serves until Ctrl-C.
 pub async fn run(args: EmulatorArgs) -> Result<(), RunError> {
     let config = args.config()?;
@@ -114,10 +127,13 @@ pub async fn run(args: EmulatorArgs) -> Result<(), RunError> {
             source,
         })?;
     println!(
-        "Aura API emulator: base URL {} token URL {} (client id {})",
-        running.base_url(),
-        running.token_url(),
-        args.client_id
+        "{}",
+        banner(
+            &running.origin(),
+            &running.base_url(),
+            &running.token_url(),
+            &args.client_id
+        )
     );
     let waited = tokio::signal::ctrl_c().await;
     running.shutdown().await;
@@ -164,6 +180,34 @@ mod tests {
         assert_eq!(config.rate_limit_per_minute, None);
         assert_eq!(config.expired_token_status, 401);
         assert_eq!(config.invisible_after_create, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_banner_labels_the_origin_and_the_v1_base_url() {
+        let text = banner(
+            "http://127.0.0.1:8787",
+            "http://127.0.0.1:8787/v1",
+            "http://127.0.0.1:8787/oauth/token",
+            "emulator-client",
+        );
+        let line = |label: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("no {label:?} line in {text}"))
+                .to_owned()
+        };
+        assert!(
+            line("origin")
+                .trim_end()
+                .ends_with(" http://127.0.0.1:8787")
+        );
+        assert!(
+            line("API base URL")
+                .trim_end()
+                .ends_with(" http://127.0.0.1:8787/v1")
+        );
+        assert!(line("token URL").ends_with("/oauth/token"));
+        assert!(line("client id").ends_with("emulator-client"));
     }
 
     #[test]

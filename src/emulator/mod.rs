@@ -12,7 +12,9 @@
 //! - a Prometheus endpoint per tenant and per instance ([`routes`] `metrics` lists the series);
 //! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear), `/_emulator/stats`,
 //!   `/_emulator/settings` (GET, PATCH a [`SettingsPatch`]) and
-//!   `POST /_emulator/instances/{id}/status` (body `{"status": "suspended"}`).
+//!   `POST /_emulator/instances/{id}/status` (body `{"status": "suspended"}`),
+//!   `POST /_emulator/snapshots/{id}/status` (body `{"status": "Failed"}`) and
+//!   `POST /_emulator/sessions/{id}/status` (body `{"status": "Failed", "reason": "OutOfMemory"}`).
 //!
 //! Statuses change lazily on the emulator clock (see [`state`]); nothing runs in the background.
 //! Secrets (client secrets, tokens, passwords) are never logged, and database passwords are not
@@ -44,7 +46,7 @@ pub use config::{
 };
 pub use config::{DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, SECOND_TENANT_ID};
 pub use faults::{Fault, FaultAction, FaultSpec};
-pub use settings::{Settings, SettingsPatch};
+pub use settings::{OverwriteAnswer, Settings, SettingsPatch};
 pub use state::{InstanceStatus, SnapshotProfile, SnapshotStatus};
 pub use stats::{RequestCount, Stats};
 
@@ -80,6 +82,11 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The origin, e.g. `http://127.0.0.1:8787`, for clients that add `/v1` themselves.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The API base URL, e.g. `http://127.0.0.1:8787/v1`.
@@ -123,6 +130,52 @@ pub struct InstanceView {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no instance {0} in the emulator")]
 pub struct UnknownInstance(pub String);
+
+/// An [`EmulatorHandle`] call named a snapshot or session the emulator does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no {kind} {id} in the emulator")]
+pub struct UnknownResource {
+    pub kind: &'static str,
+    pub id: String,
+}
+
+/// Fixes a snapshot's status (e.g. `Failed`) until it is deleted with its instance.
+pub(crate) fn force_snapshot_status(
+    shared: &Shared,
+    snapshot_id: &str,
+    status: SnapshotStatus,
+) -> Result<(), UnknownResource> {
+    let mut store = shared.store();
+    let snapshot = store
+        .snapshots
+        .iter_mut()
+        .find(|s| s.snapshot_id == snapshot_id)
+        .ok_or_else(|| UnknownResource {
+            kind: "snapshot",
+            id: snapshot_id.to_string(),
+        })?;
+    snapshot.fixed_status = Some(status);
+    Ok(())
+}
+
+/// Makes a GDS session `Failed` with `reason` until it is deleted.
+pub(crate) fn fail_session(
+    shared: &Shared,
+    session_id: &str,
+    reason: &str,
+) -> Result<(), UnknownResource> {
+    let mut store = shared.store();
+    let session = store
+        .sessions
+        .iter_mut()
+        .find(|s| s.id == session_id)
+        .ok_or_else(|| UnknownResource {
+            kind: "session",
+            id: session_id.to_string(),
+        })?;
+    session.failure = Some(reason.to_string());
+    Ok(())
+}
 
 /// Controls a running emulator from Rust: faults, clock, timings, tokens, and read-only state.
 #[derive(Debug, Clone)]
@@ -215,6 +268,13 @@ impl EmulatorHandle {
         self.shared.rate_limit()
     }
 
+    /// What a successful overwrite answers from now on: the Instance object (the default, as in
+    /// the Aura CLI's fixtures) or `{"data": "<job id>"}` (as the Go client expects);
+    /// shared/aura-api.md §4.4 and §10.
+    pub fn set_overwrite_answer(&self, answer: OverwriteAnswer) {
+        self.shared.store().overwrite_answer = answer;
+    }
+
     /// The run-time settings now in force.
     pub fn settings(&self) -> Settings {
         settings::current(&self.shared)
@@ -238,6 +298,22 @@ impl EmulatorHandle {
     /// Makes the instance `suspended`, as Aura does for billing or admin reasons.
     pub fn suspend(&self, id: &str) -> Result<InstanceView, UnknownInstance> {
         self.set_instance_status(id, InstanceStatus::Suspended)
+    }
+
+    /// Fixes the status of a snapshot, e.g. `Failed` (shared/aura-api.md §5: snapshot statuses
+    /// include `Failed`); it no longer moves with the clock.
+    pub fn set_snapshot_status(
+        &self,
+        snapshot_id: &str,
+        status: SnapshotStatus,
+    ) -> Result<(), UnknownResource> {
+        force_snapshot_status(&self.shared, snapshot_id, status)
+    }
+
+    /// Makes a GDS session `Failed`, with an `errors` entry of `reason` (e.g. `OutOfMemory`,
+    /// shared/aura-api.md §4.7), until it is deleted.
+    pub fn fail_session(&self, session_id: &str, reason: &str) -> Result<(), UnknownResource> {
+        fail_session(&self.shared, session_id, reason)
     }
 
     /// Makes every issued token expired, as if an hour had passed for tokens only.

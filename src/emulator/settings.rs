@@ -13,6 +13,22 @@ pub struct Settings {
     pub invisible_after_create_ms: u64,
     /// Requests per credential per minute; `null` when the limiter is off.
     pub rate_limit_per_minute: Option<u32>,
+    /// What a successful overwrite answers: `"instance"` (default) or `"job"`.
+    pub overwrite_answer: OverwriteAnswer,
+}
+
+/// The body of a successful `POST /instances/{id}/overwrite`. Sources disagree
+/// (shared/aura-api.md §4.4 and §10): the Aura CLI's fixtures show the Instance object, the Go
+/// client decodes `{"data": "<job id>"}`. The Instance form is the default; the job form can be
+/// switched on so clients are tested against both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverwriteAnswer {
+    /// `{"data": <Instance in status overwriting>}`.
+    #[default]
+    Instance,
+    /// `{"data": "<job id>"}`.
+    Job,
 }
 
 /// Body of `PATCH /_emulator/settings`: absent fields stay as they are.
@@ -27,6 +43,8 @@ pub struct SettingsPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub rate_limit_per_minute: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overwrite_answer: Option<OverwriteAnswer>,
 }
 
 /// Tells an explicit `null` (`Some(None)`) from an absent field (`None`, via `default`).
@@ -41,6 +59,7 @@ pub(crate) fn current(shared: &Shared) -> Settings {
     Settings {
         invisible_after_create_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
         rate_limit_per_minute: shared.rate_limit(),
+        overwrite_answer: shared.store().overwrite_answer,
     }
 }
 
@@ -50,6 +69,9 @@ pub(crate) fn apply(shared: &Shared, patch: &SettingsPatch) -> Settings {
     }
     if let Some(limit) = patch.rate_limit_per_minute {
         shared.set_rate_limit(limit);
+    }
+    if let Some(answer) = patch.overwrite_answer {
+        shared.store().overwrite_answer = answer;
     }
     current(shared)
 }
@@ -68,5 +90,9 @@ mod tests {
         let five: SettingsPatch =
             serde_json::from_str(r#"{"rate_limit_per_minute": 5}"#).expect("parses");
         assert_eq!(five.rate_limit_per_minute, Some(Some(5)));
+        let job: SettingsPatch =
+            serde_json::from_str(r#"{"overwrite_answer": "job"}"#).expect("parses");
+        assert_eq!(job.overwrite_answer, Some(OverwriteAnswer::Job));
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"overwrite_answer": "x"}"#).is_err());
     }
 }

@@ -241,6 +241,8 @@ pub enum SessionStatus {
     Creating,
     Ready,
     Expired,
+    /// Only on demand ([`SessionRecord::failure`]).
+    Failed,
 }
 
 impl SessionStatus {
@@ -249,6 +251,7 @@ impl SessionStatus {
             Self::Creating => "Creating",
             Self::Ready => "Ready",
             Self::Expired => "Expired",
+            Self::Failed => "Failed",
         }
     }
 }
@@ -273,11 +276,16 @@ pub struct SessionRecord {
     pub last_activity: Instant,
     /// Seven days after creation, whatever the TTL.
     pub hard_expiry: Instant,
+    /// Set through the control API: the session is `Failed` with this reason (e.g.
+    /// `OutOfMemory`, shared/aura-api.md §4.7) until deleted.
+    pub failure: Option<String>,
 }
 
 impl SessionRecord {
     pub fn status(&self, now: Instant) -> SessionStatus {
-        if now >= self.last_activity + self.ttl || now >= self.hard_expiry {
+        if self.failure.is_some() {
+            SessionStatus::Failed
+        } else if now >= self.last_activity + self.ttl || now >= self.hard_expiry {
             SessionStatus::Expired
         } else if now < self.ready_at {
             SessionStatus::Creating
@@ -309,6 +317,8 @@ pub struct State {
     pub cmeks: Vec<CmekRecord>,
     pub sessions: Vec<SessionRecord>,
     pub instances_created: u64,
+    /// The body of a successful overwrite (shared/aura-api.md §4.4, §10).
+    pub overwrite_answer: crate::emulator::settings::OverwriteAnswer,
 }
 
 impl std::fmt::Debug for State {

@@ -695,12 +695,12 @@ async fn expired_sessions_report_the_problem() {
 async fn instance_metrics_are_fetched_and_summarised() {
     let emu = start(visible_at_once(fast_config())).await;
     let client = client(&emu);
-    let id = client
-        .instances()
-        .create(&create_request("observed"))
-        .await
-        .unwrap()
-        .id;
+    // shared/aura-api.md §10: metrics are offered for enterprise-db (among others) only.
+    let request = CreateInstance {
+        instance_type: InstanceType::EnterpriseDb,
+        ..create_request("observed")
+    };
+    let id = client.instances().create(&request).await.unwrap().id;
     let running = client
         .wait_for_instance(&id, &[InstanceStatus::Running], WAIT, quick_polls())
         .await
@@ -719,6 +719,7 @@ async fn instance_metrics_are_fetched_and_summarised() {
         "{health:?}"
     );
     assert!(health.cpu_usage_percent.is_some());
+    assert!(health.missing.is_empty(), "{health:?}");
 
     let integration = client
         .tenants()

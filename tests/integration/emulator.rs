@@ -365,10 +365,11 @@ async fn a_created_instance_goes_from_creating_to_running_and_its_password_is_sh
     assert_eq!(fetched.body["data"]["status"], "running");
     assert_eq!(fetched.body["data"]["memory"], "2GB");
     assert_eq!(fetched.body["data"]["storage"], "4GB");
+    // shared/aura-api.md §4.1, §10: no metrics integration for professional-db.
     assert!(
-        fetched.body["data"]["metrics_integration_url"]
-            .as_str()
-            .is_some_and(|u| u.contains(id))
+        fetched.body["data"]
+            .get("metrics_integration_url")
+            .is_none()
     );
 
     let listed = api
@@ -798,9 +799,16 @@ async fn sizing_recommends_a_session_size_from_the_graph_counts() {
 async fn metrics_integration_points_at_prometheus_text_for_running_instances() {
     let api = Api::new(config()).await;
     let path = format!("/tenants/{DEFAULT_TENANT_ID}/metrics-integration");
+    // shared/aura-api.md §10: metrics only for enterprise-db, enterprise-ds, business-critical.
+    let professional = api.running_instance().await;
     let incapable = api.get(&path).await;
     assert_eq!(reason(&incapable), "tenant-incapable-of-action");
-    let id = api.running_instance().await;
+    let created = api
+        .create_instance(json!({ "type": "enterprise-db", "name": "observed" }))
+        .await;
+    assert_eq!(created.status, StatusCode::ACCEPTED, "{:?}", created.body);
+    let id = created.body["data"]["id"].as_str().expect("id").to_string();
+    api.handle.advance_clock(STEP);
     let integration = api.get(&path).await;
     let endpoint = integration.body["data"]["endpoint"]
         .as_str()
@@ -828,10 +836,17 @@ async fn metrics_integration_points_at_prometheus_text_for_running_instances() {
     ] {
         assert!(text.contains(&format!("# TYPE {name} gauge")), "{name}");
     }
-    assert!(text.contains(&format!(
-        "neo4j_aura_cpu_limit{{aggregation=\"MAX\",instance_id=\"{id}\"}} 0.5"
-    )));
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!(
+            "neo4j_aura_cpu_limit{{aggregation=\"MAX\",instance_id=\"{id}\"}} 0.5 "
+        ))),
+        "{text}"
+    );
     assert!(text.contains("# TYPE neo4j_db_query_execution_success_total counter"));
+    assert!(
+        !text.contains(&professional),
+        "a professional-db instance has no metrics"
+    );
 }
 
 #[tokio::test]

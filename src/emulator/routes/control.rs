@@ -14,8 +14,10 @@ use crate::emulator::error::{ApiError, parse_json};
 use crate::emulator::faults::{Fault, FaultSpec};
 use crate::emulator::server::{Shared, lock};
 use crate::emulator::settings::{self, SettingsPatch};
-use crate::emulator::state::InstanceStatus;
-use crate::emulator::{force_status, instance_views, stats_of};
+use crate::emulator::state::{InstanceStatus, SnapshotStatus};
+use crate::emulator::{
+    fail_session, force_snapshot_status, force_status, instance_views, stats_of,
+};
 
 pub async fn add_fault(
     State(shared): State<Arc<Shared>>,
@@ -70,4 +72,49 @@ pub async fn set_instance_status(
     })?;
     let view = force_status(&shared, &id, status).map_err(|_| ApiError::db_not_found(&id))?;
     Ok(Json(json!(view)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SnapshotStatusChange {
+    status: SnapshotStatus,
+}
+
+/// `POST /_emulator/snapshots/{id}/status` with `{"status": "Failed"}` (any snapshot status).
+pub async fn set_snapshot_status(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let change: SnapshotStatusChange = parse_json(&body)?;
+    force_snapshot_status(&shared, &id, change.status)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "snapshot-not-found", e.to_string()))?;
+    Ok(Json(json!({ "snapshot_id": id, "status": change.status })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SessionStatusChange {
+    status: String,
+    reason: Option<String>,
+}
+
+/// `POST /_emulator/sessions/{id}/status` with `{"status": "Failed", "reason": "OutOfMemory"}`.
+/// Only `Failed` can be set: the other statuses follow from the clock and the session's TTL.
+pub async fn set_session_status(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let change: SessionStatusChange = parse_json(&body)?;
+    if change.status != "Failed" {
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("only Failed can be set, not {}", change.status),
+        ));
+    }
+    let reason = change.reason.unwrap_or_else(|| "OutOfMemory".to_owned());
+    fail_session(&shared, &id, &reason)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "session-not-found", e.to_string()))?;
+    Ok(Json(
+        json!({ "id": id, "status": "Failed", "reason": reason }),
+    ))
 }

@@ -1,8 +1,8 @@
 //! Instance endpoints: list, create, get, patch, delete, pause, resume, overwrite, sizing.
 //!
 //! Choices where the reference leaves questions open:
-//! - Create requires all of `name, tenant_id, cloud_provider, region, type, version, memory`
-//!   (strictest reading; a client that passes here passes against Aura). Fields are checked in the
+//! - Create requires `name, tenant_id, cloud_provider, region, type, memory`; `version` is
+//!   optional and defaults to "5" (shared/aura-api.md §10, "Create `version`"). Fields are checked in the
 //!   order tenant_id, cloud_provider, region, type, version, memory, storage, name, and the first
 //!   offending one is named in `field` with reason `invalid-field`.
 //! - A second free-db in a tenant → 400 `free-db-limit-reached`, field `type`.
@@ -17,7 +17,8 @@
 //!   `db-not-paused`; overwrite or snapshot restore on a paused instance → 409 `db-paused`;
 //!   pausing a free-db → 400 `free-db-cannot-be-paused`. Any transient status → 409
 //!   `ongoing-database-operation`.
-//! - Overwrite answers with the Instance form (status `overwriting`).
+//! - Overwrite answers with the Instance form (status `overwriting`) by default, or with
+//!   `{"data": "<job id>"}` when the run-time setting `overwrite_answer` is `job` (§4.4, §10).
 //! - For the configured window after a create, `GET /instances/{id}` answers 404 `db-not-found`
 //!   and lists leave the instance out (§10). Other calls, and clone sources, see it at once.
 //! - An instance created from a source goes `creating` → `loading` → `running`.
@@ -39,6 +40,7 @@ use crate::emulator::clock::rfc3339;
 use crate::emulator::config::InstanceConfiguration;
 use crate::emulator::error::{ApiError, parse_json};
 use crate::emulator::server::Shared;
+use crate::emulator::settings::OverwriteAnswer;
 use crate::emulator::state::{
     InstanceRecord, InstanceStatus, Outcome, SnapshotStatus, State as Store, random_hex,
     random_password,
@@ -69,12 +71,18 @@ pub fn instance_json(instance: &InstanceRecord, origin: &str) -> Value {
         "memory": instance.memory,
         "storage": instance.storage,
         "created_at": rfc3339(instance.created_at),
-        "metrics_integration_url": format!("{origin}/api/v1/{}/{}/metrics", instance.tenant_id, instance.id),
         "secondaries_count": instance.secondaries_count,
         "cdc_enrichment_mode": instance.cdc_enrichment_mode,
         "vector_optimized": instance.vector_optimized,
         "graph_analytics_plugin": instance.graph_analytics_plugin,
     });
+    // shared/aura-api.md §4.1 ("only when metrics integration exists") and §10 (tiers).
+    if super::metrics::has_metrics(instance) {
+        body["metrics_integration_url"] = json!(format!(
+            "{origin}/api/v1/{}/{}/metrics",
+            instance.tenant_id, instance.id
+        ));
+    }
     if let Some(key) = &instance.customer_managed_key_id {
         body["customer_managed_key_id"] = json!(key);
     }
@@ -171,6 +179,9 @@ pub async fn get(
     Ok(data(instance_json(instance, &shared.origin)))
 }
 
+/// The Neo4j version of a create that names none (shared/aura-api.md §10).
+const DEFAULT_VERSION: &str = "5";
+
 #[derive(Debug, Default, Deserialize)]
 struct CreateInstance {
     name: Option<String>,
@@ -213,7 +224,8 @@ fn matching_configuration<'a>(
         |c| &c.instance_type,
         &format!("{provider} {region}"),
     )?;
-    let version = required("version", &request.version)?;
+    // shared/aura-api.md §10: `version` is optional, default "5".
+    let version = request.version.as_deref().unwrap_or(DEFAULT_VERSION);
     let rows = narrow(rows, "version", version, |c| &c.version, kind)?;
     let memory = known("memory", &request.memory, INSTANCE_MEMORY)?;
     let rows = narrow(rows, "memory", memory, |c| &c.memory, kind)?;
@@ -361,7 +373,10 @@ pub async fn create(
         cloud_provider: request.cloud_provider.clone().unwrap_or_default(),
         region: request.region.clone().unwrap_or_default(),
         instance_type: request.instance_type.clone().unwrap_or_default(),
-        version: request.version.clone().unwrap_or_default(),
+        version: request
+            .version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
         memory: request.memory.clone().unwrap_or_default(),
         storage,
         created_at: shared.clock.wall(),
@@ -669,6 +684,7 @@ pub async fn overwrite(
         check_source_snapshot(&shared, &store, snapshot_id)?;
     }
     let after = store.timings.overwrite;
+    let answer = store.overwrite_answer;
     let instance = find(&mut store, &id)?;
     instance.begin(
         InstanceStatus::Overwriting,
@@ -676,7 +692,14 @@ pub async fn overwrite(
         now,
         after,
     );
-    Ok(accepted(instance, &shared.origin))
+    Ok(match answer {
+        OverwriteAnswer::Instance => accepted(instance, &shared.origin),
+        // shared/aura-api.md §10: the Go client's `{"data": "<job id>"}`.
+        OverwriteAnswer::Job => (
+            StatusCode::ACCEPTED,
+            data(json!(uuid::Uuid::new_v4().to_string())),
+        ),
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -685,10 +708,14 @@ struct InstanceSizingRequest {
     relationship_count: Option<u64>,
     #[serde(default)]
     algorithm_categories: Vec<String>,
+    instance_type: Option<String>,
 }
 
-/// `POST /v1/instances/sizing` (older endpoint): the same formula as the GDS session sizing,
-/// mapped onto the instance memory sizes.
+/// `POST /v1/instances/sizing` (shared/aura-api.md §10: `{node_count, relationship_count,
+/// algorithm_categories, instance_type}` → `{did_exceed_maximum, min_required_memory,
+/// recommended_size}`): the same formula as the GDS session sizing, mapped onto the instance
+/// memory sizes. `instance_type`, when given, must be a known type (400 naming it); it does not
+/// change the estimate.
 pub async fn sizing(_caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
     let request: InstanceSizingRequest = parse_json(&body)?;
     let nodes = request
@@ -697,6 +724,14 @@ pub async fn sizing(_caller: Caller, body: Bytes) -> Result<Json<Value>, ApiErro
     let relationships = request.relationship_count.ok_or_else(|| {
         ApiError::invalid_field("relationship_count", "relationship_count is required")
     })?;
+    if let Some(kind) = &request.instance_type
+        && !INSTANCE_TYPES.contains(&kind.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "instance_type",
+            format!("unknown instance_type {kind}"),
+        ));
+    }
     let estimate =
         super::sessions::estimate_mib(nodes, 0, relationships, 0, &request.algorithm_categories);
     let recommended = INSTANCE_MEMORY

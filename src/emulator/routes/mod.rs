@@ -105,6 +105,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
             post(control::set_instance_status),
         )
         .route(
+            "/_emulator/snapshots/{id}/status",
+            post(control::set_snapshot_status),
+        )
+        .route(
+            "/_emulator/sessions/{id}/status",
+            post(control::set_session_status),
+        )
+        .route(
             "/_emulator/settings",
             get(control::get_settings).patch(control::patch_settings),
         )

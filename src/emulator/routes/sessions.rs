@@ -9,7 +9,12 @@
 //! - Attached sessions need a `running` instance (400 `instance-not-running`, field `instance_id`);
 //!   an unknown instance → 400 `invalid-field`. Standalone ones need a tenant offering the
 //!   provider and region. Session ids: `<instance_id>-<8 hex>` attached, `s-<8 hex>` standalone.
-//! - `ttl` is a Go duration string, at most 7 days; `expiry_date` is creation + 7 days.
+//! - A session made `Failed` through the control API stays `Failed` (with an `errors` entry
+//!   naming the reason) until deleted; get-or-create answers it as the existing session.
+//! - `ttl` is a Go duration string, at most 7 days; `expiry_date` is creation + 7 days. An empty
+//!   `ttl` (what the Go client sends when unset) is the default (§10).
+//! - `database_uuid` (the Go client's name) is accepted for `database_id` and echoed beside it
+//!   (§10); `database_id` wins when both are sent.
 //! - Sizing (`node_label_count` is accepted but does not change the estimate): estimated MiB = (nodes × (64 + 8 × node properties) + relationships × (32 + 8 ×
 //!   relationship properties)) / 2^20, × 1.5 when `node-embedding` or `link-prediction` is among the
 //!   categories, plus 1024 MiB of base overhead; `recommended_size` is the smallest GDS memory size
@@ -44,6 +49,8 @@ fn session_json(session: &SessionRecord, now: std::time::Instant) -> Value {
         "status": session.status(now).as_str(),
         "instance_id": session.instance_id.clone().unwrap_or_default(),
         "database_id": session.database_id,
+        // shared/aura-api.md §10: the Go client reads the same value as `database_uuid`.
+        "database_uuid": session.database_id,
         "created_at": rfc3339(session.created_at),
         "host": format!("{}.{}.sessions.neo4j.io", session.id, session.region),
         "expiry_date": rfc3339(session.expiry_date),
@@ -57,13 +64,23 @@ fn session_json(session: &SessionRecord, now: std::time::Instant) -> Value {
 }
 
 fn session_errors(session: &SessionRecord, now: std::time::Instant) -> Option<Value> {
-    (session.status(now) == SessionStatus::Expired).then(|| {
-        json!({
+    match session.status(now) {
+        SessionStatus::Expired => Some(json!({
             "id": session.id,
             "message": format!("Session {} expired after a period of inactivity", session.id),
             "reason": "Inactivity",
-        })
-    })
+        })),
+        // shared/aura-api.md §4.7: problem sessions carry a sibling `errors` entry.
+        SessionStatus::Failed => {
+            let reason = session.failure.as_deref().unwrap_or_default();
+            Some(json!({
+                "id": session.id,
+                "message": format!("Session {} failed: {reason}", session.id),
+                "reason": reason,
+            }))
+        }
+        SessionStatus::Creating | SessionStatus::Ready => None,
+    }
 }
 
 /// A single session in the envelope, with the sibling `errors` when it has a problem.
@@ -91,6 +108,8 @@ struct CreateSession {
     ttl: Option<String>,
     instance_id: Option<String>,
     database_id: Option<String>,
+    /// The Go client's name for `database_id` (shared/aura-api.md §10).
+    database_uuid: Option<String>,
     tenant_id: Option<String>,
     project_id: Option<String>,
     cloud_provider: Option<String>,
@@ -162,7 +181,8 @@ pub async fn create(
             format!("memory {memory} is not a session size"),
         ));
     }
-    let ttl = match &request.ttl {
+    // shared/aura-api.md §10: the Go client sends `"ttl": ""` when unset; empty means not given.
+    let ttl = match request.ttl.as_ref().filter(|t| !t.is_empty()) {
         Some(text) => {
             let ttl = parse_go_duration(text)
                 .filter(|d| !d.is_zero() && *d <= MAX_TTL)
@@ -204,7 +224,10 @@ pub async fn create(
         name,
         memory,
         instance_id,
-        database_id: request.database_id.clone(),
+        database_id: request
+            .database_id
+            .clone()
+            .or_else(|| request.database_uuid.clone()),
         tenant_id,
         cloud_provider: provider,
         region,
@@ -216,6 +239,7 @@ pub async fn create(
         ready_at: now + store.timings.session_start,
         last_activity: now,
         hard_expiry: now + MAX_TTL,
+        failure: None,
     };
     let body = session_body(&session, now);
     store.sessions.push(session);
