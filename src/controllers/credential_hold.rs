@@ -18,8 +18,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -126,7 +127,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let held = watcher::Config::default().labels(&format!("{LABEL}=true"));
-    Controller::new(reconciler::scoped::<Secret>(&ctx, namespace), held)
+    // A pass reads only the Secret's name, deletion and finalizers: a metadata-only watch, so
+    // that no credential is cached in this process.
+    let (reader, writer) = reflector::store();
+    let secrets = watcher(
+        reconciler::scoped::<PartialObjectMeta<Secret>>(&ctx, namespace),
+        held,
+    )
+    .default_backoff()
+    .modify(reconciler::slim)
+    .reflect(writer)
+    .applied_objects();
+    Controller::for_stream(secrets, reader)
         .graceful_shutdown_on(shutdown)
         .run(
             sweep,
@@ -144,7 +156,7 @@ pub async fn run(
 
 /// One pass over a held Secret: nothing while it lives; once it is being deleted, lift the hold
 /// when no resource needs it, else look again shortly.
-async fn sweep(secret: Arc<Secret>, ctx: Arc<Context>) -> Result<Action> {
+async fn sweep(secret: Arc<PartialObjectMeta<Secret>>, ctx: Arc<Context>) -> Result<Action> {
     if secret.meta().deletion_timestamp.is_none()
         || !secret.finalizers().iter().any(|f| f == FINALIZER)
     {

@@ -4,7 +4,7 @@
 //! source of truth); it saves Aura calls and keeps a password safe while a Secret write is
 //! retried.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,9 +18,12 @@ const TENANT_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Default)]
 pub struct Memory {
-    /// Per resource UID, woken when someone changes the resource.
+    /// Per resource UID, woken when someone changes the resource; only while a pass of it waits
+    /// to be superseded (see [`Memory::superseded`] and [`Memory::pass_ended`]).
     changes: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
-    passwords: Mutex<HashMap<String, SecretString>>,
+    /// Keyed `{owner UID}/{instance id}`; ordered so that [`Memory::forget`] finds an owner's
+    /// passwords without a scan of them all.
+    passwords: Mutex<BTreeMap<String, SecretString>>,
     polls: Mutex<HashMap<String, (String, u32)>>,
     failures: Mutex<HashMap<String, u32>>,
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
@@ -113,6 +116,18 @@ impl Memory {
         lock(&self.recorded_instances).get(owner).cloned()
     }
 
+    /// Forgets the instance id recorded for `owner` once the cached copy of the resource shows
+    /// it (`recorded` is what the pass read from that copy): from then on the cache says it.
+    pub fn instance_seen(&self, owner: &str, recorded: &str) {
+        let mut recorded_instances = lock(&self.recorded_instances);
+        if recorded_instances
+            .get(owner)
+            .is_some_and(|id| id == recorded)
+        {
+            recorded_instances.remove(owner);
+        }
+    }
+
     /// Wakes the passes of `owner` that wait to be superseded.
     pub fn changed(&self, owner: &str) {
         if let Some(notify) = lock(&self.changes).get(owner) {
@@ -131,9 +146,33 @@ impl Memory {
         notified
     }
 
+    /// Called when a pass that raced [`Memory::superseded`] has ended and dropped its future:
+    /// the notifier of `owner` goes unless another pass still waits on it, so that there is
+    /// one only while a background pass is in flight, not one for every resource for ever.
+    pub fn pass_ended(&self, owner: &str) {
+        let mut changes = lock(&self.changes);
+        if changes
+            .get(owner)
+            .is_some_and(|notify| Arc::strong_count(notify) == 1)
+        {
+            changes.remove(owner);
+        }
+    }
+
     /// Forgets everything about a resource that is gone.
     pub fn forget(&self, key: &str) {
         lock(&self.changes).remove(key);
+        let prefix = format!("{key}/");
+        let mut passwords = lock(&self.passwords);
+        let owned: Vec<String> = passwords
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in owned {
+            passwords.remove(&k);
+        }
+        drop(passwords);
         lock(&self.recorded_instances).remove(key);
         lock(&self.polls).remove(key);
         lock(&self.failures).remove(key);
@@ -157,5 +196,47 @@ mod tests {
             .collect();
         assert_eq!(seen, [2, 4, 5, 5]);
         assert_eq!(memory.next_poll("uid", "updating", b).as_secs(), 2);
+    }
+
+    #[test]
+    fn forgetting_a_resource_forgets_its_passwords_and_no_other() {
+        let memory = Memory::default();
+        memory.keep_password("uid-a", "i1", SecretString::from("p1"));
+        memory.keep_password("uid-a", "i2", SecretString::from("p2"));
+        memory.keep_password("uid-ab", "i3", SecretString::from("p3"));
+        memory.keep_password("uid-b", "i4", SecretString::from("p4"));
+        memory.forget("uid-a");
+        assert!(memory.password("uid-a", "i1").is_none());
+        assert!(memory.password("uid-a", "i2").is_none());
+        assert!(memory.password("uid-ab", "i3").is_some());
+        assert!(memory.password("uid-b", "i4").is_some());
+    }
+
+    #[test]
+    fn a_recorded_instance_is_forgotten_once_the_cache_shows_it() {
+        let memory = Memory::default();
+        memory.instance_recorded("uid", "i1");
+        memory.instance_seen("uid", "other");
+        assert_eq!(memory.recorded_instance("uid").as_deref(), Some("i1"));
+        memory.instance_seen("uid", "i1");
+        assert_eq!(memory.recorded_instance("uid"), None);
+    }
+
+    #[tokio::test]
+    async fn a_notifier_lives_only_while_a_pass_waits_on_it() {
+        let memory = Memory::default();
+        let first = memory.superseded("uid");
+        let second = memory.superseded("uid");
+        drop(first);
+        memory.pass_ended("uid");
+        assert_eq!(
+            lock(&memory.changes).len(),
+            1,
+            "the second pass still waits"
+        );
+        memory.changed("uid");
+        second.await;
+        memory.pass_ended("uid");
+        assert!(lock(&memory.changes).is_empty());
     }
 }

@@ -183,14 +183,16 @@ pub async fn unless_superseded<T>(
         return Some(work.await);
     }
     let superseded = ctx.memory.superseded(key);
-    tokio::select! {
+    let result = tokio::select! {
         biased;
         done = work => Some(done),
         () = superseded => {
             tracing::debug!(uid = key, "background pass superseded by a change");
             None
         }
-    }
+    };
+    ctx.memory.pass_ended(key);
+    result
 }
 
 /// Backs off per resource after a failed pass: errors a change can fix wait long (the change
@@ -228,6 +230,21 @@ pub fn worth_a_pass<K: Resource>(obj: &K) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// The annotation `kubectl apply` writes: a second copy of the whole applied manifest.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops from a cached object what no controller reads and what can be as large as the object
+/// itself: `metadata.managedFields` and the `kubectl apply` copy of the manifest. Every cached
+/// object goes through this before it is stored, so a comparison between cached copies (as in
+/// [`worth_a_pass`]) compares like with like.
+pub fn slim<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
 /// An `Api` for `K` in one namespace, or in all.
 pub fn scoped<K>(ctx: &Context, namespace: Option<&str>) -> Api<K>
 where
@@ -246,6 +263,9 @@ fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Con
     let notify = Arc::clone(ctx);
     let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
         .default_backoff()
+        // The cache keeps one copy of every resource for as long as it lives; it keeps only
+        // what the controllers read.
+        .modify(slim)
         .reflect(writer)
         .touched_objects()
         .predicate_filter(worth_a_pass, Default::default())

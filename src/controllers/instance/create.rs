@@ -31,6 +31,14 @@ impl Pass<'_> {
         aura: &aura::Client,
         tenant: Option<&TenantId>,
     ) -> Result<Instance> {
+        if let Some(shown) = self
+            .obj
+            .status
+            .as_ref()
+            .and_then(|s| s.instance_id.as_deref())
+        {
+            self.ctx.memory.instance_seen(&self.key(), shown);
+        }
         if self.status.instance_id.is_none()
             && let Some(id) = self.ctx.memory.recorded_instance(&self.key())
         {
