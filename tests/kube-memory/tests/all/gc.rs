@@ -79,19 +79,7 @@ async fn an_owner_held_by_a_finalizer_keeps_its_dependents_until_it_is_really_go
         "the owner still exists (terminating), so its dependent stays"
     );
 
-    widgets
-        .patch(
-            "instance",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-        )
-        .await
-        .unwrap();
-    assert!(
-        server
-            .get_as::<Widget>(Some("default"), "instance")
-            .is_none()
-    );
+    let_owner_go(&widgets, &server).await;
     assert!(!secret_exists(&server, "credentials"));
 }
 
@@ -226,19 +214,7 @@ async fn orphan_propagation_keeps_dependents_even_when_the_owner_waits_for_a_fin
         "orphaned while the owner is still terminating"
     );
 
-    widgets
-        .patch(
-            "instance",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-        )
-        .await
-        .unwrap();
-    assert!(
-        server
-            .get_as::<Widget>(Some("default"), "instance")
-            .is_none()
-    );
+    let_owner_go(&widgets, &server).await;
     assert!(
         secret_exists(&server, "credentials"),
         "the owner's last finalizer going must not collect what was orphaned"
@@ -385,4 +361,21 @@ async fn with_a_gc_delay_a_reference_removed_in_the_meantime_still_saves_the_dep
         .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(secret_exists(&server, "credentials"));
+}
+
+/// Removes the finalizers of the terminating owner "instance", which then goes for good.
+async fn let_owner_go(widgets: &Api<Widget>, server: &kube_memory::ApiServer) {
+    widgets
+        .patch(
+            "instance",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        server
+            .get_as::<Widget>(Some("default"), "instance")
+            .is_none()
+    );
 }
