@@ -930,8 +930,13 @@ fn namespace_name_label(object: &mut Value, name: &str) {
 
 /// A Namespace's `spec.finalizers`.
 fn spec_finalizers(object: &Value) -> Vec<String> {
+    strings_at(object, "/spec/finalizers")
+}
+
+/// The strings of the array at `pointer` (empty when there is none).
+fn strings_at(object: &Value, pointer: &str) -> Vec<String> {
     object
-        .pointer("/spec/finalizers")
+        .pointer(pointer)
         .and_then(Value::as_array)
         .map(|items| {
             items
@@ -1254,17 +1259,7 @@ fn is_terminating(object: &Value) -> bool {
 }
 
 fn finalizers(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    strings_at(object, "/metadata/finalizers")
 }
 
 fn owner_uids(object: &Value) -> Vec<String> {
