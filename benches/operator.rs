@@ -482,7 +482,19 @@ struct OperatorProcess {
 impl OperatorProcess {
     fn start(options: &Options, aura_url: &str, kubeconfig: &Path, log_path: &Path) -> Self {
         let log = std::fs::File::create(log_path).expect("log file");
-        let child = Command::new(BINARY)
+        // A profiler in front of the binary, e.g. `AURA_BENCH_WRAP="heaptrack -o /tmp/op"`; the
+        // RSS figures are then the wrapper's, so use it to find allocations, not to quote memory.
+        let wrap = std::env::var("AURA_BENCH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(BINARY);
+                command
+            }
+            None => Command::new(BINARY),
+        };
+        let child = command
             .args([
                 "run",
                 "--http-listen",

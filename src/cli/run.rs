@@ -76,6 +76,12 @@ pub struct RunArgs {
     /// Seconds between comparisons of a settled resource with Aura (drift detection).
     #[arg(long, env = "AURA_RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
+
+    /// Passes (reconciles) that run at once for changes someone made; polls and drift checks get
+    /// half as many. The rest wait in a queue that costs little memory: the operator's peak
+    /// memory follows this number, not the number of resources.
+    #[arg(long, env = "AURA_MAX_CONCURRENT_PASSES", default_value_t = crate::controllers::admission::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_passes: u16,
 }
 
 fn parse_location(text: &str) -> Result<SecretLocation, String> {
@@ -191,6 +197,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     let timing = Timing {
         resync: Duration::from_secs(args.resync_seconds.max(10)),
+        concurrency: usize::from(args.max_concurrent_passes),
         ..Timing::default()
     };
     let metrics = Metrics::new();

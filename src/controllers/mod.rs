@@ -3,6 +3,7 @@
 //! Each reconcile reads as the same steps: resolve references, validate (pure), plan (pure),
 //! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
 
+pub mod admission;
 pub mod convert;
 pub mod credential_hold;
 pub mod credentials;
@@ -64,6 +65,8 @@ pub struct Timing {
     /// two seconds): within it a 404 is "not visible yet" and a missing instance is not created
     /// again. Generous, because mistaking a new instance for a deleted one orphans it.
     pub visibility_grace: Duration,
+    /// User-driven passes at once (background ones: half as many); see [`admission`].
+    pub concurrency: usize,
 }
 
 impl Default for Timing {
@@ -78,6 +81,7 @@ impl Default for Timing {
             spec_error_retry: Duration::from_secs(600),
             error_retry: Duration::from_secs(10),
             visibility_grace: Duration::from_secs(60),
+            concurrency: admission::DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct Context {
     pub timing: Timing,
     /// What the operator remembers between passes (passwords in flight, poll counts).
     pub memory: Memory,
+    /// Slots for passes, so that memory follows them rather than the fleet.
+    pub admission: admission::Admission,
     /// Counters and gauges served at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per kind, a way to count cached resources by Aura status at scrape time.
@@ -118,6 +124,7 @@ impl Context {
             aura,
             timing,
             memory: Memory::default(),
+            admission: admission::Admission::new(timing.concurrency),
             metrics,
             status_sources: std::sync::Mutex::default(),
         })

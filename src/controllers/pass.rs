@@ -113,6 +113,16 @@ impl Kind for AuraInstance {}
 impl Kind for AuraSnapshot {}
 impl Kind for GdsSession {}
 
+/// Whether `obj` carries a change someone made that no pass has acted on yet (a new generation
+/// or a deletion): such passes go first, for a slot and for the Aura budget.
+pub fn user_driven<K: Kind>(obj: &K) -> bool {
+    obj.meta().deletion_timestamp.is_some()
+        || obj.meta().generation
+            != obj
+                .status()
+                .and_then(|status| status.observed_generation())
+}
+
 /// The state of one pass over one resource: the object, its API handles, the status as last
 /// written and the status being built.
 pub struct Pass<'c, K: Kind> {

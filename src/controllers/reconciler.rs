@@ -98,8 +98,20 @@ pub async fn run<K: Reconciler>(
         .await;
 }
 
-/// One pass over one resource.
+/// One pass over one resource, once a slot is free (see [`admission`](super::admission)). The
+/// pass itself is boxed only then, so that a pass still waiting for its slot costs a small future
+/// rather than the largest state of the whole pass.
 pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = obj.uid().unwrap_or_default();
+    let slot = ctx.admission.admit(pass::user_driven(&*obj));
+    // Nothing is done before the slot, so any wait for it may give way to a newer copy.
+    let Some(_slot) = unless_superseded(&ctx, &key, true, slot).await else {
+        return Ok(Action::requeue(Duration::ZERO));
+    };
+    Box::pin(one_pass(obj, ctx)).await
+}
+
+async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let deleting = obj.meta().deletion_timestamp.is_some();
     let Some(name) = K::FINALIZER else {
         if deleting {
@@ -301,5 +313,29 @@ fn stream_error<K: Resource, E: std::error::Error>(
             tracing::debug!(object = %obj, error = %err, "pass failed (reported above)");
         }
         Err(err) => tracing::warn!(error = %err, "controller stream error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
+
+    /// The size of the future `make` would return, without making one.
+    fn future_size<F: Future>(_make: impl FnOnce() -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every due resource has a pass future held by the Controller, most of them waiting for a
+    /// slot; that future must not carry the largest state of a whole pass (17 KiB for an
+    /// AuraInstance in a debug build before the pass was boxed behind the slot).
+    #[test]
+    fn a_pass_waiting_for_its_slot_is_small() {
+        let sizes = [
+            future_size(|| reconcile::<AuraInstance>(unreachable!(), unreachable!())),
+            future_size(|| reconcile::<AuraSnapshot>(unreachable!(), unreachable!())),
+            future_size(|| reconcile::<GdsSession>(unreachable!(), unreachable!())),
+        ];
+        assert!(sizes.iter().all(|&size| size <= 1024), "pass futures: {sizes:?} bytes");
     }
 }

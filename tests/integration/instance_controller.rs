@@ -729,6 +729,9 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
     // passes queue for the budget about 2 s deep.
     let timing = aura_operator::controllers::Timing {
         resync: Duration::from_millis(200),
+        // Fewer slots than resources: most background passes wait for a slot, not only for
+        // the budget, and the change must get past both queues.
+        concurrency: 4,
         ..crate::support::operator::timing()
     };
     let mut op = Operator::stopped(support::fast_config(), timing).await;

@@ -49,6 +49,7 @@ pub fn timing() -> Timing {
         error_retry: Duration::from_millis(100),
         // Above the emulator's 2 s window of 404s after a create, well below the tests' waits.
         visibility_grace: Duration::from_secs(5),
+        ..Timing::default()
     }
 }
 
