@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 /// Passes at once by default: enough to keep a real API server and Aura's budget busy (a pass
 /// takes a few round trips of tens of milliseconds), few enough that the passes' memory is a
-/// small fixed cost.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+/// small fixed cost (about 40 KiB a slot with its connection). In the 10,000-instance benchmark
+/// 64 slots converged as fast as unbounded passes (153 s against 170 s on a loaded machine; 32
+/// took 216 s) at 92 MiB peak against 540 MiB.
+pub const DEFAULT_CONCURRENCY: usize = 64;
 
 /// Slots for passes, user-driven ones apart from background ones.
 pub struct Admission {
@@ -70,19 +72,17 @@ mod tests {
             background.push(admission.admit(false).await);
         }
         // The background pool (half of 4) is full ...
-        let more_background = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
-            admission.admit(false),
-        )
-        .await;
+        let more_background =
+            tokio::time::timeout(std::time::Duration::from_millis(50), admission.admit(false))
+                .await;
         assert!(more_background.is_err(), "a third background pass got in");
         // ... while all four user-driven slots are free.
         let mut user = Vec::new();
         for _ in 0..4 {
             user.push(admission.admit(true).await);
         }
-        let fifth = tokio::time::timeout(std::time::Duration::from_millis(50), admission.admit(true))
-            .await;
+        let fifth =
+            tokio::time::timeout(std::time::Duration::from_millis(50), admission.admit(true)).await;
         assert!(fifth.is_err(), "a fifth user-driven pass got in");
         drop(user.pop());
         let admitted =

@@ -117,10 +117,7 @@ impl Kind for GdsSession {}
 /// or a deletion): such passes go first, for a slot and for the Aura budget.
 pub fn user_driven<K: Kind>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
-        || obj.meta().generation
-            != obj
-                .status()
-                .and_then(|status| status.observed_generation())
+        || obj.meta().generation != obj.status().and_then(|status| status.observed_generation())
 }
 
 /// The state of one pass over one resource: the object, its API handles, the status as last

@@ -336,6 +336,9 @@ mod tests {
             future_size(|| reconcile::<AuraSnapshot>(unreachable!(), unreachable!())),
             future_size(|| reconcile::<GdsSession>(unreachable!(), unreachable!())),
         ];
-        assert!(sizes.iter().all(|&size| size <= 1024), "pass futures: {sizes:?} bytes");
+        assert!(
+            sizes.iter().all(|&size| size <= 1024),
+            "pass futures: {sizes:?} bytes"
+        );
     }
 }
