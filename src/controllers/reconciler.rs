@@ -322,7 +322,7 @@ mod tests {
     use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 
     /// The size of the future `make` would return, without making one.
-    fn future_size<F: Future>(_make: impl FnOnce() -> F) -> usize {
+    fn future_size<A, B, F: Future>(_make: impl FnOnce(A, B) -> F) -> usize {
         std::mem::size_of::<F>()
     }
 
@@ -332,9 +332,9 @@ mod tests {
     #[test]
     fn a_pass_waiting_for_its_slot_is_small() {
         let sizes = [
-            future_size(|| reconcile::<AuraInstance>(unreachable!(), unreachable!())),
-            future_size(|| reconcile::<AuraSnapshot>(unreachable!(), unreachable!())),
-            future_size(|| reconcile::<GdsSession>(unreachable!(), unreachable!())),
+            future_size(reconcile::<AuraInstance>),
+            future_size(reconcile::<AuraSnapshot>),
+            future_size(reconcile::<GdsSession>),
         ];
         assert!(
             sizes.iter().all(|&size| size <= 1024),
