@@ -1,7 +1,8 @@
 //! The Secrets this operator writes for applications: the keys they carry, the labels that
 //! mark them, and how they are written (server-side apply), read back, compared and released.
-//! Each kind decides its Secret's content; the AuraInstance's connection keys follow the
-//! credentials file Aura offers for download, and a GdsSession's Secret repeats them.
+//! Each kind decides its Secret's content, in the format its spec asks for (see
+//! [`crate::controllers::formats`]); every Secret carries a hash of its content, so that
+//! consumers can tell when it changed.
 
 use std::collections::BTreeMap;
 
@@ -12,13 +13,12 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
 
+use super::formats::{self, FIELD_KEYS_ANNOTATION, Fields, Layout};
 use crate::crd::common::ConnectionSecretSpec;
 
-pub const URI: &str = "NEO4J_URI";
-pub const USERNAME: &str = "NEO4J_USERNAME";
-pub const PASSWORD: &str = "NEO4J_PASSWORD";
-pub const INSTANCE_ID: &str = "AURA_INSTANCEID";
-pub const INSTANCE_NAME: &str = "AURA_INSTANCENAME";
+/// Annotation with a hash of the Secret's data, changed whenever the data changes: what tools
+/// that roll consumers on a change (Reloader and the like) can key on.
+pub const CONTENT_HASH_ANNOTATION: &str = "aura.neo4j.io/content-hash";
 
 /// Label on every Secret this operator writes.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "aura-operator");
@@ -37,30 +37,60 @@ pub struct Existing {
 }
 
 impl Existing {
-    fn value(&self, key: &str) -> Option<&[u8]> {
-        self.secret
-            .data
-            .as_ref()?
-            .get(key)
-            .map(|b| b.0.as_slice())
-            .filter(|b| !b.is_empty())
+    /// The details the Secret holds, wherever its format put them.
+    pub fn fields(&self) -> Fields {
+        let empty = BTreeMap::new();
+        let data = self.secret.data.as_ref().unwrap_or(&empty);
+        let field_keys = self
+            .secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(FIELD_KEYS_ANNOTATION));
+        formats::read_back(data, field_keys.map(String::as_str))
+    }
+
+    /// The details, if the Secret is about `instance_id`: by its instance-id label, or (for a
+    /// Secret without one, written by hand) by the instance id it holds.
+    fn fields_for(&self, instance_id: &str) -> Option<Fields> {
+        let fields = self.fields();
+        let label = self
+            .secret
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(INSTANCE_ID_LABEL));
+        let about = label
+            .map(String::as_str)
+            .or_else(|| fields.get("instance_id"));
+        (about == Some(instance_id)).then_some(fields)
     }
 
     /// The stored username, if the Secret is about `instance_id` and holds one.
     pub fn username_for(&self, instance_id: &str) -> Option<String> {
-        if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
-            return None;
-        }
-        String::from_utf8(self.value(USERNAME)?.to_vec()).ok()
+        self.fields_for(instance_id)?
+            .get("username")
+            .map(str::to_owned)
     }
 
     /// The stored password, if the Secret is about `instance_id` and holds one.
     pub fn password_for(&self, instance_id: &str) -> Option<SecretString> {
-        if self.value(INSTANCE_ID)? != instance_id.as_bytes() {
-            return None;
+        let fields = self.fields_for(instance_id)?;
+        Some(SecretString::from(fields.get("password")?.to_owned()))
+    }
+
+    /// The content hash the Secret carries, or (written before hashes) of its data.
+    fn content_hash(&self) -> String {
+        let annotated = self
+            .secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CONTENT_HASH_ANNOTATION));
+        match annotated {
+            Some(hash) => hash.clone(),
+            None => formats::content_hash(self.secret.data.as_ref().unwrap_or(&BTreeMap::new())),
         }
-        let password = std::str::from_utf8(self.value(PASSWORD)?).ok()?;
-        Some(SecretString::from(password.to_owned()))
     }
 
     /// Whether the Secret already has exactly this content, labels and owner.
@@ -87,24 +117,43 @@ impl Existing {
     }
 }
 
+/// Whether writing `desired` changes the content of the Secret that `existing` is: a new
+/// content hash, which consumers are told about.
+pub fn content_changes(existing: Option<&Existing>, desired: &Secret) -> bool {
+    let desired_hash = desired
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(CONTENT_HASH_ANNOTATION));
+    existing.is_some_and(|e| Some(&e.content_hash()) != desired_hash)
+}
+
 /// A Secret owned by `owner` (deleted with it unless released first, watched through
-/// `.owns()`), with the operator's label, `kind_label`, and what `spec` adds.
+/// `.owns()`), with the operator's label, `kind_label`, what `spec` adds, and the annotations
+/// saying where each detail is in `data` (laid out by `layout`) and the hash of `data`.
 pub fn owned<K: Resource<DynamicType = ()>>(
     owner: &K,
     name: String,
     spec: &ConnectionSecretSpec,
     kind_label: (&str, String),
+    layout: &Layout,
     data: BTreeMap<String, ByteString>,
 ) -> Secret {
     let mut labels = spec.labels.clone();
     labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
     labels.insert(kind_label.0.to_owned(), kind_label.1);
+    let mut annotations = spec.annotations.clone();
+    annotations.insert(FIELD_KEYS_ANNOTATION.to_owned(), layout.field_keys());
+    annotations.insert(
+        CONTENT_HASH_ANNOTATION.to_owned(),
+        formats::content_hash(&data),
+    );
     Secret {
         metadata: ObjectMeta {
             name: Some(name),
             namespace: owner.namespace(),
             labels: Some(labels),
-            annotations: (!spec.annotations.is_empty()).then(|| spec.annotations.clone()),
+            annotations: Some(annotations),
             owner_references: owner.controller_owner_ref(&()).map(|o| vec![o]),
             ..ObjectMeta::default()
         },

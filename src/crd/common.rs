@@ -35,7 +35,9 @@ pub fn default_client_secret_key() -> String {
 #[serde(rename_all = "camelCase")]
 #[x_kube(cel)]
 #[x_kube(validation = Rule::new("!(has(self.format) && has(self.keys))").message("set format or keys, not both"))]
-#[x_kube(validation = Rule::new("!has(self.keys) || self.keys.all(k, k.matches('^[-._a-zA-Z0-9]+$'))").message("every key of keys must be a valid Secret key: letters, digits, '-', '_' and '.'"))]
+// Only the length of keys is checked here: a regex over map keys (which cannot carry a
+// maxLength) would exceed the API server's CEL cost budget. The operator checks the characters.
+#[x_kube(validation = Rule::new("!has(self.keys) || self.keys.all(k, size(k) >= 1 && size(k) <= 253)").message("every key of keys must be 1 to 253 characters (letters, digits, '-', '_' and '.')"))]
 pub struct ConnectionSecretSpec {
     /// Secret name. Defaults to <resource name>-connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,14 +48,8 @@ pub struct ConnectionSecretSpec {
     /// Extra annotations on the Secret.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
-    /// The keys the Secret holds, in a convention applications already read. aura (default):
-    /// one key per detail, named as in Aura's credentials file (NEO4J_URI, NEO4J_USERNAME,
-    /// NEO4J_PASSWORD, AURA_INSTANCEID, AURA_INSTANCENAME). spring-boot: SPRING_NEO4J_URI,
-    /// SPRING_NEO4J_AUTHENTICATION_USERNAME and _PASSWORD. jdbc: JDBC_URL (jdbc:neo4j+s://...),
-    /// JDBC_USERNAME, JDBC_PASSWORD. dotenv: one key, credentials.env, holding Aura's whole
-    /// credentials file. service-binding: the Service Binding specification's keys (type,
-    /// provider, uri, host, username, password), with status.binding naming the Secret.
-    /// Changing it rewrites the Secret; the password is kept.
+    /// The keys the Secret holds (see the values); changing it rewrites the Secret and keeps
+    /// the password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<SecretFormat>,
     /// Keys of your own instead of a format: Secret key -> template. Templates use Jinja
@@ -68,7 +64,14 @@ pub struct ConnectionSecretSpec {
     pub keys: BTreeMap<String, String>,
 }
 
-/// A convention for the connection Secret's keys.
+/// The keys the Secret holds, in a convention applications already read. aura (default): one
+/// key per detail, named as in Aura's credentials file (NEO4J_URI, NEO4J_USERNAME,
+/// NEO4J_PASSWORD, AURA_INSTANCEID, AURA_INSTANCENAME). spring-boot: SPRING_NEO4J_URI,
+/// SPRING_NEO4J_AUTHENTICATION_USERNAME and _PASSWORD. jdbc: JDBC_URL (jdbc:neo4j+s://...),
+/// JDBC_USERNAME, JDBC_PASSWORD. dotenv: one key, credentials.env, holding Aura's whole
+/// credentials file. service-binding: the Service Binding specification's keys (type,
+/// provider, uri, host, username, password), with status.binding naming the Secret. Changing
+/// it rewrites the Secret and keeps the password.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SecretFormat {

@@ -269,6 +269,16 @@ impl Layout {
         Ok(data)
     }
 
+    /// Where `field` is written, for a person: "key NEO4J_PASSWORD", "line NEO4J_PASSWORD of
+    /// key credentials.env".
+    pub fn describe(&self, field: &str) -> String {
+        match self.readback.iter().find(|(f, _)| f == field) {
+            Some((_, Location::Key(key))) => format!("key {key}"),
+            Some((_, Location::DotenvLine { key, var })) => format!("line {var}= of key {key}"),
+            None => format!("no key (the format has no {field})"),
+        }
+    }
+
     /// The annotation value saying where each detail is (see the module docs).
     pub fn field_keys(&self) -> String {
         self.readback
@@ -305,14 +315,19 @@ pub fn validate(spec: &ConnectionSecretSpec, kind: Kind) -> Result<(), crate::co
             ),
         ));
     }
-    Layout::of(spec, kind).check(kind).map_err(|p| {
+    Ok(Layout::of(spec, kind).check(kind)?)
+}
+
+impl From<KeyProblem> for crate::controllers::Error {
+    /// A refused key, as a spec error naming `connectionSecret.keys.<key>`.
+    fn from(p: KeyProblem) -> Self {
         let field = if p.key.is_empty() {
             "connectionSecret.keys".to_owned()
         } else {
             format!("connectionSecret.keys.{}", p.key)
         };
-        Error::invalid(field, p.message)
-    })
+        Self::invalid(field, p.message)
+    }
 }
 
 fn constants(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
