@@ -19,6 +19,9 @@ use crate::crd::common::ConnectionSecretSpec;
 /// Annotation with a hash of the Secret's data, changed whenever the data changes: what tools
 /// that roll consumers on a change (Reloader and the like) can key on.
 pub const CONTENT_HASH_ANNOTATION: &str = "aura.neo4j.io/content-hash";
+/// Annotation listing the keys of the Secret's layout: after a format change, the keys to
+/// remove.
+pub const KEYS_ANNOTATION: &str = "aura.neo4j.io/keys";
 
 /// Label on every Secret this operator writes.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "aura-operator");
@@ -77,6 +80,32 @@ impl Existing {
     pub fn password_for(&self, instance_id: &str) -> Option<SecretString> {
         let fields = self.fields_for(instance_id)?;
         Some(SecretString::from(fields.get("password")?.to_owned()))
+    }
+
+    /// Keys the Secret's layout had (its keys annotation; for a Secret written before formats,
+    /// the `aura` keys of `kind`) that `desired`'s layout does not have, and that are still
+    /// there. A key left out of `desired` only because its value is unknown is not stale.
+    fn stale_keys(&self, desired: &Secret, kind: formats::Kind) -> Vec<String> {
+        let annotation = |s: &Secret| {
+            s.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(KEYS_ANNOTATION))
+                .cloned()
+        };
+        let had = annotation(&self.secret).unwrap_or_else(|| {
+            Layout::of(&ConnectionSecretSpec::default(), kind)
+                .key_names()
+                .join(",")
+        });
+        let keeps = annotation(desired).unwrap_or_default();
+        let keeps: Vec<&str> = keeps.split(',').collect();
+        let present = self.secret.data.as_ref();
+        had.split(',')
+            .filter(|k| !k.is_empty() && !keeps.contains(k))
+            .filter(|k| present.is_some_and(|d| d.contains_key(*k)))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The content hash the Secret carries, or (written before hashes) of its data.
@@ -144,6 +173,7 @@ pub fn owned<K: Resource<DynamicType = ()>>(
     labels.insert(kind_label.0.to_owned(), kind_label.1);
     let mut annotations = spec.annotations.clone();
     annotations.insert(FIELD_KEYS_ANNOTATION.to_owned(), layout.field_keys());
+    annotations.insert(KEYS_ANNOTATION.to_owned(), layout.key_names().join(","));
     annotations.insert(
         CONTENT_HASH_ANNOTATION.to_owned(),
         formats::content_hash(&data),
@@ -203,13 +233,38 @@ pub async fn read(api: &Api<Secret>, name: &str) -> kube::Result<Option<Existing
     Ok(api.get_opt(name).await?.map(|secret| Existing { secret }))
 }
 
-/// Writes the Secret with server-side apply. The Secret is never logged.
-pub async fn write(api: &Api<Secret>, secret: &Secret, field_manager: &str) -> kube::Result<()> {
+/// Writes the Secret with server-side apply, then removes the keys of an earlier layout that
+/// this one no longer has (a format change): the new keys, password included, are in place
+/// before the old ones go. The Secret is never logged.
+pub async fn write(
+    api: &Api<Secret>,
+    secret: &Secret,
+    existing: Option<&Existing>,
+    kind: formats::Kind,
+    field_manager: &str,
+) -> kube::Result<()> {
     let name = secret.metadata.name.clone().unwrap_or_default();
     let params = PatchParams::apply(field_manager).force();
     let mut body = serde_json::to_value(secret).map_err(kube::Error::SerdeError)?;
     body["apiVersion"] = "v1".into();
     body["kind"] = "Secret".into();
     api.patch(&name, &params, &Patch::Apply(body)).await?;
+    let stale = existing
+        .map(|e| e.stale_keys(secret, kind))
+        .unwrap_or_default();
+    if !stale.is_empty() {
+        // A real API server already dropped keys only this manager applied; keys another
+        // writer set (a Secret made by hand, then adopted) need saying.
+        let removed: serde_json::Map<String, serde_json::Value> = stale
+            .into_iter()
+            .map(|k| (k, serde_json::Value::Null))
+            .collect();
+        let patch = serde_json::json!({ "data": removed });
+        let params = PatchParams {
+            field_manager: Some(field_manager.to_owned()),
+            ..PatchParams::default()
+        };
+        api.patch(&name, &params, &Patch::Merge(&patch)).await?;
+    }
     Ok(())
 }

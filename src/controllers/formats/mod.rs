@@ -269,6 +269,11 @@ impl Layout {
         Ok(data)
     }
 
+    /// The keys this layout writes (when their fields have values).
+    pub fn key_names(&self) -> Vec<&str> {
+        self.keys.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
     /// Where `field` is written, for a person: "key NEO4J_PASSWORD", "line NEO4J_PASSWORD of
     /// key credentials.env".
     pub fn describe(&self, field: &str) -> String {

@@ -75,7 +75,14 @@ impl Pass<'_> {
         let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
         if !up_to_date {
             let changed = shared::content_changes(existing.as_ref(), &desired);
-            shared::write(&self.secrets, &desired, FIELD_MANAGER).await?;
+            shared::write(
+                &self.secrets,
+                &desired,
+                existing.as_ref(),
+                Kind::Session,
+                FIELD_MANAGER,
+            )
+            .await?;
             self.tell_secret_written(&name, existing.is_none(), changed)
                 .await;
         }

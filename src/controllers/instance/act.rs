@@ -279,7 +279,14 @@ impl Pass<'_> {
         let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
         if !up_to_date {
             let changed = secrets::content_changes(existing.as_ref(), &desired);
-            secrets::write(&self.secrets, &desired, crate::controllers::FIELD_MANAGER).await?;
+            secrets::write(
+                &self.secrets,
+                &desired,
+                existing.as_ref(),
+                crate::controllers::formats::Kind::Instance,
+                crate::controllers::FIELD_MANAGER,
+            )
+            .await?;
             self.tell_secret_written(&name, existing.is_none(), changed)
                 .await;
         }
