@@ -305,6 +305,21 @@ mod tests {
     }
 
     #[test]
+    fn a_session_takes_only_the_formats_that_fit_it() {
+        for format in ["aura", "service-binding"] {
+            let mut spec = attached();
+            spec["connectionSecret"] = json!({"format": format});
+            assert_eq!(cel(&spec, None), Ok(()), "{format}");
+        }
+        for format in ["spring-boot", "jdbc", "dotenv"] {
+            let mut spec = attached();
+            spec["connectionSecret"] = json!({"format": format});
+            let err = cel(&spec, None).unwrap_err();
+            assert!(err.contains("aura or service-binding"), "{format}: {err}");
+        }
+    }
+
+    #[test]
     fn memory_and_graph_exclude_each_other() {
         let mut both = attached();
         both["graph"] = json!({"nodeCount": 10});

@@ -432,6 +432,27 @@ mod tests {
         assert!(AuraInstanceSpec::validate_cel(&spec(), None).is_ok());
     }
 
+    fn with_secret(secret: Value) -> Result<(), String> {
+        let mut new = spec();
+        new["connectionSecret"] = secret;
+        AuraInstanceSpec::validate_cel(&new, None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_api_server_refuses_a_format_with_keys_and_overlong_keys() {
+        assert_eq!(with_secret(json!({"format": "spring-boot"})), Ok(()));
+        assert_eq!(
+            with_secret(json!({"keys": {"P": "{{ password }}"}})),
+            Ok(())
+        );
+        let both = with_secret(json!({"format": "jdbc", "keys": {"P": "{{ password }}"}}));
+        assert!(both.unwrap_err().contains("set format or keys, not both"));
+        let long = with_secret(json!({"keys": {"k".repeat(254): "{{ password }}"}}));
+        assert!(long.unwrap_err().contains("1 to 253 characters"));
+        let empty = with_secret(json!({"keys": {"": "{{ password }}"}}));
+        assert!(empty.is_err());
+    }
+
     #[test]
     fn placement_changes_are_rejected_with_a_message_naming_the_field() {
         for (field, value) in [

@@ -132,9 +132,39 @@ async fn changing_the_format_rewrites_the_secret_and_keeps_the_password() {
 
     // The steady state writes nothing and tells nothing.
     let written = hash(&custom);
+    let writes = op.api.counters().all_writes_to("", "secrets");
     op.after_passes("AuraInstance", 3).await;
     assert_eq!(hash(&op.secret("shop-connection").unwrap()), written);
+    assert_eq!(op.api.counters().all_writes_to("", "secrets"), writes);
     assert_eq!(count(&op, "ConnectionSecretChanged"), 3);
+}
+
+#[tokio::test]
+async fn a_secret_kept_in_one_format_gives_its_password_to_an_adopter_in_another() {
+    let op = Operator::start().await;
+    op.apply(instance(
+        "old",
+        json!({"connectionSecret": {"format": "dotenv"}, "connectionConfigMap": {}}),
+    ))
+    .await;
+    let ready = op.wait_for("old", "Ready", is_ready).await;
+    let id = ready.status.unwrap().instance_id.unwrap();
+    let file = secret_value(&op.secret("old-connection").unwrap(), "credentials.env").unwrap();
+    let password = file
+        .lines()
+        .find_map(|l| l.strip_prefix("NEO4J_PASSWORD="))
+        .unwrap()
+        .to_owned();
+    op.delete("old").await;
+    op.wait_gone("old").await;
+
+    // Another resource, another name, the default format: the kept dotenv file has the password.
+    op.apply(instance("new", json!({"instanceId": id}))).await;
+    let adopted = op.wait_for("new", "Ready", is_ready).await;
+    assert_eq!(adopted.status.unwrap().password_stored, Some(true));
+    let secret = op.secret("new-connection").unwrap();
+    assert_eq!(secret_value(&secret, "NEO4J_PASSWORD"), Some(password));
+    assert!(op.event_reasons().iter().any(|r| r == "PasswordRecovered"));
 }
 
 #[tokio::test]
