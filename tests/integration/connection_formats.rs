@@ -3,10 +3,11 @@
 //! refused before anything is written, the content hash, and the connection ConfigMap.
 
 use crate::support::operator::{
-    NS, Operator, instance, is_ready, ready_reason, resource, secret_value,
+    NS, Operator, instance, is_ready, ready_reason, resource, secret_value, user_patch,
 };
 use aura_operator::crd::GdsSession;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Patch;
 use serde_json::json;
 
 const HASH: &str = "aura.neo4j.io/content-hash";
@@ -250,7 +251,7 @@ async fn service_binding_writes_the_specs_keys_and_names_the_secret_in_status() 
 }
 
 #[tokio::test]
-async fn a_session_secret_takes_keys_of_the_users_own() {
+async fn a_session_secret_takes_keys_of_the_users_own_then_service_binding() {
     let op = Operator::start().await;
     op.apply(instance(
         "db",
@@ -282,6 +283,40 @@ async fn a_session_secret_takes_keys_of_the_users_own() {
         secret_value(&secret, "DB_URL"),
         secret_value(&db, "SPRING_NEO4J_URI")
     );
+
+    // From its own keys to service-binding: the old keys go, the binding is named.
+    let patch = json!({"spec": {"connectionSecret": {"keys": null, "format": "service-binding"}}});
+    op.sessions()
+        .patch("mine", &user_patch(), &Patch::Merge(&patch))
+        .await
+        .expect("patched");
+    let bound = wait_for_keys(
+        &op,
+        "mine-gds",
+        &[
+            "type",
+            "provider",
+            "uri",
+            "host",
+            "username",
+            "password",
+            "database-uri",
+        ],
+    )
+    .await;
+    assert_eq!(
+        secret_value(&bound, "password"),
+        secret_value(&db, "SPRING_NEO4J_AUTHENTICATION_PASSWORD")
+    );
+    op.wait_for_any::<GdsSession>("mine", "binding", |s| {
+        s.status
+            .as_ref()
+            .and_then(|st| st.binding.as_ref())
+            .map(|b| b.name.as_str())
+            == Some("mine-gds")
+    })
+    .await;
+    assert_eq!(count(&op, "ConnectionSecretChanged"), 1);
 }
 
 #[tokio::test]
