@@ -22,6 +22,7 @@ impl Pass<'_> {
         }
         let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
         self.write_secret(&instance, None).await?;
+        self.write_config_map(&instance).await?;
         self.observe(&instance).await;
         Ok(Observed { aura, instance })
     }
@@ -295,7 +296,7 @@ impl Pass<'_> {
         .then(|| Binding { name: name.clone() });
         self.status.connection_secret = Some(name);
         self.status.password_stored = Some(password.is_some());
-        self.write_config_map(&contents).await
+        Ok(())
     }
 
     /// Says what a write of the connection Secret did: wrote it again after someone deleted

@@ -13,24 +13,26 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 
-use super::secret::{Contents, INSTANCE_LABEL};
+use super::secret::INSTANCE_LABEL;
 use super::{Pass, Result};
+use crate::aura::Instance;
 use crate::controllers::FIELD_MANAGER;
 use crate::controllers::secrets::{INSTANCE_ID_LABEL, MANAGED_BY};
 use crate::crd::AuraInstance;
 
-/// The desired ConfigMap, owned by the AuraInstance.
-pub fn build(instance: &AuraInstance, name: String, contents: &Contents<'_>) -> ConfigMap {
+/// The desired ConfigMap for `aura` (as Aura reports it, `uri` as last known), owned by the
+/// AuraInstance.
+pub fn build(
+    resource: &AuraInstance,
+    name: String,
+    aura: &Instance,
+    uri: Option<&str>,
+) -> ConfigMap {
+    let id = aura.id.to_string();
     let mut data = BTreeMap::new();
-    data.insert(
-        "AURA_INSTANCEID".to_owned(),
-        contents.instance_id.to_owned(),
-    );
-    data.insert(
-        "AURA_INSTANCENAME".to_owned(),
-        contents.aura_name.to_owned(),
-    );
-    if let Some(uri) = contents.uri {
+    data.insert("AURA_INSTANCEID".to_owned(), id.clone());
+    data.insert("AURA_INSTANCENAME".to_owned(), aura.name.clone());
+    if let Some(uri) = uri {
         data.insert("NEO4J_URI".to_owned(), uri.to_owned());
         if let Some(host) = url::Url::parse(uri)
             .ok()
@@ -41,18 +43,15 @@ pub fn build(instance: &AuraInstance, name: String, contents: &Contents<'_>) -> 
     }
     let labels = BTreeMap::from([
         (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
-        (INSTANCE_LABEL.to_owned(), instance.name_any()),
-        (
-            INSTANCE_ID_LABEL.to_owned(),
-            contents.instance_id.to_owned(),
-        ),
+        (INSTANCE_LABEL.to_owned(), resource.name_any()),
+        (INSTANCE_ID_LABEL.to_owned(), id),
     ]);
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name),
-            namespace: instance.namespace(),
+            namespace: resource.namespace(),
             labels: Some(labels),
-            owner_references: instance.controller_owner_ref(&()).map(|o| vec![o]),
+            owner_references: resource.controller_owner_ref(&()).map(|o| vec![o]),
             ..ObjectMeta::default()
         },
         data: Some(data),
@@ -92,7 +91,7 @@ impl Pass<'_> {
 
     /// Writes the ConfigMap if asked for and missing or different; deletes one no longer
     /// asked for (or renamed).
-    pub(super) async fn write_config_map(&mut self, contents: &Contents<'_>) -> Result<()> {
+    pub(super) async fn write_config_map(&mut self, instance: &Instance) -> Result<()> {
         let wanted = self.obj.connection_config_map_name();
         if let Some(old) = self.status.connection_config_map.clone()
             && wanted.as_ref() != Some(&old)
@@ -104,7 +103,11 @@ impl Pass<'_> {
             return Ok(());
         };
         let api = self.config_maps();
-        let desired = build(&self.obj, name.clone(), contents);
+        let uri = instance
+            .connection_url
+            .as_deref()
+            .or(self.status.connection_url.as_deref());
+        let desired = build(&self.obj, name.clone(), instance, uri);
         let existing = api.get_opt(&name).await?;
         if !existing.is_some_and(|have| matches(&have, &desired)) {
             let mut body = serde_json::to_value(&desired).map_err(kube::Error::SerdeError)?;
