@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod finalizer;
+pub mod formats;
 pub mod gds_session;
 pub mod instance;
 pub mod memory;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,14 @@ pub fn default_client_secret_key() -> String {
     "clientSecret".to_owned()
 }
 
-/// The connection Secret.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+/// The connection Secret: its name, labels, annotations, and which keys it holds.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(cel)]
+#[x_kube(validation = Rule::new("!(has(self.format) && has(self.keys))").message("set format or keys, not both"))]
+// Only the length of keys is checked here: a regex over map keys (which cannot carry a
+// maxLength) would exceed the API server's CEL cost budget. The operator checks the characters.
+#[x_kube(validation = Rule::new("!has(self.keys) || self.keys.all(k, size(k) >= 1 && size(k) <= 253)").message("every key of keys must be 1 to 253 characters (letters, digits, '-', '_' and '.')"))]
 pub struct ConnectionSecretSpec {
     /// Secret name. Defaults to <resource name>-connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,4 +48,62 @@ pub struct ConnectionSecretSpec {
     /// Extra annotations on the Secret.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The keys the Secret holds (see the values); changing it rewrites the Secret and keeps
+    /// the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<SecretFormat>,
+    /// Keys of your own instead of a format: Secret key -> template. Templates use Jinja
+    /// syntax over the connection details: {{ uri }}, {{ host }}, {{ username }},
+    /// {{ password }}, {{ instance_id }}, {{ instance_name }}, {{ database }} (a GdsSession
+    /// adds {{ session_id }}, {{ session_name }}, {{ session_host }}, {{ session_uri }}).
+    /// Example: SPRING_NEO4J_URI: "{{ uri }}". For an AuraInstance one key must be exactly
+    /// "{{ password }}": the password exists nowhere else, so the operator reads it back from
+    /// there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    pub keys: BTreeMap<String, String>,
+}
+
+/// The keys the Secret holds, in a convention applications already read. aura (default): one
+/// key per detail, named as in Aura's credentials file (NEO4J_URI, NEO4J_USERNAME,
+/// NEO4J_PASSWORD, AURA_INSTANCEID, AURA_INSTANCENAME). spring-boot: SPRING_NEO4J_URI,
+/// SPRING_NEO4J_AUTHENTICATION_USERNAME and _PASSWORD. jdbc: JDBC_URL (jdbc:neo4j+s://...),
+/// JDBC_USERNAME, JDBC_PASSWORD. dotenv: one key, credentials.env, holding Aura's whole
+/// credentials file. service-binding: the Service Binding specification's keys (type,
+/// provider, uri, host, username, password), with status.binding naming the Secret. Changing
+/// it rewrites the Secret and keeps the password.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretFormat {
+    /// NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, AURA_INSTANCEID, AURA_INSTANCENAME.
+    #[default]
+    Aura,
+    /// Spring Boot's SPRING_NEO4J_* environment variables.
+    SpringBoot,
+    /// JDBC_URL, JDBC_USERNAME, JDBC_PASSWORD.
+    Jdbc,
+    /// Aura's credentials file as one key, credentials.env.
+    Dotenv,
+    /// The Service Binding specification's keys, to be mounted as files.
+    ServiceBinding,
+}
+
+impl SecretFormat {
+    /// The name written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aura => "aura",
+            Self::SpringBoot => "spring-boot",
+            Self::Jdbc => "jdbc",
+            Self::Dotenv => "dotenv",
+            Self::ServiceBinding => "service-binding",
+        }
+    }
+}
+
+/// What the Service Binding specification reads from a provisioned service's status.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct Binding {
+    /// Name of the Secret to bind.
+    pub name: String,
 }

@@ -50,7 +50,8 @@ use super::instance::{CloudProvider, ConnectionSecretSpec, CredentialsSecretRef,
     validation = Rule::new("has(self.tenantId) == has(oldSelf.tenantId) && (!has(self.tenantId) || self.tenantId == oldSelf.tenantId)").message("tenantId is immutable"),
     validation = Rule::new("has(self.tenantName) == has(oldSelf.tenantName) && (!has(self.tenantName) || self.tenantName == oldSelf.tenantName)").message("tenantName is immutable"),
     validation = Rule::new("has(self.cloudProvider) == has(oldSelf.cloudProvider) && (!has(self.cloudProvider) || self.cloudProvider == oldSelf.cloudProvider)").message("cloudProvider is immutable"),
-    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)").message("region is immutable")
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)").message("region is immutable"),
+    validation = Rule::new("!has(self.connectionSecret) || !has(self.connectionSecret.format) || self.connectionSecret.format in ['aura', 'service-binding']").message("a GdsSession's connectionSecret.format is aura or service-binding (or use keys)")
 )]
 pub struct GdsSessionSpec {
     /// Session name in Aura. Defaults to <namespace>-<name>-<8 hex characters of this
@@ -125,6 +126,9 @@ pub struct GdsSessionSpec {
     pub expired_policy: ExpiredPolicy,
 
     /// The Secret the session's address is written to. Name defaults to <resource name>-gds.
+    /// Formats: aura (default: GDS_SESSION_ID, GDS_SESSION_NAME, GDS_SESSION_HOST,
+    /// GDS_SESSION_URI, and the attached instance's NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD,
+    /// AURA_INSTANCEID), service-binding, or keys of your own.
     #[serde(default)]
     pub connection_secret: ConnectionSecretSpec,
 }
@@ -212,6 +216,10 @@ pub struct GdsSessionStatus {
     /// Name of the Secret with the session's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<String>,
+    /// The Secret to bind, as the Service Binding specification reads it (set with format
+    /// service-binding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<super::common::Binding>,
     /// The credentials Secret the session was created with (its own, or its instanceRef's):
     /// deleting the session uses it even when the referenced AuraInstance is gone by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,6 +302,21 @@ mod tests {
         assert_eq!(cel(&standalone(), None), Ok(()));
         let parsed: GdsSessionSpec = serde_json::from_value(attached()).unwrap();
         assert_eq!(parsed.expired_policy, ExpiredPolicy::Report);
+    }
+
+    #[test]
+    fn a_session_takes_only_the_formats_that_fit_it() {
+        for format in ["aura", "service-binding"] {
+            let mut spec = attached();
+            spec["connectionSecret"] = json!({"format": format});
+            assert_eq!(cel(&spec, None), Ok(()), "{format}");
+        }
+        for format in ["spring-boot", "jdbc", "dotenv"] {
+            let mut spec = attached();
+            spec["connectionSecret"] = json!({"format": format});
+            let err = cel(&spec, None).unwrap_err();
+            assert!(err.contains("aura or service-binding"), "{format}: {err}");
+        }
     }
 
     #[test]

@@ -138,9 +138,15 @@ pub struct AuraInstanceSpec {
     #[serde(default)]
     pub lost_password_policy: LostPasswordPolicy,
 
-    /// The Secret the connection details are written to.
+    /// The Secret the connection details are written to, and in which format.
     #[serde(default)]
     pub connection_secret: ConnectionSecretSpec,
+
+    /// Also write the details that are not secret (NEO4J_URI, NEO4J_HOST, AURA_INSTANCEID,
+    /// AURA_INSTANCENAME) to a ConfigMap, for tools that may not read Secrets. Off unless set;
+    /// `{}` names it <resource name>-connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_config_map: Option<ConnectionConfigMapSpec>,
 
     /// Create the instance with the data of another instance or a snapshot. Only used when the
     /// instance is created. Immutable.
@@ -217,10 +223,31 @@ impl AuraInstance {
             .clone()
             .unwrap_or_else(|| format!("{}-connection", kube::ResourceExt::name_any(self)))
     }
+
+    /// The name of the ConfigMap with the details that are not secret, when one is asked for.
+    pub fn connection_config_map_name(&self) -> Option<String> {
+        let spec = self.spec.connection_config_map.as_ref()?;
+        Some(
+            spec.name
+                .clone()
+                .unwrap_or_else(|| format!("{}-connection", kube::ResourceExt::name_any(self))),
+        )
+    }
+}
+
+/// The ConfigMap with the details that are not secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionConfigMapSpec {
+    /// ConfigMap name. Defaults to <resource name>-connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub name: Option<String>,
 }
 
 pub use super::common::{
-    ConnectionSecretSpec, CredentialsSecretRef, default_client_id_key, default_client_secret_key,
+    Binding, ConnectionSecretSpec, CredentialsSecretRef, SecretFormat, default_client_id_key,
+    default_client_secret_key,
 };
 
 /// A source of data: an instance (by Aura id or by AuraInstance in this namespace), optionally
@@ -303,6 +330,13 @@ pub struct AuraInstanceStatus {
     /// Whether the connection Secret holds the database password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_stored: Option<bool>,
+    /// Name of the ConfigMap with the details that are not secret, when one is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_config_map: Option<String>,
+    /// The Secret to bind, as the Service Binding specification reads it (set with format
+    /// service-binding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Binding>,
     /// Set before the create call and kept until the instance id is recorded: after a restart,
     /// the operator looks for an instance with this Aura name before creating another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,6 +430,27 @@ mod tests {
         assert_eq!(parsed.lost_password_policy, LostPasswordPolicy::Recreate);
         assert!(!parsed.paused && !parsed.deletion_protection);
         assert!(AuraInstanceSpec::validate_cel(&spec(), None).is_ok());
+    }
+
+    fn with_secret(secret: Value) -> Result<(), String> {
+        let mut new = spec();
+        new["connectionSecret"] = secret;
+        AuraInstanceSpec::validate_cel(&new, None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_api_server_refuses_a_format_with_keys_and_overlong_keys() {
+        assert_eq!(with_secret(json!({"format": "spring-boot"})), Ok(()));
+        assert_eq!(
+            with_secret(json!({"keys": {"P": "{{ password }}"}})),
+            Ok(())
+        );
+        let both = with_secret(json!({"format": "jdbc", "keys": {"P": "{{ password }}"}}));
+        assert!(both.unwrap_err().contains("set format or keys, not both"));
+        let long = with_secret(json!({"keys": {"k".repeat(254): "{{ password }}"}}));
+        assert!(long.unwrap_err().contains("1 to 253 characters"));
+        let empty = with_secret(json!({"keys": {"": "{{ password }}"}}));
+        assert!(empty.is_err());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! CRD's CEL rules, and names no field the type lacks (serde would silently drop a typo).
 //! Secrets in the samples are placeholders.
 
+use aura_operator::controllers::formats::{self, Kind};
+use aura_operator::crd::common::ConnectionSecretSpec;
 use aura_operator::crd::{AuraInstanceSpec, AuraSnapshotSpec, GdsSessionSpec};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -75,19 +77,31 @@ fn check_schema(doc: &Value) -> Result<(), String> {
     }
 }
 
+/// The operator's own check of `connectionSecret` (templates, keys), which CEL cannot do.
+fn connection_secret(spec: &Value, kind: Kind) -> Result<(), String> {
+    let Some(secret) = spec.get("connectionSecret") else {
+        return Ok(());
+    };
+    let parsed: ConnectionSecretSpec =
+        serde_json::from_value(secret.clone()).map_err(|e| e.to_string())?;
+    formats::validate(&parsed, kind).map_err(|e| e.to_string())
+}
+
 fn check(doc: &Value) -> Result<(), String> {
     check_schema(doc)?;
     let spec = &doc["spec"];
     match doc["kind"].as_str().unwrap_or_default() {
         "AuraInstance" => check_spec::<AuraInstanceSpec>(spec, |s| {
             AuraInstanceSpec::validate_cel(s, None).map_err(|e| e.to_string())
-        }),
+        })
+        .and_then(|()| connection_secret(spec, Kind::Instance)),
         "AuraSnapshot" => check_spec::<AuraSnapshotSpec>(spec, |s| {
             AuraSnapshotSpec::validate_cel(s, None).map_err(|e| e.to_string())
         }),
         "GdsSession" => check_spec::<GdsSessionSpec>(spec, |s| {
             GdsSessionSpec::validate_cel(s, None).map_err(|e| e.to_string())
-        }),
+        })
+        .and_then(|()| connection_secret(spec, Kind::Session)),
         "Secret" => {
             for (key, value) in doc["stringData"].as_object().into_iter().flatten() {
                 let value = value.as_str().unwrap_or_default();
@@ -148,4 +162,13 @@ fn the_check_catches_a_misspelt_field_and_a_real_secret() {
     }});
     let err = check(&pattern).unwrap_err();
     assert!(err.contains("/spec/memory"), "{err}");
+    // A template naming a field that does not exist, which only the operator's check sees.
+    let template = serde_json::json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+        "metadata": {"name": "x"}, "spec": {
+        "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+        "region": "europe-west1", "type": "professional-db", "memory": "2GB",
+        "connectionSecret": {"keys": {"P": "{{ password }}", "URL": "{{ url }}"}}
+    }});
+    let err = check(&template).unwrap_err();
+    assert!(err.contains("connectionSecret.keys.URL"), "{err}");
 }

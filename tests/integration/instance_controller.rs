@@ -826,8 +826,11 @@ async fn every_write_of_the_operator_is_signed_with_its_field_manager() {
     // controller makes. The tests' own writes are signed "kubectl"; anything else (or nothing,
     // which a real API server lists as manager "unknown") is the operator forgetting.
     let op = Operator::start().await;
-    op.apply(instance("signed", json!({"deletionPolicy": "Delete"})))
-        .await;
+    op.apply(instance(
+        "signed",
+        json!({"deletionPolicy": "Delete", "connectionConfigMap": {}}),
+    ))
+    .await;
     let ready = op.wait_for("signed", "Ready", is_ready).await;
     let id = ready.status.unwrap().instance_id.unwrap();
     op.patch_spec("signed", json!({"memory": "4GB"})).await;
@@ -852,6 +855,7 @@ async fn every_write_of_the_operator_is_signed_with_its_field_manager() {
     for (group, plural) in [
         ("aura.neo4j.io", "aurainstances"),
         ("", "secrets"),
+        ("", "configmaps"),
         ("events.k8s.io", "events"),
     ] {
         let managers = counters.field_managers_of(group, plural);

@@ -109,6 +109,7 @@ impl Reconciler for GdsSession {
 /// Checks of the spec alone: a time to live that parses, a size or the statistics to size it
 /// from, and a placement.
 fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
+    super::formats::validate(&spec.connection_secret, super::formats::Kind::Session)?;
     if let Some(text) = &spec.ttl
         && gds_session::parse_ttl(text).is_none()
     {

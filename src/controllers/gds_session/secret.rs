@@ -1,38 +1,25 @@
 //! The session Secret: everything a GDS client needs to reach the session.
 //!
-//! Keys: `GDS_SESSION_ID`, `GDS_SESSION_NAME`, `GDS_SESSION_HOST` and `GDS_SESSION_URI`
+//! Default keys: `GDS_SESSION_ID`, `GDS_SESSION_NAME`, `GDS_SESSION_HOST` and `GDS_SESSION_URI`
 //! (`neo4j+s://<host>`). For a session attached through `instanceRef` to an AuraInstance managed
-//! here, the instance's connection keys (`NEO4J_URI`, `NEO4J_USERNAME`, `NEO4J_PASSWORD`,
-//! `AURA_INSTANCEID`) are copied from its connection Secret, so that one Secret is enough for a
-//! GDS client. Writing, reading and comparing Secrets is shared ([`crate::controllers::secrets`]).
+//! here, the instance's details (URI, username, password, id) are read from its connection
+//! Secret, whatever its format, so that one Secret is enough for a GDS client. The format
+//! (service-binding, or the user's templates) is laid out by [`crate::controllers::formats`];
+//! writing, reading and comparing Secrets is shared ([`crate::controllers::secrets`]).
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use super::{Pass, Result};
 use crate::aura::Session;
+use crate::controllers::formats::{Fields, Kind, Layout};
 use crate::controllers::references::ReferencedInstance;
-use crate::controllers::secrets as shared;
-use crate::controllers::{FIELD_MANAGER, events};
+use crate::controllers::secrets::{self as shared, CONTENT_HASH_ANNOTATION};
+use crate::controllers::{Error, FIELD_MANAGER, events};
 use crate::crd::GdsSession;
+use crate::crd::common::{Binding, SecretFormat};
 
-pub const SESSION_ID: &str = "GDS_SESSION_ID";
-pub const SESSION_NAME: &str = "GDS_SESSION_NAME";
-pub const SESSION_HOST: &str = "GDS_SESSION_HOST";
-pub const SESSION_URI: &str = "GDS_SESSION_URI";
 /// Label naming the GdsSession a Secret belongs to.
 pub const SESSION_LABEL: &str = "aura.neo4j.io/gds-session";
-
-/// Keys copied from the attached instance's connection Secret.
-const INSTANCE_KEYS: [&str; 4] = [
-    shared::URI,
-    shared::USERNAME,
-    shared::PASSWORD,
-    shared::INSTANCE_ID,
-];
 
 /// The Secret's name for this resource.
 pub fn name(session: &GdsSession) -> String {
@@ -44,15 +31,18 @@ pub fn name(session: &GdsSession) -> String {
         .unwrap_or_else(|| format!("{}-gds", session.name_any()))
 }
 
-/// The desired Secret, owned by the GdsSession.
-fn build(owner: &GdsSession, data: BTreeMap<String, ByteString>) -> Secret {
-    shared::owned(
-        owner,
-        name(owner),
-        &owner.spec.connection_secret,
-        (SESSION_LABEL, owner.name_any()),
-        data,
-    )
+/// The session's own details.
+fn session_fields(session: &Session) -> Fields {
+    let mut fields = Fields::default();
+    fields.set("session_id", session.id.as_str());
+    fields.set("session_name", session.name.as_str());
+    if let Some(host) = session.host.as_deref() {
+        fields.set("session_host", host);
+    }
+    if let Some(uri) = session.bolt_url() {
+        fields.set("session_uri", uri);
+    }
+    fields
 }
 
 impl Pass<'_> {
@@ -62,46 +52,56 @@ impl Pass<'_> {
         session: &Session,
         referenced: Option<&ReferencedInstance>,
     ) -> Result<()> {
-        let mut data = BTreeMap::new();
-        let mut put = |key: &str, value: &[u8]| {
-            data.insert(key.to_owned(), ByteString(value.to_vec()));
-        };
-        put(SESSION_ID, session.id.as_str().as_bytes());
-        put(SESSION_NAME, session.name.as_bytes());
-        if let Some(host) = session.host.as_deref().filter(|h| !h.is_empty()) {
-            put(SESSION_HOST, host.as_bytes());
-        }
-        if let Some(uri) = session.bolt_url() {
-            put(SESSION_URI, uri.as_bytes());
-        }
+        let mut fields = session_fields(session);
         if let Some(instance) = referenced {
             let instance_secret = instance.resource.connection_secret_name();
             if let Some(existing) = shared::read(&self.secrets, &instance_secret).await? {
-                let values = existing.secret.data.unwrap_or_default();
-                for key in INSTANCE_KEYS {
-                    if let Some(value) = values.get(key) {
-                        put(key, &value.0);
-                    }
-                }
+                fields.take_instance_details(&existing.fields());
             }
         }
+        let spec = &self.obj.spec.connection_secret;
+        let layout = Layout::of(spec, Kind::Session);
+        let data = layout.render(&fields).map_err(Error::from)?;
         let name = name(&self.obj);
-        let desired = build(&self.obj, data);
+        let desired = shared::owned(
+            &*self.obj,
+            name.clone(),
+            spec,
+            (SESSION_LABEL, self.obj.name_any()),
+            &layout,
+            data,
+        );
         let existing = shared::read(&self.secrets, &name).await?;
         let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
         if !up_to_date {
-            shared::write(&self.secrets, &desired, FIELD_MANAGER).await?;
-            if existing.is_none() {
-                events::normal(
-                    self.ctx,
-                    &*self.obj,
-                    "SecretWritten",
-                    format!("the session's address is in Secret {name}"),
-                )
+            let changed = shared::content_changes(existing.as_ref(), &desired);
+            shared::write(
+                &self.secrets,
+                &desired,
+                existing.as_ref(),
+                Kind::Session,
+                FIELD_MANAGER,
+            )
+            .await?;
+            self.tell_secret_written(&name, existing.is_none(), changed)
                 .await;
-            }
         }
+        self.status.binding = (spec.format == Some(SecretFormat::ServiceBinding))
+            .then(|| Binding { name: name.clone() });
         self.status.connection_secret = Some(name);
         Ok(())
+    }
+
+    async fn tell_secret_written(&self, name: &str, created: bool, changed: bool) {
+        if created {
+            let note = format!("the session's address is in Secret {name}");
+            events::normal(self.ctx, &*self.obj, "SecretWritten", note).await;
+        } else if changed {
+            let note = format!(
+                "Secret {name} has new content (annotation {CONTENT_HASH_ANNOTATION}); \
+                 applications reading it should reload"
+            );
+            events::normal(self.ctx, &*self.obj, "ConnectionSecretChanged", note).await;
+        }
     }
 }

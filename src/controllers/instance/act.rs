@@ -6,8 +6,9 @@ use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
 use crate::controllers::secrets;
+use crate::controllers::secrets::CONTENT_HASH_ANNOTATION;
 use crate::controllers::{Error, Reason, events, references};
-use crate::crd::instance::{DataSource, RestorePhase, RestoreStatus};
+use crate::crd::instance::{Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat};
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -21,6 +22,7 @@ impl Pass<'_> {
         }
         let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
         self.write_secret(&instance, None).await?;
+        self.write_config_map(&instance).await?;
         self.observe(&instance).await;
         Ok(Observed { aura, instance })
     }
@@ -274,23 +276,42 @@ impl Pass<'_> {
             username: &username,
             password: password.as_ref(),
         };
-        let desired = secret::build(&self.obj, &contents);
+        let desired = secret::build(&self.obj, &contents).map_err(Error::from)?;
         let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
         if !up_to_date {
-            secrets::write(&self.secrets, &desired, crate::controllers::FIELD_MANAGER).await?;
-            if existing.is_none() && self.status.password_stored == Some(true) {
-                events::normal(
-                    self.ctx,
-                    &*self.obj,
-                    "SecretRecreated",
-                    format!("connection Secret {name} was missing; wrote it again"),
-                )
+            let changed = secrets::content_changes(existing.as_ref(), &desired);
+            secrets::write(
+                &self.secrets,
+                &desired,
+                existing.as_ref(),
+                crate::controllers::formats::Kind::Instance,
+                crate::controllers::FIELD_MANAGER,
+            )
+            .await?;
+            self.tell_secret_written(&name, existing.is_none(), changed)
                 .await;
-            }
         }
+        self.status.binding = (self.obj.spec.connection_secret.format
+            == Some(SecretFormat::ServiceBinding))
+        .then(|| Binding { name: name.clone() });
         self.status.connection_secret = Some(name);
         self.status.password_stored = Some(password.is_some());
         Ok(())
+    }
+
+    /// Says what a write of the connection Secret did: wrote it again after someone deleted
+    /// it, or changed its content (so that consumers reload).
+    async fn tell_secret_written(&self, name: &str, was_missing: bool, changed: bool) {
+        if was_missing && self.status.password_stored == Some(true) {
+            let note = format!("connection Secret {name} was missing; wrote it again");
+            events::normal(self.ctx, &*self.obj, "SecretRecreated", note).await;
+        } else if changed {
+            let note = format!(
+                "connection Secret {name} has new content (annotation {CONTENT_HASH_ANNOTATION}); \
+                 applications reading it should reload"
+            );
+            events::normal(self.ctx, &*self.obj, "ConnectionSecretChanged", note).await;
+        }
     }
 }
 

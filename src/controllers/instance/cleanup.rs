@@ -4,6 +4,7 @@
 //! go at once. With `Delete` it deletes the Aura instance and keeps the finalizer until Aura
 //! reports it gone (404 or 410 count as gone), unless deletion protection is on.
 
+use super::config_map;
 use super::{Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::secrets;
@@ -91,6 +92,10 @@ impl Pass<'_> {
     async fn retain(&mut self, id: &str) -> Result<()> {
         let name = secret::name(&self.obj);
         let kept = secrets::release(&self.secrets, &name).await?;
+        if let Some(config_map) = self.status.connection_config_map.clone() {
+            let api = kube::Api::namespaced(self.ctx.kube.clone(), &self.namespace());
+            config_map::release(&api, &config_map).await?;
+        }
         let note = if kept {
             format!(
                 "deletionPolicy is Retain: Aura instance {id} keeps running; its connection Secret \

@@ -456,8 +456,9 @@ impl Pass<'_> {
                 reason: Reason::PasswordLost,
                 message: format!(
                     "Aura instance {id} was created by this operator but its password never reached the Secret. \
-                     Reset the password in the Aura console and put it in the Secret as NEO4J_PASSWORD, \
-                     or delete the instance in Aura, or set lostPasswordPolicy: Recreate"
+                     Reset the password in the Aura console and put it in the Secret ({}), \
+                     or delete the instance in Aura, or set lostPasswordPolicy: Recreate",
+                    secret::layout(&self.obj).describe("password")
                 ),
             }.into()),
         }

@@ -8,6 +8,7 @@
 
 mod act;
 mod cleanup;
+mod config_map;
 mod create;
 pub mod plan;
 mod report;

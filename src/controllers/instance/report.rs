@@ -2,8 +2,8 @@
 
 use super::{Outcome, Pass, secret};
 use crate::aura::InstanceStatus;
+use crate::controllers::Reason;
 use crate::controllers::pass::{Verdict, pascal};
-use crate::controllers::{Reason, secrets};
 
 impl Pass<'_> {
     /// The verdict of a pass that ran to its end with `outcome`.
@@ -14,9 +14,9 @@ impl Pass<'_> {
                 Reason::PasswordUnavailable,
                 format!(
                     "the instance runs but its password is not in the connection Secret {}: put it \
-                     there as {} (reset it in the Aura console if nobody has it)",
+                     there ({}; reset it in the Aura console if nobody has it)",
                     secret::name(&self.obj),
-                    secrets::PASSWORD
+                    secret::layout(&self.obj).describe("password")
                 ),
             ),
             Outcome::Settled => {

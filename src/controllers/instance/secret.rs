@@ -1,20 +1,17 @@
 //! The connection Secret: what applications mount to reach the instance.
 //!
-//! Keys follow the credentials file Aura offers for download (`NEO4J_URI`, `NEO4J_USERNAME`,
-//! `NEO4J_PASSWORD`, `AURA_INSTANCEID`, `AURA_INSTANCENAME`). The password exists only in Aura's
-//! create answer, so this Secret is where it lives; the operator also keeps it in memory while it
-//! runs, to recreate the Secret with the same content if someone deletes it.
+//! Its keys follow `connectionSecret.format` (by default the names of the credentials file Aura
+//! offers for download: `NEO4J_URI`, `NEO4J_USERNAME`, `NEO4J_PASSWORD`, `AURA_INSTANCEID`,
+//! `AURA_INSTANCENAME`) or the user's own templates. The password exists only in Aura's create
+//! answer, so this Secret is where it lives; the operator also keeps it in memory while it runs,
+//! to recreate the Secret with the same content if someone deletes it.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::controllers::secrets::{
-    INSTANCE_ID, INSTANCE_ID_LABEL, INSTANCE_NAME, PASSWORD, URI, USERNAME, owned,
-};
+use crate::controllers::formats::{Fields, KeyProblem, Kind, Layout};
+use crate::controllers::secrets::{INSTANCE_ID_LABEL, owned};
 use crate::crd::AuraInstance;
 
 /// Label naming the AuraInstance a Secret belongs to.
@@ -23,6 +20,11 @@ pub const INSTANCE_LABEL: &str = "aura.neo4j.io/instance";
 /// The Secret's name for this resource.
 pub fn name(instance: &AuraInstance) -> String {
     instance.connection_secret_name()
+}
+
+/// The layout of this resource's Secret.
+pub fn layout(instance: &AuraInstance) -> Layout {
+    Layout::of(&instance.spec.connection_secret, Kind::Instance)
 }
 
 /// What goes into the Secret.
@@ -34,26 +36,32 @@ pub struct Contents<'a> {
     pub password: Option<&'a SecretString>,
 }
 
-/// The desired Secret, owned by the AuraInstance.
-pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
-    let mut data = BTreeMap::new();
-    let mut put = |key: &str, value: &str| {
-        data.insert(key.to_owned(), ByteString(value.as_bytes().to_vec()));
-    };
-    put(INSTANCE_ID, contents.instance_id);
-    put(INSTANCE_NAME, contents.aura_name);
-    put(USERNAME, contents.username);
-    if let Some(uri) = contents.uri {
-        put(URI, uri);
+impl Contents<'_> {
+    fn fields(&self) -> Fields {
+        let mut fields = Fields::default();
+        fields.set("instance_id", self.instance_id);
+        fields.set("instance_name", self.aura_name);
+        fields.set("username", self.username);
+        if let Some(uri) = self.uri {
+            fields.set("uri", uri);
+        }
+        if let Some(password) = self.password {
+            fields.set("password", password.expose_secret());
+        }
+        fields
     }
-    if let Some(password) = contents.password {
-        put(PASSWORD, password.expose_secret());
-    }
+}
+
+/// The desired Secret, owned by the AuraInstance, in the layout its spec asks for.
+pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Result<Secret, KeyProblem> {
+    let layout = layout(instance);
+    let data = layout.render(&contents.fields())?;
     let mut secret = owned(
         instance,
         name(instance),
         &instance.spec.connection_secret,
         (INSTANCE_LABEL, instance.name_any()),
+        &layout,
         data,
     );
     if let Some(labels) = &mut secret.metadata.labels {
@@ -62,5 +70,5 @@ pub fn build(instance: &AuraInstance, contents: &Contents<'_>) -> Secret {
             contents.instance_id.to_owned(),
         );
     }
-    secret
+    Ok(secret)
 }

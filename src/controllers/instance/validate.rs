@@ -2,8 +2,8 @@
 
 use super::{Pass, Result};
 use crate::aura::{self, Shape, Tenant, TenantId};
-use crate::controllers::Error;
 use crate::controllers::convert::{provider, tier};
+use crate::controllers::{Error, formats};
 use crate::crd::instance::{AuraInstanceSpec, InstanceType};
 
 /// Spec field name (camelCase, as the user wrote it) for an Aura field name.
@@ -30,6 +30,7 @@ pub fn as_spec_error(err: aura::Error) -> Error {
 
 /// Checks that need no Aura call.
 pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
+    formats::validate(&spec.connection_secret, formats::Kind::Instance)?;
     if spec.paused && spec.instance_type == InstanceType::FreeDb {
         return Err(Error::invalid(
             "paused",
