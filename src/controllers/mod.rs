@@ -3,6 +3,7 @@
 //! Each reconcile reads as the same steps: resolve references, validate (pure), plan (pure),
 //! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
 
+pub mod claims;
 pub mod convert;
 pub mod credential_hold;
 pub mod credentials;
@@ -93,6 +94,8 @@ pub struct Context {
     pub memory: Memory,
     /// Counters and gauges served at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Which resource manages which Aura object (Leases in the operator's namespace).
+    pub claims: claims::Claims,
     /// Per kind, a way to count cached resources by Aura status at scrape time.
     status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
 }
@@ -101,15 +104,18 @@ pub struct Context {
 pub type StatusSource = Box<dyn Fn() -> Vec<String> + Send + Sync>;
 
 impl Context {
+    /// A context whose claims live in the namespace `default`.
     pub fn new(kube: kube::Client, aura: AuraClients, timing: Timing) -> Arc<Self> {
-        Self::with_metrics(kube, aura, timing, Metrics::new())
+        Self::with_metrics(kube, aura, timing, Metrics::new(), "default")
     }
 
+    /// A context serving `metrics`, whose claims (see [`claims`]) live in `operator_namespace`.
     pub fn with_metrics(
         kube: kube::Client,
         aura: AuraClients,
         timing: Timing,
         metrics: Arc<Metrics>,
+        operator_namespace: &str,
     ) -> Arc<Self> {
         Arc::new(Self {
             reporting_instance: std::env::var("POD_NAME")
@@ -118,6 +124,7 @@ impl Context {
             aura,
             timing,
             memory: Memory::default(),
+            claims: claims::Claims::new(operator_namespace),
             metrics,
             status_sources: std::sync::Mutex::default(),
         })

@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 pub const NS: &str = "default";
+/// The operator's own namespace, where its claims live (apart from the resources' namespaces).
+pub const OPERATOR_NS: &str = "aura-operator";
 
 /// The field manager of the tests' own writes, as `kubectl` signs a user's: the operator's
 /// writes must be told apart from the user's (see `every_write_of_the_operator_is_signed`).
@@ -140,6 +142,7 @@ impl Operator {
             AuraClients::new(settings, default),
             self.timing,
             metrics,
+            OPERATOR_NS,
         );
         self.task = Some(tokio::spawn(async move {
             aura_operator::controllers::run_all(ctx, Some(NS), std::future::pending()).await;
