@@ -19,8 +19,8 @@ use crate::aura::{
     self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId, SessionStatus,
     SizeEstimateRequest, TenantId,
 };
-use crate::controllers::convert::provider;
 use crate::controllers::claims::{self, AuraObject, Claim};
+use crate::controllers::convert::provider;
 use crate::controllers::naming;
 use crate::controllers::references::ReferencedInstance;
 use crate::controllers::{Error, Reason, Wait, events};
@@ -204,7 +204,12 @@ impl Pass<'_> {
         self.status.session_id = Some(id.to_string());
         self.status.create_intent = None;
         self.save().await?;
-        Err(claims::already_managed::<crate::crd::GdsSession>(AuraObject::Session, id.as_str(), &other).into())
+        Err(claims::already_managed::<crate::crd::GdsSession>(
+            AuraObject::Session,
+            id.as_str(),
+            &other,
+        )
+        .into())
     }
 
     /// Records the intent to create the session `name` before asking Aura; returns whether it

@@ -14,12 +14,12 @@
 mod ensure;
 mod secret;
 
+use super::claims::{self, AuraObject, Claim};
 use super::error::{Error, Result};
 use super::pass::{self, Verdict};
 use super::reasons::Reason;
 use super::reconciler::Reconciler;
 use super::references::{self, Reasons, ReferencedInstance};
-use super::claims::{self, AuraObject, Claim};
 use super::{credential_hold, events};
 use crate::aura::{self, SessionFilter, SessionId};
 use crate::crd::common::CredentialsSecretRef;
@@ -288,8 +288,15 @@ impl Pass<'_> {
             if let Claim::HeldBy(other) =
                 claims::claim(self.ctx, &*self.obj, AuraObject::Session, id.as_str()).await?
             {
-                let why = claims::already_managed::<GdsSession>(AuraObject::Session, id.as_str(), &other);
-                events::warning(self.ctx, &*self.obj, Reason::AlreadyManaged.as_str(), why.to_string()).await;
+                let why =
+                    claims::already_managed::<GdsSession>(AuraObject::Session, id.as_str(), &other);
+                events::warning(
+                    self.ctx,
+                    &*self.obj,
+                    Reason::AlreadyManaged.as_str(),
+                    why.to_string(),
+                )
+                .await;
                 continue;
             }
             let deleted = aura.sessions().delete(&id).await?;

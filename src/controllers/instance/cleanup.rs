@@ -52,7 +52,8 @@ impl Pass<'_> {
                  the instance is kept. To delete an adopted instance, set both before deleting the \
                  resource"
             );
-            self.retain(id, Reason::DeleteNotConfirmed, Some(why)).await?;
+            self.retain(id, Reason::DeleteNotConfirmed, Some(why))
+                .await?;
             return Ok(());
         }
         // Deletion talks to Aura on the user's behalf: it goes first in the budget queue.
