@@ -180,6 +180,12 @@ impl Operator {
         self.spawn();
     }
 
+    /// Starts a new controller that watches only `scope` (None: every namespace).
+    pub fn restart_watching(&mut self, scope: Option<&'static str>) {
+        self.scope = scope;
+        self.spawn();
+    }
+
     /// An instance made in Aura directly (as in the Aura console), once Aura shows it running:
     /// its id and password.
     pub async fn made_in_aura(&self, name: &str) -> (String, String) {
