@@ -582,3 +582,53 @@ async fn a_second_session_of_the_same_name_is_refused_and_never_deletes_it() {
     let first = op.api.get_as::<GdsSession>(Some(TEAM_A), "first").unwrap();
     assert!(is_ready(&first), "{first:#?}");
 }
+
+#[tokio::test]
+async fn a_resource_that_recorded_a_managed_instance_earlier_never_deletes_it() {
+    let mut op = Operator::start_cluster_wide().await;
+    create_in(&op, TEAM_A, instance("orders", json!({}))).await;
+    let id = instance_id(&wait_in(&op, TEAM_A, "orders", "Ready", is_ready::<AuraInstance>).await);
+    // Team B's resource recorded the same instance under a version without claims (two
+    // managers), with deletionPolicy Delete on what it believes it created.
+    op.crash().await;
+    create_in(
+        &op,
+        TEAM_B,
+        instance(
+            "twin",
+            json!({"deletionPolicy": "Delete", "memory": "4GB"}),
+        ),
+    )
+    .await;
+    let status = json!({"status": {"instanceId": id, "origin": "Created"}});
+    instances(&op, TEAM_B)
+        .patch_status("twin", &user_patch(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let before = changing_calls(&op);
+    op.restart();
+    wait_in(
+        &op,
+        TEAM_B,
+        "twin",
+        "AlreadyManaged",
+        already_managed_by("team-a/orders"),
+    )
+    .await;
+    instances(&op, TEAM_B)
+        .delete("twin", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone_in::<AuraInstance>(&op, TEAM_B, "twin").await;
+    assert!(alive_in_aura(&op, &id));
+    assert_eq!(changing_calls(&op), before, "no resize, no delete");
+    let notes = event_notes(&op, TEAM_B, "AlreadyManaged");
+    assert!(
+        notes.iter().any(|n| n.contains("team-a/orders")),
+        "{notes:?}"
+    );
+    assert_eq!(
+        holder(&claim(&op, &format!("aura-instance-{id}")).unwrap()),
+        "team-a/orders"
+    );
+}
