@@ -259,10 +259,16 @@ async fn the_refusal_survives_a_restart_and_the_holder_still_works() {
         .await
         .unwrap();
     let generation = changed.metadata.generation;
-    wait_in(&op, TEAM_B, "stolen", "refused again", |o: &AuraInstance| {
-        already_managed_by("team-a/orders")(o)
-            && o.status.as_ref().unwrap().observed_generation == generation
-    })
+    wait_in(
+        &op,
+        TEAM_B,
+        "stolen",
+        "refused again",
+        |o: &AuraInstance| {
+            already_managed_by("team-a/orders")(o)
+                && o.status.as_ref().unwrap().observed_generation == generation
+        },
+    )
     .await;
     op.after_passes("AuraInstance", 4).await;
     assert_eq!(changing_calls(&op), before, "still nothing from team B");
@@ -594,10 +600,7 @@ async fn a_resource_that_recorded_a_managed_instance_earlier_never_deletes_it() 
     create_in(
         &op,
         TEAM_B,
-        instance(
-            "twin",
-            json!({"deletionPolicy": "Delete", "memory": "4GB"}),
-        ),
+        instance("twin", json!({"deletionPolicy": "Delete", "memory": "4GB"})),
     )
     .await;
     let status = json!({"status": {"instanceId": id, "origin": "Created"}});

@@ -7,7 +7,9 @@
 //!    adopt the one with that name instead of creating another.
 //! 3. After Aura answers, keep the password in memory and write it to the Secret before anything
 //!    else; only then record the instance id.
-//! 4. An adopted instance of ours whose password was never stored is unusable: by the
+//! 4. Claim the instance (see [`claims`]) before any changing call: an instance named by
+//!    another resource's claim is not this resource's to change or delete.
+//! 5. An adopted instance of ours whose password was never stored is unusable: by the
 //!    `lostPasswordPolicy` it is deleted and created again (it cannot hold data nobody could log
 //!    in to write), or reported for a person to decide.
 
@@ -378,7 +380,10 @@ impl Pass<'_> {
         );
         self.record_instance(&instance, Some(&created.username), "Created", note)
             .await?;
-        // Only now: the id did not exist before Aura's answer, and the password is safe first.
+        // Only now: the id did not exist before Aura's answer, so nobody could claim it earlier
+        // (the Aura name carries this resource's UID fingerprint, so no other resource's create
+        // finds it either). The password is in the Secret first: should someone who read the id
+        // in Aura in this very moment have claimed it, this resource is refused and loses nothing.
         self.claim(&id).await?;
         Ok(instance)
     }
