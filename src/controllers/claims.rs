@@ -116,10 +116,6 @@ impl Claims {
         }
     }
 
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
     fn api(&self, kube: &kube::Client) -> Api<Lease> {
         Api::namespaced(kube.clone(), &self.namespace)
     }
