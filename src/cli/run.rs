@@ -43,7 +43,8 @@ pub struct RunArgs {
     #[arg(long, env = "AURA_OPERATOR_LEADER_ELECTION")]
     pub leader_election: bool,
 
-    /// Namespace of the leader-election Lease (the operator's own).
+    /// The operator's own namespace: where the leader-election Lease and the claims (which
+    /// resource manages which Aura object) live.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub lease_namespace: String,
 
@@ -207,6 +208,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         AuraClients::new(settings, default),
         timing,
         metrics,
+        &args.lease_namespace,
     );
 
     let ready = Arc::new(AtomicBool::new(false));

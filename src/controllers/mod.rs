@@ -4,6 +4,7 @@
 //! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
 
 pub mod admission;
+pub mod claims;
 pub mod convert;
 pub mod credential_hold;
 pub mod credentials;
@@ -100,6 +101,8 @@ pub struct Context {
     pub admission: admission::Admission,
     /// Counters and gauges served at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Which resource manages which Aura object (Leases in the operator's namespace).
+    pub claims: claims::Claims,
     /// Per kind, a way to count cached resources by Aura status at scrape time.
     status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
 }
@@ -108,15 +111,18 @@ pub struct Context {
 pub type StatusSource = Box<dyn Fn() -> Vec<String> + Send + Sync>;
 
 impl Context {
+    /// A context whose claims live in the namespace `default`.
     pub fn new(kube: kube::Client, aura: AuraClients, timing: Timing) -> Arc<Self> {
-        Self::with_metrics(kube, aura, timing, Metrics::new())
+        Self::with_metrics(kube, aura, timing, Metrics::new(), "default")
     }
 
+    /// A context serving `metrics`, whose claims (see [`claims`]) live in `operator_namespace`.
     pub fn with_metrics(
         kube: kube::Client,
         aura: AuraClients,
         timing: Timing,
         metrics: Arc<Metrics>,
+        operator_namespace: &str,
     ) -> Arc<Self> {
         Arc::new(Self {
             reporting_instance: std::env::var("POD_NAME")
@@ -126,6 +132,7 @@ impl Context {
             timing,
             memory: Memory::default(),
             admission: admission::Admission::new(timing.concurrency),
+            claims: claims::Claims::new(operator_namespace),
             metrics,
             status_sources: std::sync::Mutex::default(),
         })

@@ -100,6 +100,13 @@ reasons! {
     SourceSnapshotFailed,
     /// The snapshot named by `snapshotId` does not exist.
     SnapshotNotFound,
+    /// Another resource already manages this Aura object (see `controllers::claims`).
+    AlreadyManaged,
+
+    // Events of a deletion (the resource is gone, so no condition carries them).
+    /// An adopted instance was kept: `deletionPolicy: Delete` without the confirmation
+    /// annotation that repeats its id.
+    DeleteNotConfirmed,
 
     // Failures of Aura or Kubernetes (from the Aura client's categories).
     /// Aura rejected a request built from the spec.

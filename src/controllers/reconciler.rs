@@ -27,7 +27,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::error::{Error, Result, Retry};
 use super::pass::{self, Kind, Pass, Verdict};
-use super::{Context, credential_hold, finalizer, secrets};
+use super::{Context, claims, credential_hold, finalizer, secrets};
 use crate::crd::common::CredentialsSecretRef;
 
 /// What a kind brings to the reconcile loop: its steps, in the order the loop runs them.
@@ -170,6 +170,8 @@ async fn clean_up<K: Reconciler>(
                 credential_hold::release_if_unused(ctx, &namespace, &credentials.name, &pass.key())
                     .await?;
             }
+            // Last: whatever happened in Aura, this resource manages nothing any more.
+            claims::release_all(ctx, &pass.key()).await?;
             finalizer::remove(api, &*obj, finalizer_name).await?;
             ctx.metrics.reconciled(K::KIND, "ok");
             Ok(Action::await_change())

@@ -121,7 +121,11 @@ pub struct AuraInstanceSpec {
     pub instance_id: Option<String>,
 
     /// What happens in Aura when this resource is deleted: Retain (default) leaves the instance
-    /// running in Aura; Delete destroys it with all its data.
+    /// running in Aura; Delete destroys it with all its data. An instance adopted through
+    /// instanceId (not created by this resource) is deleted only with a second key: the
+    /// annotation aura.neo4j.io/confirm-delete set to its instance id; without it the resource
+    /// goes, the instance stays and its connection Secret is kept, as with Retain. An instance
+    /// another resource manages is never deleted by this one.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
@@ -203,6 +207,19 @@ pub enum DeletionPolicy {
     /// Delete the Aura instance and its data.
     Delete,
 }
+
+/// How the resource came to manage its instance; deleting an adopted one needs a confirmation.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum InstanceOrigin {
+    /// This resource created the instance.
+    Created,
+    /// The instance existed and was adopted through `spec.instanceId`.
+    Adopted,
+}
+
+/// The annotation that confirms the deletion of an adopted instance: its value must be the
+/// instance id (see `deletionPolicy`).
+pub const CONFIRM_DELETE_ANNOTATION: &str = "aura.neo4j.io/confirm-delete";
 
 /// What to do with an instance whose password was lost before it was stored.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -346,6 +363,10 @@ pub struct AuraInstanceStatus {
     /// "not visible yet", not "deleted".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Time>,
+    /// Created: this resource created the instance. Adopted: it existed and was adopted
+    /// through spec.instanceId, so deleting it in Aura needs the confirm-delete annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<InstanceOrigin>,
     /// The restore request last carried out (or being carried out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,

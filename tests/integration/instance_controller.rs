@@ -182,10 +182,9 @@ async fn paused_follows_the_spec_both_ways() {
 #[tokio::test]
 async fn an_existing_instance_is_adopted_by_id() {
     let op = Operator::start().await;
-    op.apply(instance("first", json!({}))).await;
-    let first = op.wait_for("first", "Ready", is_ready).await;
-    let aura_name = first.status.as_ref().unwrap().aura_name.clone().unwrap();
-    let id = first.status.unwrap().instance_id.unwrap();
+    // Made in the Aura console, outside any resource (one resource manages an instance).
+    let (id, password) = op.made_in_aura("made-by-hand").await;
+    let aura_name = "made-by-hand".to_owned();
     op.apply(instance("adopter", json!({"instanceId": id})))
         .await;
     // Ready promises a usable Secret: without the password it is not.
@@ -214,9 +213,7 @@ async fn an_existing_instance_is_adopted_by_id() {
     assert!(op.event_reasons().iter().any(|r| r == "Adopted"));
 
     // Someone who knows the password puts it in the Secret: now it is usable.
-    let first_secret = op.secret("first-connection").unwrap();
-    let password = &first_secret.data.as_ref().unwrap()["NEO4J_PASSWORD"];
-    let patch = json!({"data": {"NEO4J_PASSWORD": password}});
+    let patch = json!({"stringData": {"NEO4J_PASSWORD": password}});
     op.secrets()
         .patch(
             "adopter-connection",
@@ -234,6 +231,8 @@ async fn an_adopted_instance_is_renamed_only_when_aura_name_asks() {
     op.apply(instance("first", json!({}))).await;
     let first = op.wait_for("first", "Ready", is_ready).await;
     let id = first.status.unwrap().instance_id.unwrap();
+    op.delete("first").await;
+    op.wait_gone("first").await;
     op.apply(instance(
         "named",
         json!({"instanceId": id, "auraName": "orders-prod"}),
@@ -285,7 +284,10 @@ async fn retain_keeps_the_secret_and_a_new_resource_adopts_with_the_password() {
     assert_eq!(secret_value(&secret, "NEO4J_PASSWORD"), password);
     assert!(op.event_reasons().iter().any(|r| r == "PasswordRecovered"));
 
-    // The same name again takes its old Secret back, password and all.
+    // The same name again takes its old Secret back, password and all (once "reborn", which
+    // manages the instance now, lets go).
+    op.delete("reborn").await;
+    op.wait_gone("reborn").await;
     op.apply(instance("kept", json!({"instanceId": id}))).await;
     let again = op.wait_for("kept", "Ready", is_ready).await;
     let secret = op.secret("kept-connection").unwrap();
@@ -838,10 +840,11 @@ async fn every_write_of_the_operator_is_signed_with_its_field_manager() {
         is_ready(o) && o.status.as_ref().unwrap().memory.as_deref() == Some("4GB")
     })
     .await;
+    // A second resource for the same instance is refused (and its status says so).
     op.apply(instance("adopter", json!({"instanceId": id})))
         .await;
-    op.wait_for("adopter", "PasswordUnavailable", |o| {
-        ready_reason(o, "PasswordUnavailable")
+    op.wait_for("adopter", "AlreadyManaged", |o| {
+        ready_reason(o, "AlreadyManaged")
     })
     .await;
     op.delete("adopter").await;
@@ -857,6 +860,7 @@ async fn every_write_of_the_operator_is_signed_with_its_field_manager() {
         ("", "secrets"),
         ("", "configmaps"),
         ("events.k8s.io", "events"),
+        ("coordination.k8s.io", "leases"),
     ] {
         let managers = counters.field_managers_of(group, plural);
         assert!(

@@ -15,6 +15,7 @@ mod examples;
 mod gds_session_controller;
 mod instance_controller;
 mod leader;
+mod multi_tenant;
 mod namespace_deletion;
 mod rate_budget;
 mod request_shapes;

@@ -84,6 +84,8 @@ async fn serve(
                 event["metadata"]["name"] = json!("event-1");
                 (StatusCode::CREATED, event)
             }
+            // The claim on the instance: nobody else holds it.
+            ("POST", _, _) if uri.contains("/leases") => (StatusCode::CREATED, body),
             _ => (StatusCode::OK, obj.clone()),
         };
         let response = Response::builder()

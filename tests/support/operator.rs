@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 pub const NS: &str = "default";
+/// The operator's own namespace, where its claims live (apart from the resources' namespaces).
+pub const OPERATOR_NS: &str = "aura-operator";
 
 /// The field manager of the tests' own writes, as `kubectl` signs a user's: the operator's
 /// writes must be told apart from the user's (see `every_write_of_the_operator_is_signed`).
@@ -61,6 +63,9 @@ pub struct Operator {
     pub budget: RateLimit,
     /// The client the controller uses: in-process, or over loopback HTTP.
     controller_kube: kube::Client,
+    /// The namespace the controllers watch; None: all (as `aura-operator run` without
+    /// `--namespace`).
+    scope: Option<&'static str>,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
     _served: Option<Served>,
@@ -94,6 +99,14 @@ impl Operator {
         operator
     }
 
+    /// Like [`start`](Self::start), but the controllers watch every namespace.
+    pub async fn start_cluster_wide() -> Self {
+        let mut operator = Self::stopped(fast_config(), timing()).await;
+        operator.scope = None;
+        operator.spawn();
+        operator
+    }
+
     /// The API server and the emulator, without a controller (start it with `restart`).
     pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
         let api = ApiServer::new()
@@ -111,6 +124,7 @@ impl Operator {
                 burst: 1_000,
             },
             _served: None,
+            scope: Some(NS),
             metrics: None,
             task: None,
         }
@@ -141,9 +155,11 @@ impl Operator {
             AuraClients::new(settings, default),
             self.timing,
             metrics,
+            OPERATOR_NS,
         );
+        let scope = self.scope;
         self.task = Some(tokio::spawn(async move {
-            aura_operator::controllers::run_all(ctx, Some(NS), std::future::pending()).await;
+            aura_operator::controllers::run_all(ctx, scope, std::future::pending()).await;
         }));
     }
 
@@ -163,6 +179,42 @@ impl Operator {
 
     pub fn restart(&mut self) {
         self.spawn();
+    }
+
+    /// Starts a new controller that watches only `scope` (None: every namespace).
+    pub fn restart_watching(&mut self, scope: Option<&'static str>) {
+        self.scope = scope;
+        self.spawn();
+    }
+
+    /// An instance made in Aura directly (as in the Aura console), once Aura shows it running:
+    /// its id and password.
+    pub async fn made_in_aura(&self, name: &str) -> (String, String) {
+        use aura_operator::aura::{CloudProvider, CreateInstance, InstanceStatus, InstanceType};
+        use secrecy::ExposeSecret;
+        let client = super::client(&self.emu);
+        let request = CreateInstance::new(
+            name,
+            aura_operator::aura::TenantId::new(aura_operator::emulator::DEFAULT_TENANT_ID).unwrap(),
+            CloudProvider::Gcp,
+            "europe-west1",
+            InstanceType::ProfessionalDb,
+            "2GB",
+        );
+        let created = client.instances().create(&request).await.unwrap();
+        let id = created.id;
+        let what = format!("Aura to show {id} running");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match client.instances().get(&id).await {
+                Ok(found) if found.status == InstanceStatus::Running => break,
+                _ if tokio::time::Instant::now() > deadline => {
+                    panic!("timed out waiting for {what}")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        (id.to_string(), created.password.expose_secret().to_owned())
     }
 
     pub fn instances(&self) -> Api<AuraInstance> {

@@ -19,6 +19,7 @@ use crate::aura::{
     self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId, SessionStatus,
     SizeEstimateRequest, TenantId,
 };
+use crate::controllers::claims::{self, AuraObject, Claim};
 use crate::controllers::convert::provider;
 use crate::controllers::naming;
 use crate::controllers::references::ReferencedInstance;
@@ -60,6 +61,8 @@ impl Pass<'_> {
         referenced: Option<&ReferencedInstance>,
     ) -> Result<Found> {
         if let Some(id) = self.status.session_id.clone() {
+            // Resources recorded before claims existed get theirs here, on their next pass.
+            claims::require(self.ctx, &*self.obj, AuraObject::Session, &id).await?;
             let ended = self.status.status.as_ref().filter(|s| s.has_ended());
             if let Some(state) = ended
                 && self.obj.spec.expired_policy == ExpiredPolicy::Report
@@ -169,6 +172,7 @@ impl Pass<'_> {
             }
         };
         let session = answer.session;
+        self.claim_created(&session.id).await?;
         if session.status.has_ended() {
             // Aura handed back the ended session of that name: remove it so the next create
             // makes a new one.
@@ -187,6 +191,25 @@ impl Pass<'_> {
         let (reason, note) = created_note(&request.name, &session, answer.created, resumed);
         events::normal(self.ctx, &*self.obj, reason, note).await;
         Ok(session)
+    }
+
+    /// Claims the session Aura answered a create with. Aura's create is get-or-create by name,
+    /// so two resources naming the same session both get it: the one that claims it second
+    /// records its id (so that it does not ask Aura again) and is refused.
+    async fn claim_created(&mut self, id: &SessionId) -> Result<()> {
+        let claim = claims::claim(self.ctx, &*self.obj, AuraObject::Session, id.as_str()).await?;
+        let Claim::HeldBy(other) = claim else {
+            return Ok(());
+        };
+        self.status.session_id = Some(id.to_string());
+        self.status.create_intent = None;
+        self.save().await?;
+        Err(claims::already_managed::<crate::crd::GdsSession>(
+            AuraObject::Session,
+            id.as_str(),
+            &other,
+        )
+        .into())
     }
 
     /// Records the intent to create the session `name` before asking Aura; returns whether it

@@ -8,11 +8,13 @@
 //! so that a deletion in the middle of a create finds and deletes the session.
 //!
 //! Expired sessions follow `expiredPolicy` (see [`ensure`]). Deleting the resource deletes the
-//! session in Aura (a 404 counts as done).
+//! session in Aura (a 404 counts as done), unless another GdsSession holds the session's claim
+//! (see [`claims`]): a session is managed by one resource only.
 
 mod ensure;
 mod secret;
 
+use super::claims::{self, AuraObject, Claim};
 use super::error::{Error, Result};
 use super::pass::{self, Verdict};
 use super::reasons::Reason;
@@ -284,6 +286,20 @@ impl Pass<'_> {
             (None, None) => Vec::new(),
         };
         for id in ids {
+            if let Claim::HeldBy(other) =
+                claims::claim(self.ctx, &*self.obj, AuraObject::Session, id.as_str()).await?
+            {
+                let why =
+                    claims::already_managed::<GdsSession>(AuraObject::Session, id.as_str(), &other);
+                events::warning(
+                    self.ctx,
+                    &*self.obj,
+                    Reason::AlreadyManaged.as_str(),
+                    why.to_string(),
+                )
+                .await;
+                continue;
+            }
             let deleted = aura.sessions().delete(&id).await?;
             let note = if deleted {
                 format!("deleted GDS session {id}")

@@ -2,14 +2,23 @@
 //!
 //! It never validates the spec, so a broken spec cannot block deletion. With `Retain` it lets
 //! go at once. With `Delete` it deletes the Aura instance and keeps the finalizer until Aura
-//! reports it gone (404 or 410 count as gone), unless deletion protection is on.
+//! reports it gone (404 or 410 count as gone), unless deletion protection is on. Two more
+//! guards keep an instance that is not this resource's to destroy:
+//! - an instance adopted through `spec.instanceId` is deleted only with a second key, the
+//!   annotation `aura.neo4j.io/confirm-delete` repeating its id (a typo in one place, or a
+//!   `deletionPolicy` copied from a template, must not destroy someone else's database);
+//!   without it the instance is kept as with `Retain`, with an Event saying how to confirm;
+//! - an instance another resource holds the claim on (see [`claims`]) is never deleted.
+
+use kube::ResourceExt;
 
 use super::config_map;
 use super::{Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
+use crate::controllers::claims::{self, AuraObject, Claim};
 use crate::controllers::secrets;
 use crate::controllers::{Error, Reason, Wait, events};
-use crate::crd::instance::DeletionPolicy;
+use crate::crd::instance::{CONFIRM_DELETE_ANNOTATION, DeletionPolicy, InstanceOrigin};
 
 impl Pass<'_> {
     pub(super) async fn cleanup(&mut self) -> Result<()> {
@@ -21,7 +30,7 @@ impl Pass<'_> {
         }
         if self.obj.spec.deletion_policy == DeletionPolicy::Retain {
             if let Some(id) = &known {
-                self.retain(id).await?;
+                self.retain(id, Reason::DeleteNotConfirmed, None).await?;
             }
             return Ok(());
         }
@@ -34,6 +43,20 @@ impl Pass<'_> {
             }
             .into());
         }
+        if let Some(id) = &known
+            && self.adopted()
+            && !self.delete_confirmed(id)
+        {
+            let why = format!(
+                "deletionPolicy is Delete, but Aura instance {id} was adopted (not created by this \
+                 resource) and the annotation {CONFIRM_DELETE_ANNOTATION}: {id} does not confirm it: \
+                 the instance is kept. To delete an adopted instance, set both before deleting the \
+                 resource"
+            );
+            self.retain(id, Reason::DeleteNotConfirmed, Some(why))
+                .await?;
+            return Ok(());
+        }
         // Deletion talks to Aura on the user's behalf: it goes first in the budget queue.
         let aura = self
             .aura()
@@ -45,6 +68,18 @@ impl Pass<'_> {
         };
         let mut waiting = Vec::new();
         for id in ids {
+            if let Claim::HeldBy(other) =
+                claims::claim(self.ctx, &*self.obj, AuraObject::Instance, &id).await?
+            {
+                let why = claims::already_managed::<crate::crd::AuraInstance>(
+                    AuraObject::Instance,
+                    &id,
+                    &other,
+                );
+                self.retain(&id, Reason::AlreadyManaged, Some(why.to_string()))
+                    .await?;
+                continue;
+            }
             if !self.delete_in_aura(&aura, &id).await? {
                 waiting.push(id);
             }
@@ -62,6 +97,20 @@ impl Pass<'_> {
             retry: self.ctx.timing.poll.initial,
         }
         .into())
+    }
+
+    /// Whether the instance was adopted rather than created by this resource.
+    fn adopted(&self) -> bool {
+        let origin = self.status.origin.unwrap_or_else(|| self.origin_by_spec());
+        origin == InstanceOrigin::Adopted
+    }
+
+    /// Whether the second key is there: the confirmation annotation repeats the instance id.
+    fn delete_confirmed(&self, id: &str) -> bool {
+        self.obj
+            .annotations()
+            .get(CONFIRM_DELETE_ANNOTATION)
+            .is_some_and(|v| v.trim() == id)
     }
 
     /// Instances a create may have made without being recorded, found by the intent's name. A
@@ -88,24 +137,36 @@ impl Pass<'_> {
     }
 
     /// Keeps the Aura instance and what it takes to use it: the connection Secret is released
-    /// from this resource, so the garbage collector leaves it and its password in place.
-    async fn retain(&mut self, id: &str) -> Result<()> {
+    /// from this resource, so the garbage collector leaves it and its password in place. `why`
+    /// (a Warning Event with `reason`) says why an instance is kept despite `deletionPolicy:
+    /// Delete`; without it the policy is Retain.
+    async fn retain(&mut self, id: &str, reason: Reason, why: Option<String>) -> Result<()> {
         let name = secret::name(&self.obj);
         let kept = secrets::release(&self.secrets, &name).await?;
         if let Some(config_map) = self.status.connection_config_map.clone() {
             let api = kube::Api::namespaced(self.ctx.kube.clone(), &self.namespace());
             config_map::release(&api, &config_map).await?;
         }
-        let note = if kept {
+        let secret_note = if kept {
             format!(
-                "deletionPolicy is Retain: Aura instance {id} keeps running; its connection Secret \
-                 {name} is kept (label {}={id})",
+                "; its connection Secret {name} is kept (label {}={id})",
                 secrets::INSTANCE_ID_LABEL
             )
         } else {
-            format!("deletionPolicy is Retain: Aura instance {id} keeps running")
+            String::new()
         };
-        events::normal(self.ctx, &*self.obj, "Retained", note).await;
+        match why {
+            Some(why) => {
+                let note = format!("{why}{secret_note}");
+                events::warning(self.ctx, &*self.obj, reason.as_str(), note).await;
+            }
+            None => {
+                let note = format!(
+                    "deletionPolicy is Retain: Aura instance {id} keeps running{secret_note}"
+                );
+                events::normal(self.ctx, &*self.obj, "Retained", note).await;
+            }
+        }
         Ok(())
     }
 

@@ -7,7 +7,9 @@
 //!    adopt the one with that name instead of creating another.
 //! 3. After Aura answers, keep the password in memory and write it to the Secret before anything
 //!    else; only then record the instance id.
-//! 4. An adopted instance of ours whose password was never stored is unusable: by the
+//! 4. Claim the instance (see [`claims`]) before any changing call: an instance named by
+//!    another resource's claim is not this resource's to change or delete.
+//! 5. An adopted instance of ours whose password was never stored is unusable: by the
 //!    `lostPasswordPolicy` it is deleted and created again (it cannot hold data nobody could log
 //!    in to write), or reported for a person to decide.
 
@@ -19,10 +21,11 @@ use super::secret;
 use super::validate::as_spec_error;
 use super::{Pass, Result};
 use crate::aura::{self, CreateInstance, Instance, InstanceId, TenantId};
+use crate::controllers::claims::{self, AuraObject};
 use crate::controllers::convert::{provider, tier};
 use crate::controllers::naming;
 use crate::controllers::{Error, Reason, Wait, events};
-use crate::crd::instance::{CreateIntent, LostPasswordPolicy};
+use crate::crd::instance::{CreateIntent, InstanceOrigin, LostPasswordPolicy};
 
 impl Pass<'_> {
     /// The Aura instance this resource manages, created or adopted as needed.
@@ -170,6 +173,21 @@ impl Pass<'_> {
         )
     }
 
+    /// Goes on only while this resource holds the claim on instance `id` (see [`claims`]):
+    /// called before the first changing call on it in every pass.
+    pub(super) async fn claim(&self, id: &str) -> Result<()> {
+        claims::require(self.ctx, &*self.obj, AuraObject::Instance, id).await
+    }
+
+    /// Whether the instance was adopted, for a resource recorded before `status.origin`
+    /// existed: `spec.instanceId` is immutable, so it tells.
+    pub(super) fn origin_by_spec(&self) -> InstanceOrigin {
+        match self.obj.spec.instance_id {
+            Some(_) => InstanceOrigin::Adopted,
+            None => InstanceOrigin::Created,
+        }
+    }
+
     /// The name the instance should have in Aura. An adopted instance keeps its own name unless
     /// `spec.auraName` asks for another (taken as the exact name: the instance is not ours to
     /// mark); one this resource created carries its fingerprint.
@@ -187,6 +205,9 @@ impl Pass<'_> {
 
     async fn existing(&mut self, aura: &aura::Client, id: &str) -> Result<Instance> {
         let id = InstanceId::new(id).map_err(as_spec_error)?;
+        // Resources recorded before claims existed get theirs here, on their next pass.
+        self.claim(id.as_str()).await?;
+        self.status.origin.get_or_insert(self.origin_by_spec());
         match aura.instances().get(&id).await {
             Ok(instance) => Ok(instance),
             // Aura does not show it yet: go on with what its create answered, still creating.
@@ -207,6 +228,7 @@ impl Pass<'_> {
         let instance_id = InstanceId::new(id).map_err(|_| {
             Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
         })?;
+        self.claim(id).await?;
         let instance = aura.instances().get(&instance_id).await.map_err(|e| {
             if e.is_not_found() {
                 Error::invalid(
@@ -223,6 +245,7 @@ impl Pass<'_> {
         }
         self.status.instance_id = Some(instance.id.to_string());
         self.status.aura_name = Some(instance.name.clone());
+        self.status.origin = Some(InstanceOrigin::Adopted);
         self.save().await?;
         events::normal(
             self.ctx,
@@ -357,6 +380,11 @@ impl Pass<'_> {
         );
         self.record_instance(&instance, Some(&created.username), "Created", note)
             .await?;
+        // Only now: the id did not exist before Aura's answer, so nobody could claim it earlier
+        // (the Aura name carries this resource's UID fingerprint, so no other resource's create
+        // finds it either). The password is in the Secret first: should someone who read the id
+        // in Aura in this very moment have claimed it, this resource is refused and loses nothing.
+        self.claim(&id).await?;
         Ok(instance)
     }
 
@@ -376,6 +404,7 @@ impl Pass<'_> {
         self.status.aura_name = Some(instance.name.clone());
         self.status.create_intent = None;
         self.status.created_at = Some(Time(jiff::Timestamp::now()));
+        self.status.origin = Some(InstanceOrigin::Created);
         self.save().await?;
         self.ctx.memory.instance_recorded(&self.key(), &id);
         events::normal(self.ctx, &*self.obj, reason, note).await;
@@ -414,6 +443,8 @@ impl Pass<'_> {
     /// lost-password policy.
     async fn adopt_created(&mut self, aura: &aura::Client, instance: Instance) -> Result<Instance> {
         let id = instance.id.to_string();
+        // Before the lost-password policy may delete it.
+        self.claim(&id).await?;
         let existing = secrets::read(&self.secrets, &secret::name(&self.obj)).await?;
         let password = self
             .ctx

@@ -1,7 +1,8 @@
 //! The AuraInstance controller.
 //!
 //! One pass: resolve the credential and tenant, validate the spec against what the tenant
-//! offers, make sure the Aura instance exists (crash-safe, see [`create`]), make sure its
+//! offers, make sure the Aura instance exists (crash-safe, see [`create`]) and that this
+//! resource alone manages it (its claim, see [`claims`](super::claims)), make sure its
 //! connection Secret is written, then take at most one step towards the spec ([`plan`]) and
 //! report. While Aura is busy the resource is polled with growing intervals; once settled it is
 //! compared with Aura again every resync interval, which is how drift is noticed.

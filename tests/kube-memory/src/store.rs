@@ -421,6 +421,7 @@ impl Store {
             set_or_remove(&mut object, "status", Some(json!({"phase": "Active"})));
             namespace_name_label(&mut object, &name);
         }
+        fold_string_data(resource, &mut object);
         record_manager(&mut object, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
@@ -512,6 +513,7 @@ impl Store {
             }
             Subresource::Main => {
                 let mut next = Value::Object(candidate);
+                fold_string_data(&key.resource, &mut next);
                 keep_server_owned_fields(&mut next, &current);
                 if self.has_status_subresource(&key.resource) {
                     set_or_remove(&mut next, "status", current.get("status").cloned());
@@ -1289,4 +1291,28 @@ fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// As the real API server does for Secrets: `stringData` is write-only. Its entries are folded
+/// into `data` (base64-encoded, winning over a `data` entry of the same key) and it is never
+/// stored or returned.
+fn fold_string_data(resource: &ResourceType, object: &mut Value) {
+    if !(resource.group.is_empty() && resource.plural == "secrets") {
+        return;
+    }
+    let Some(fields) = object.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = fields.remove("stringData") else {
+        return;
+    };
+    let data = fields.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    for (key, value) in strings {
+        let bytes = value.as_str().unwrap_or_default().as_bytes().to_vec();
+        // k8s-openapi's ByteString serializes as the API's base64.
+        data[key] = serde_json::to_value(k8s_openapi::ByteString(bytes)).unwrap_or(Value::Null);
+    }
 }

@@ -758,3 +758,76 @@ async fn server_side_apply_to_a_missing_object_without_metadata_uses_the_url_nam
         .unwrap();
     assert_eq!(created.name_any(), "from-url");
 }
+
+#[tokio::test]
+async fn secret_string_data_is_folded_into_data_and_never_stored() {
+    let server = server();
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("login".into());
+    secret.data = Some(
+        [(
+            "user".to_owned(),
+            k8s_openapi::ByteString(b"neo4j".to_vec()),
+        )]
+        .into(),
+    );
+    secret.string_data = Some([("password".to_owned(), "first".to_owned())].into());
+    let created = secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    assert!(created.string_data.is_none(), "write-only");
+    let data = created.data.unwrap();
+    assert_eq!(data["password"].0, b"first");
+    assert_eq!(data["user"].0, b"neo4j");
+
+    // A merge patch of stringData wins over data of the same key, and leaves the rest.
+    let patch = json!({"stringData": {"password": "second"}});
+    let patched = secrets
+        .patch("login", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert!(patched.string_data.is_none());
+    let data = patched.data.unwrap();
+    assert_eq!(data["password"].0, b"second");
+    assert_eq!(data["user"].0, b"neo4j");
+    let stored = server.get("", "secrets", Some("default"), "login").unwrap();
+    assert!(stored.get("stringData").is_none(), "{stored}");
+}
+
+#[tokio::test]
+async fn deleting_with_a_stale_resource_version_precondition_is_a_conflict() {
+    let server = server();
+    let leases: Api<Lease> = Api::namespaced(server.client(), "ops");
+    let mut lease = Lease::default();
+    lease.metadata.name = Some("claim".into());
+    let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let mut changed = created.clone();
+    changed.spec = Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+        holder_identity: Some("someone-else".into()),
+        ..Default::default()
+    });
+    leases
+        .replace("claim", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    let guarded = |rv: Option<String>| DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            resource_version: rv,
+            uid: created.metadata.uid.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    let stale = leases
+        .delete("claim", &guarded(created.metadata.resource_version.clone()))
+        .await;
+    assert_eq!(reason(&stale.unwrap_err()), Some((409, "Conflict".into())));
+    assert!(server.get_as::<Lease>(Some("ops"), "claim").is_some());
+    let current = leases.get("claim").await.unwrap();
+    leases
+        .delete("claim", &guarded(current.metadata.resource_version))
+        .await
+        .unwrap();
+    assert!(server.get_as::<Lease>(Some("ops"), "claim").is_none());
+}
