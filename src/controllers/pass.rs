@@ -17,6 +17,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::access::Restrictions;
 use super::error::{Error, Stop, Wait};
 use super::reasons::Reason;
 use super::{Context, events, status};
@@ -124,6 +125,8 @@ pub struct Pass<'c, K: Kind> {
     pub written: K::Status,
     /// Status being built.
     pub status: K::Status,
+    /// What the credential in use restricts (tenants, limits); set when the credential is read.
+    pub restrictions: Restrictions,
 }
 
 impl<'c, K: Kind> Pass<'c, K> {
@@ -137,6 +140,7 @@ impl<'c, K: Kind> Pass<'c, K> {
             written: status.clone(),
             status,
             obj,
+            restrictions: Restrictions::default(),
         }
     }
 

@@ -2,7 +2,10 @@
 //! CRD's CEL rules, and names no field the type lacks (serde would silently drop a typo).
 //! Secrets in the samples are placeholders.
 
-use aura_operator::crd::{AuraInstanceSpec, AuraSnapshotSpec, GdsSessionSpec};
+use aura_operator::crd::credential::AllowedNamespaces;
+use aura_operator::crd::{
+    AuraInstanceSpec, AuraSnapshotSpec, ClusterAuraCredentialSpec, GdsSessionSpec,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -88,6 +91,10 @@ fn check(doc: &Value) -> Result<(), String> {
         "GdsSession" => check_spec::<GdsSessionSpec>(spec, |s| {
             GdsSessionSpec::validate_cel(s, None).map_err(|e| e.to_string())
         }),
+        "ClusterAuraCredential" => check_spec::<ClusterAuraCredentialSpec>(spec, |s| {
+            AllowedNamespaces::validate_cel(&s["allowedNamespaces"], None)
+                .map_err(|e| e.to_string())
+        }),
         "Secret" => {
             for (key, value) in doc["stringData"].as_object().into_iter().flatten() {
                 let value = value.as_str().unwrap_or_default();
@@ -123,7 +130,13 @@ fn every_sample_is_a_valid_resource() {
             kinds.push(kind);
         }
     }
-    for kind in ["AuraInstance", "AuraSnapshot", "GdsSession", "Secret"] {
+    for kind in [
+        "AuraInstance",
+        "AuraSnapshot",
+        "GdsSession",
+        "ClusterAuraCredential",
+        "Secret",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} sample");
     }
 }

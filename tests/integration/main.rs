@@ -7,6 +7,7 @@ mod support;
 
 mod aura_client;
 mod binary_smoke;
+mod cluster_credentials;
 mod contract;
 mod crds;
 mod emulator;

@@ -217,6 +217,8 @@ impl Pass<'_> {
                 Error::Aura(e)
             }
         })?;
+        let tenant = instance.tenant_id.as_ref().map(|t| t.as_str());
+        self.restrictions.check_tenant(tenant, "instanceId")?;
         self.check_adopted_placement(&instance)?;
         if self.status.tenant_id.is_none() {
             self.status.tenant_id = instance.tenant_id.as_ref().map(ToString::to_string);
