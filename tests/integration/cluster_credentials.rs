@@ -388,3 +388,27 @@ async fn a_session_in_a_tenant_the_credential_does_not_allow_is_refused() {
         .count_route("POST", "/v1/graph-analytics/sessions");
     assert_eq!(creates, 0);
 }
+
+#[tokio::test]
+async fn allowing_the_namespace_in_the_credential_lets_a_refused_instance_go_on_at_once() {
+    // A spec-error retry far beyond the wait: only the credential's change can bring the pass.
+    let slow_retry = aura_operator::controllers::Timing {
+        spec_error_retry: std::time::Duration::from_secs(600),
+        ..timing()
+    };
+    let op = Operator::start_with(fast_config(), slow_retry).await;
+    credential(
+        &op,
+        "team",
+        json!({"allowedNamespaces": {"names": ["team-a"]}}),
+    )
+    .await;
+    op.apply(instance("waiting", using("team"))).await;
+    refused(&op, "waiting", "CredentialNotAllowed", "credentialRef").await;
+    let allow = json!({"spec": {"allowedNamespaces": {"names": ["team-a", NS]}}});
+    Api::<ClusterAuraCredential>::all(op.api.client())
+        .patch("team", &user_patch(), &Patch::Merge(&allow))
+        .await
+        .expect("credential widened");
+    op.wait_for("waiting", "Ready", is_ready).await;
+}

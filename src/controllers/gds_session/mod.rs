@@ -43,6 +43,10 @@ impl Reconciler for GdsSession {
         credential_hold::session_credentials(self)
     }
 
+    fn credential_ref(&self) -> Option<&crate::crd::credential::CredentialRef> {
+        self.spec.credential_ref.as_ref()
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate(&self.spec)
     }

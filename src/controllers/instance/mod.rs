@@ -43,6 +43,10 @@ impl Reconciler for AuraInstance {
         self.spec.credentials_secret_ref.as_ref()
     }
 
+    fn credential_ref(&self) -> Option<&crate::crd::credential::CredentialRef> {
+        self.spec.credential_ref.as_ref()
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate::check_spec(&self.spec)
     }

@@ -40,6 +40,10 @@ impl Reconciler for AuraSnapshot {
         None
     }
 
+    fn credential_ref(&self) -> Option<&crate::crd::credential::CredentialRef> {
+        self.spec.credential_ref.as_ref()
+    }
+
     fn validate(&self) -> Result<(), Error> {
         if self.spec.instance_id.is_none() && self.spec.instance_ref.is_none() {
             return Err(Error::invalid(
