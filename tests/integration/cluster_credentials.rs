@@ -412,3 +412,20 @@ async fn allowing_the_namespace_in_the_credential_lets_a_refused_instance_go_on_
         .expect("credential widened");
     op.wait_for("waiting", "Ready", is_ready).await;
 }
+
+#[tokio::test]
+async fn data_from_an_instance_of_a_tenant_the_credential_does_not_allow_is_refused() {
+    let op = Operator::start().await;
+    op.apply(instance("prod", json!({}))).await;
+    let prod = op.wait_for("prod", "Ready", is_ready).await;
+    let prod_id = prod.status.unwrap().instance_id.unwrap();
+    credential(&op, "second", json!({"allowedTenants": [SECOND_TENANT_ID]})).await;
+    let mut spec = using("second");
+    spec["tenantId"] = json!(SECOND_TENANT_ID);
+    spec["cloudProvider"] = json!("aws");
+    spec["region"] = json!("us-east-1");
+    spec["source"] = json!({"instanceId": prod_id});
+    op.apply(instance("copy", spec)).await;
+    refused(&op, "copy", "CredentialNotAllowed", "source").await;
+    assert_eq!(creates(&op), 1, "only prod was created");
+}

@@ -121,6 +121,8 @@ impl Pass<'_> {
             return Ok(Outcome::Settled);
         };
         let (source, snapshot) = self.resolve_source(&request.from).await?;
+        self.check_source_tenant(aura, &source, "restore.from")
+            .await?;
         let previous = self.status.restore.clone();
         self.status.restore = Some(RestoreStatus {
             request_id: request.request_id.clone(),

@@ -321,6 +321,9 @@ impl Pass<'_> {
         name: &str,
     ) -> Result<Instance> {
         let request = self.create_request(tenant, name).await?;
+        if let Some(source) = &request.source_instance_id {
+            self.check_source_tenant(aura, source, "source").await?;
+        }
         events::normal(
             self.ctx,
             &*self.obj,

@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 
 use super::{Pass, Result};
-use crate::aura::TenantId;
+use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::Reason;
 use crate::controllers::access::refused;
 use crate::crd::AuraInstance;
@@ -28,6 +28,24 @@ impl Pass<'_> {
         if self.status.instance_id.is_none() {
             self.check_instance_count().await?;
         }
+        Ok(())
+    }
+
+    /// Refuses a data source (`field`: source or restore.from) in a tenant the credential does
+    /// not allow, so that its data cannot be copied out of that tenant. One read of the source
+    /// instance, only when the credential limits tenants.
+    pub(super) async fn check_source_tenant(
+        &self,
+        aura: &aura::Client,
+        source: &InstanceId,
+        field: &str,
+    ) -> Result<()> {
+        if !self.restrictions.limits_tenants() {
+            return Ok(());
+        }
+        let found = aura.instances().get(source).await?;
+        let tenant = found.tenant_id.as_ref().map(TenantId::as_str);
+        self.restrictions.check_tenant(tenant, field)?;
         Ok(())
     }
 
