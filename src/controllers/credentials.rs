@@ -268,18 +268,14 @@ impl AuraClients {
         Ok((id, secret))
     }
 
-    /// The default credential, if `namespace` may use it.
+    /// The default credential, if there is one and `namespace` may use it.
     async fn default(
         &self,
         kube: &kube::Client,
         namespace: &str,
     ) -> Result<(String, SecretString)> {
         if matches!(self.default, DefaultCredential::None) {
-            return Err(Error::invalid(
-                "credentialsSecretRef",
-                "name a credential (credentialRef or credentialsSecretRef): the operator has no \
-                 default credential",
-            ));
+            return Err(no_default());
         }
         if !self.default_namespaces.allows(kube, namespace).await? {
             return Err(refused(
@@ -304,7 +300,7 @@ impl AuraClients {
                 let (id, secret, _) = read_secret(kube, location, keys, field).await?;
                 Ok((id, secret))
             }
-            DefaultCredential::None => unreachable!("refused above"),
+            DefaultCredential::None => Err(no_default()),
         }
     }
 
@@ -343,6 +339,15 @@ impl AuraClients {
         Ok(client)
     }
 }
+/// A resource that names no credential, with no default to fall back on.
+fn no_default() -> Error {
+    Error::invalid(
+        "credentialsSecretRef",
+        "name a credential (credentialRef or credentialsSecretRef): the operator has no default \
+         credential",
+    )
+}
+
 /// The client id and secret in the Secret at `location` under `keys`, and the Secret as read.
 /// Errors name `field` (where the Secret was named) and the Secret, never a value.
 async fn read_secret(

@@ -454,6 +454,20 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_credential_and_a_credentials_secret_exclude_each_other() {
+        let mut one = spec();
+        one["credentialRef"] = json!({"name": "team-data"});
+        assert!(AuraInstanceSpec::validate_cel(&one, None).is_ok());
+        let mut both = one.clone();
+        both["credentialsSecretRef"] = json!({"name": "aura-credentials"});
+        let err = AuraInstanceSpec::validate_cel(&both, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not both"), "{err}");
+        assert!(err.contains("credentialRef"), "{err}");
+    }
+
+    #[test]
     fn a_data_source_names_one_instance_and_one_snapshot_at_most() {
         let ok = json!({"instanceRef": {"name": "prod"}, "snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
         let snapshot_only = json!({"snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
