@@ -510,12 +510,15 @@ impl OperatorProcess {
                 &options.resync_seconds.to_string(),
                 "--default-credentials-secret",
                 &format!("{NS}/{CREDENTIALS_SECRET}"),
+                "--default-credentials-namespaces",
+                NS,
             ])
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")
             .env_remove("AURA_OPERATOR_NAMESPACE")
             .env_remove("AURA_API_URL")
             .env_remove("AURA_DEFAULT_CREDENTIALS_SECRET")
+            .env_remove("AURA_DEFAULT_CREDENTIALS_NAMESPACE_SELECTOR")
             .env_remove("AURA_RATE_LIMIT")
             .env_remove("AURA_RESYNC_SECONDS")
             .stdin(Stdio::null())

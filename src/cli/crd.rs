@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
+use crate::crd::{AuraInstance, AuraSnapshot, ClusterAuraCredential, GdsSession};
 
 /// Options for `aura-operator crd`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,6 +24,7 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("aurainstance.yaml", AuraInstance::crd()),
         ("aurasnapshot.yaml", AuraSnapshot::crd()),
         ("gdssession.yaml", GdsSession::crd()),
+        ("clusterauracredential.yaml", ClusterAuraCredential::crd()),
     ]
 }
 

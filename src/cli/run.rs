@@ -8,13 +8,14 @@ use std::time::Duration;
 use futures::FutureExt;
 use kube::Api;
 use kube::api::ListParams;
+use kube::core::Selector;
 use secrecy::SecretString;
 
 use crate::aura::{self, RateLimit};
 use crate::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, SecretLocation, Timing,
+    AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, SecretLocation, Timing,
 };
-use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
+use crate::crd::{AuraInstance, AuraSnapshot, ClusterAuraCredential, GdsSession};
 use crate::emulator;
 use crate::http::{self, HttpState};
 use crate::leader::{self, Elector, LeaseConfig};
@@ -43,11 +44,6 @@ pub struct RunArgs {
     #[arg(long, env = "AURA_OPERATOR_LEADER_ELECTION")]
     pub leader_election: bool,
 
-    /// The operator's own namespace: where the leader-election Lease and the claims (which
-    /// resource manages which Aura object) live.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
-    pub lease_namespace: String,
-
     /// Aura API base URL.
     #[arg(long, env = "AURA_API_URL", default_value = aura::DEFAULT_BASE_URL)]
     pub aura_url: String,
@@ -56,6 +52,31 @@ pub struct RunArgs {
     /// credentials Secret of their own.
     #[arg(long, env = "AURA_DEFAULT_CREDENTIALS_SECRET", value_parser = parse_location)]
     pub default_credentials_secret: Option<SecretLocation>,
+
+    /// Namespaces allowed to use the default credential (repeat, or comma-separate; `*` for
+    /// all). Without this and --default-credentials-namespace-selector: only the operator's own
+    /// namespace, or every namespace with --emulator.
+    #[arg(
+        long,
+        env = "AURA_DEFAULT_CREDENTIALS_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub default_credentials_namespaces: Vec<String>,
+
+    /// Namespaces allowed to use the default credential, by label: `key=value` terms joined by
+    /// commas, all of which must hold (for example `aura.neo4j.io/default-credential=true`).
+    #[arg(long, env = "AURA_DEFAULT_CREDENTIALS_NAMESPACE_SELECTOR", value_parser = parse_selector)]
+    pub default_credentials_namespace_selector: Option<Selector>,
+
+    /// The operator's own namespace: where the Secrets of ClusterAuraCredentials, the
+    /// leader-election Lease and the claims (which resource manages which Aura object) live.
+    #[arg(
+        long,
+        alias = "lease-namespace",
+        env = "POD_NAMESPACE",
+        default_value = "default"
+    )]
+    pub operator_namespace: String,
 
     /// Start the built-in Aura emulator and send every Aura call to it instead of Aura. For
     /// trying the operator without an Aura account; nothing it creates is real.
@@ -92,6 +113,46 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
             name: name.to_owned(),
         }),
         _ => Err(format!("{text:?} is not NAMESPACE/NAME")),
+    }
+}
+
+fn parse_selector(text: &str) -> Result<Selector, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|term| !term.is_empty())
+        .map(|term| {
+            let (key, value) = term
+                .split_once("==")
+                .or_else(|| term.split_once('='))
+                .filter(|(key, _)| !key.is_empty() && !key.ends_with('!'))
+                .ok_or_else(|| format!("{term:?} is not key=value (only equality terms)"))?;
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Selector::from_iter)
+}
+
+impl RunArgs {
+    /// Who may use the default credential. Without a flag: every namespace for the emulator
+    /// (nothing real is at stake), else only the operator's own namespace, so that installing
+    /// the operator with a real key does not hand that key to every namespace.
+    pub fn default_namespaces(&self) -> NamespaceAllow {
+        let listed = &self.default_credentials_namespaces;
+        let selector = self.default_credentials_namespace_selector.clone();
+        if listed.iter().any(|n| n == "*") {
+            return NamespaceAllow::all();
+        }
+        if listed.is_empty() && selector.is_none() {
+            return match self.emulator {
+                true => NamespaceAllow::all(),
+                false => NamespaceAllow::names([self.operator_namespace.clone()]),
+            };
+        }
+        NamespaceAllow {
+            all: false,
+            names: listed.clone(),
+            selector,
+        }
     }
 }
 
@@ -155,6 +216,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     probe::<AuraInstance>(&kube, probe_scope, "AuraInstance", &cluster_url).await?;
     probe::<AuraSnapshot>(&kube, probe_scope, "AuraSnapshot", &cluster_url).await?;
     probe::<GdsSession>(&kube, probe_scope, "GdsSession", &cluster_url).await?;
+    probe_api(
+        Api::<ClusterAuraCredential>::all(kube.clone()),
+        "ClusterAuraCredential",
+        &cluster_url,
+    )
+    .await?;
 
     let mut settings = AuraSettings {
         base_url: args.aura_url.clone(),
@@ -203,12 +270,20 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     let metrics = Metrics::new();
     settings.observer = Some(Arc::new(AuraCallMetrics(Arc::clone(&metrics))));
+    let allowed = args.default_namespaces();
+    tracing::info!(
+        operator_namespace = %args.operator_namespace,
+        allowed = %allowed.describe(),
+        "namespaces that may use the default credential"
+    );
+    let clients =
+        AuraClients::new(settings, default).with_access(args.operator_namespace.clone(), allowed);
     let ctx = Context::with_metrics(
         kube.clone(),
-        AuraClients::new(settings, default),
+        clients,
         timing,
         metrics,
-        &args.lease_namespace,
+        &args.operator_namespace,
     );
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -234,7 +309,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             .unwrap_or_else(|_| format!("aura-operator-{}", std::process::id()));
         let elector = Elector::new(
             kube,
-            LeaseConfig::new(args.lease_namespace.clone(), identity),
+            LeaseConfig::new(args.operator_namespace.clone(), identity),
         );
         tokio::select! {
             leading = elector.lead() => Some(leading),
@@ -262,13 +337,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         args.namespaces.iter().map(|n| Some(n.as_str())).collect()
     };
     tracing::info!(namespaces = ?args.namespaces, "aura-operator running");
-    futures::future::join_all(scopes.into_iter().map(|namespace| {
+    let credentials = crate::controllers::cluster_credential::run(Arc::clone(&ctx), stop.clone());
+    let kinds = futures::future::join_all(scopes.into_iter().map(|namespace| {
         let (ctx, stop) = (Arc::clone(&ctx), stop.clone());
         async move {
             crate::controllers::run_all(ctx, namespace, stop).await;
         }
-    }))
-    .await;
+    }));
+    tokio::join!(credentials, kinds);
     if lost_lead.peek().is_some() {
         return Err(RunError::LostLeadership);
     }
@@ -294,6 +370,14 @@ where
         Some(ns) => Api::namespaced(kube.clone(), ns),
         None => Api::all(kube.clone()),
     };
+    probe_api(api, kind, url).await
+}
+
+/// [`probe`] through a given `Api` (a cluster-scoped kind's).
+async fn probe_api<K>(api: Api<K>, kind: &'static str, url: &str) -> Result<(), RunError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     api.list(&ListParams::default().limit(1))
         .await
         .map(|_| ())
@@ -362,6 +446,50 @@ mod tests {
             cli.run.default_credentials_secret.unwrap().name,
             "aura-credentials"
         );
+    }
+
+    fn args(flags: &[&str]) -> RunArgs {
+        let mut all = vec!["run", "--operator-namespace", "aura-system"];
+        all.extend_from_slice(flags);
+        Cli::try_parse_from(all).unwrap().run
+    }
+
+    #[test]
+    fn the_default_credential_stays_in_the_operator_namespace_unless_widened() {
+        let real = args(&["--default-credentials-secret", "aura-system/key"]);
+        assert_eq!(
+            real.default_namespaces(),
+            NamespaceAllow::names(["aura-system"])
+        );
+        assert_eq!(
+            args(&["--emulator"]).default_namespaces(),
+            NamespaceAllow::all()
+        );
+        let star = args(&["--default-credentials-namespaces", "*"]);
+        assert_eq!(star.default_namespaces(), NamespaceAllow::all());
+        let listed = args(&[
+            "--emulator",
+            "--default-credentials-namespaces=team-a,team-b",
+            "--default-credentials-namespace-selector",
+            "tier=dev, team==data",
+        ]);
+        let allowed = listed.default_namespaces();
+        assert!(!allowed.all, "a list narrows even the emulator's default");
+        assert_eq!(allowed.names, ["team-a", "team-b"]);
+        assert_eq!(allowed.selector.unwrap().to_string(), "team=data,tier=dev");
+    }
+
+    #[test]
+    fn a_selector_with_other_than_equality_terms_is_refused() {
+        for bad in ["tier!=dev", "tier in (a)", "=x"] {
+            let err = Cli::try_parse_from(["run", "--default-credentials-namespace-selector", bad])
+                .err()
+                .unwrap();
+            assert!(
+                err.to_string().contains("only equality terms"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

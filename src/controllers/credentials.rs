@@ -1,7 +1,9 @@
 //! Aura credentials from Kubernetes Secrets, and one Aura client per credential.
 //!
-//! A credential is read from the Secret the resource names (`spec.credentialsSecretRef`) or from
-//! the operator-wide default Secret. Clients are cached by client id, so every resource using
+//! A credential is read from the Secret the resource names (`spec.credentialsSecretRef`), from
+//! the Secret of the ClusterAuraCredential it names (`spec.credentialRef`, if that allows the
+//! resource's namespace; see [`super::access`]), or from the operator-wide default (if the
+//! operator allows it for the namespace). Clients are cached by client id, so every resource using
 //! the same credential shares its token and its rate budget; a changed secret (a rotation)
 //! replaces the cached client.
 
@@ -13,10 +15,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::access::{NamespaceAllow, Restrictions, refused};
 use super::error::Error;
+use super::reasons::Reason;
 
 use crate::aura::{self, CallObserver, RateLimit};
 use crate::crd::common::{CredentialsSecretRef, default_client_id_key, default_client_secret_key};
+use crate::crd::credential::{ClusterAuraCredential, ClusterAuraCredentialSpec, CredentialRef};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -66,20 +71,91 @@ pub enum DefaultCredential {
     },
 }
 
-/// Aura clients by client id.
+/// Which credential a resource uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// A Secret of the resource's namespace (`credentialsSecretRef`).
+    Secret(CredentialsSecretRef),
+    /// A ClusterAuraCredential (`credentialRef`).
+    Cluster(String),
+    /// The operator-wide default credential.
+    Default,
+}
+
+impl CredentialSource {
+    /// The credential a resource names (the schema allows one of the two at most).
+    pub fn named(
+        secret: Option<&CredentialsSecretRef>,
+        cluster: Option<&CredentialRef>,
+    ) -> Option<Self> {
+        match (secret, cluster) {
+            (Some(secret), _) => Some(Self::Secret(secret.clone())),
+            (None, Some(cluster)) => Some(Self::Cluster(cluster.name.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// The Secret of the resource's namespace, if that is the source.
+    pub fn secret(&self) -> Option<&CredentialsSecretRef> {
+        match self {
+            Self::Secret(secret) => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// The ClusterAuraCredential, if that is the source.
+    pub fn cluster(&self) -> Option<CredentialRef> {
+        match self {
+            Self::Cluster(name) => Some(CredentialRef { name: name.clone() }),
+            _ => None,
+        }
+    }
+}
+
+/// A client for a resource, with what its credential still restricts (tenants, limits).
+pub struct Grant {
+    pub client: aura::Client,
+    pub restrictions: Restrictions,
+}
+
+/// Aura clients by client id, and who may use the shared credentials.
 pub struct AuraClients {
     settings: AuraSettings,
     default: DefaultCredential,
+    /// Namespaces allowed to use the default credential.
+    default_namespaces: NamespaceAllow,
+    /// Where the Secrets of ClusterAuraCredentials live.
+    operator_namespace: String,
     cache: Mutex<HashMap<String, (SecretString, aura::Client)>>,
 }
 
 impl AuraClients {
+    /// Clients with `default` usable from every namespace, and ClusterAuraCredential Secrets in
+    /// the namespace "default"; see [`Self::with_access`].
     pub fn new(settings: AuraSettings, default: DefaultCredential) -> Self {
         Self {
             settings,
             default,
+            default_namespaces: NamespaceAllow::all(),
+            operator_namespace: "default".to_owned(),
             cache: Mutex::default(),
         }
+    }
+
+    /// The operator's namespace (where ClusterAuraCredential Secrets live) and the namespaces
+    /// that may use the default credential.
+    pub fn with_access(
+        mut self,
+        operator_namespace: impl Into<String>,
+        default_namespaces: NamespaceAllow,
+    ) -> Self {
+        self.operator_namespace = operator_namespace.into();
+        self.default_namespaces = default_namespaces;
+        self
+    }
+
+    pub fn operator_namespace(&self) -> &str {
+        &self.operator_namespace
     }
 
     /// The client for the credential a resource in `namespace` uses.
@@ -87,82 +163,145 @@ impl AuraClients {
         &self,
         kube: &kube::Client,
         namespace: &str,
-        reference: Option<&CredentialsSecretRef>,
-    ) -> Result<aura::Client> {
-        self.for_resource_held(kube, namespace, reference, false)
-            .await
+        source: &CredentialSource,
+    ) -> Result<Grant> {
+        self.for_resource_held(kube, namespace, source, false).await
     }
 
     /// Like [`Self::for_resource`]; with `hold`, a credentials Secret of the resource's own
     /// namespace also gets the hold that keeps it until the resource's cleanup is done (see
-    /// [`super::credential_hold`]).
+    /// [`super::credential_hold`]). Refuses a shared credential the namespace may not use.
     pub async fn for_resource_held(
         &self,
         kube: &kube::Client,
         namespace: &str,
-        reference: Option<&CredentialsSecretRef>,
+        source: &CredentialSource,
         hold: bool,
-    ) -> Result<aura::Client> {
-        let (client_id, secret, source) = self.read(kube, namespace, reference).await?;
-        if hold
-            && reference.is_some()
-            && let Some(source) = &source
-        {
-            let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
-            super::credential_hold::hold(&api, source).await?;
-        }
-        self.client(&client_id, secret)
+    ) -> Result<Grant> {
+        let mut restrictions = Restrictions::default();
+        let (client_id, secret) = match source {
+            CredentialSource::Secret(reference) => {
+                let location = SecretLocation {
+                    namespace: namespace.to_owned(),
+                    name: reference.name.clone(),
+                };
+                let keys = (&reference.client_id_key, &reference.client_secret_key);
+                let field = "spec.credentialsSecretRef";
+                let (id, secret, read) = read_secret(kube, &location, keys, field).await?;
+                if hold {
+                    let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
+                    super::credential_hold::hold(&api, &read).await?;
+                }
+                (id, secret)
+            }
+            CredentialSource::Cluster(name) => {
+                let (spec, read) = self.cluster(kube, namespace, name).await?;
+                restrictions = Restrictions::of(name, spec);
+                read
+            }
+            CredentialSource::Default => self.default(kube, namespace).await?,
+        };
+        Ok(Grant {
+            client: self.client(&client_id, secret)?,
+            restrictions,
+        })
     }
 
-    async fn read(
+    /// The ClusterAuraCredential `name`, if `namespace` may use it, and its key.
+    async fn cluster(
         &self,
         kube: &kube::Client,
         namespace: &str,
-        reference: Option<&CredentialsSecretRef>,
-    ) -> Result<(String, SecretString, Option<Secret>)> {
-        let (location, id_key, secret_key, field) = match (reference, &self.default) {
-            (
-                None,
-                DefaultCredential::Fixed {
-                    client_id,
-                    client_secret,
-                },
-            ) => {
-                return Ok((client_id.clone(), client_secret.clone(), None));
-            }
-            (Some(r), _) => (
-                SecretLocation {
-                    namespace: namespace.to_owned(),
-                    name: r.name.clone(),
-                },
-                r.client_id_key.clone(),
-                r.client_secret_key.clone(),
-                "spec.credentialsSecretRef",
-            ),
-            (None, DefaultCredential::Secret(default)) => (
-                default.clone(),
-                default_client_id_key(),
-                default_client_secret_key(),
-                "the operator's default credentials Secret",
-            ),
-            (None, DefaultCredential::None) => {
-                return Err(Error::invalid(
-                    "credentialsSecretRef",
-                    "is required: the operator has no default credentials Secret",
-                ));
-            }
-        };
-        let secrets: Api<Secret> = Api::namespaced(kube.clone(), &location.namespace);
-        let secret = secrets.get_opt(&location.name).await?.ok_or_else(|| {
-            Error::Credentials(format!(
-                "{field}: Secret {}/{} not found",
-                location.namespace, location.name
-            ))
+        name: &str,
+    ) -> Result<(ClusterAuraCredentialSpec, (String, SecretString))> {
+        let api: Api<ClusterAuraCredential> = Api::all(kube.clone());
+        let credential = api.get_opt(name).await?.ok_or_else(|| {
+            refused(
+                Reason::CredentialNotFound,
+                "credentialRef",
+                format!("ClusterAuraCredential {name:?} does not exist"),
+            )
         })?;
-        let value = |key: &str| key_value(&secret, key, field, &location);
-        let client_id = value(&id_key)?;
-        let client_secret = SecretString::from(value(&secret_key)?);
-        Ok((client_id, client_secret, Some(secret)))
+        let allow =
+            NamespaceAllow::from_spec(&credential.spec.allowed_namespaces).map_err(|e| {
+                refused(
+                    Reason::CredentialNotAllowed,
+                    "credentialRef",
+                    format!(
+                        "ClusterAuraCredential {name:?} has an unusable allowedNamespaces: {e}"
+                    ),
+                )
+            })?;
+        if !allow.allows(kube, namespace).await? {
+            return Err(refused(
+                Reason::CredentialNotAllowed,
+                "credentialRef",
+                format!(
+                    "ClusterAuraCredential {name:?} may not be used from namespace {namespace:?} \
+                     (it allows {}); ask a cluster administrator",
+                    allow.describe()
+                ),
+            ));
+        }
+        let key = self.cluster_key(kube, name, &credential.spec).await?;
+        Ok((credential.spec, key))
+    }
+
+    /// The key a ClusterAuraCredential's Secret holds. Errors name the credential and its
+    /// Secret, never a value.
+    pub async fn cluster_key(
+        &self,
+        kube: &kube::Client,
+        name: &str,
+        spec: &ClusterAuraCredentialSpec,
+    ) -> Result<(String, SecretString)> {
+        let location = SecretLocation {
+            namespace: self.operator_namespace.clone(),
+            name: spec.secret_ref.name.clone(),
+        };
+        let keys = (
+            &spec.secret_ref.client_id_key,
+            &spec.secret_ref.client_secret_key,
+        );
+        let field = format!("ClusterAuraCredential {name:?}");
+        let (id, secret, _) = read_secret(kube, &location, keys, &field).await?;
+        Ok((id, secret))
+    }
+
+    /// The default credential, if there is one and `namespace` may use it.
+    async fn default(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+    ) -> Result<(String, SecretString)> {
+        if matches!(self.default, DefaultCredential::None) {
+            return Err(no_default());
+        }
+        if !self.default_namespaces.allows(kube, namespace).await? {
+            return Err(refused(
+                Reason::CredentialNotAllowed,
+                "credentialRef",
+                format!(
+                    "the operator's default credential may not be used from namespace \
+                     {namespace:?} (it allows {}); name a ClusterAuraCredential (credentialRef) \
+                     or a Secret of this namespace (credentialsSecretRef)",
+                    self.default_namespaces.describe()
+                ),
+            ));
+        }
+        match &self.default {
+            DefaultCredential::Fixed {
+                client_id,
+                client_secret,
+            } => Ok((client_id.clone(), client_secret.clone())),
+            DefaultCredential::Secret(location) => {
+                let keys = (&default_client_id_key(), &default_client_secret_key());
+                let field = "the operator's default credentials Secret";
+                let (id, secret, _) = read_secret(kube, location, keys, field).await?;
+                Ok((id, secret))
+            }
+            DefaultCredential::None => Err(no_default()),
+        }
     }
 
     /// Each known credential's rate budget, by client id.
@@ -200,6 +339,36 @@ impl AuraClients {
         Ok(client)
     }
 }
+/// A resource that names no credential, with no default to fall back on.
+fn no_default() -> Error {
+    Error::invalid(
+        "credentialsSecretRef",
+        "name a credential (credentialRef or credentialsSecretRef): the operator has no default \
+         credential",
+    )
+}
+
+/// The client id and secret in the Secret at `location` under `keys`, and the Secret as read.
+/// Errors name `field` (where the Secret was named) and the Secret, never a value.
+async fn read_secret(
+    kube: &kube::Client,
+    location: &SecretLocation,
+    (id_key, secret_key): (&String, &String),
+    field: &str,
+) -> Result<(String, SecretString, Secret)> {
+    let secrets: Api<Secret> = Api::namespaced(kube.clone(), &location.namespace);
+    let secret = secrets.get_opt(&location.name).await?.ok_or_else(|| {
+        Error::Credentials(format!(
+            "{field}: Secret {}/{} not found",
+            location.namespace, location.name
+        ))
+    })?;
+    let value = |key: &str| key_value(&secret, key, field, location);
+    let client_id = value(id_key)?;
+    let client_secret = SecretString::from(value(secret_key)?);
+    Ok((client_id, client_secret, secret))
+}
+
 /// The text under `key` of a credentials Secret (`data`, or `stringData` as written), trimmed.
 /// Errors name `field` (where the Secret was named) and the Secret, never the value.
 fn key_value(secret: &Secret, key: &str, field: &str, at: &SecretLocation) -> Result<String> {

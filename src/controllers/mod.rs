@@ -3,8 +3,10 @@
 //! Each reconcile reads as the same steps: resolve references, validate (pure), plan (pure),
 //! act (one Aura call or one Kubernetes write at a time, each idempotent), report status.
 
+pub mod access;
 pub mod admission;
 pub mod claims;
+pub mod cluster_credential;
 pub mod convert;
 pub mod credential_hold;
 pub mod credentials;
@@ -29,7 +31,10 @@ use std::time::Duration;
 
 use crate::aura::PollBackoff;
 use crate::metrics::Metrics;
-pub use credentials::{AuraClients, AuraSettings, DefaultCredential, SecretLocation};
+pub use access::NamespaceAllow;
+pub use credentials::{
+    AuraClients, AuraSettings, CredentialSource, DefaultCredential, Grant, SecretLocation,
+};
 pub use error::{Error, Result, Retry, Stop, Wait};
 use memory::Memory;
 pub use reasons::Reason;

@@ -17,6 +17,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::access::Restrictions;
 use super::error::{Error, Stop, Wait};
 use super::reasons::Reason;
 use super::{Context, events, status};
@@ -131,6 +132,8 @@ pub struct Pass<'c, K: Kind> {
     pub written: K::Status,
     /// Status being built.
     pub status: K::Status,
+    /// What the credential in use restricts (tenants, limits); set when the credential is read.
+    pub restrictions: Restrictions,
 }
 
 impl<'c, K: Kind> Pass<'c, K> {
@@ -144,6 +147,7 @@ impl<'c, K: Kind> Pass<'c, K> {
             written: status.clone(),
             status,
             obj,
+            restrictions: Restrictions::default(),
         }
     }
 

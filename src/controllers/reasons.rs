@@ -86,6 +86,13 @@ reasons! {
     InvalidSpec,
     /// The credentials Secret is missing or lacks a key.
     CredentialsInvalid,
+    /// The ClusterAuraCredential (or the operator's default credential) may not be used from
+    /// this namespace, or for this tenant.
+    CredentialNotAllowed,
+    /// The spec goes beyond a limit of its ClusterAuraCredential (type, memory, count).
+    CredentialLimitExceeded,
+    /// The ClusterAuraCredential named by `credentialRef` does not exist.
+    CredentialNotFound,
     /// The Aura instance was deleted outside Kubernetes.
     InstanceNotFound,
     /// Several Aura instances carry this resource's name.

@@ -28,7 +28,9 @@ use kube::{Api, Resource, ResourceExt};
 use super::error::{Error, Result, Retry};
 use super::pass::{self, Kind, Pass, Verdict};
 use super::{Context, claims, credential_hold, finalizer, secrets};
+use crate::crd::ClusterAuraCredential;
 use crate::crd::common::CredentialsSecretRef;
+use crate::crd::credential::CredentialRef;
 
 /// What a kind brings to the reconcile loop: its steps, in the order the loop runs them.
 pub trait Reconciler: Kind {
@@ -50,6 +52,10 @@ pub trait Reconciler: Kind {
     /// The credentials Secret of the resource's namespace it may hold for its cleanup (see
     /// [`credential_hold`]); released once its cleanup is done.
     fn credentials_held(&self) -> Option<&CredentialsSecretRef>;
+
+    /// The ClusterAuraCredential the resource names: a change of it (the administrator allows
+    /// this namespace, the Secret comes) triggers a pass.
+    fn credential_ref(&self) -> Option<&CredentialRef>;
 
     /// Checks of the spec alone (pure).
     fn validate(&self) -> Result<(), Error>;
@@ -85,6 +91,17 @@ pub async fn run<K: Reconciler>(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let mut controller = self::controller::<K>(&ctx, namespace);
+    let cached = controller.store();
+    let credentials = Api::<ClusterAuraCredential>::all(ctx.kube.clone());
+    controller = controller.watches(credentials, watcher::Config::default(), move |changed| {
+        let name = changed.name_any();
+        cached
+            .state()
+            .into_iter()
+            .filter(|obj| obj.credential_ref().is_some_and(|r| r.name == name))
+            .map(|obj| ObjectRef::from_obj(&*obj))
+            .collect::<Vec<_>>()
+    });
     if K::OWNS_SECRETS {
         controller = controller.owns(scoped::<Secret>(&ctx, namespace), secrets::managed());
     }

@@ -5,11 +5,11 @@
 
 use kube::Api;
 
+use super::credentials::CredentialSource;
 use super::error::{Error, Result, Wait};
 use super::reasons::Reason;
 use super::{Context, pass};
 use crate::aura::{InstanceId, SnapshotId, SnapshotStatus};
-use crate::crd::common::CredentialsSecretRef;
 use crate::crd::{AuraInstance, AuraSnapshot};
 
 /// Condition reasons for a reference that does not resolve yet.
@@ -36,9 +36,18 @@ pub struct ReferencedInstance {
 }
 
 impl ReferencedInstance {
-    /// The credential the referenced instance uses, for resources that name none of their own.
-    pub fn credentials(&self) -> Option<&CredentialsSecretRef> {
-        self.resource.spec.credentials_secret_ref.as_ref()
+    /// The credential the referenced instance names, for resources that name none of their own.
+    pub fn credentials(&self) -> Option<CredentialSource> {
+        let spec = &self.resource.spec;
+        CredentialSource::named(
+            spec.credentials_secret_ref.as_ref(),
+            spec.credential_ref.as_ref(),
+        )
+    }
+
+    /// The tenant the AuraInstance recorded for its instance.
+    pub fn tenant(&self) -> Option<&str> {
+        self.resource.status.as_ref()?.tenant_id.as_deref()
     }
 
     /// The Aura status the AuraInstance last reported (`running`, `paused`, ...).

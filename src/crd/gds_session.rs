@@ -29,11 +29,13 @@ use super::instance::{CloudProvider, ConnectionSecretSpec, CredentialsSecretRef,
     printcolumn = r#"{"name":"Memory","type":"string","jsonPath":".status.memory"}"#,
     printcolumn = r#"{"name":"Expires","type":"string","jsonPath":".status.expiresAt"}"#,
     printcolumn = r#"{"name":"Session","type":"string","priority":1,"jsonPath":".status.sessionId"}"#,
+    printcolumn = r#"{"name":"Credential","type":"string","priority":1,"jsonPath":".spec.credentialRef.name"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     cel,
+    validation = Rule::new("!(has(self.credentialRef) && has(self.credentialsSecretRef))").message("set credentialRef (a ClusterAuraCredential) or credentialsSecretRef (a Secret of this namespace), not both"),
     validation = Rule::new("has(self.memory) != has(self.graph)").message("set memory, or graph statistics for Aura to estimate it; exactly one"),
     validation = Rule::new("(has(self.instanceRef) || has(self.instanceId)) != (has(self.tenantId) || has(self.tenantName))").message("attach the session to an instance (instanceRef or instanceId) or place it standalone (tenantId or tenantName with cloudProvider and region); exactly one"),
     validation = Rule::new("!(has(self.instanceRef) && has(self.instanceId))").message("set instanceRef or instanceId, not both"),
@@ -115,9 +117,15 @@ pub struct GdsSessionSpec {
 
     /// Secret in this namespace holding the Aura API credential (keys clientId and clientSecret
     /// unless renamed here). Defaults to the referenced AuraInstance's, then to the
-    /// operator-wide credential Secret.
+    /// operator-wide default credential (if the operator allows it for this namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<CredentialsSecretRef>,
+
+    /// ClusterAuraCredential (cluster-scoped, created by an administrator) whose Aura API
+    /// credential to use, if it allows this namespace; its Secret stays out of reach of this
+    /// namespace. Excludes credentialsSecretRef.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_ref: Option<crate::crd::credential::CredentialRef>,
 
     /// What to do when the session expires (its time to live ran out) or disappears from Aura:
     /// Report (default) marks the resource Expired and leaves it; Recreate creates the session
@@ -224,6 +232,10 @@ pub struct GdsSessionStatus {
     /// deleting the session uses it even when the referenced AuraInstance is gone by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<CredentialsSecretRef>,
+    /// The ClusterAuraCredential the session was created with (its own, or its instanceRef's),
+    /// kept for its deletion like credentialsSecretRef.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_ref: Option<crate::crd::credential::CredentialRef>,
     /// Set before the create call and kept until the session id is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_intent: Option<SessionIntent>,

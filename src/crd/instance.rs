@@ -24,11 +24,13 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Memory","type":"string","jsonPath":".status.memory"}"#,
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
     printcolumn = r#"{"name":"Instance","type":"string","priority":1,"jsonPath":".status.instanceId"}"#,
+    printcolumn = r#"{"name":"Credential","type":"string","priority":1,"jsonPath":".spec.credentialRef.name"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     cel,
+    validation = Rule::new("!(has(self.credentialRef) && has(self.credentialsSecretRef))").message("set credentialRef (a ClusterAuraCredential) or credentialsSecretRef (a Secret of this namespace), not both"),
     validation = Rule::new("has(self.tenantId) || has(self.tenantName) || has(self.instanceId)").message("set tenantId or tenantName (or instanceId to adopt an existing instance)"),
     validation = Rule::new("!(has(self.tenantId) && has(self.tenantName))").message("set tenantId or tenantName, not both"),
     validation = Rule::new("self.cloudProvider == oldSelf.cloudProvider").message("cloudProvider is immutable: Aura cannot move an instance to another cloud; create a new AuraInstance"),
@@ -110,9 +112,16 @@ pub struct AuraInstanceSpec {
     pub paused: bool,
 
     /// Secret in this namespace holding the Aura API credential (keys clientId and clientSecret
-    /// unless renamed here). Defaults to the operator-wide credential Secret.
+    /// unless renamed here). Without it and credentialRef, the operator-wide default credential is
+    /// used, if the operator allows it for this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<CredentialsSecretRef>,
+
+    /// ClusterAuraCredential (cluster-scoped, created by an administrator) whose Aura API
+    /// credential to use, if it allows this namespace; its Secret stays out of reach of this
+    /// namespace. Excludes credentialsSecretRef.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_ref: Option<crate::crd::credential::CredentialRef>,
 
     /// Adopt this existing Aura instance (8 hex characters) instead of creating one. Its
     /// password is unknown to the operator: put it in the connection Secret yourself. Immutable.
@@ -518,6 +527,20 @@ mod tests {
             AuraInstanceSpec::validate_cel(&neither, None).is_ok(),
             "adoption needs no tenant"
         );
+    }
+
+    #[test]
+    fn a_cluster_credential_and_a_credentials_secret_exclude_each_other() {
+        let mut one = spec();
+        one["credentialRef"] = json!({"name": "team-data"});
+        assert!(AuraInstanceSpec::validate_cel(&one, None).is_ok());
+        let mut both = one.clone();
+        both["credentialsSecretRef"] = json!({"name": "aura-credentials"});
+        let err = AuraInstanceSpec::validate_cel(&both, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not both"), "{err}");
+        assert!(err.contains("credentialRef"), "{err}");
     }
 
     #[test]

@@ -2,10 +2,14 @@
 
 pub mod common;
 pub mod conditions;
+pub mod credential;
 pub mod gds_session;
 pub mod instance;
 pub mod snapshot;
 
+pub use credential::{
+    ClusterAuraCredential, ClusterAuraCredentialSpec, ClusterAuraCredentialStatus,
+};
 pub use gds_session::{GdsSession, GdsSessionSpec, GdsSessionStatus};
 pub use instance::{AuraInstance, AuraInstanceSpec, AuraInstanceStatus};
 pub use snapshot::{AuraSnapshot, AuraSnapshotSpec, AuraSnapshotStatus};

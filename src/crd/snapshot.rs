@@ -26,11 +26,13 @@ use super::instance::{CredentialsSecretRef, LocalRef};
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
     printcolumn = r#"{"name":"Snapshot","type":"string","jsonPath":".status.snapshotId"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Credential","type":"string","priority":1,"jsonPath":".spec.credentialRef.name"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     cel,
+    validation = Rule::new("!(has(self.credentialRef) && has(self.credentialsSecretRef))").message("set credentialRef (a ClusterAuraCredential) or credentialsSecretRef (a Secret of this namespace), not both"),
     validation = Rule::new("has(self.instanceRef) != has(self.instanceId)").message("name the instance: set exactly one of instanceRef and instanceId"),
     validation = Rule::new("has(self.instanceRef) == has(oldSelf.instanceRef) && (!has(self.instanceRef) || self.instanceRef == oldSelf.instanceRef)").message("instanceRef is immutable: a snapshot belongs to one instance; create another AuraSnapshot"),
     validation = Rule::new("has(self.instanceId) == has(oldSelf.instanceId) && (!has(self.instanceId) || self.instanceId == oldSelf.instanceId)").message("instanceId is immutable: a snapshot belongs to one instance; create another AuraSnapshot"),
@@ -58,9 +60,15 @@ pub struct AuraSnapshotSpec {
 
     /// Secret in this namespace holding the Aura API credential (keys clientId and clientSecret
     /// unless renamed here). Defaults to the referenced AuraInstance's, then to the
-    /// operator-wide credential Secret.
+    /// operator-wide default credential (if the operator allows it for this namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<CredentialsSecretRef>,
+
+    /// ClusterAuraCredential (cluster-scoped, created by an administrator) whose Aura API
+    /// credential to use, if it allows this namespace; its Secret stays out of reach of this
+    /// namespace. Excludes credentialsSecretRef.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_ref: Option<crate::crd::credential::CredentialRef>,
 }
 
 /// What the operator observed and did.

@@ -4,7 +4,10 @@
 
 use aura_operator::controllers::formats::{self, Kind};
 use aura_operator::crd::common::ConnectionSecretSpec;
-use aura_operator::crd::{AuraInstanceSpec, AuraSnapshotSpec, GdsSessionSpec};
+use aura_operator::crd::credential::AllowedNamespaces;
+use aura_operator::crd::{
+    AuraInstanceSpec, AuraSnapshotSpec, ClusterAuraCredentialSpec, GdsSessionSpec,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -102,6 +105,10 @@ fn check(doc: &Value) -> Result<(), String> {
             GdsSessionSpec::validate_cel(s, None).map_err(|e| e.to_string())
         })
         .and_then(|()| connection_secret(spec, Kind::Session)),
+        "ClusterAuraCredential" => check_spec::<ClusterAuraCredentialSpec>(spec, |s| {
+            AllowedNamespaces::validate_cel(&s["allowedNamespaces"], None)
+                .map_err(|e| e.to_string())
+        }),
         "Secret" => {
             for (key, value) in doc["stringData"].as_object().into_iter().flatten() {
                 let value = value.as_str().unwrap_or_default();
@@ -137,7 +144,13 @@ fn every_sample_is_a_valid_resource() {
             kinds.push(kind);
         }
     }
-    for kind in ["AuraInstance", "AuraSnapshot", "GdsSession", "Secret"] {
+    for kind in [
+        "AuraInstance",
+        "AuraSnapshot",
+        "GdsSession",
+        "ClusterAuraCredential",
+        "Secret",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} sample");
     }
 }

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
-use aura_operator::controllers::{AuraClients, AuraSettings, Context, DefaultCredential, Timing};
+use aura_operator::controllers::{
+    AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, Timing,
+};
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use aura_operator::emulator::{EmulatorConfig, RunningEmulator};
 use k8s_openapi::api::core::v1::Secret;
@@ -18,8 +20,9 @@ use tokio::task::JoinHandle;
 use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 pub const NS: &str = "default";
-/// The operator's own namespace, where its claims live (apart from the resources' namespaces).
-pub const OPERATOR_NS: &str = "aura-operator";
+/// The operator's own namespace in these tests, apart from the resources' namespaces: where its
+/// claims and the Secrets of ClusterAuraCredentials live.
+pub const OPERATOR_NS: &str = "aura-system";
 
 /// The field manager of the tests' own writes, as `kubectl` signs a user's: the operator's
 /// writes must be told apart from the user's (see `every_write_of_the_operator_is_signed`).
@@ -61,6 +64,8 @@ pub struct Operator {
     pub timing: Timing,
     /// The controller's Aura budget (far above what tests send, unless a test sets it).
     pub budget: RateLimit,
+    /// Namespaces that may use the default credential (all, unless a test narrows it).
+    pub default_namespaces: NamespaceAllow,
     /// The client the controller uses: in-process, or over loopback HTTP.
     controller_kube: kube::Client,
     /// The namespace the controllers watch; None: all (as `aura-operator run` without
@@ -112,7 +117,8 @@ impl Operator {
         let api = ApiServer::new()
             .with_status_subresource("aura.neo4j.io", "aurainstances")
             .with_status_subresource("aura.neo4j.io", "aurasnapshots")
-            .with_status_subresource("aura.neo4j.io", "gdssessions");
+            .with_status_subresource("aura.neo4j.io", "gdssessions")
+            .with_status_subresource("aura.neo4j.io", "clusterauracredentials");
         let emu = start(config).await;
         Self {
             controller_kube: api.client(),
@@ -123,6 +129,7 @@ impl Operator {
                 per_minute: 100_000,
                 burst: 1_000,
             },
+            default_namespaces: NamespaceAllow::all(),
             _served: None,
             scope: Some(NS),
             metrics: None,
@@ -150,16 +157,23 @@ impl Operator {
         };
         let metrics = aura_operator::metrics::Metrics::new();
         self.metrics = Some(std::sync::Arc::clone(&metrics));
+        let clients = AuraClients::new(settings, default)
+            .with_access(OPERATOR_NS, self.default_namespaces.clone());
         let ctx = Context::with_metrics(
             self.controller_kube.clone(),
-            AuraClients::new(settings, default),
+            clients,
             self.timing,
             metrics,
             OPERATOR_NS,
         );
         let scope = self.scope;
         self.task = Some(tokio::spawn(async move {
-            aura_operator::controllers::run_all(ctx, scope, std::future::pending()).await;
+            let credentials = aura_operator::controllers::cluster_credential::run(
+                ctx.clone(),
+                std::future::pending(),
+            );
+            let kinds = aura_operator::controllers::run_all(ctx, scope, std::future::pending());
+            tokio::join!(credentials, kinds);
         }));
     }
 

@@ -266,6 +266,12 @@ impl Pass<'_> {
             let message = format!("Aura has no instance {instance_id} visible to this credential");
             Error::invalid(field, message)
         })?;
+        let field = match spec.instance_id {
+            Some(_) => "instanceId",
+            None => "instanceRef",
+        };
+        let tenant = instance.tenant_id.as_ref().map(|t| t.as_str());
+        self.restrictions.check_tenant(tenant, field)?;
         if instance.status != InstanceStatus::Running {
             return Err(self.instance_not_running(instance.status.as_str()).into());
         }
@@ -292,6 +298,12 @@ impl Pass<'_> {
                 return Err(Error::invalid("instanceRef", "name an instance or a tenant").into());
             }
         };
+        let field = match spec.tenant_name {
+            Some(_) => "tenantName",
+            None => "tenantId",
+        };
+        self.restrictions
+            .check_tenant(Some(tenant_id.as_str()), field)?;
         self.status.tenant_id = Some(tenant_id.to_string());
         let (Some(cloud_provider), Some(region)) = (spec.cloud_provider, spec.region.clone())
         else {

@@ -14,6 +14,7 @@
 mod ensure;
 mod secret;
 
+use super::CredentialSource;
 use super::claims::{self, AuraObject, Claim};
 use super::error::{Error, Result};
 use super::pass::{self, Verdict};
@@ -44,6 +45,10 @@ impl Reconciler for GdsSession {
         credential_hold::session_credentials(self)
     }
 
+    fn credential_ref(&self) -> Option<&crate::crd::credential::CredentialRef> {
+        self.spec.credential_ref.as_ref()
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate(&self.spec)
     }
@@ -51,8 +56,9 @@ impl Reconciler for GdsSession {
     async fn observe(pass: &mut Pass<'_>) -> Result<Observed> {
         let referenced = pass.referenced_instance().await?;
         let credentials = pass.credentials(referenced.as_ref());
-        let aura = pass.aura(credentials.as_ref()).await?;
-        pass.status.credentials_secret_ref = credentials;
+        let aura = pass.aura(&credentials).await?;
+        pass.status.credentials_secret_ref = credentials.secret().cloned();
+        pass.status.credential_ref = credentials.cluster();
         let found = pass.ensure_session(&aura, referenced.as_ref()).await?;
         if let ensure::Found::Session(session) = &found {
             pass.observe(session);
@@ -207,26 +213,35 @@ impl Pass<'_> {
     /// The credential for this resource: its own, else the referenced AuraInstance's, else the
     /// one it was created with (the reference may be gone when the session is deleted), else
     /// the operator's default.
-    fn credentials(&self, referenced: Option<&ReferencedInstance>) -> Option<CredentialsSecretRef> {
-        self.obj
-            .spec
-            .credentials_secret_ref
-            .as_ref()
-            .or_else(|| referenced.and_then(ReferencedInstance::credentials))
-            .or(self.status.credentials_secret_ref.as_ref())
-            .cloned()
+    fn credentials(&self, referenced: Option<&ReferencedInstance>) -> CredentialSource {
+        let spec = &self.obj.spec;
+        let status = &self.status;
+        CredentialSource::named(
+            spec.credentials_secret_ref.as_ref(),
+            spec.credential_ref.as_ref(),
+        )
+        .or_else(|| referenced.and_then(ReferencedInstance::credentials))
+        .or_else(|| {
+            CredentialSource::named(
+                status.credentials_secret_ref.as_ref(),
+                status.credential_ref.as_ref(),
+            )
+        })
+        .unwrap_or(CredentialSource::Default)
     }
 
-    /// The Aura client for `credentials`. A live session holds a credentials Secret of its
-    /// namespace until its deletion has reached Aura (see [`credential_hold`]).
-    async fn aura(&self, credentials: Option<&CredentialsSecretRef>) -> Result<aura::Client> {
+    /// The Aura client for `credentials`, keeping what the credential restricts. A live
+    /// session holds a credentials Secret of its namespace until its deletion has reached Aura
+    /// (see [`credential_hold`]).
+    async fn aura(&mut self, credentials: &CredentialSource) -> Result<aura::Client> {
         let hold = self.obj.metadata.deletion_timestamp.is_none();
-        let client = self
+        let grant = self
             .ctx
             .aura
             .for_resource_held(&self.ctx.kube, &self.namespace(), credentials, hold)
             .await?;
-        Ok(client.with_priority(self.priority()))
+        self.restrictions = grant.restrictions;
+        Ok(grant.client.with_priority(self.priority()))
     }
 
     fn observe(&mut self, session: &aura::Session) {
@@ -257,11 +272,11 @@ impl Pass<'_> {
         // the credential the session was created with.
         let referenced = self.referenced_instance().await.ok().flatten();
         let credentials = self.credentials(referenced.as_ref());
-        self.delete_in_aura(credentials.as_ref()).await
+        self.delete_in_aura(&credentials).await
     }
 
     /// Deletes the session (and any a lost create answer may have made) in Aura.
-    async fn delete_in_aura(&mut self, credentials: Option<&CredentialsSecretRef>) -> Result<()> {
+    async fn delete_in_aura(&mut self, credentials: &CredentialSource) -> Result<()> {
         self.ctx.memory.forget(&self.key());
         let known = self.status.session_id.clone();
         let intent = self.status.create_intent.clone();

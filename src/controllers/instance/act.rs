@@ -16,6 +16,7 @@ impl Pass<'_> {
     pub(super) async fn observe_instance(&mut self) -> Result<Observed> {
         let aura = self.aura().await?;
         let tenant = self.resolve_tenant(&aura).await?;
+        self.check_credential_use(tenant.as_ref()).await?;
         let needs_check = self.user_driven() || self.status.instance_id.is_none();
         if needs_check && let Some(tenant) = &tenant {
             self.check_against_tenant(&aura, tenant).await?;
@@ -122,6 +123,8 @@ impl Pass<'_> {
             return Ok(Outcome::Settled);
         };
         let (source, snapshot) = self.resolve_source(&request.from).await?;
+        self.check_source_tenant(aura, &source, "restore.from")
+            .await?;
         let previous = self.status.restore.clone();
         self.status.restore = Some(RestoreStatus {
             request_id: request.request_id.clone(),

@@ -62,6 +62,9 @@ impl Pass<'_> {
             .aura()
             .await?
             .with_priority(aura::Priority::Interactive);
+        if let Some(tenant) = self.status.tenant_id.as_deref() {
+            self.restrictions.check_tenant(Some(tenant), "tenantId")?;
+        }
         let ids = match known {
             Some(id) => vec![id],
             None => self.created_unrecorded(&aura).await?,

@@ -239,6 +239,8 @@ impl Pass<'_> {
                 Error::Aura(e)
             }
         })?;
+        let tenant = instance.tenant_id.as_ref().map(|t| t.as_str());
+        self.restrictions.check_tenant(tenant, "instanceId")?;
         self.check_adopted_placement(&instance)?;
         if self.status.tenant_id.is_none() {
             self.status.tenant_id = instance.tenant_id.as_ref().map(ToString::to_string);
@@ -342,6 +344,9 @@ impl Pass<'_> {
         name: &str,
     ) -> Result<Instance> {
         let request = self.create_request(tenant, name).await?;
+        if let Some(source) = &request.source_instance_id {
+            self.check_source_tenant(aura, source, "source").await?;
+        }
         events::normal(
             self.ctx,
             &*self.obj,

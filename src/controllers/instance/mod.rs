@@ -11,6 +11,7 @@ mod act;
 mod cleanup;
 mod config_map;
 mod create;
+mod limits;
 pub mod plan;
 mod report;
 pub mod secret;
@@ -21,7 +22,7 @@ use kube::{Resource, ResourceExt};
 use super::error::{Error, Result};
 use super::pass::Verdict;
 use super::reconciler::Reconciler;
-use super::{credential_hold, pass};
+use super::{CredentialSource, credential_hold, pass};
 use crate::aura;
 use crate::crd::AuraInstance;
 use crate::crd::common::CredentialsSecretRef;
@@ -42,6 +43,10 @@ impl Reconciler for AuraInstance {
 
     fn credentials_held(&self) -> Option<&CredentialsSecretRef> {
         self.spec.credentials_secret_ref.as_ref()
+    }
+
+    fn credential_ref(&self) -> Option<&crate::crd::credential::CredentialRef> {
+        self.spec.credential_ref.as_ref()
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -101,21 +106,24 @@ pub(crate) enum Outcome {
 pub(crate) type Pass<'c> = pass::Pass<'c, AuraInstance>;
 
 impl Pass<'_> {
-    /// The Aura client for this resource, queued by urgency. A live resource whose deletion will
-    /// call Aura holds its credentials Secret until then (see [`credential_hold`]).
-    async fn aura(&self) -> Result<aura::Client> {
+    /// The Aura client for this resource, queued by urgency; keeps what its credential
+    /// restricts. A live resource whose deletion will call Aura holds its credentials Secret
+    /// until then (see [`credential_hold`]).
+    async fn aura(&mut self) -> Result<aura::Client> {
         let hold = self.obj.meta().deletion_timestamp.is_none()
             && credential_hold::needs_for_cleanup(&self.obj);
-        let client = self
+        let source = CredentialSource::named(
+            self.obj.spec.credentials_secret_ref.as_ref(),
+            self.obj.spec.credential_ref.as_ref(),
+        )
+        .unwrap_or(CredentialSource::Default);
+        let namespace = self.obj.namespace().unwrap_or_default();
+        let grant = self
             .ctx
             .aura
-            .for_resource_held(
-                &self.ctx.kube,
-                &self.obj.namespace().unwrap_or_default(),
-                self.obj.spec.credentials_secret_ref.as_ref(),
-                hold,
-            )
+            .for_resource_held(&self.ctx.kube, &namespace, &source, hold)
             .await?;
-        Ok(client.with_priority(self.priority()))
+        self.restrictions = grant.restrictions;
+        Ok(grant.client.with_priority(self.priority()))
     }
 }

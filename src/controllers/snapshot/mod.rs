@@ -11,12 +11,13 @@
 
 mod take;
 
+use super::CredentialSource;
 use super::error::{Error, Result, Stop};
 use super::pass::{self, Verdict};
 use super::reasons::Reason;
 use super::reconciler::Reconciler;
 use super::references::{self, Reasons};
-use crate::aura::{InstanceId, Snapshot, SnapshotStatus};
+use crate::aura::{self, InstanceId, Snapshot, SnapshotStatus};
 use crate::crd::AuraSnapshot;
 use crate::crd::common::CredentialsSecretRef;
 
@@ -39,6 +40,10 @@ impl Reconciler for AuraSnapshot {
         None
     }
 
+    fn credential_ref(&self) -> Option<&crate::crd::credential::CredentialRef> {
+        self.spec.credential_ref.as_ref()
+    }
+
     fn validate(&self) -> Result<(), Error> {
         if self.spec.instance_id.is_none() && self.spec.instance_ref.is_none() {
             return Err(Error::invalid(
@@ -51,12 +56,17 @@ impl Reconciler for AuraSnapshot {
 
     async fn observe(pass: &mut Pass<'_>) -> Result<Snapshot> {
         let (instance, credentials) = pass.resolve_instance().await?;
-        let aura = pass
+        let source = credentials.unwrap_or(CredentialSource::Default);
+        let grant = pass
             .ctx
             .aura
-            .for_resource(&pass.ctx.kube, &pass.namespace(), credentials.as_ref())
-            .await?
-            .with_priority(pass.priority());
+            .for_resource(&pass.ctx.kube, &pass.namespace(), &source)
+            .await?;
+        pass.restrictions = grant.restrictions;
+        let aura = grant.client.with_priority(pass.priority());
+        if pass.status.snapshot_id.is_none() {
+            pass.check_tenant(&aura, &instance).await?;
+        }
         pass.status.instance_id = Some(instance.to_string());
         let snapshot = pass.ensure_snapshot(&aura, &instance).await?;
         pass.observe(&snapshot);
@@ -117,9 +127,12 @@ type Pass<'c> = pass::Pass<'c, AuraSnapshot>;
 impl Pass<'_> {
     /// The instance to snapshot and the credential to use. Once the instance is known, a
     /// referenced AuraInstance that has gone does not stop the snapshot from being reported.
-    async fn resolve_instance(&self) -> Result<(InstanceId, Option<CredentialsSecretRef>)> {
+    async fn resolve_instance(&self) -> Result<(InstanceId, Option<CredentialSource>)> {
         let spec = &self.obj.spec;
-        let own = spec.credentials_secret_ref.clone();
+        let own = CredentialSource::named(
+            spec.credentials_secret_ref.as_ref(),
+            spec.credential_ref.as_ref(),
+        );
         match (&spec.instance_id, &spec.instance_ref) {
             (Some(id), _) => {
                 let id = InstanceId::new(id.as_str()).map_err(|_| {
@@ -138,7 +151,7 @@ impl Pass<'_> {
                 .await;
                 match (found, &self.status.instance_id) {
                     (Ok(found), _) => {
-                        let credentials = own.or_else(|| found.credentials().cloned());
+                        let credentials = own.or_else(|| found.credentials());
                         Ok((found.id, credentials))
                     }
                     (Err(Stop::Wait(_)), Some(known)) => {
@@ -153,6 +166,27 @@ impl Pass<'_> {
             )
             .into()),
         }
+    }
+
+    /// Refuses, before the snapshot is taken, an instance in a tenant the credential does not
+    /// allow (one read of the instance, only when the credential limits tenants).
+    async fn check_tenant(&self, aura: &aura::Client, instance: &InstanceId) -> Result<()> {
+        if !self.restrictions.limits_tenants() {
+            return Ok(());
+        }
+        let field = match self.obj.spec.instance_id {
+            Some(_) => "instanceId",
+            None => "instanceRef",
+        };
+        let found = match aura.instances().get(instance).await {
+            Ok(found) => found,
+            // Left to the steps that follow, which say so naming the field.
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let tenant = found.tenant_id.as_ref().map(|t| t.as_str());
+        self.restrictions.check_tenant(tenant, field)?;
+        Ok(())
     }
 
     fn observe(&mut self, snapshot: &Snapshot) {

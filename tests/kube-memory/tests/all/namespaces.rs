@@ -89,6 +89,42 @@ async fn a_created_namespace_has_the_kubernetes_finalizer_and_is_active() {
     );
 }
 
+/// Label selectors over namespaces (a NetworkPolicy's namespaceSelector, an operator's allowed
+/// namespaces) read these labels: a client's are kept, and the name label cannot be changed.
+#[tokio::test]
+async fn namespace_labels_are_kept_and_the_name_label_always_holds() {
+    let server = server();
+    let namespaces: Api<Namespace> = Api::all(server.client());
+    let labelled: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": NS, "labels": {"team": "data"}}
+    }))
+    .unwrap();
+    let created = namespaces
+        .create(&PostParams::default(), &labelled)
+        .await
+        .unwrap();
+    assert_eq!(created.labels()["team"], "data");
+    assert_eq!(created.labels()["kubernetes.io/metadata.name"], NS);
+    let relabel = json!({"metadata": {"labels": {
+        "team": "web", "kubernetes.io/metadata.name": "elsewhere"
+    }}});
+    let patched = namespaces
+        .patch(NS, &PatchParams::default(), &Patch::Merge(&relabel))
+        .await
+        .unwrap();
+    assert_eq!(patched.labels()["team"], "web");
+    assert_eq!(
+        patched.labels()["kubernetes.io/metadata.name"],
+        NS,
+        "the name label follows the name, whatever a client sends"
+    );
+    let listed = namespaces
+        .list(&kube::api::ListParams::default().labels("team=web"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1, "a label selector finds it");
+}
+
 #[tokio::test]
 async fn deleting_a_namespace_deletes_its_content_and_waits_for_finalizers() {
     let server = server().with_status_subresource(GROUP, PLURAL);

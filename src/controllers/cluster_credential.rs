@@ -1,0 +1,117 @@
+//! The status of each ClusterAuraCredential: Ready when its Secret (in the operator's namespace)
+//! exists and holds both keys, so an administrator sees a broken credential before a team does.
+//!
+//! Only presence is checked, not the key against Aura: a check would spend the credential's
+//! rate budget on every pass. The Secret's value never reaches the status; its metadata is
+//! watched (no data cached) so that creating or fixing it updates the status at once.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::access::NamespaceAllow;
+use super::error::Error;
+use super::reasons::Reason;
+use super::{Context, FIELD_MANAGER};
+use crate::crd::ClusterAuraCredential;
+use crate::crd::conditions::{self, Desired, READY};
+
+/// Keeps every ClusterAuraCredential's Ready condition current until `shutdown` resolves.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let credentials: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
+    let controller = Controller::new(credentials, watcher::Config::default());
+    let store = controller.store();
+    // Metadata only: no credential is cached in this process.
+    let secrets: Api<PartialObjectMeta<Secret>> =
+        Api::namespaced(ctx.kube.clone(), ctx.aura.operator_namespace());
+    let secret_changes = watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    controller
+        .watches_stream(secret_changes, move |secret| {
+            let name = secret.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|c| c.spec.secret_ref.name == name)
+                .map(|c| ObjectRef::from_obj(&*c))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            check,
+            |_, _: &Error, ctx| Action::requeue(ctx.timing.error_retry),
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "ClusterAuraCredential pass failed");
+            }
+            std::future::ready(())
+        })
+        .await;
+}
+
+/// One pass: judge the credential and write its Ready condition if that changed.
+async fn check(credential: Arc<ClusterAuraCredential>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = credential.name_any();
+    let judged = judge(&ctx, &name, &credential).await?;
+    let mut status = credential.status.clone().unwrap_or_default();
+    let generation = credential.meta().generation;
+    let now = Time(jiff::Timestamp::now());
+    let changed = conditions::set(&mut status.conditions, judged, generation, now);
+    if changed || status.observed_generation != generation {
+        status.observed_generation = generation;
+        let api: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
+        let patch = json!({ "status": status });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        api.patch_status(&name, &params, &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(Action::requeue(ctx.timing.resync))
+}
+
+/// The Ready condition the credential deserves. Only a Kubernetes failure is an error.
+async fn judge(
+    ctx: &Context,
+    name: &str,
+    credential: &ClusterAuraCredential,
+) -> Result<Desired<'static>, Error> {
+    if let Err(e) = NamespaceAllow::from_spec(&credential.spec.allowed_namespaces) {
+        let message = format!("spec.allowedNamespaces.selector: {e}");
+        return Ok(Desired::no(READY, Reason::InvalidSpec.as_str(), message));
+    }
+    match ctx
+        .aura
+        .cluster_key(&ctx.kube, name, &credential.spec)
+        .await
+    {
+        Ok(_) => Ok(Desired::yes(
+            READY,
+            Reason::Ready.as_str(),
+            format!(
+                "Secret {}/{} holds both keys",
+                ctx.aura.operator_namespace(),
+                credential.spec.secret_ref.name
+            ),
+        )),
+        Err(Error::Kube(e)) => Err(Error::Kube(e)),
+        Err(e) => Ok(Desired::no(
+            READY,
+            Reason::CredentialsInvalid.as_str(),
+            e.to_string(),
+        )),
+    }
+}

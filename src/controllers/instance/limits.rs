@@ -1,0 +1,108 @@
+//! What a ClusterAuraCredential allows an AuraInstance: its tenant, its type and memory, and
+//! how many instances one namespace may have with it (see [`crate::controllers::access`]).
+//! Checked on every pass before any Aura call that changes something.
+
+use kube::ResourceExt;
+use kube::api::ListParams;
+
+use super::{Pass, Result};
+use crate::aura::{self, InstanceId, TenantId};
+use crate::controllers::Reason;
+use crate::controllers::access::refused;
+use crate::crd::AuraInstance;
+
+impl Pass<'_> {
+    /// Refuses a tenant, type, memory or count the credential in use does not allow.
+    pub(super) async fn check_credential_use(&self, tenant: Option<&TenantId>) -> Result<()> {
+        if let Some(tenant) = tenant {
+            let spec = &self.obj.spec;
+            let field = match (&spec.tenant_name, &spec.tenant_id) {
+                (Some(_), _) => "tenantName",
+                (None, Some(_)) => "tenantId",
+                (None, None) => "instanceId",
+            };
+            self.restrictions
+                .check_tenant(Some(tenant.as_str()), field)?;
+        }
+        self.restrictions.check_instance(&self.obj.spec)?;
+        if self.status.instance_id.is_none() {
+            self.check_instance_count().await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a data source (`field`: source or restore.from) in a tenant the credential does
+    /// not allow, so that its data cannot be copied out of that tenant. One read of the source
+    /// instance, only when the credential limits tenants.
+    pub(super) async fn check_source_tenant(
+        &self,
+        aura: &aura::Client,
+        source: &InstanceId,
+        field: &str,
+    ) -> Result<()> {
+        if !self.restrictions.limits_tenants() {
+            return Ok(());
+        }
+        let found = aura.instances().get(source).await?;
+        let tenant = found.tenant_id.as_ref().map(TenantId::as_str);
+        self.restrictions.check_tenant(tenant, field)?;
+        Ok(())
+    }
+
+    /// Refuses a new instance (to create or adopt) beyond the credential's limit per namespace.
+    /// The namespace's AuraInstances that use the credential count if they hold an Aura
+    /// instance or were created before this one, so the oldest keep the credential whatever the
+    /// order of their passes. Read from the API server, not the cache: only a resource created
+    /// in the same second (and sorting first by name) can slip past, by one.
+    async fn check_instance_count(&self) -> Result<()> {
+        let (Some(max), Some(credential)) = (
+            self.restrictions.max_instances(),
+            self.restrictions.credential(),
+        ) else {
+            return Ok(());
+        };
+        let others = self.api.list(&ListParams::default()).await?;
+        let ahead = others
+            .iter()
+            .filter(|other| uses(other, credential) && self.comes_after(other))
+            .count();
+        if ahead < max as usize {
+            return Ok(());
+        }
+        Err(refused(
+            Reason::CredentialLimitExceeded,
+            "credentialRef",
+            format!(
+                "namespace {:?} already has {ahead} AuraInstances using ClusterAuraCredential \
+                 {credential:?}, as many as its limits.maxInstancesPerNamespace ({max}) allows",
+                self.namespace()
+            ),
+        )
+        .into())
+    }
+
+    /// Whether `other` (another live AuraInstance) counts before this one.
+    fn comes_after(&self, other: &AuraInstance) -> bool {
+        if other.uid() == self.obj.uid() || other.metadata.deletion_timestamp.is_some() {
+            return false;
+        }
+        let holds = other
+            .status
+            .as_ref()
+            .is_some_and(|s| s.instance_id.is_some() || s.create_intent.is_some());
+        let created = |o: &AuraInstance| {
+            let at = o.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            (at, o.name_any())
+        };
+        holds || created(other) < created(&self.obj)
+    }
+}
+
+/// Whether an AuraInstance names the ClusterAuraCredential `name`.
+fn uses(instance: &AuraInstance, name: &str) -> bool {
+    instance
+        .spec
+        .credential_ref
+        .as_ref()
+        .is_some_and(|r| r.name == name)
+}
