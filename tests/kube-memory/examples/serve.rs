@@ -219,15 +219,12 @@ async fn create(
         Some(crd) => ApiResource::from_gvk_with_plural(&gvk, &crd.spec.names.plural),
         None => ApiResource::from_gvk(&gvk),
     };
-    let namespace = match crd.is_some_and(|crd| crd.spec.scope == "Cluster") {
-        true => None,
-        false => Some(
-            object
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| namespace.to_owned()),
-        ),
+    let cluster_scoped = crd.is_some_and(|crd| crd.spec.scope == "Cluster");
+    let namespace = if cluster_scoped {
+        None
+    } else {
+        let own = object.metadata.namespace.clone();
+        Some(own.unwrap_or_else(|| namespace.to_owned()))
     };
     let target: Api<DynamicObject> = match &namespace {
         Some(ns) => Api::namespaced_with(api.client(), ns, &resource),
