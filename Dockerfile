@@ -29,13 +29,15 @@ WORKDIR /src
 COPY . .
 # The cache mounts keep crates.io downloads and compiled dependencies between builds (BuildKit);
 # the binary is copied out of the cached target directory because that mount is not in the layer.
+# The release profile keeps line tables for local backtraces (about 120 MB of the binary's 140);
+# the image's copy goes without them (symbols stay, so a backtrace still names functions).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin aura-operator \
-    && cp target/release/aura-operator /aura-operator
+    && strip --strip-debug -o /aura-operator target/release/aura-operator
 
-# A binary built outside (`cargo build --release --locked --bin aura-operator`), alone in the
-# build context.
+# A binary built outside (`cargo build --release --locked --bin aura-operator`, then
+# `strip --strip-debug`), alone in the build context.
 FROM scratch AS prebuilt
 COPY aura-operator /aura-operator
 
