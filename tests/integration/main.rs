@@ -14,6 +14,7 @@ mod crds;
 mod emulator;
 mod examples;
 mod gds_session_controller;
+mod health;
 mod instance_controller;
 mod leader;
 mod multi_tenant;
