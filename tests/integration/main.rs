@@ -22,3 +22,4 @@ mod namespace_deletion;
 mod rate_budget;
 mod request_shapes;
 mod snapshot_controller;
+mod upgrade;
