@@ -385,7 +385,10 @@ pub struct AuraInstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready: the instance runs as specified and the Secret is usable. Synced: the last
-    /// reconcile succeeded. Their reasons are listed in the README.
+    /// reconcile succeeded. Reconciling (kstatus): True
+    /// while the operator works towards the spec. Stalled (kstatus): True when only a person can
+    /// help (the reason and message say what to do); both False otherwise.
+    /// Their reasons are listed in the README.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
