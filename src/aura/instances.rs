@@ -1,4 +1,4 @@
-//! Instances: list, get, create, update, delete, pause, resume, overwrite, sizing.
+//! Instances: list, get, create, update, delete, pause, resume, upgrade, overwrite, sizing.
 
 use http::Method;
 use secrecy::SecretString;
@@ -396,6 +396,17 @@ impl Instances<'_> {
     /// Resumes a paused instance.
     pub async fn resume(&self, id: &InstanceId) -> Result<Instance> {
         self.action(id, "/instances/{instanceId}/resume", "resume")
+            .await
+    }
+
+    /// Upgrades a `professional-db` instance to `business-critical` in place (same id; Aura
+    /// removes the Graph Analytics plugin), keeping its memory and storage: the body is empty
+    /// (shared/aura-api.md §3, §10). Aura answers as for pause and resume: 202 and the instance
+    /// in a transient status (`updating` is assumed; the answer is not settled by the sources);
+    /// the new type shows once the instance runs again. Never resent: a second upgrade of an
+    /// instance already upgraded is refused.
+    pub async fn upgrade(&self, id: &InstanceId) -> Result<Instance> {
+        self.action(id, "/instances/{instanceId}/upgrade", "upgrade")
             .await
     }
 

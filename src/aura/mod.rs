@@ -31,6 +31,8 @@
 //! snapshots (list, create, get, restore), customer-managed keys and GDS sessions (list, get,
 //! create, delete, sizing), plus a Prometheus health summary. Beyond it, this client covers:
 //! - `POST /instances/sizing` ([`Instances::sizing`], shared/aura-api.md §3, §10);
+//! - `POST /instances/{id}/upgrade`, professional-db → business-critical in place, with an empty
+//!   body ([`Instances::upgrade`], §3, §10);
 //! - get-or-create of GDS sessions told apart (202 new / 200 existing, [`SessionCreated`]) and the
 //!   `errors` Aura sends beside session data ([`Session::problems`](sessions::Session));
 //! - both overwrite answers ([`OverwriteStarted`], §4.4 and §10);

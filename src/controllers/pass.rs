@@ -22,7 +22,7 @@ use super::error::{Error, Stop, Wait};
 use super::reasons::Reason;
 use super::{Context, events, status};
 use crate::aura;
-use crate::crd::conditions::{self, Desired, READY, SYNCED};
+use crate::crd::conditions::{self, Desired, READY, RECONCILING, STALLED, SYNCED};
 use crate::crd::{
     AuraInstance, AuraInstanceStatus, AuraSnapshot, AuraSnapshotStatus, GdsSession,
     GdsSessionStatus,
@@ -38,6 +38,8 @@ pub struct Verdict {
     /// Aura is still at work (its status or our step): poll with growing intervals while this
     /// holds. None: settled, look again after the resync interval.
     pub busy: Option<String>,
+    /// Not ready, and only a person can change that (kstatus `Stalled`).
+    pub stalled: bool,
 }
 
 impl Verdict {
@@ -47,6 +49,7 @@ impl Verdict {
             reason,
             message: message.into(),
             busy: None,
+            stalled: false,
         }
     }
 
@@ -57,6 +60,16 @@ impl Verdict {
             reason,
             message: message.into(),
             busy: None,
+            stalled: false,
+        }
+    }
+
+    /// Not ready, and it will stay so until a person acts (in Aura, on the spec or a Secret):
+    /// `Stalled` True, so that GitOps tools report a failure instead of progress forever.
+    pub fn stalled(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            stalled: true,
+            ..Self::not_ready(reason, message)
         }
     }
 
@@ -67,6 +80,7 @@ impl Verdict {
             reason: Reason::InProgress,
             message: message.into(),
             busy: Some(state.into()),
+            stalled: false,
         }
     }
 }
@@ -233,9 +247,11 @@ pub async fn finish<K: Kind>(
     let before = Before::of(pass.written.conditions());
     let generation = pass.obj.meta().generation;
     let (conditions, observed) = pass.status.bookkeeping();
-    if record(conditions, &judged, &before, generation) {
+    let acted_on = record(conditions, &judged, &before, generation) || *observed == generation;
+    if acted_on {
         *observed = generation;
     }
+    progress(conditions, &judged, acted_on, generation);
     if matches!(judged, Judgement::Done(_) | Judgement::Waiting(_)) {
         pass.ctx.memory.succeeded(&key);
     }
@@ -358,6 +374,45 @@ fn record(
     }
 }
 
+/// Sets kstatus's `Reconciling` and `Stalled` from the pass and the `Ready` it left: Stalled
+/// while only a person can help (a verdict that says so, or a failure only a change fixes);
+/// otherwise Reconciling while the resource is not ready or this generation has not been acted
+/// on. `acted_on`: `observedGeneration` is this generation after the pass.
+fn progress(
+    conds: &mut Vec<Condition>,
+    judged: &Judgement<'_>,
+    acted_on: bool,
+    generation: Option<i64>,
+) {
+    let (reason, message, stalled) = match judged {
+        Judgement::Done(verdict) => (verdict.reason, verdict.message.clone(), verdict.stalled),
+        Judgement::Waiting(wait) => (wait.reason, wait.message.clone(), false),
+        Judgement::Failed(err) => (err.reason(), err.to_string(), err.needs_change()),
+    };
+    let settled = acted_on && conditions::is_true(conds, READY);
+    let reconciling = !stalled && !settled;
+    let word = reason.as_str();
+    let now = Time(jiff::Timestamp::now());
+    let stalled_condition = if stalled {
+        Desired::yes(STALLED, word, message.clone())
+    } else {
+        Desired::no(STALLED, word, "nothing needs a person")
+    };
+    let reconciling_condition = if reconciling {
+        Desired::yes(RECONCILING, word, message)
+    } else if stalled {
+        Desired::no(
+            RECONCILING,
+            word,
+            "the operator cannot go on without a change",
+        )
+    } else {
+        Desired::no(RECONCILING, word, "the resource is as its spec says")
+    };
+    conditions::set(conds, reconciling_condition, generation, now.clone());
+    conditions::set(conds, stalled_condition, generation, now);
+}
+
 /// Publishes the Events a pass deserves: `Ready` when the resource became ready, and one Event
 /// per new wait or problem (not one per retry).
 async fn announce<K: Resource<DynamicType = ()>>(
@@ -458,5 +513,59 @@ mod tests {
             (ready.status.as_str(), ready.reason.as_str()),
             ("False", "SourceNotReady")
         );
+    }
+
+    /// `(Ready, Reconciling, Stalled)` as True/False.
+    fn health(conds: &[Condition]) -> (bool, bool, bool) {
+        (
+            conditions::is_true(conds, READY),
+            conditions::is_true(conds, RECONCILING),
+            conditions::is_true(conds, STALLED),
+        )
+    }
+
+    /// Runs `record` and `progress` as `finish` does, from `observed`.
+    fn judge(conds: &mut Vec<Condition>, judged: &Judgement<'_>, observed: Option<i64>) {
+        let before = Before::of(conds);
+        let acted_on = record(conds, judged, &before, Some(2)) || observed == Some(2);
+        progress(conds, judged, acted_on, Some(2));
+    }
+
+    #[test]
+    fn reconciling_and_stalled_follow_the_pass() {
+        let mut conds = Vec::new();
+        let busy = Verdict::busy("creating", "waiting");
+        judge(&mut conds, &Judgement::Done(&busy), None);
+        assert_eq!(health(&conds), (false, true, false));
+
+        let ready = Verdict::ready(Reason::Running, "ok");
+        judge(&mut conds, &Judgement::Done(&ready), Some(1));
+        assert_eq!(health(&conds), (true, false, false));
+        let stalled = conditions::find(&conds, STALLED).unwrap();
+        assert_eq!(stalled.status, "False", "abnormal-true: present as False");
+
+        let failed = Verdict::stalled(Reason::LoadingFailed, "look in Aura");
+        judge(&mut conds, &Judgement::Done(&failed), Some(2));
+        assert_eq!(health(&conds), (false, false, true));
+        let stalled = conditions::find(&conds, STALLED).unwrap();
+        assert_eq!(stalled.reason, "LoadingFailed");
+
+        let spec = Error::invalid("memory", "no");
+        judge(&mut conds, &Judgement::Failed(&spec), Some(1));
+        assert_eq!(health(&conds), (false, false, true));
+    }
+
+    #[test]
+    fn a_passing_failure_on_a_new_generation_is_still_reconciling() {
+        let mut conds = Vec::new();
+        let ready = Verdict::ready(Reason::Running, "ok");
+        judge(&mut conds, &Judgement::Done(&ready), None);
+        let transient = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
+        // Same generation: still ready, nothing to reconcile.
+        judge(&mut conds, &Judgement::Failed(&transient), Some(2));
+        assert_eq!(health(&conds), (true, false, false));
+        // A generation not acted on yet: ready (the old spec), but reconciling.
+        judge(&mut conds, &Judgement::Failed(&transient), Some(1));
+        assert_eq!(health(&conds), (true, true, false));
     }
 }

@@ -46,8 +46,12 @@ reasons! {
     InProgress,
     /// The instance runs but its password is not in the connection Secret.
     PasswordUnavailable,
-    /// Aura reports a status the operator does not act on.
+    /// Aura reports a status the operator does not know (it keeps looking).
     AuraStatusUnhandled,
+    /// Aura reports the instance `loading failed`: a person must repair or replace it.
+    LoadingFailed,
+    /// Aura reports the instance `suspended`: a person must sort it out with Aura.
+    AuraSuspended,
     /// The Aura object is gone after cleanup.
     Gone,
     /// Aura reports the session Failed.

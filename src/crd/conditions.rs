@@ -1,6 +1,10 @@
 //! Status conditions in the standard Kubernetes shape, set without churn.
 //!
-//! Argo CD, Flux (kstatus) and `kubectl wait --for=condition=Ready` read these. A condition's
+//! Argo CD, Flux (kstatus) and `kubectl wait --for=condition=Ready` read these. Beside `Ready`
+//! and `Synced`, every kind carries kstatus's two abnormal-true conditions, `Reconciling` and
+//! `Stalled`: True only while they hold, and present as False otherwise (kstatus allows False or
+//! absent; False keeps `lastTransitionTime`, so one can tell since when a resource is healthy).
+//! `Stalled` is never True beside `Ready` or `Reconciling`. A condition's
 //! `lastTransitionTime` only moves when its status flips, and setting a condition to what it
 //! already says changes nothing, so a reconcile that finds everything in order writes nothing.
 
@@ -10,6 +14,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub const READY: &str = "Ready";
 /// The last reconcile reached Aura and Kubernetes without error.
 pub const SYNCED: &str = "Synced";
+
+/// kstatus: the operator is working towards the spec (Aura busy, a wait, a new generation not
+/// acted on yet, a passing failure it retries).
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus: progress needs a person (a spec or credential change, or a fix in Aura); the
+/// operator will not get there by retrying.
+pub const STALLED: &str = "Stalled";
 
 /// A condition to set: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]

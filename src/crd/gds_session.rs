@@ -242,7 +242,9 @@ pub struct GdsSessionStatus {
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready: the session is Ready and its Secret usable. Synced: the last reconcile succeeded.
+    /// Ready: the session is Ready and its Secret usable. Synced: the last reconcile succeeded. Reconciling (kstatus): True
+    /// while the operator works towards the spec. Stalled (kstatus): True when only a person can
+    /// help (the reason and message say what to do); both False otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

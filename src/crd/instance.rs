@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
     validation = Rule::new("!(has(self.tenantId) && has(self.tenantName))").message("set tenantId or tenantName, not both"),
     validation = Rule::new("self.cloudProvider == oldSelf.cloudProvider").message("cloudProvider is immutable: Aura cannot move an instance to another cloud; create a new AuraInstance"),
     validation = Rule::new("self.region == oldSelf.region").message("region is immutable: Aura cannot move an instance to another region; create a new AuraInstance"),
-    validation = Rule::new("self.type == oldSelf.type").message("type is immutable: Aura cannot change the tier of an instance"),
+    validation = Rule::new("self.type == oldSelf.type || (oldSelf.type == 'professional-db' && self.type == 'business-critical')").message("type is immutable, except professional-db to business-critical (an upgrade in place): Aura cannot change the tier of an instance otherwise"),
     validation = Rule::new("self.version == oldSelf.version").message("version is immutable"),
     validation = Rule::new("has(self.tenantId) == has(oldSelf.tenantId) && (!has(self.tenantId) || self.tenantId == oldSelf.tenantId)").message("tenantId is immutable"),
     validation = Rule::new("has(self.tenantName) == has(oldSelf.tenantName) && (!has(self.tenantName) || self.tenantName == oldSelf.tenantName)").message("tenantName is immutable"),
@@ -60,7 +60,9 @@ pub struct AuraInstanceSpec {
     #[schemars(length(min = 1))]
     pub region: String,
 
-    /// Aura product tier. Immutable.
+    /// Aura product tier. Immutable, with one exception: professional-db may become
+    /// business-critical, which upgrades the instance in place (same id and data; Aura removes
+    /// the Graph Analytics plugin). Every other change is refused.
     #[serde(rename = "type")]
     pub instance_type: InstanceType,
 
@@ -383,7 +385,10 @@ pub struct AuraInstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready: the instance runs as specified and the Secret is usable. Synced: the last
-    /// reconcile succeeded. Their reasons are listed in the README.
+    /// reconcile succeeded. Reconciling (kstatus): True
+    /// while the operator works towards the spec. Stalled (kstatus): True when only a person can
+    /// help (the reason and message say what to do); both False otherwise.
+    /// Their reasons are listed in the README.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -502,6 +507,29 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.contains("tenantId is immutable"), "{err}");
+    }
+
+    #[test]
+    fn professional_may_become_business_critical_and_nothing_else() {
+        assert_eq!(update(|s| s["type"] = json!("business-critical")), Ok(()));
+        let from = |old: &str, new: &str| {
+            let mut before = spec();
+            before["type"] = json!(old);
+            let mut after = spec();
+            after["type"] = json!(new);
+            AuraInstanceSpec::validate_cel(&after, Some(&before)).map_err(|e| e.to_string())
+        };
+        for (old, new) in [
+            ("business-critical", "professional-db"),
+            ("professional-ds", "business-critical"),
+            ("enterprise-db", "business-critical"),
+            ("free-db", "professional-db"),
+            ("professional-db", "enterprise-db"),
+        ] {
+            let err = from(old, new).unwrap_err();
+            assert!(err.contains("type is immutable"), "{old} -> {new}: {err}");
+        }
+        assert_eq!(from("business-critical", "business-critical"), Ok(()));
     }
 
     #[test]

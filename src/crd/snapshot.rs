@@ -101,7 +101,9 @@ pub struct AuraSnapshotStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready: the snapshot is Completed and usable as a source. Synced: the last reconcile
-    /// succeeded.
+    /// succeeded. Reconciling (kstatus): True
+    /// while the operator works towards the spec. Stalled (kstatus): True when only a person can
+    /// help (the reason and message say what to do); both False otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

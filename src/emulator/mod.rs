@@ -7,7 +7,7 @@
 //!
 //! What it emulates (see `/work/shared/aura-api.md`):
 //! - `POST /oauth/token` and everything under `/v1` (tenants, metrics integration, instances with
-//!   pause/resume/overwrite/snapshots/restore, customer-managed keys, GDS sessions and sizing,
+//!   pause/resume/upgrade/overwrite/snapshots/restore, customer-managed keys, GDS sessions and sizing,
 //!   and the older `POST /v1/instances/sizing`);
 //! - a Prometheus endpoint per tenant and per instance ([`routes`] `metrics` lists the series);
 //! - `/_emulator/faults` (POST a [`FaultSpec`], DELETE to clear), `/_emulator/stats`,

@@ -142,6 +142,7 @@ const ROUTES: &[&str] = &[
     "/v1/instances/{id}",
     "/v1/instances/{id}/pause",
     "/v1/instances/{id}/resume",
+    "/v1/instances/{id}/upgrade",
     "/v1/instances/{id}/overwrite",
     "/v1/instances/{id}/snapshots",
     "/v1/instances/{id}/snapshots/{snapshot_id}",

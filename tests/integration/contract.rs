@@ -627,3 +627,44 @@ async fn the_emulator_banner_prints_a_working_origin_and_v1_base_url() {
         .status();
     assert_eq!(status, 200);
 }
+
+// shared/aura-api.md §10 ("Upgrade"): professional-db → business-critical in place; the body is
+// empty, or names memory and storage together.
+#[tokio::test]
+async fn upgrade_takes_memory_and_storage_together_or_neither() {
+    let emu = start(config()).await;
+    let client = client(&emu);
+    let created = client
+        .instances()
+        .create(&create_request(
+            "tiered",
+            InstanceType::ProfessionalDb,
+            "2GB",
+        ))
+        .await
+        .unwrap();
+    running(&client, &created.id).await;
+    let raw = Raw::new(&emu).await;
+    let path = format!("/instances/{}/upgrade", created.id);
+    let (status, body) = raw.post(&path, json!({"memory": "4GB"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["field"], "storage", "{body}");
+    let (status, body) = raw
+        .post(&path, json!({"memory": "4GB", "storage": "8GB"}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["id"], created.id.to_string());
+    assert_eq!(body["data"]["status"], "updating");
+    assert_eq!(body["data"]["type"], "business-critical");
+    assert_eq!(body["data"]["memory"], "4GB");
+    running(&client, &created.id).await;
+    let (status, body) = raw.post(&path, json!({})).await;
+    assert_eq!(
+        status, 400,
+        "a business-critical instance is not upgraded again: {body}"
+    );
+    assert_eq!(
+        body["errors"][0]["reason"], "upgrade-not-possible",
+        "{body}"
+    );
+}

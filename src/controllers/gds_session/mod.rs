@@ -334,11 +334,11 @@ impl Pass<'_> {
             Step::Wait(state) => {
                 Verdict::busy(state, format!("waiting for Aura: session {id} is {state}"))
             }
-            Step::Failed(why) => Verdict::not_ready(
+            Step::Failed(why) => Verdict::stalled(
                 Reason::SessionFailed,
                 format!("Aura reports session {id} Failed: {why}"),
             ),
-            Step::Ended(state) => Verdict::not_ready(
+            Step::Ended(state) => Verdict::stalled(
                 Reason::Expired,
                 format!(
                     "session {id} is {state} in Aura; expiredPolicy is Report, so no new session is \

@@ -97,6 +97,22 @@ impl Pass<'_> {
                 .pause(id)
                 .await
                 .map(|_| ("Pausing", "pausing the instance".to_owned())),
+            Step::Upgrade => aura.instances().upgrade(id).await.map(|_| {
+                let note = "upgrading the instance from professional-db to business-critical in \
+                            place (Aura removes the Graph Analytics plugin)";
+                ("Upgrading", note.to_owned())
+            }),
+            Step::WrongType { have, want } => {
+                return Err(Error::invalid(
+                    "type",
+                    format!(
+                        "the instance is {have} and Aura cannot make it {want}: the only tier \
+                         change made in place is professional-db to business-critical. Set type \
+                         back to {have}, or create a new AuraInstance"
+                    ),
+                )
+                .into());
+            }
             Step::Update(update) => {
                 let what = describe(&update);
                 aura.instances()

@@ -284,8 +284,12 @@ impl Pass<'_> {
         {
             return Err(mismatch("region", r.clone(), spec.region.clone()));
         }
+        // The one tier change Aura makes in place is the plan's to carry out (an upgrade).
+        let upgrade = instance.instance_type == Some(aura::InstanceType::ProfessionalDb)
+            && tier(spec.instance_type) == aura::InstanceType::BusinessCritical;
         if let Some(t) = &instance.instance_type
             && *t != tier(spec.instance_type)
+            && !upgrade
         {
             return Err(mismatch(
                 "type",

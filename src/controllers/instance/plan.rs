@@ -3,8 +3,8 @@
 //! One step per pass: Aura accepts one operation at a time (it answers 409 while another is
 //! running), so the controller acts once, then polls until the instance settles.
 
-use crate::aura::{CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
-use crate::controllers::convert::cdc;
+use crate::aura::{self, CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
+use crate::controllers::convert::{cdc, tier};
 use crate::crd::instance::AuraInstanceSpec;
 
 /// The next action on the Aura instance.
@@ -14,6 +14,14 @@ pub enum Step {
     Wait(InstanceStatus),
     /// Resume a paused instance (before other changes, or because the spec says so).
     Resume,
+    /// Upgrade a professional-db instance to business-critical, in place.
+    Upgrade,
+    /// The spec names another tier than the instance has, and Aura cannot change it (CEL
+    /// refuses such a change; this catches specs that bypassed it, or adopted instances).
+    WrongType {
+        have: aura::InstanceType,
+        want: aura::InstanceType,
+    },
     /// Change mutable fields.
     Update(UpdateInstance),
     /// Load data (a restore or overwrite request not yet carried out).
@@ -73,6 +81,23 @@ pub fn drift(spec: &AuraInstanceSpec, observed: &Instance, desired_name: &str) -
     update
 }
 
+/// A tier the spec asks for that the instance does not have: `Ok` for the one change Aura
+/// makes in place (professional-db → business-critical), `Err` with the refusal for any other.
+/// None when they agree, or when Aura does not report the type (business-critical instances
+/// sometimes omit it).
+fn type_change(spec: &AuraInstanceSpec, observed: &Instance) -> Option<Result<(), Step>> {
+    let want = tier(spec.instance_type);
+    let have = observed.instance_type.clone()?;
+    // A word this client does not know is no ground to refuse the spec.
+    if have == want || matches!(have, aura::InstanceType::Other(_)) {
+        return None;
+    }
+    if have == aura::InstanceType::ProfessionalDb && want == aura::InstanceType::BusinessCritical {
+        return Some(Ok(()));
+    }
+    Some(Err(Step::WrongType { have, want }))
+}
+
 /// The next step. `restore_pending` says whether a restore request awaits.
 pub fn next_step(
     spec: &AuraInstanceSpec,
@@ -89,9 +114,19 @@ pub fn next_step(
     if !paused && !running {
         return Step::Stuck(status.clone());
     }
-    // A paused instance that must run, or that must run for a restore, resumes first.
-    if paused && (!spec.paused || restore_pending) {
+    let tier_change = type_change(spec, observed);
+    if let Some(Err(wrong)) = tier_change {
+        return wrong;
+    }
+    let upgrade = tier_change.is_some();
+    // A paused instance that must run, or that must run for a restore or an upgrade, resumes
+    // first.
+    if paused && (!spec.paused || restore_pending || upgrade) {
         return Step::Resume;
+    }
+    // The upgrade goes before other changes: Aura may size the new tier differently.
+    if upgrade {
+        return Step::Upgrade;
     }
     let update = drift(spec, observed, desired_name);
     if !update.is_empty() {
@@ -260,6 +295,64 @@ mod tests {
             false,
         );
         assert!(matches!(step, Step::Update(u) if u.name.as_deref() == Some("billing-5f3a9c1e")));
+    }
+
+    fn typed(status: &str, instance_type: &str) -> Instance {
+        let mut observed = instance(status, "2GB");
+        observed.instance_type = Some(aura::InstanceType::from_wire(instance_type));
+        observed
+    }
+
+    #[test]
+    fn professional_to_business_critical_is_an_upgrade() {
+        let upgrade = spec(json!({"type": "business-critical"}));
+        assert_eq!(
+            next_step(&upgrade, &typed("running", "professional-db"), NAME, false),
+            Step::Upgrade
+        );
+        assert_eq!(
+            next_step(
+                &upgrade,
+                &typed("running", "business-critical"),
+                NAME,
+                false
+            ),
+            Step::Settled
+        );
+        assert_eq!(
+            next_step(&upgrade, &typed("updating", "professional-db"), NAME, false),
+            Step::Wait(InstanceStatus::Updating)
+        );
+        let paused = spec(json!({"type": "business-critical", "paused": true}));
+        assert_eq!(
+            next_step(&paused, &typed("paused", "professional-db"), NAME, false),
+            Step::Resume,
+            "Aura upgrades running instances only"
+        );
+    }
+
+    #[test]
+    fn every_other_tier_change_is_refused() {
+        let step = next_step(
+            &spec(json!({"type": "professional-db"})),
+            &typed("running", "business-critical"),
+            NAME,
+            false,
+        );
+        assert_eq!(
+            step,
+            Step::WrongType {
+                have: aura::InstanceType::BusinessCritical,
+                want: aura::InstanceType::ProfessionalDb
+            }
+        );
+        let step = next_step(
+            &spec(json!({"type": "business-critical"})),
+            &typed("running", "enterprise-db"),
+            NAME,
+            false,
+        );
+        assert!(matches!(step, Step::WrongType { .. }), "{step:?}");
     }
 
     #[test]

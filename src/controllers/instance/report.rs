@@ -10,7 +10,7 @@ impl Pass<'_> {
     pub(super) fn verdict(&self, outcome: &Outcome) -> Verdict {
         match outcome {
             // Ready promises a usable Secret, for adopted instances too.
-            Outcome::Settled if self.status.password_stored != Some(true) => Verdict::not_ready(
+            Outcome::Settled if self.status.password_stored != Some(true) => Verdict::stalled(
                 Reason::PasswordUnavailable,
                 format!(
                     "the instance runs but its password is not in the connection Secret {}: put it \
@@ -32,6 +32,19 @@ impl Pass<'_> {
             Outcome::Busy(state) => {
                 Verdict::busy(state, format!("waiting for Aura: {}", pascal(state)))
             }
+            Outcome::Stuck(InstanceStatus::LoadingFailed) => Verdict::stalled(
+                Reason::LoadingFailed,
+                "Aura reports `loading failed`: the data load into this instance failed and the \
+                 operator cannot recover it; look in the Aura console (restore a snapshot, or \
+                 delete the instance)",
+            ),
+            Outcome::Stuck(InstanceStatus::Suspended) => Verdict::stalled(
+                Reason::AuraSuspended,
+                "Aura reports `suspended`: Aura suspended this instance (often billing or a \
+                 policy); the operator cannot resume it. Look in the Aura console or ask Neo4j \
+                 support",
+            ),
+            // A word this operator does not know may be a new transient state: keep looking.
             Outcome::Stuck(status) => Verdict::not_ready(
                 Reason::AuraStatusUnhandled,
                 format!("Aura reports {status:?}; the operator waits"),

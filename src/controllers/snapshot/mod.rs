@@ -212,7 +212,7 @@ impl Pass<'_> {
             Outcome::Taking(state) => {
                 Verdict::busy(state, format!("waiting for Aura: snapshot {id} is {state}"))
             }
-            Outcome::Failed(state) => Verdict::not_ready(
+            Outcome::Failed(state) => Verdict::stalled(
                 Reason::SnapshotFailed,
                 format!(
                     "Aura reports snapshot {id} {state}; it cannot be used. Delete this AuraSnapshot \

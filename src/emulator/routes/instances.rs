@@ -1,4 +1,5 @@
-//! Instance endpoints: list, create, get, patch, delete, pause, resume, overwrite, sizing.
+//! Instance endpoints: list, create, get, patch, delete, pause, resume, upgrade, overwrite,
+//! sizing.
 //!
 //! Choices where the reference leaves questions open:
 //! - Create requires `name, tenant_id, cloud_provider, region, type, memory`; `version` is
@@ -22,6 +23,11 @@
 //! - For the configured window after a create, `GET /instances/{id}` answers 404 `db-not-found`
 //!   and lists leave the instance out (§10). Other calls, and clone sources, see it at once.
 //! - An instance created from a source goes `creating` → `loading` → `running`.
+//! - Upgrade (`POST /instances/{id}/upgrade`, §10) needs a running `professional-db` instance
+//!   (otherwise 400 `upgrade-not-possible`, field `type`); its body is empty, or names `memory`
+//!   and `storage` together (one alone → 400 `invalid-field`). The type becomes
+//!   `business-critical` and the Graph Analytics plugin is removed at once, as PATCH shows new
+//!   values at once; the instance is `updating` for the update timing, then `running`.
 //! - `loading failed` and `suspended` (set through the control API) refuse everything but delete
 //!   with 409 `db-loading-failed` / `db-suspended`.
 
@@ -639,6 +645,70 @@ pub async fn resume(
     }
     instance.begin(
         InstanceStatus::Resuming,
+        Outcome::Become(InstanceStatus::Running),
+        now,
+        after,
+    );
+    Ok(accepted(instance, &shared.origin))
+}
+
+/// The optional body of an upgrade: new memory and storage, together or not at all.
+#[derive(Debug, Default, Deserialize)]
+struct UpgradeRequest {
+    memory: Option<String>,
+    storage: Option<String>,
+}
+
+pub async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request: UpgradeRequest = if body.is_empty() {
+        UpgradeRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let sizes = match (request.memory, request.storage) {
+        (Some(memory), Some(storage)) => Some((memory, storage)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ApiError::invalid_field(
+                "storage",
+                "give memory and storage together",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "memory",
+                "give memory and storage together",
+            ));
+        }
+    };
+    let now = shared.clock.now();
+    let mut store = shared.store();
+    let after = store.timings.update;
+    let instance = find(&mut store, &id)?;
+    ensure_running(instance)?;
+    if instance.instance_type != "professional-db" {
+        return Err(ApiError::field(
+            "type",
+            "upgrade-not-possible",
+            format!(
+                "only professional-db instances can be upgraded, not {}",
+                instance.instance_type
+            ),
+        ));
+    }
+    instance.instance_type = "business-critical".to_owned();
+    instance.graph_analytics_plugin = false;
+    if let Some((memory, storage)) = sizes {
+        instance.memory = memory;
+        instance.storage = storage;
+    }
+    instance.begin(
+        InstanceStatus::Updating,
         Outcome::Become(InstanceStatus::Running),
         now,
         after,

@@ -56,6 +56,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/instances/{id}/pause", post(instances::pause))
         .route("/v1/instances/{id}/resume", post(instances::resume))
+        .route("/v1/instances/{id}/upgrade", post(instances::upgrade))
         .route("/v1/instances/{id}/overwrite", post(instances::overwrite))
         .route(
             "/v1/instances/{id}/snapshots",
