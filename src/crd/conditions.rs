@@ -11,6 +11,9 @@ pub const READY: &str = "Ready";
 /// The last reconcile reached Aura and Kubernetes without error.
 pub const SYNCED: &str = "Synced";
 
+/// Observe-only resources: whether Aura differs from the spec (the message lists the fields).
+pub const DRIFTED: &str = "Drifted";
+
 /// A condition to set: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired<'a> {

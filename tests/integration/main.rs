@@ -16,6 +16,7 @@ mod examples;
 mod gds_session_controller;
 mod instance_controller;
 mod leader;
+mod lifecycle_controls;
 mod multi_tenant;
 mod namespace_deletion;
 mod rate_budget;

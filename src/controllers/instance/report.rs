@@ -32,10 +32,43 @@ impl Pass<'_> {
             Outcome::Busy(state) => {
                 Verdict::busy(state, format!("waiting for Aura: {}", pascal(state)))
             }
+            Outcome::Observed {
+                status,
+                differences,
+            } => observed(status, differences),
             Outcome::Stuck(status) => Verdict::not_ready(
                 Reason::AuraStatusUnhandled,
                 format!("Aura reports {status:?}; the operator waits"),
             ),
         }
     }
+}
+
+/// Ready for an observe-only resource: observed, settled (running or paused) and as the spec
+/// says. It does not promise a password: `status.passwordStored` tells.
+fn observed(status: &InstanceStatus, differences: &[String]) -> Verdict {
+    if status.is_transient() {
+        let state = status.to_string();
+        let message = format!("Aura is {state}; observing only (managementPolicy Observe)");
+        return Verdict::busy(state, message);
+    }
+    if !matches!(status, InstanceStatus::Running | InstanceStatus::Paused) {
+        return Verdict::not_ready(
+            Reason::AuraStatusUnhandled,
+            format!("Aura reports {status:?}; observing only (managementPolicy Observe)"),
+        );
+    }
+    if !differences.is_empty() {
+        return Verdict::not_ready(
+            Reason::Drifted,
+            format!(
+                "Aura differs from the spec and managementPolicy Observe changes nothing: {}",
+                differences.join("; ")
+            ),
+        );
+    }
+    Verdict::ready(
+        Reason::InSync,
+        format!("the instance is {status} as specified; observing only (managementPolicy Observe)"),
+    )
 }
