@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use crate::support::operator::{
-    Operator, aura_status, condition, instance, is_ready, ready_reason, secret_value, user_patch,
+    Operator, aura_status, condition, instance, is_ready, ready_reason, resource, secret_value,
+    user_patch,
 };
-use aura_operator::crd::AuraInstance;
+use aura_operator::crd::{AuraInstance, AuraSnapshot};
 use kube::api::Patch;
 use serde_json::json;
 
@@ -240,4 +241,40 @@ async fn a_suspended_instance_being_deleted_waits_with_its_finalizer() {
     annotate(&op, "doomed", None).await;
     op.wait_gone("doomed").await;
     assert_eq!(count(&op, "DELETE", "/v1/instances/{id}"), 1);
+}
+
+#[tokio::test]
+async fn a_snapshot_suspended_from_the_start_is_taken_only_once_resumed() {
+    // Suspend is generic: the same check stops a kind that is not an AuraInstance.
+    let op = Operator::start().await;
+    op.apply(instance("orders", json!({}))).await;
+    op.wait_for("orders", "Ready", is_ready).await;
+    let mut yaml = resource(
+        "AuraSnapshot",
+        "paused-snap",
+        json!({"instanceRef": {"name": "orders"}}),
+    );
+    yaml["metadata"]["annotations"] = json!({SUSPEND: "true"});
+    op.create::<AuraSnapshot>(yaml).await;
+    let held = op
+        .wait_for_any::<AuraSnapshot>("paused-snap", "Suspended", |o| {
+            condition(o, "Synced").is_some_and(|c| c.reason == "Suspended")
+        })
+        .await;
+    assert_eq!(
+        condition(&held, "Ready").map(|c| c.reason.as_str()),
+        Some("Suspended"),
+        "a resource suspended before its first pass says so in Ready too"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count(&op, "POST", "/v1/instances/{id}/snapshots"), 0);
+
+    let patch = json!({"metadata": {"annotations": {SUSPEND: null}}});
+    op.snapshots()
+        .patch("paused-snap", &user_patch(), &Patch::Merge(&patch))
+        .await
+        .expect("annotation removed");
+    op.wait_for_any::<AuraSnapshot>("paused-snap", "Ready", is_ready)
+        .await;
+    assert_eq!(count(&op, "POST", "/v1/instances/{id}/snapshots"), 1);
 }
