@@ -77,3 +77,30 @@ pub async fn hold<K: Kind>(pass: &mut Pass<'_, K>, kind: &'static str) -> Result
     pass.ctx.metrics.reconciled(kind, reason);
     Ok(Action::await_change())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::AuraSnapshot;
+
+    fn with(value: Option<&str>) -> AuraSnapshot {
+        let mut obj: AuraSnapshot = serde_json::from_value(serde_json::json!({
+            "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraSnapshot",
+            "metadata": {"name": "s"}, "spec": {"instanceRef": {"name": "orders"}}
+        }))
+        .unwrap();
+        if let Some(v) = value {
+            obj.metadata.annotations = Some([(ANNOTATION.to_owned(), v.to_owned())].into());
+        }
+        obj
+    }
+
+    #[test]
+    fn only_true_suspends() {
+        assert!(is_on(&with(Some("true"))));
+        assert!(is_on(&with(Some(" True "))));
+        assert!(!is_on(&with(Some("false"))));
+        assert!(!is_on(&with(Some("yes"))));
+        assert!(!is_on(&with(None)));
+    }
+}
