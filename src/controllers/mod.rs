@@ -25,6 +25,7 @@ pub mod references;
 pub mod secrets;
 pub mod snapshot;
 pub mod status;
+pub mod suspend;
 
 use std::sync::Arc;
 use std::time::Duration;

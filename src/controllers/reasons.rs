@@ -38,6 +38,8 @@ reasons! {
     Completed,
     /// The session is ready and its Secret written.
     Ready,
+    /// Observe-only: the instance is settled and as the spec says (also Drifted False).
+    InSync,
     /// Synced True: the last pass reached Aura and Kubernetes.
     ReconcileSucceeded,
 
@@ -52,6 +54,10 @@ reasons! {
     LoadingFailed,
     /// Aura reports the instance `suspended`: a person must sort it out with Aura.
     AuraSuspended,
+    /// Observe-only: Aura differs from the spec (also Drifted True); the message lists the fields.
+    Drifted,
+    /// Synced False: the suspend annotation stops every Aura call for this resource.
+    Suspended,
     /// The Aura object is gone after cleanup.
     Gone,
     /// Aura reports the session Failed.

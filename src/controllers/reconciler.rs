@@ -27,7 +27,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::error::{Error, Result, Retry};
 use super::pass::{self, Kind, Pass, Verdict};
-use super::{Context, claims, credential_hold, finalizer, secrets};
+use super::{Context, claims, credential_hold, events, finalizer, secrets, suspend};
 use crate::crd::ClusterAuraCredential;
 use crate::crd::common::CredentialsSecretRef;
 use crate::crd::credential::CredentialRef;
@@ -130,6 +130,19 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
 
 async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let deleting = obj.meta().deletion_timestamp.is_some();
+    let holds = K::FINALIZER.is_some_and(|name| obj.finalizers().iter().any(|f| f == name));
+    // Suspended: no Aura call at all, before anything else (a deletion waits with its finalizer).
+    if suspend::is_on(&*obj) && (!deleting || holds) {
+        let mut pass = Pass::new(obj, &ctx);
+        return suspend::hold(&mut pass, K::KIND).await;
+    }
+    if suspend::was_on(&*obj) {
+        let note = format!(
+            "the annotation {} is gone: reconciling again",
+            suspend::ANNOTATION
+        );
+        events::normal(&ctx, &*obj, "Resumed", note).await;
+    }
     let Some(name) = K::FINALIZER else {
         if deleting {
             // Nothing to undo in Aura.
@@ -138,7 +151,6 @@ async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
         }
         return apply(obj, &ctx).await;
     };
-    let holds = obj.finalizers().iter().any(|f| f == name);
     let api: Api<K> = Api::namespaced(ctx.kube.clone(), &obj.namespace().unwrap_or_default());
     match (deleting, holds) {
         (false, true) => apply(obj, &ctx).await,

@@ -21,6 +21,8 @@ pub const RECONCILING: &str = "Reconciling";
 /// kstatus: progress needs a person (a spec or credential change, or a fix in Aura); the
 /// operator will not get there by retrying.
 pub const STALLED: &str = "Stalled";
+/// Observe-only resources: whether Aura differs from the spec (the message lists the fields).
+pub const DRIFTED: &str = "Drifted";
 
 /// A condition to set: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]

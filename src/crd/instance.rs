@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
     validation = Rule::new("!(has(self.credentialRef) && has(self.credentialsSecretRef))").message("set credentialRef (a ClusterAuraCredential) or credentialsSecretRef (a Secret of this namespace), not both"),
     validation = Rule::new("has(self.tenantId) || has(self.tenantName) || has(self.instanceId)").message("set tenantId or tenantName (or instanceId to adopt an existing instance)"),
     validation = Rule::new("!(has(self.tenantId) && has(self.tenantName))").message("set tenantId or tenantName, not both"),
+    validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'Observe' || has(self.instanceId)").message("managementPolicy Observe needs instanceId: the operator only watches an instance that already exists, it never creates one"),
     validation = Rule::new("self.cloudProvider == oldSelf.cloudProvider").message("cloudProvider is immutable: Aura cannot move an instance to another cloud; create a new AuraInstance"),
     validation = Rule::new("self.region == oldSelf.region").message("region is immutable: Aura cannot move an instance to another region; create a new AuraInstance"),
     validation = Rule::new("self.type == oldSelf.type || (oldSelf.type == 'professional-db' && self.type == 'business-critical')").message("type is immutable, except professional-db to business-critical (an upgrade in place): Aura cannot change the tier of an instance otherwise"),
@@ -131,6 +132,17 @@ pub struct AuraInstanceSpec {
     #[schemars(regex(pattern = r"^[0-9a-f]{8}$"))]
     pub instance_id: Option<String>,
 
+    /// Full (default): the operator creates, changes, pauses, restores and (by deletionPolicy)
+    /// deletes the instance to match this spec. Observe: it only reads — status mirrors Aura, the
+    /// Drifted condition lists every field where Aura differs from this spec, the connection
+    /// Secret is written with what is known (no password unless one is kept) — and it never
+    /// changes anything in Aura, not even when this resource is deleted, whatever
+    /// deletionPolicy says. Observe needs instanceId. Ready True under Observe means "observed,
+    /// settled and as this spec says"; it does not promise a password (see
+    /// status.passwordStored). Switching back to Full makes the next pass act on the drift.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+
     /// What happens in Aura when this resource is deleted: Retain (default) leaves the instance
     /// running in Aura; Delete destroys it with all its data. An instance adopted through
     /// instanceId (not created by this resource) is deleted only with a second key: the
@@ -217,6 +229,16 @@ pub enum DeletionPolicy {
     Retain,
     /// Delete the Aura instance and its data.
     Delete,
+}
+
+/// How far the operator manages the Aura object: fully, or only by reading it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, change and delete the Aura object to match the spec.
+    #[default]
+    Full,
+    /// Only read the Aura object and report how it differs from the spec; never change it.
+    Observe,
 }
 
 /// How the resource came to manage its instance; deleting an adopted one needs a confirmation.
@@ -385,10 +407,11 @@ pub struct AuraInstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready: the instance runs as specified and the Secret is usable. Synced: the last
-    /// reconcile succeeded. Reconciling (kstatus): True
-    /// while the operator works towards the spec. Stalled (kstatus): True when only a person can
-    /// help (the reason and message say what to do); both False otherwise.
-    /// Their reasons are listed in the README.
+    /// reconcile succeeded (False with reason Suspended while the annotation
+    /// aura.neo4j.io/suspend is "true"). Reconciling (kstatus): True while the operator works
+    /// towards the spec. Stalled (kstatus): True when only a person can help (the reason and
+    /// message say what to do); both False otherwise. Drifted (managementPolicy Observe only):
+    /// which fields differ between Aura and the spec. Their reasons are listed in the README.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -555,6 +578,21 @@ mod tests {
             AuraInstanceSpec::validate_cel(&neither, None).is_ok(),
             "adoption needs no tenant"
         );
+    }
+
+    #[test]
+    fn observe_needs_an_instance_id() {
+        let mut observe = spec();
+        observe["managementPolicy"] = json!("Observe");
+        let err = AuraInstanceSpec::validate_cel(&observe, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Observe needs instanceId"), "{err}");
+        observe["instanceId"] = json!("c9f0d13a");
+        assert!(AuraInstanceSpec::validate_cel(&observe, None).is_ok());
+        let mut full = spec();
+        full["managementPolicy"] = json!("Full");
+        assert!(AuraInstanceSpec::validate_cel(&full, None).is_ok());
     }
 
     #[test]

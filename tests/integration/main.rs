@@ -17,6 +17,7 @@ mod gds_session_controller;
 mod health;
 mod instance_controller;
 mod leader;
+mod lifecycle_controls;
 mod multi_tenant;
 mod namespace_deletion;
 mod rate_budget;

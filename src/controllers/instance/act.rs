@@ -22,6 +22,7 @@ impl Pass<'_> {
             self.check_against_tenant(&aura, tenant).await?;
         }
         let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
+        self.forget_drift();
         self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
         self.observe(&instance).await;
@@ -30,16 +31,20 @@ impl Pass<'_> {
 
     /// The next step (pure).
     pub(super) fn plan(&self, observed: &Observed) -> Step {
+        let name = self.wanted_name(&observed.instance);
+        if self.observe_only() {
+            return Step::Observe(plan::differences(&self.obj.spec, &observed.instance, &name));
+        }
         plan::next_step(
             &self.obj.spec,
             &observed.instance,
-            &self.wanted_name(&observed.instance),
+            &name,
             self.restore_pending(),
         )
     }
 
     /// Records what Aura reports.
-    async fn observe(&mut self, instance: &Instance) {
+    pub(super) async fn observe(&mut self, instance: &Instance) {
         self.status.status = Some(instance.status.clone());
         if let Some(url) = &instance.connection_url {
             self.status.connection_url = Some(url.clone());
@@ -87,6 +92,7 @@ impl Pass<'_> {
             Step::Settled => return Ok(Outcome::Settled),
             Step::Stuck(status) => return Ok(Outcome::Stuck(status)),
             Step::Wait(status) => return Ok(Outcome::Busy(status.to_string())),
+            Step::Observe(differences) => return Ok(self.report_drift(differences).await),
             Step::Resume => aura
                 .instances()
                 .resume(id)

@@ -28,7 +28,8 @@ impl Pass<'_> {
         if known.is_none() && intent.is_none() {
             return Ok(());
         }
-        if self.obj.spec.deletion_policy == DeletionPolicy::Retain {
+        // Observe-only never changes Aura, whatever deletionPolicy says.
+        if self.obj.spec.deletion_policy == DeletionPolicy::Retain || self.observe_only() {
             if let Some(id) = &known {
                 self.retain(id, Reason::DeleteNotConfirmed, None).await?;
             }
@@ -164,9 +165,12 @@ impl Pass<'_> {
                 events::warning(self.ctx, &*self.obj, reason.as_str(), note).await;
             }
             None => {
-                let note = format!(
-                    "deletionPolicy is Retain: Aura instance {id} keeps running{secret_note}"
-                );
+                let why = if self.observe_only() {
+                    "managementPolicy is Observe (deletion changes nothing in Aura)"
+                } else {
+                    "deletionPolicy is Retain"
+                };
+                let note = format!("{why}: Aura instance {id} keeps running{secret_note}");
                 events::normal(self.ctx, &*self.obj, "Retained", note).await;
             }
         }

@@ -259,7 +259,7 @@ impl Pass<'_> {
         Ok(instance)
     }
 
-    fn check_adopted_placement(&self, instance: &Instance) -> Result<(), Error> {
+    pub(super) fn check_adopted_placement(&self, instance: &Instance) -> Result<(), Error> {
         let spec = &self.obj.spec;
         let mismatch = |field: &str, have: String, want: String| {
             Error::invalid(

@@ -12,6 +12,7 @@ mod cleanup;
 mod config_map;
 mod create;
 mod limits;
+mod observe_only;
 pub mod plan;
 mod report;
 pub mod secret;
@@ -54,6 +55,9 @@ impl Reconciler for AuraInstance {
     }
 
     async fn observe(pass: &mut Pass<'_>) -> Result<Observed> {
+        if pass.observe_only() {
+            return pass.observe_read_only().await;
+        }
         pass.observe_instance().await
     }
 
@@ -100,6 +104,11 @@ pub(crate) enum Outcome {
     Busy(String),
     /// Aura reports a status the operator cannot act on.
     Stuck(aura::InstanceStatus),
+    /// Observe-only: the instance as Aura reports it, and where it differs from the spec.
+    Observed {
+        status: aura::InstanceStatus,
+        differences: Vec<String>,
+    },
 }
 
 /// The state of one pass over an AuraInstance; its steps are in this module's files.
@@ -111,6 +120,7 @@ impl Pass<'_> {
     /// until then (see [`credential_hold`]).
     async fn aura(&mut self) -> Result<aura::Client> {
         let hold = self.obj.meta().deletion_timestamp.is_none()
+            && !self.observe_only()
             && credential_hold::needs_for_cleanup(&self.obj);
         let source = CredentialSource::named(
             self.obj.spec.credentials_secret_ref.as_ref(),

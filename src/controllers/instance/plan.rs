@@ -3,6 +3,7 @@
 //! One step per pass: Aura accepts one operation at a time (it answers 409 while another is
 //! running), so the controller acts once, then polls until the instance settles.
 
+use super::validate::spec_field;
 use crate::aura::{self, CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
 use crate::controllers::convert::{cdc, tier};
 use crate::crd::instance::AuraInstanceSpec;
@@ -32,6 +33,8 @@ pub enum Step {
     Settled,
     /// A status the operator cannot act on (suspended, loading failed, unknown).
     Stuck(InstanceStatus),
+    /// Observe-only: report these differences from the spec (see [`differences`]), change nothing.
+    Observe(Vec<String>),
 }
 
 /// Mutable fields whose spec value differs from what Aura reports. Fields Aura does not
@@ -96,6 +99,44 @@ fn type_change(spec: &AuraInstanceSpec, observed: &Instance) -> Option<Result<()
         return Some(Ok(()));
     }
     Some(Err(Step::WrongType { have, want }))
+}
+
+/// Every field where Aura differs from the spec, as `field: Aura has X, the spec says Y`, for
+/// an observe-only resource: what [`next_step`] would change ([`drift`], and pause or resume),
+/// reported instead of acted on. Empty when the instance is as specified.
+pub fn differences(
+    spec: &AuraInstanceSpec,
+    observed: &Instance,
+    desired_name: &str,
+) -> Vec<String> {
+    let update = drift(spec, observed, desired_name);
+    let want = serde_json::to_value(&update).unwrap_or_default();
+    let have = serde_json::to_value(observed).unwrap_or_default();
+    let mut found: Vec<String> = want
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(field, wanted)| {
+            let name = if field == "name" {
+                "auraName"
+            } else {
+                spec_field(field)
+            };
+            format!(
+                "{name}: Aura has {}, the spec says {wanted}",
+                have[field.as_str()]
+            )
+        })
+        .collect();
+    let paused = observed.status == InstanceStatus::Paused;
+    let running = observed.status == InstanceStatus::Running;
+    if (spec.paused && running) || (!spec.paused && paused) {
+        found.push(format!(
+            "paused: Aura has the instance {}, the spec says paused {}",
+            observed.status, spec.paused
+        ));
+    }
+    found
 }
 
 /// The next step. `restore_pending` says whether a restore request awaits.
@@ -353,6 +394,26 @@ mod tests {
             false,
         );
         assert!(matches!(step, Step::WrongType { .. }), "{step:?}");
+    }
+
+    #[test]
+    fn differences_name_every_drifted_field_with_both_values() {
+        let found = differences(
+            &spec(json!({"memory": "8GB", "vectorOptimized": true, "paused": true})),
+            &instance("running", "2GB"),
+            "billing-5f3a9c1e",
+        );
+        assert_eq!(
+            found,
+            vec![
+                "memory: Aura has \"2GB\", the spec says \"8GB\"",
+                "auraName: Aura has \"orders-5f3a9c1e\", the spec says \"billing-5f3a9c1e\"",
+                "vectorOptimized: Aura has false, the spec says true",
+                "paused: Aura has the instance running, the spec says paused true",
+            ]
+        );
+        assert!(differences(&spec(json!({})), &instance("running", "2GB"), NAME).is_empty());
+        assert!(differences(&spec(json!({})), &instance("updating", "2GB"), NAME).is_empty());
     }
 
     #[test]

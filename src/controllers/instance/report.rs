@@ -32,6 +32,10 @@ impl Pass<'_> {
             Outcome::Busy(state) => {
                 Verdict::busy(state, format!("waiting for Aura: {}", pascal(state)))
             }
+            Outcome::Observed {
+                status,
+                differences,
+            } => observed(status, differences),
             Outcome::Stuck(InstanceStatus::LoadingFailed) => Verdict::stalled(
                 Reason::LoadingFailed,
                 "Aura reports `loading failed`: the data load into this instance failed and the \
@@ -51,4 +55,34 @@ impl Pass<'_> {
             ),
         }
     }
+}
+
+/// Ready for an observe-only resource: observed, settled (running or paused) and as the spec
+/// says. It does not promise a password: `status.passwordStored` tells.
+fn observed(status: &InstanceStatus, differences: &[String]) -> Verdict {
+    if status.is_transient() {
+        let state = status.to_string();
+        let message = format!("Aura is {state}; observing only (managementPolicy Observe)");
+        return Verdict::busy(state, message);
+    }
+    if !matches!(status, InstanceStatus::Running | InstanceStatus::Paused) {
+        return Verdict::not_ready(
+            Reason::AuraStatusUnhandled,
+            format!("Aura reports {status:?}; observing only (managementPolicy Observe)"),
+        );
+    }
+    // The operator will not change Aura or the spec: only a person ends the drift (Stalled).
+    if !differences.is_empty() {
+        return Verdict::stalled(
+            Reason::Drifted,
+            format!(
+                "Aura differs from the spec and managementPolicy Observe changes nothing: {}",
+                differences.join("; ")
+            ),
+        );
+    }
+    Verdict::ready(
+        Reason::InSync,
+        format!("the instance is {status} as specified; observing only (managementPolicy Observe)"),
+    )
 }

@@ -4,10 +4,10 @@ use super::{Pass, Result};
 use crate::aura::{self, Shape, Tenant, TenantId};
 use crate::controllers::convert::{provider, tier};
 use crate::controllers::{Error, formats};
-use crate::crd::instance::{AuraInstanceSpec, InstanceType};
+use crate::crd::instance::{AuraInstanceSpec, InstanceType, ManagementPolicy};
 
 /// Spec field name (camelCase, as the user wrote it) for an Aura field name.
-fn spec_field(aura_field: &str) -> &str {
+pub fn spec_field(aura_field: &str) -> &str {
     match aura_field {
         "cloud_provider" => "cloudProvider",
         "instance_type" => "type",
@@ -31,6 +31,13 @@ pub fn as_spec_error(err: aura::Error) -> Error {
 /// Checks that need no Aura call.
 pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
     formats::validate(&spec.connection_secret, formats::Kind::Instance)?;
+    if spec.management_policy == ManagementPolicy::Observe && spec.instance_id.is_none() {
+        return Err(Error::invalid(
+            "instanceId",
+            "managementPolicy Observe needs the id of an existing Aura instance; the operator \
+             never creates one while it only observes",
+        ));
+    }
     if spec.paused && spec.instance_type == InstanceType::FreeDb {
         return Err(Error::invalid(
             "paused",
@@ -139,6 +146,19 @@ mod tests {
         let err = check_spec(&spec).unwrap_err();
         assert_eq!(err.reason(), crate::controllers::Reason::InvalidSpec);
         assert!(err.to_string().starts_with("spec.paused:"), "{err}");
+    }
+
+    #[test]
+    fn observe_without_an_instance_id_names_the_field() {
+        let spec: AuraInstanceSpec = serde_json::from_value(json!({
+            "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+            "region": "europe-west1", "type": "professional-db", "memory": "2GB",
+            "managementPolicy": "Observe"
+        }))
+        .unwrap();
+        let err = check_spec(&spec).unwrap_err();
+        assert_eq!(err.reason(), crate::controllers::Reason::InvalidSpec);
+        assert!(err.to_string().starts_with("spec.instanceId:"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! Observe-only (`spec.managementPolicy: Observe`): read the instance, mirror it in the status
+//! and the connection Secret, and report how it differs from the spec — never change it.
+//!
+//! Nothing here calls Aura except to read: no create (the instance must be named by
+//! `spec.instanceId`), no claim (watching does not stop another resource from managing it), and
+//! the plan's only step is [`Step::Observe`](super::plan::Step::Observe), which `act` reports.
+//! The drift is computed by [`plan::differences`], from the same comparison `Full` acts on.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::{Observed, Outcome, Pass, Result};
+use crate::aura::{InstanceId, InstanceStatus};
+use crate::controllers::{Error, Reason, events};
+use crate::crd::conditions::{self, DRIFTED, Desired};
+use crate::crd::instance::ManagementPolicy;
+
+impl Pass<'_> {
+    /// Whether this resource only observes its instance.
+    pub(super) fn observe_only(&self) -> bool {
+        self.obj.spec.management_policy == ManagementPolicy::Observe
+    }
+
+    /// Reads the instance `spec.instanceId` names and records what Aura reports; writes the
+    /// connection Secret (and ConfigMap) with what is known.
+    pub(super) async fn observe_read_only(&mut self) -> Result<Observed> {
+        let Some(id) = self.obj.spec.instance_id.clone() else {
+            // validate() refuses this first; kept so that no path here can create.
+            return Err(Error::invalid("instanceId", "managementPolicy Observe needs it").into());
+        };
+        let aura = self.aura().await?;
+        let instance_id = InstanceId::new(id.as_str()).map_err(|_| {
+            Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
+        })?;
+        let instance = match aura.instances().get(&instance_id).await {
+            Ok(instance) => instance,
+            Err(e) if e.is_not_found() => {
+                return Err(Error::NeedsAttention {
+                    reason: Reason::InstanceNotFound,
+                    message: format!(
+                        "Aura has no instance {id} visible to this credential; under \
+                         managementPolicy Observe the operator never creates one"
+                    ),
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let tenant = instance.tenant_id.as_ref().map(|t| t.as_str());
+        self.restrictions.check_tenant(tenant, "instanceId")?;
+        self.check_adopted_placement(&instance)?;
+        if self.status.tenant_id.is_none() {
+            self.status.tenant_id = instance.tenant_id.as_ref().map(ToString::to_string);
+        }
+        self.status.origin.get_or_insert(self.origin_by_spec());
+        if self.status.instance_id.is_none() {
+            self.status.instance_id = Some(id.clone());
+            let note = format!(
+                "observing Aura instance {id}: managementPolicy is Observe, nothing in Aura is changed"
+            );
+            events::normal(self.ctx, &*self.obj, "Observing", note).await;
+        }
+        self.write_secret(&instance, None).await?;
+        self.write_config_map(&instance).await?;
+        self.observe(&instance).await;
+        Ok(Observed { aura, instance })
+    }
+
+    /// Records the drift in the Drifted condition (a Warning Event when it appears or changes)
+    /// and says how the pass ended; calls nothing.
+    pub(super) async fn report_drift(&mut self, differences: Vec<String>) -> Outcome {
+        let now = Time(jiff::Timestamp::now());
+        let generation = self.obj.metadata.generation;
+        let desired = if differences.is_empty() {
+            Desired::no(
+                DRIFTED,
+                Reason::InSync.as_str(),
+                "Aura matches the spec in every field the operator compares",
+            )
+        } else {
+            Desired::yes(
+                DRIFTED,
+                Reason::Drifted.as_str(),
+                format!("Aura differs from the spec: {}", differences.join("; ")),
+            )
+        };
+        let was = conditions::find(&self.status.conditions, DRIFTED).map(|c| c.message.clone());
+        let message = desired.message.clone();
+        conditions::set(&mut self.status.conditions, desired, generation, now);
+        if !differences.is_empty() && was.as_deref() != Some(message.as_str()) {
+            let note = format!("{message} (managementPolicy Observe: nothing is changed)");
+            events::warning(self.ctx, &*self.obj, Reason::Drifted.as_str(), note).await;
+        }
+        let status = self
+            .status
+            .status
+            .clone()
+            .unwrap_or(InstanceStatus::Creating);
+        Outcome::Observed {
+            status,
+            differences,
+        }
+    }
+
+    /// Drops the Drifted condition of a resource that manages its instance fully again.
+    pub(super) fn forget_drift(&mut self) {
+        self.status.conditions.retain(|c| c.type_ != DRIFTED);
+    }
+}
