@@ -24,11 +24,20 @@ pub struct Memory {
     /// Keyed `{owner UID}/{instance id}`; ordered so that [`Memory::forget`] finds an owner's
     /// passwords without a scan of them all.
     passwords: Mutex<BTreeMap<String, SecretString>>,
-    polls: Mutex<HashMap<String, (String, u32)>>,
+    polls: Mutex<HashMap<String, Poll>>,
     failures: Mutex<HashMap<String, u32>>,
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
     tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
     recorded_instances: Mutex<HashMap<String, String>>,
+}
+
+/// The polling schedule of one busy resource.
+struct Poll {
+    state: String,
+    /// Polls made in this state: the next interval grows with it.
+    count: u32,
+    /// When the poll scheduled last is due.
+    due: Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -54,20 +63,34 @@ impl Memory {
     }
 
     /// The next poll interval for `key` while it stays in `state`; the interval grows with each
-    /// poll and starts over when the state changes.
+    /// poll and starts over when the state changes. A pass that comes before the scheduled poll
+    /// is due (brought by a watch event, such as the operator's own Secret write) keeps that
+    /// schedule instead of growing it: otherwise a few early passes while Aura creates would
+    /// stretch the first polls from seconds to most of a minute.
     pub fn next_poll(&self, key: &str, state: &str, backoff: PollBackoff) -> Duration {
+        let now = Instant::now();
         let mut polls = lock(&self.polls);
-        let entry = polls
-            .entry(key.to_owned())
-            .or_insert_with(|| (state.to_owned(), 0));
-        if entry.0 != state {
-            *entry = (state.to_owned(), 0);
+        let entry = polls.entry(key.to_owned()).or_insert_with(|| Poll {
+            state: state.to_owned(),
+            count: 0,
+            due: now,
+        });
+        if entry.state != state {
+            *entry = Poll {
+                state: state.to_owned(),
+                count: 0,
+                due: now,
+            };
+        }
+        if entry.due > now {
+            return entry.due - now;
         }
         let mut interval = backoff.initial;
-        for _ in 0..entry.1 {
+        for _ in 0..entry.count {
             interval = backoff.next(interval);
         }
-        entry.1 = entry.1.saturating_add(1);
+        entry.count = entry.count.saturating_add(1);
+        entry.due = now + interval;
         interval
     }
 
@@ -183,19 +206,43 @@ impl Memory {
 mod tests {
     use super::*;
 
-    #[test]
-    fn polls_grow_while_the_state_holds_and_restart_when_it_changes() {
+    const BACKOFF: PollBackoff = PollBackoff {
+        initial: Duration::from_secs(2),
+        max: Duration::from_secs(5),
+        factor: 2.0,
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_grow_while_the_state_holds_and_restart_when_it_changes() {
         let memory = Memory::default();
-        let b = PollBackoff {
-            initial: Duration::from_secs(2),
-            max: Duration::from_secs(5),
-            factor: 2.0,
-        };
-        let seen: Vec<u64> = (0..4)
-            .map(|_| memory.next_poll("uid", "creating", b).as_secs())
-            .collect();
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let wait = memory.next_poll("uid", "creating", BACKOFF);
+            seen.push(wait.as_secs());
+            tokio::time::advance(wait).await;
+        }
         assert_eq!(seen, [2, 4, 5, 5]);
-        assert_eq!(memory.next_poll("uid", "updating", b).as_secs(), 2);
+        assert_eq!(memory.next_poll("uid", "updating", BACKOFF).as_secs(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pass_before_the_poll_is_due_keeps_the_schedule() {
+        let memory = Memory::default();
+        assert_eq!(memory.next_poll("uid", "creating", BACKOFF).as_secs(), 2);
+        // Two passes brought early by watch events: the poll stays 2 s after the first.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(
+            memory.next_poll("uid", "creating", BACKOFF),
+            Duration::from_millis(1500)
+        );
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        assert_eq!(
+            memory.next_poll("uid", "creating", BACKOFF),
+            Duration::from_millis(500)
+        );
+        // The poll itself, when due, grows the interval once.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(memory.next_poll("uid", "creating", BACKOFF).as_secs(), 4);
     }
 
     #[test]
