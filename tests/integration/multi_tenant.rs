@@ -480,25 +480,31 @@ async fn an_adopted_instance_is_kept_without_the_confirmation() {
     );
 }
 
-#[tokio::test]
-async fn a_confirmation_naming_another_instance_is_no_confirmation() {
-    let op = Operator::start_cluster_wide().await;
-    let id = made_in_aura(&op, "precious").await;
+/// Adopts instance `id` in team A with `deletionPolicy: Delete` and `confirmation` in the
+/// confirm-delete annotation, then deletes the resource and waits until it is gone.
+async fn adopt_then_delete(op: &Operator, id: &str, confirmation: &str) {
     let mut yaml = instance(
         "adopter",
         json!({"instanceId": id, "deletionPolicy": "Delete"}),
     );
-    yaml["metadata"]["annotations"] = json!({"aura.neo4j.io/confirm-delete": "ffffffff"});
-    create_in(&op, TEAM_A, yaml).await;
-    wait_in(&op, TEAM_A, "adopter", "adopted", |o: &AuraInstance| {
+    yaml["metadata"]["annotations"] = json!({"aura.neo4j.io/confirm-delete": confirmation});
+    create_in(op, TEAM_A, yaml).await;
+    wait_in(op, TEAM_A, "adopter", "adopted", |o: &AuraInstance| {
         ready_reason(o, "PasswordUnavailable")
     })
     .await;
-    instances(&op, TEAM_A)
+    instances(op, TEAM_A)
         .delete("adopter", &DeleteParams::default())
         .await
         .unwrap();
-    wait_gone_in::<AuraInstance>(&op, TEAM_A, "adopter").await;
+    wait_gone_in::<AuraInstance>(op, TEAM_A, "adopter").await;
+}
+
+#[tokio::test]
+async fn a_confirmation_naming_another_instance_is_no_confirmation() {
+    let op = Operator::start_cluster_wide().await;
+    let id = made_in_aura(&op, "precious").await;
+    adopt_then_delete(&op, &id, "ffffffff").await;
     assert!(alive_in_aura(&op, &id));
     assert!(!event_notes(&op, TEAM_A, "DeleteNotConfirmed").is_empty());
 }
@@ -507,21 +513,7 @@ async fn a_confirmation_naming_another_instance_is_no_confirmation() {
 async fn both_keys_delete_an_adopted_instance() {
     let op = Operator::start_cluster_wide().await;
     let id = made_in_aura(&op, "retired").await;
-    let mut yaml = instance(
-        "adopter",
-        json!({"instanceId": id, "deletionPolicy": "Delete"}),
-    );
-    yaml["metadata"]["annotations"] = json!({"aura.neo4j.io/confirm-delete": id});
-    create_in(&op, TEAM_A, yaml).await;
-    wait_in(&op, TEAM_A, "adopter", "adopted", |o: &AuraInstance| {
-        ready_reason(o, "PasswordUnavailable")
-    })
-    .await;
-    instances(&op, TEAM_A)
-        .delete("adopter", &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_gone_in::<AuraInstance>(&op, TEAM_A, "adopter").await;
+    adopt_then_delete(&op, &id, &id).await;
     assert!(!alive_in_aura(&op, &id), "deleted in Aura");
     assert_eq!(
         op.emu
