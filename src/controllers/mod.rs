@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admission;
 pub mod claims;
+pub mod clock;
 pub mod cluster_credential;
 pub mod convert;
 pub mod credential_hold;
@@ -109,6 +110,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Which resource manages which Aura object (Leases in the operator's namespace).
     pub claims: claims::Claims,
+    /// What time it is for schedules and expiry (tests move it).
+    pub clock: clock::Clock,
     /// Per kind, a way to count cached resources by Aura status at scrape time.
     status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
 }
@@ -130,6 +133,25 @@ impl Context {
         metrics: Arc<Metrics>,
         operator_namespace: &str,
     ) -> Arc<Self> {
+        Self::with_clock(
+            kube,
+            aura,
+            timing,
+            metrics,
+            operator_namespace,
+            clock::Clock::default(),
+        )
+    }
+
+    /// Like [`with_metrics`](Self::with_metrics), reading the time from `clock`.
+    pub fn with_clock(
+        kube: kube::Client,
+        aura: AuraClients,
+        timing: Timing,
+        metrics: Arc<Metrics>,
+        operator_namespace: &str,
+        clock: clock::Clock,
+    ) -> Arc<Self> {
         Arc::new(Self {
             reporting_instance: std::env::var("POD_NAME")
                 .unwrap_or_else(|_| FIELD_MANAGER.to_owned()),
@@ -139,6 +161,7 @@ impl Context {
             memory: Memory::default(),
             admission: admission::Admission::new(timing.concurrency),
             claims: claims::Claims::new(operator_namespace),
+            clock,
             metrics,
             status_sources: std::sync::Mutex::default(),
         })

@@ -148,6 +148,9 @@ pub struct Pass<'c, K: Kind> {
     pub status: K::Status,
     /// What the credential in use restricts (tenants, limits); set when the credential is read.
     pub restrictions: Restrictions,
+    /// A time the spec ties to the calendar (a scheduled pause or resume, an expiry) by which
+    /// the next pass must come, if that is sooner than it would otherwise.
+    pub wake_at: Option<jiff::Timestamp>,
 }
 
 impl<'c, K: Kind> Pass<'c, K> {
@@ -162,6 +165,7 @@ impl<'c, K: Kind> Pass<'c, K> {
             status,
             obj,
             restrictions: Restrictions::default(),
+            wake_at: None,
         }
     }
 
@@ -197,6 +201,11 @@ impl<'c, K: Kind> Pass<'c, K> {
         Ok(())
     }
 
+    /// Asks for a pass by `at` (on the controllers' [`clock`](super::clock)); the earliest asked wins.
+    pub fn wake_by(&mut self, at: jiff::Timestamp) {
+        self.wake_at = Some(self.wake_at.map_or(at, |was| was.min(at)));
+    }
+
     /// A wait on the growing polling schedule (see [`growing_wait`]).
     pub fn wait(&self, reason: Reason, message: impl Into<String>) -> Wait {
         Wait {
@@ -208,15 +217,24 @@ impl<'c, K: Kind> Pass<'c, K> {
 }
 
 /// How long until the next pass: a settled resource is compared with Aura again after the
-/// resync interval; a busy one is polled with intervals that grow while `state` holds.
-pub fn next_pass(ctx: &Context, key: &str, busy_state: Option<&str>) -> Action {
-    match busy_state {
+/// resync interval; a busy one is polled with intervals that grow while `state` holds. Either
+/// comes sooner when the spec's calendar asks (`wake_at`, a second after it, so that the pass
+/// finds the new time has come).
+pub fn next_pass(
+    ctx: &Context,
+    key: &str,
+    busy_state: Option<&str>,
+    wake_at: Option<jiff::Timestamp>,
+) -> Action {
+    let after = match busy_state {
         None => {
             ctx.memory.reset_polls(key);
-            Action::requeue(ctx.timing.resync)
+            ctx.timing.resync
         }
-        Some(state) => Action::requeue(ctx.memory.next_poll(key, state, ctx.timing.poll)),
-    }
+        Some(state) => ctx.memory.next_poll(key, state, ctx.timing.poll),
+    };
+    let wake = wake_at.map(|at| ctx.clock.until(at) + Duration::from_secs(1));
+    Action::requeue(wake.map_or(after, |wake| wake.min(after)))
 }
 
 /// A growing wait while something outside the resource (an instance, a referenced resource)
@@ -239,7 +257,7 @@ pub async fn finish<K: Kind>(
     let (judged, action) = match &result {
         Ok(verdict) => (
             Judgement::Done(verdict),
-            next_pass(pass.ctx, &key, verdict.busy.as_deref()),
+            next_pass(pass.ctx, &key, verdict.busy.as_deref(), pass.wake_at),
         ),
         Err(Stop::Wait(wait)) => (Judgement::Waiting(wait), Action::requeue(wait.retry)),
         Err(Stop::Fail(err)) => (Judgement::Failed(err), Action::await_change()),

@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
     printcolumn = r#"{"name":"Instance","type":"string","priority":1,"jsonPath":".status.instanceId"}"#,
     printcolumn = r#"{"name":"Credential","type":"string","priority":1,"jsonPath":".spec.credentialRef.name"}"#,
+    printcolumn = r#"{"name":"Drifted","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Drifted\")].status"}"#,
+    printcolumn = r#"{"name":"Schedule","type":"string","priority":1,"jsonPath":".status.schedule.wants"}"#,
+    printcolumn = r#"{"name":"Expires","type":"date","priority":1,"jsonPath":".status.expiry.expiresAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -34,6 +37,7 @@ use serde::{Deserialize, Serialize};
     validation = Rule::new("has(self.tenantId) || has(self.tenantName) || has(self.instanceId)").message("set tenantId or tenantName (or instanceId to adopt an existing instance)"),
     validation = Rule::new("!(has(self.tenantId) && has(self.tenantName))").message("set tenantId or tenantName, not both"),
     validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'Observe' || has(self.instanceId)").message("managementPolicy Observe needs instanceId: the operator only watches an instance that already exists, it never creates one"),
+    validation = Rule::new("!has(self.schedule) || self.type != 'free-db'").message("schedule: free instances cannot be paused (Aura pauses them itself when idle)"),
     validation = Rule::new("self.cloudProvider == oldSelf.cloudProvider").message("cloudProvider is immutable: Aura cannot move an instance to another cloud; create a new AuraInstance"),
     validation = Rule::new("self.region == oldSelf.region").message("region is immutable: Aura cannot move an instance to another region; create a new AuraInstance"),
     validation = Rule::new("self.type == oldSelf.type || (oldSelf.type == 'professional-db' && self.type == 'business-critical')").message("type is immutable, except professional-db to business-critical (an upgrade in place): Aura cannot change the tier of an instance otherwise"),
@@ -111,8 +115,26 @@ pub struct AuraInstanceSpec {
     pub aura_name: Option<String>,
 
     /// Pause the instance (true) or keep it running (false). Free instances cannot be paused.
+    /// When true it wins over schedule.
     #[serde(default)]
     pub paused: bool,
+
+    /// Pause and resume the instance on a schedule, for example nights and weekends of a
+    /// development instance (a paused instance is billed less). Applies while paused is false.
+    /// The instance is paused when the last pause time is later than the last resume time.
+    /// Aura resumes an instance paused for 30 days by itself; the operator notices and pauses it
+    /// again if the schedule (or paused) says so. Not for free instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<PauseSchedule>,
+
+    /// Delete this resource by itself this long after it was created, for preview environments:
+    /// a duration such as 72h, 7d or 1d12h (units w, d, h, m, s; a day is 24 hours). deletionPolicy
+    /// then decides what happens in Aura. status.expiry.expiresAt shows when; a Warning Event
+    /// ExpiresSoon comes an hour before (a quarter of the duration, if that is shorter). Change it
+    /// to extend the life of the resource, remove it to keep the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(w|d|h|m|s))+$"), length(max = 32))]
+    pub expire_after: Option<String>,
 
     /// Secret in this namespace holding the Aura API credential (keys clientId and clientSecret
     /// unless renamed here). Without it and credentialRef, the operator-wide default credential is
@@ -229,6 +251,65 @@ pub enum DeletionPolicy {
     Retain,
     /// Delete the Aura instance and its data.
     Delete,
+}
+
+/// When to pause and resume an instance: two cron expressions in one time zone.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseSchedule {
+    /// When to pause: five cron fields (minute hour day-of-month month day-of-week), for example
+    /// "0 20 * * 1-5" for 20:00 on weekdays. Ranges, lists, steps, names (MON, JAN) and L, # and
+    /// W are understood.
+    #[schemars(
+        regex(pattern = r"^\s*(@[a-z]+|\S+(\s+\S+){4})\s*$"),
+        length(max = 128)
+    )]
+    pub pause: String,
+    /// When to resume, in the same form, for example "0 7 * * 1-5" for 07:00 on weekdays.
+    #[schemars(
+        regex(pattern = r"^\s*(@[a-z]+|\S+(\s+\S+){4})\s*$"),
+        length(max = 128)
+    )]
+    pub resume: String,
+    /// IANA time zone the times are in, for example Europe/Berlin; UTC if unset. Daylight
+    /// saving time is followed: 07:00 stays 07:00 local time all year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
+}
+
+/// What the schedule asks for at the moment.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ScheduledState {
+    /// Between a pause time and the next resume time.
+    Paused,
+    /// Between a resume time and the next pause time (or before the first pause).
+    Running,
+}
+
+/// The schedule as the last pass read it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleStatus {
+    /// What the schedule asks for now (spec.paused true still wins).
+    pub wants: ScheduledState,
+    /// The next pause time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_pause: Option<Time>,
+    /// The next resume time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_resume: Option<Time>,
+}
+
+/// When the resource deletes itself (spec.expireAfter).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryStatus {
+    /// creationTimestamp plus spec.expireAfter.
+    pub expires_at: Time,
+    /// Whether the ExpiresSoon Warning Event was sent for this expiresAt.
+    #[serde(default)]
+    pub warned: bool,
 }
 
 /// How far the operator manages the Aura object: fully, or only by reading it.
@@ -400,6 +481,12 @@ pub struct AuraInstanceStatus {
     /// through spec.instanceId, so deleting it in Aura needs the confirm-delete annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<InstanceOrigin>,
+    /// The pause schedule as last read: what it asks for now and its next times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleStatus>,
+    /// When this resource deletes itself (set while spec.expireAfter is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<ExpiryStatus>,
     /// The restore request last carried out (or being carried out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,

@@ -17,6 +17,7 @@
 //!   `POST /_emulator/sessions/{id}/status` (body `{"status": "Failed", "reason": "OutOfMemory"}`).
 //!
 //! Statuses change lazily on the emulator clock (see [`state`]); nothing runs in the background.
+//! As Aura does, a paid instance paused for 30 days resumes by itself (`resuming`, then `running`).
 //! Secrets (client secrets, tokens, passwords) are never logged, and database passwords are not
 //! even stored: they appear only in the create response.
 

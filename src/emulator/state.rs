@@ -96,6 +96,10 @@ pub struct Pending {
     pub outcome: Outcome,
 }
 
+/// How long Aura lets a paid instance stay paused before it resumes it by itself (billing docs;
+/// shared/aura-api.md). Free instances cannot be paused through the API at all.
+pub const AUTO_RESUME_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// A stored instance. There is deliberately no password field: the password exists only in the
 /// create response, so nothing can leak it later.
 #[derive(Debug, Clone)]
@@ -114,6 +118,9 @@ pub struct InstanceRecord {
     pub created_instant: Instant,
     pub status: InstanceStatus,
     pub pending: Option<Pending>,
+    /// When a pause completed, on the emulator clock: Aura resumes a paid instance paused for
+    /// [`AUTO_RESUME_AFTER`] by itself.
+    pub paused_at: Option<Instant>,
     pub customer_managed_key_id: Option<String>,
     pub secondaries_count: u32,
     pub cdc_enrichment_mode: String,
@@ -131,6 +138,7 @@ impl InstanceRecord {
         after: Duration,
     ) {
         self.status = during;
+        self.paused_at = None;
         self.pending = Some(Pending {
             done_at: now + after,
             outcome,
@@ -144,11 +152,14 @@ impl InstanceRecord {
 
     /// Completes every step of the pending transition that is due at `now`; true when the
     /// instance is to be removed.
-    fn settle(&mut self, now: Instant) -> bool {
+    fn settle(&mut self, now: Instant, resume_takes: Duration) -> bool {
         while let Some(pending) = self.pending.filter(|p| now >= p.done_at) {
             self.pending = None;
             match pending.outcome {
-                Outcome::Become(status) => self.status = status,
+                Outcome::Become(status) => {
+                    self.status = status;
+                    self.paused_at = (status == InstanceStatus::Paused).then_some(pending.done_at);
+                }
                 // Measured from the end of `creating`, so a big clock jump passes both steps.
                 Outcome::Load(after) => self.begin(
                     InstanceStatus::Loading,
@@ -159,6 +170,20 @@ impl InstanceRecord {
                 Outcome::Remove => return true,
             }
         }
+        if let Some(paused_at) = self.paused_at
+            && self.status == InstanceStatus::Paused
+            && now >= paused_at + AUTO_RESUME_AFTER
+        {
+            // Measured from the end of the 30 days, so a big clock jump passes both steps.
+            self.paused_at = None;
+            self.begin(
+                InstanceStatus::Resuming,
+                Outcome::Become(InstanceStatus::Running),
+                paused_at + AUTO_RESUME_AFTER,
+                resume_takes,
+            );
+            return self.settle(now, resume_takes);
+        }
         false
     }
 
@@ -167,6 +192,7 @@ impl InstanceRecord {
     pub fn force(&mut self, status: InstanceStatus) {
         self.status = status;
         self.pending = None;
+        self.paused_at = None;
     }
 }
 
@@ -354,7 +380,7 @@ impl State {
         let removed: Vec<String> = self
             .instances
             .iter_mut()
-            .filter_map(|i| i.settle(now).then(|| i.id.clone()))
+            .filter_map(|i| i.settle(now, self.timings.resume).then(|| i.id.clone()))
             .collect();
         if !removed.is_empty() {
             self.instances.retain(|i| !removed.contains(&i.id));

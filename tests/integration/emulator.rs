@@ -73,22 +73,32 @@ async fn token_request(
         .expect("token request")
 }
 
+async fn fresh_token(client: &reqwest::Client, emulator: &RunningEmulator) -> String {
+    let body: Value = token_request(client, emulator, "emulator-client", "emulator-secret")
+        .await
+        .json()
+        .await
+        .expect("token json");
+    body["access_token"].as_str().expect("token").to_string()
+}
+
 impl Api {
     async fn new(config: EmulatorConfig) -> Self {
         let emulator = launch(config).await;
         let client = http();
-        let body: Value = token_request(&client, &emulator, "emulator-client", "emulator-secret")
-            .await
-            .json()
-            .await
-            .expect("token json");
+        let token = fresh_token(&client, &emulator).await;
         Self {
-            token: body["access_token"].as_str().expect("token").to_string(),
+            token,
             base: emulator.base_url(),
             handle: emulator.handle(),
             client,
             emulator,
         }
+    }
+
+    /// A new token, after the clock moved past the old one's hour.
+    async fn renew_token(&mut self) {
+        self.token = fresh_token(&self.client, &self.emulator).await;
     }
 
     async fn send(
@@ -460,6 +470,44 @@ async fn pause_resume_and_delete_follow_the_lifecycle_and_end_in_404() {
         .call(Method::DELETE, &format!("/instances/{id}"), None)
         .await;
     assert_eq!(deleted_again.status, StatusCode::NOT_FOUND);
+}
+
+/// Aura resumes a paid instance that has been paused for 30 days by itself.
+#[tokio::test]
+async fn aura_resumes_an_instance_paused_for_thirty_days_by_itself() {
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    let mut api = Api::new(config()).await;
+    let id = api.running_instance().await;
+    api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    api.handle.advance_clock(STEP);
+    assert_eq!(api.status_of(&id).await, "paused");
+    api.handle.advance_clock(29 * DAY);
+    api.renew_token().await;
+    assert_eq!(
+        api.status_of(&id).await,
+        "paused",
+        "still paused after 29 days"
+    );
+    api.handle.advance_clock(DAY);
+    api.renew_token().await;
+    assert_eq!(
+        api.status_of(&id).await,
+        "resuming",
+        "30 days after the pause"
+    );
+    api.handle.advance_clock(STEP);
+    assert_eq!(api.status_of(&id).await, "running");
+
+    // A jump past both steps at once, and a new pause counts its 30 days afresh.
+    api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    api.handle.advance_clock(STEP);
+    api.handle.advance_clock(40 * DAY);
+    api.renew_token().await;
+    assert_eq!(api.status_of(&id).await, "running");
+    api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    api.handle.advance_clock(STEP + 20 * DAY);
+    api.renew_token().await;
+    assert_eq!(api.status_of(&id).await, "paused");
 }
 
 #[tokio::test]

@@ -22,5 +22,6 @@ mod multi_tenant;
 mod namespace_deletion;
 mod rate_budget;
 mod request_shapes;
+mod schedules;
 mod snapshot_controller;
 mod upgrade;

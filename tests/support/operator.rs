@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
+use aura_operator::controllers::clock::Clock;
 use aura_operator::controllers::{
     AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, Timing,
 };
@@ -71,6 +72,8 @@ pub struct Operator {
     /// The namespace the controllers watch; None: all (as `aura-operator run` without
     /// `--namespace`).
     scope: Option<&'static str>,
+    /// The controllers' clock for schedules and expiry; it survives restarts, as real time does.
+    pub clock: Clock,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
     _served: Option<Served>,
@@ -132,6 +135,7 @@ impl Operator {
             default_namespaces: NamespaceAllow::all(),
             _served: None,
             scope: Some(NS),
+            clock: Clock::default(),
             metrics: None,
             task: None,
         }
@@ -159,12 +163,13 @@ impl Operator {
         self.metrics = Some(std::sync::Arc::clone(&metrics));
         let clients = AuraClients::new(settings, default)
             .with_access(OPERATOR_NS, self.default_namespaces.clone());
-        let ctx = Context::with_metrics(
+        let ctx = Context::with_clock(
             self.controller_kube.clone(),
             clients,
             self.timing,
             metrics,
             OPERATOR_NS,
+            self.clock.clone(),
         );
         let scope = self.scope;
         self.task = Some(tokio::spawn(async move {

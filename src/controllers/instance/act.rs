@@ -8,7 +8,9 @@ use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, 
 use crate::controllers::secrets;
 use crate::controllers::secrets::CONTENT_HASH_ANNOTATION;
 use crate::controllers::{Error, Reason, events, references};
-use crate::crd::instance::{Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat};
+use crate::crd::instance::{
+    AuraInstanceSpec, Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat,
+};
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -32,19 +34,26 @@ impl Pass<'_> {
     /// The next step (pure).
     pub(super) fn plan(&self, observed: &Observed) -> Step {
         let name = self.wanted_name(&observed.instance);
+        // The schedule speaks through `paused`: the plan needs no other notion of it.
+        let scheduled;
+        let spec = if self.wants_paused() && !self.obj.spec.paused {
+            scheduled = AuraInstanceSpec {
+                paused: true,
+                ..self.obj.spec.clone()
+            };
+            &scheduled
+        } else {
+            &self.obj.spec
+        };
         if self.observe_only() {
-            return Step::Observe(plan::differences(&self.obj.spec, &observed.instance, &name));
+            return Step::Observe(plan::differences(spec, &observed.instance, &name));
         }
-        plan::next_step(
-            &self.obj.spec,
-            &observed.instance,
-            &name,
-            self.restore_pending(),
-        )
+        plan::next_step(spec, &observed.instance, &name, self.restore_pending())
     }
 
     /// Records what Aura reports.
     pub(super) async fn observe(&mut self, instance: &Instance) {
+        self.notice_resumed_by_aura(&instance.status).await;
         self.status.status = Some(instance.status.clone());
         if let Some(url) = &instance.connection_url {
             self.status.connection_url = Some(url.clone());
@@ -72,6 +81,29 @@ impl Pass<'_> {
         }
     }
 
+    /// Aura resumes an instance paused for 30 days by itself (and a person may resume one in
+    /// the console): an instance last seen paused that now resumes or runs, though nothing here
+    /// resumed it (a resume of ours records `resuming` at once) and the spec or the schedule
+    /// wants it paused, gets a Warning Event; the plan then pauses it again.
+    async fn notice_resumed_by_aura(&self, now: &InstanceStatus) {
+        let was_paused = self.written.status == Some(InstanceStatus::Paused);
+        let resumed = matches!(now, InstanceStatus::Resuming | InstanceStatus::Running);
+        if !(was_paused && resumed && self.wants_paused()) || self.observe_only() {
+            return;
+        }
+        let by = if self.obj.spec.paused {
+            "spec.paused is true"
+        } else {
+            "the schedule says paused"
+        };
+        let note = format!(
+            "the instance was paused and Aura now reports it {now}, though the operator did not \
+             resume it: Aura resumes an instance paused for 30 days by itself (or someone resumed \
+             it in the console). {by}, so the operator pauses it again"
+        );
+        events::warning(self.ctx, &*self.obj, "ResumedByAura", note).await;
+    }
+
     pub(super) fn restore_pending(&self) -> bool {
         match (&self.obj.spec.restore, &self.status.restore) {
             (Some(wanted), Some(done)) => wanted.request_id != done.request_id,
@@ -93,11 +125,11 @@ impl Pass<'_> {
             Step::Stuck(status) => return Ok(Outcome::Stuck(status)),
             Step::Wait(status) => return Ok(Outcome::Busy(status.to_string())),
             Step::Observe(differences) => return Ok(self.report_drift(differences).await),
-            Step::Resume => aura
-                .instances()
-                .resume(id)
-                .await
-                .map(|_| ("Resuming", "resuming the instance".to_owned())),
+            Step::Resume => aura.instances().resume(id).await.map(|_| {
+                // Ours: the next pass must not take it for Aura's own 30-day resume.
+                self.status.status = Some(InstanceStatus::Resuming);
+                ("Resuming", "resuming the instance".to_owned())
+            }),
             Step::Pause => aura
                 .instances()
                 .pause(id)

@@ -11,10 +11,12 @@ mod act;
 mod cleanup;
 mod config_map;
 mod create;
+mod expiry;
 mod limits;
 mod observe_only;
 pub mod plan;
 mod report;
+mod schedule;
 pub mod secret;
 mod validate;
 
@@ -55,6 +57,9 @@ impl Reconciler for AuraInstance {
     }
 
     async fn observe(pass: &mut Pass<'_>) -> Result<Observed> {
+        // Both before any Aura call: neither needs Aura, and an expiry must not wait for it.
+        pass.check_expiry().await?;
+        pass.follow_schedule().await?;
         if pass.observe_only() {
             return pass.observe_read_only().await;
         }

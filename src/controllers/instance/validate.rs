@@ -44,6 +44,18 @@ pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
             "free instances cannot be paused (Aura pauses them itself when idle)",
         ));
     }
+    if let Some(schedule) = &spec.schedule {
+        if spec.instance_type == InstanceType::FreeDb {
+            return Err(Error::invalid(
+                "schedule",
+                "free instances cannot be paused (Aura pauses them itself when idle)",
+            ));
+        }
+        super::schedule::Schedule::parse(schedule)?;
+    }
+    if let Some(after) = &spec.expire_after {
+        super::expiry::parse(after)?;
+    }
     if spec.graph_analytics_plugin == Some(true)
         && spec.instance_type != InstanceType::ProfessionalDb
     {

@@ -387,6 +387,7 @@ pub async fn create(
         storage,
         created_at: shared.clock.wall(),
         created_instant: now,
+        paused_at: None,
         status: InstanceStatus::Creating,
         pending: None,
         customer_managed_key_id: request.customer_managed_key_id.clone(),
