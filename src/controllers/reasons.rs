@@ -62,7 +62,8 @@ reasons! {
     Gone,
     /// Aura reports the session Failed.
     SessionFailed,
-    /// The session ended in Aura and `expiredPolicy` is Report.
+    /// The session ended in Aura and `expiredPolicy` is Report; or an AuraInstance's
+    /// `expireAfter` passed and the operator deleted it.
     Expired,
     /// Aura reports the snapshot Failed or Cancelled.
     SnapshotFailed,

@@ -683,6 +683,21 @@ mod tests {
     }
 
     #[test]
+    fn a_free_instance_cannot_have_a_pause_schedule() {
+        let mut scheduled = spec();
+        scheduled["schedule"] = json!({"pause": "0 20 * * 1-5", "resume": "0 7 * * 1-5"});
+        assert!(AuraInstanceSpec::validate_cel(&scheduled, None).is_ok());
+        scheduled["type"] = json!("free-db");
+        let err = AuraInstanceSpec::validate_cel(&scheduled, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("schedule: free instances cannot be paused"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_cluster_credential_and_a_credentials_secret_exclude_each_other() {
         let mut one = spec();
         one["credentialRef"] = json!({"name": "team-data"});

@@ -1,12 +1,14 @@
 //! Every sample under `deploy/examples/` is a valid resource: it parses as its kind, passes the
-//! CRD's CEL rules, and names no field the type lacks (serde would silently drop a typo).
+//! CRD's CEL rules and the operator's own spec checks, and names no field the type lacks (serde
+//! would silently drop a typo).
 //! Secrets in the samples are placeholders.
 
 use aura_operator::controllers::formats::{self, Kind};
+use aura_operator::controllers::reconciler::Reconciler;
 use aura_operator::crd::common::ConnectionSecretSpec;
 use aura_operator::crd::credential::AllowedNamespaces;
 use aura_operator::crd::{
-    AuraInstanceSpec, AuraSnapshotSpec, ClusterAuraCredentialSpec, GdsSessionSpec,
+    AuraInstance, AuraInstanceSpec, AuraSnapshotSpec, ClusterAuraCredentialSpec, GdsSessionSpec,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -90,6 +92,13 @@ fn connection_secret(spec: &Value, kind: Kind) -> Result<(), String> {
     formats::validate(&parsed, kind).map_err(|e| e.to_string())
 }
 
+/// The operator's own checks of the spec alone (what its first pass runs before any call):
+/// templates, cron expressions, time zones, durations — what CEL cannot check.
+fn operator_check<K: Reconciler>(doc: &Value) -> Result<(), String> {
+    let obj: K = serde_json::from_value(doc.clone()).map_err(|e| e.to_string())?;
+    obj.validate().map_err(|e| e.to_string())
+}
+
 fn check(doc: &Value) -> Result<(), String> {
     check_schema(doc)?;
     let spec = &doc["spec"];
@@ -97,7 +106,8 @@ fn check(doc: &Value) -> Result<(), String> {
         "AuraInstance" => check_spec::<AuraInstanceSpec>(spec, |s| {
             AuraInstanceSpec::validate_cel(s, None).map_err(|e| e.to_string())
         })
-        .and_then(|()| connection_secret(spec, Kind::Instance)),
+        .and_then(|()| connection_secret(spec, Kind::Instance))
+        .and_then(|()| operator_check::<AuraInstance>(doc)),
         "AuraSnapshot" => check_spec::<AuraSnapshotSpec>(spec, |s| {
             AuraSnapshotSpec::validate_cel(s, None).map_err(|e| e.to_string())
         }),
@@ -184,4 +194,13 @@ fn the_check_catches_a_misspelt_field_and_a_real_secret() {
     }});
     let err = check(&template).unwrap_err();
     assert!(err.contains("connectionSecret.keys.URL"), "{err}");
+    // A time zone that does not exist, which neither the schema nor CEL can know.
+    let zone = serde_json::json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+        "metadata": {"name": "x"}, "spec": {
+        "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+        "region": "europe-west1", "type": "professional-db", "memory": "2GB",
+        "schedule": {"pause": "0 20 * * 1-5", "resume": "0 7 * * 1-5", "timeZone": "Europe/Berln"}
+    }});
+    let err = check(&zone).unwrap_err();
+    assert!(err.contains("spec.schedule.timeZone"), "{err}");
 }
