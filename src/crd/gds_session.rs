@@ -399,7 +399,11 @@ mod tests {
         assert_eq!(cel(&named, None), Ok(()));
         let mut in_tenant = named.clone();
         in_tenant["tenantId"] = json!("a1b2c3d4-0000-4000-8000-000000000001");
-        assert_eq!(cel(&in_tenant, None), Ok(()), "no cloudProvider or region needed");
+        assert_eq!(
+            cel(&in_tenant, None),
+            Ok(()),
+            "no cloudProvider or region needed"
+        );
         let mut both_sizes = named.clone();
         both_sizes["memory"] = json!("8GB");
         both_sizes["graph"] = json!({"nodeCount": 10});

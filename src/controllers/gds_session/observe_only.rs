@@ -166,7 +166,12 @@ impl Pass<'_> {
 
     fn where_note(&self) -> String {
         let spec = &self.obj.spec;
-        match (&spec.instance_ref, &spec.instance_id, &spec.tenant_id, &spec.tenant_name) {
+        match (
+            &spec.instance_ref,
+            &spec.instance_id,
+            &spec.tenant_id,
+            &spec.tenant_name,
+        ) {
             (Some(r), ..) => format!(" on the instance of AuraInstance {}", r.name),
             (None, Some(id), ..) => format!(" on instance {id}"),
             (None, None, Some(id), _) => format!(" in tenant {id}"),
@@ -199,7 +204,11 @@ pub fn differences(spec: &GdsSessionSpec, session: &Session) -> Vec<String> {
     if let Some(database) = &spec.database_id
         && session.database() != Some(database.as_str())
     {
-        differs("databaseId", session.database().unwrap_or_default(), database);
+        differs(
+            "databaseId",
+            session.database().unwrap_or_default(),
+            database,
+        );
     }
     if let Some(cloud) = spec.cloud_provider
         && session.cloud_provider.as_ref() != Some(&provider(cloud))
@@ -214,7 +223,11 @@ pub fn differences(spec: &GdsSessionSpec, session: &Session) -> Vec<String> {
     if let Some(region) = &spec.region
         && session.region.as_deref() != Some(region.as_str())
     {
-        differs("region", session.region.as_deref().unwrap_or_default(), region);
+        differs(
+            "region",
+            session.region.as_deref().unwrap_or_default(),
+            region,
+        );
     }
     found
 }
