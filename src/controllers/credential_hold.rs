@@ -29,7 +29,7 @@ use super::error::Error;
 type Result<T> = std::result::Result<T, Error>;
 use super::{Context, finalizer, reconciler};
 use crate::crd::common::CredentialsSecretRef;
-use crate::crd::instance::DeletionPolicy;
+use crate::crd::instance::{DeletionPolicy, ManagementPolicy};
 use crate::crd::{AuraInstance, GdsSession};
 
 /// Finalizer on a credentials Secret that resources still need.
@@ -111,7 +111,11 @@ pub fn needs_for_cleanup(instance: &AuraInstance) -> bool {
 }
 
 /// The credentials Secret a GdsSession's cleanup uses: its own, or the one it was created with.
+/// None under managementPolicy Observe, whose cleanup makes no Aura call.
 pub fn session_credentials(session: &GdsSession) -> Option<&CredentialsSecretRef> {
+    if session.spec.management_policy == ManagementPolicy::Observe {
+        return None;
+    }
     session
         .spec
         .credentials_secret_ref

@@ -11,6 +11,7 @@ pub mod cluster_credential;
 pub mod convert;
 pub mod credential_hold;
 pub mod credentials;
+pub mod drift;
 pub mod error;
 pub mod events;
 pub mod finalizer;

@@ -38,7 +38,8 @@ reasons! {
     Completed,
     /// The session is ready and its Secret written.
     Ready,
-    /// Observe-only: the instance is settled and as the spec says (also Drifted False).
+    /// Observe-only: the instance (or session) is settled and as the spec says (also Drifted
+    /// False).
     InSync,
     /// Synced True: the last pass reached Aura and Kubernetes.
     ReconcileSucceeded,
@@ -118,6 +119,8 @@ reasons! {
     SourceSnapshotFailed,
     /// The snapshot named by `snapshotId` does not exist.
     SnapshotNotFound,
+    /// Observe-only: Aura has no live GDS session of the name the spec gives.
+    SessionNotFound,
     /// Another resource already manages this Aura object (see `controllers::claims`).
     AlreadyManaged,
 

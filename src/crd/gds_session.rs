@@ -3,6 +3,7 @@
 //! The session runs next to an instance (attached) or on its own in a tenant and region
 //! (standalone). Its memory is given, or estimated by Aura from graph statistics. The operator
 //! writes the session's address to a Secret and deletes the session when the resource goes.
+//! With `managementPolicy: Observe` it only reads an existing session found by `name`.
 
 use std::time::Duration;
 
@@ -11,7 +12,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::instance::{CloudProvider, ConnectionSecretSpec, CredentialsSecretRef, LocalRef};
+use super::instance::{
+    CloudProvider, ConnectionSecretSpec, CredentialsSecretRef, LocalRef, ManagementPolicy,
+};
 
 /// A Graph Data Science session in Aura, with its address written to a Secret.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -36,11 +39,12 @@ use super::instance::{CloudProvider, ConnectionSecretSpec, CredentialsSecretRef,
 #[x_kube(
     cel,
     validation = Rule::new("!(has(self.credentialRef) && has(self.credentialsSecretRef))").message("set credentialRef (a ClusterAuraCredential) or credentialsSecretRef (a Secret of this namespace), not both"),
-    validation = Rule::new("has(self.memory) != has(self.graph)").message("set memory, or graph statistics for Aura to estimate it; exactly one"),
-    validation = Rule::new("(has(self.instanceRef) || has(self.instanceId)) != (has(self.tenantId) || has(self.tenantName))").message("attach the session to an instance (instanceRef or instanceId) or place it standalone (tenantId or tenantName with cloudProvider and region); exactly one"),
+    validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'Observe' || has(self.name)").message("managementPolicy Observe needs name: the operator only watches a session that already exists, found by its name, it never creates one"),
+    validation = Rule::new("has(self.memory) != has(self.graph) || ((has(self.managementPolicy) && self.managementPolicy == 'Observe') && !has(self.memory))").message("set memory, or graph statistics for Aura to estimate it; exactly one (under managementPolicy Observe, at most one)"),
+    validation = Rule::new("(has(self.instanceRef) || has(self.instanceId)) != (has(self.tenantId) || has(self.tenantName)) || ((has(self.managementPolicy) && self.managementPolicy == 'Observe') && !has(self.instanceRef) && !has(self.instanceId))").message("attach the session to an instance (instanceRef or instanceId) or place it standalone (tenantId or tenantName with cloudProvider and region); exactly one (under managementPolicy Observe, at most one)"),
     validation = Rule::new("!(has(self.instanceRef) && has(self.instanceId))").message("set instanceRef or instanceId, not both"),
     validation = Rule::new("!(has(self.tenantId) && has(self.tenantName))").message("set tenantId or tenantName, not both"),
-    validation = Rule::new("!(has(self.tenantId) || has(self.tenantName)) || (has(self.cloudProvider) && has(self.region))").message("a standalone session needs cloudProvider and region"),
+    validation = Rule::new("!(has(self.tenantId) || has(self.tenantName)) || (has(self.cloudProvider) && has(self.region)) || (has(self.managementPolicy) && self.managementPolicy == 'Observe')").message("a standalone session needs cloudProvider and region"),
     validation = Rule::new("!has(self.databaseId) || has(self.instanceRef) || has(self.instanceId)").message("databaseId applies to attached sessions only"),
     validation = Rule::new("has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)").message("name is immutable"),
     validation = Rule::new("has(self.memory) == has(oldSelf.memory) && (!has(self.memory) || self.memory == oldSelf.memory)").message("memory is immutable: Aura cannot resize a session; create another GdsSession"),
@@ -58,7 +62,8 @@ use super::instance::{CloudProvider, ConnectionSecretSpec, CredentialsSecretRef,
 pub struct GdsSessionSpec {
     /// Session name in Aura. Defaults to <namespace>-<name>-<8 hex characters of this
     /// resource's UID>. Aura's create is get-or-create by name within a project: two resources
-    /// naming the same session share it. Immutable.
+    /// naming the same session share it. Required under managementPolicy Observe: the session
+    /// observed is the one of this name. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63))]
     pub name: Option<String>,
@@ -132,6 +137,16 @@ pub struct GdsSessionSpec {
     /// again (a new, empty session: projected graphs are lost).
     #[serde(default)]
     pub expired_policy: ExpiredPolicy,
+
+    /// Full (default): the operator creates the session, recreates it by expiredPolicy, and
+    /// deletes it when this resource is deleted. Observe: it only reads the live session called
+    /// name (within the instance or tenant given, if any) — status and Secret mirror Aura, the
+    /// Drifted condition lists where Aura differs from this spec — and never creates,
+    /// recreates or deletes a session, not even when this resource is deleted. Observe needs
+    /// name; memory (or graph) and the placement are then optional, and expiredPolicy is
+    /// ignored.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 
     /// The Secret the session's address is written to. Name defaults to <resource name>-gds.
     /// Formats: aura (default: GDS_SESSION_ID, GDS_SESSION_NAME, GDS_SESSION_HOST,
@@ -244,7 +259,8 @@ pub struct GdsSessionStatus {
     pub observed_generation: Option<i64>,
     /// Ready: the session is Ready and its Secret usable. Synced: the last reconcile succeeded. Reconciling (kstatus): True
     /// while the operator works towards the spec. Stalled (kstatus): True when only a person can
-    /// help (the reason and message say what to do); both False otherwise.
+    /// help (the reason and message say what to do); both False otherwise. Drifted
+    /// (managementPolicy Observe only): True when Aura's session differs from the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -372,6 +388,33 @@ mod tests {
         let mut policy = attached();
         policy["expiredPolicy"] = json!("Recreate");
         assert_eq!(cel(&policy, Some(&attached())), Ok(()));
+    }
+
+    #[test]
+    fn observe_needs_a_name_and_no_size_or_placement() {
+        let observe = json!({"managementPolicy": "Observe"});
+        let err = cel(&observe, None).unwrap_err();
+        assert!(err.contains("Observe needs name"), "{err}");
+        let named = json!({"managementPolicy": "Observe", "name": "fraud-analysis"});
+        assert_eq!(cel(&named, None), Ok(()));
+        let mut in_tenant = named.clone();
+        in_tenant["tenantId"] = json!("a1b2c3d4-0000-4000-8000-000000000001");
+        assert_eq!(
+            cel(&in_tenant, None),
+            Ok(()),
+            "no cloudProvider or region needed"
+        );
+        let mut both_sizes = named.clone();
+        both_sizes["memory"] = json!("8GB");
+        both_sizes["graph"] = json!({"nodeCount": 10});
+        assert!(cel(&both_sizes, None).unwrap_err().contains("at most one"));
+        let mut both_places = in_tenant.clone();
+        both_places["instanceId"] = json!("c9f0d13a");
+        assert!(cel(&both_places, None).unwrap_err().contains("at most one"));
+        // Full still needs a size and a placement.
+        let mut full = named.clone();
+        full["managementPolicy"] = json!("Full");
+        assert!(cel(&full, None).is_err());
     }
 
     #[test]

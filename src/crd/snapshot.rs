@@ -3,13 +3,14 @@
 //! A snapshot is taken once, when the resource is first reconciled; the resource then reports
 //! its progress and, once `Completed`, can be named as the source of a restore or a clone
 //! (`snapshotRef` in an AuraInstance's `source` or `restore.from`). Aura cannot delete snapshots,
-//! so deleting the resource only removes it from Kubernetes.
+//! so deleting the resource only removes it from Kubernetes. With `managementPolicy: Observe` the
+//! operator never takes a snapshot: it only reads the one `snapshotId` names.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::instance::{CredentialsSecretRef, LocalRef};
+use super::instance::{CredentialsSecretRef, LocalRef, ManagementPolicy};
 
 /// An on-demand snapshot of an Aura instance (or an existing snapshot, adopted by id).
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -36,7 +37,8 @@ use super::instance::{CredentialsSecretRef, LocalRef};
     validation = Rule::new("has(self.instanceRef) != has(self.instanceId)").message("name the instance: set exactly one of instanceRef and instanceId"),
     validation = Rule::new("has(self.instanceRef) == has(oldSelf.instanceRef) && (!has(self.instanceRef) || self.instanceRef == oldSelf.instanceRef)").message("instanceRef is immutable: a snapshot belongs to one instance; create another AuraSnapshot"),
     validation = Rule::new("has(self.instanceId) == has(oldSelf.instanceId) && (!has(self.instanceId) || self.instanceId == oldSelf.instanceId)").message("instanceId is immutable: a snapshot belongs to one instance; create another AuraSnapshot"),
-    validation = Rule::new("has(self.snapshotId) == has(oldSelf.snapshotId) && (!has(self.snapshotId) || self.snapshotId == oldSelf.snapshotId)").message("snapshotId is immutable")
+    validation = Rule::new("has(self.snapshotId) == has(oldSelf.snapshotId) && (!has(self.snapshotId) || self.snapshotId == oldSelf.snapshotId)").message("snapshotId is immutable"),
+    validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'Observe' || has(self.snapshotId)").message("managementPolicy Observe needs snapshotId: the operator only watches a snapshot that already exists, it never takes one")
 )]
 pub struct AuraSnapshotSpec {
     /// AuraInstance in this namespace whose instance is snapshotted. Its credentials Secret is
@@ -57,6 +59,13 @@ pub struct AuraSnapshotSpec {
         pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     ))]
     pub snapshot_id: Option<String>,
+
+    /// Full (default): the operator takes the snapshot, or adopts the one snapshotId names.
+    /// Observe: it only reads the snapshot snapshotId names (required) and mirrors it in the
+    /// status; it never asks Aura for a snapshot. Aura cannot delete snapshots, so deleting the
+    /// resource changes nothing in Aura under either policy.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 
     /// Secret in this namespace holding the Aura API credential (keys clientId and clientSecret
     /// unless renamed here). Defaults to the referenced AuraInstance's, then to the
@@ -172,6 +181,23 @@ mod tests {
         assert!(err.contains("snapshotId is immutable"), "{err}");
         let creds = json!({"instanceId": "c9f0d13a", "credentialsSecretRef": {"name": "other"}});
         assert!(AuraSnapshotSpec::validate_cel(&creds, Some(&old)).is_ok());
+    }
+
+    #[test]
+    fn observe_needs_a_snapshot_id() {
+        let observe = json!({"instanceId": "c9f0d13a", "managementPolicy": "Observe"});
+        let err = AuraSnapshotSpec::validate_cel(&observe, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Observe needs snapshotId"), "{err}");
+        let named = json!({"instanceId": "c9f0d13a", "managementPolicy": "Observe",
+                           "snapshotId": "6a2c5b1e-0b5f-4c53-9d4f-2f5b1f3c9a10"});
+        assert!(AuraSnapshotSpec::validate_cel(&named, None).is_ok());
+        let parsed: AuraSnapshotSpec = serde_json::from_value(named).unwrap();
+        assert_eq!(parsed.management_policy, ManagementPolicy::Observe);
+        let full: AuraSnapshotSpec =
+            serde_json::from_value(json!({"instanceId": "c9f0d13a"})).unwrap();
+        assert_eq!(full.management_policy, ManagementPolicy::Full);
     }
 
     #[test]

@@ -30,8 +30,11 @@ use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent
 pub(super) enum Found {
     /// A live session (Creating, Ready or Failed).
     Session(Box<Session>),
-    /// The session ended (`Expired` or `Deleted`) and the policy is to report it.
+    /// The session ended (`Expired` or `Deleted`) and the policy is to report it (or the
+    /// resource only observes).
     Ended(String),
+    /// Observe-only: Aura has no live session of the spec's name (the message says so).
+    Missing(String),
 }
 
 /// Spec field name for an Aura field name.

@@ -10,8 +10,12 @@
 //! Expired sessions follow `expiredPolicy` (see [`ensure`]). Deleting the resource deletes the
 //! session in Aura (a 404 counts as done), unless another GdsSession holds the session's claim
 //! (see [`claims`]): a session is managed by one resource only.
+//!
+//! Observe-only (`managementPolicy: Observe`, see [`observe_only`]): the session is found by
+//! name and only read; nothing is created, recreated or deleted, and no claim is taken.
 
 mod ensure;
+mod observe_only;
 mod secret;
 
 use super::CredentialSource;
@@ -24,6 +28,7 @@ use super::references::{self, Reasons, ReferencedInstance};
 use super::{credential_hold, events};
 use crate::aura::{self, SessionFilter, SessionId};
 use crate::crd::common::CredentialsSecretRef;
+use crate::crd::instance::ManagementPolicy;
 use crate::crd::{GdsSession, gds_session};
 
 /// Finalizer that keeps a resource until its Aura session is deleted.
@@ -59,17 +64,43 @@ impl Reconciler for GdsSession {
         let aura = pass.aura(&credentials).await?;
         pass.status.credentials_secret_ref = credentials.secret().cloned();
         pass.status.credential_ref = credentials.cluster();
-        let found = pass.ensure_session(&aura, referenced.as_ref()).await?;
-        if let ensure::Found::Session(session) = &found {
-            pass.observe(session);
+        if !pass.observe_only() {
+            pass.forget_drift();
+            let found = pass.ensure_session(&aura, referenced.as_ref()).await?;
+            if let ensure::Found::Session(session) = &found {
+                pass.observe(session);
+            }
+            return Ok(Observed {
+                found,
+                referenced,
+                drift: None,
+            });
         }
-        Ok(Observed { found, referenced })
+        let found = pass.observe_session(&aura, referenced.as_ref()).await?;
+        let drift = match &found {
+            ensure::Found::Session(session) => {
+                pass.observe(session);
+                let drift = observe_only::differences(&pass.obj.spec, session);
+                pass.record_drift(&drift).await;
+                Some(drift)
+            }
+            _ => {
+                pass.forget_drift();
+                None
+            }
+        };
+        Ok(Observed {
+            found,
+            referenced,
+            drift,
+        })
     }
 
     fn plan(_: &Pass<'_>, observed: &Observed) -> Step {
         let session = match &observed.found {
             ensure::Found::Session(session) => session,
             ensure::Found::Ended(state) => return Step::Ended(state.clone()),
+            ensure::Found::Missing(why) => return Step::Missing(why.clone()),
         };
         match &session.status {
             aura::SessionStatus::Ready => Step::WriteSecret,
@@ -91,6 +122,18 @@ impl Reconciler for GdsSession {
             pass.write_secret(session, observed.referenced.as_ref())
                 .await?;
         }
+        if let (Step::WriteSecret, Some(drift)) = (&step, &observed.drift)
+            && !drift.is_empty()
+        {
+            return Ok(Verdict::stalled(
+                Reason::Drifted,
+                format!(
+                    "Aura's session differs from the spec and managementPolicy Observe changes \
+                     nothing: {}",
+                    drift.join("; ")
+                ),
+            ));
+        }
         Ok(pass.verdict(&step))
     }
 
@@ -107,8 +150,13 @@ impl Reconciler for GdsSession {
     }
 
     fn ready_note(pass: &Pass<'_>) -> String {
+        let observing = if pass.observe_only() {
+            " (observing only: managementPolicy Observe)"
+        } else {
+            ""
+        };
         format!(
-            "the session is ready; its address is in Secret {}",
+            "the session is ready; its address is in Secret {}{observing}",
             secret::name(&pass.obj)
         )
     }
@@ -126,6 +174,14 @@ fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
             format!("{text:?} is not a duration such as 30m or 2h"),
         ));
     }
+    let observe = spec.management_policy == ManagementPolicy::Observe;
+    if observe && spec.name.is_none() {
+        return Err(Error::invalid(
+            "name",
+            "managementPolicy Observe needs the name of an existing session; the operator \
+             never creates one while it only observes",
+        ));
+    }
     match (&spec.memory, &spec.graph) {
         (Some(memory), _) if !aura::SESSION_MEMORY.contains(&memory.as_str()) => {
             return Err(Error::invalid(
@@ -136,10 +192,11 @@ fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
                 ),
             ));
         }
-        (None, None) => return Err(Error::invalid("memory", "set memory or graph")),
+        (None, None) if !observe => return Err(Error::invalid("memory", "set memory or graph")),
         _ => {}
     }
-    if spec.instance_ref.is_some() || spec.instance_id.is_some() {
+    // Under Observe the placement only narrows the search: any of it, or none, will do.
+    if observe || spec.instance_ref.is_some() || spec.instance_id.is_some() {
         return Ok(());
     }
     if spec.tenant_id.is_none() && spec.tenant_name.is_none() {
@@ -168,6 +225,8 @@ fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
 pub struct Observed {
     found: ensure::Found,
     referenced: Option<ReferencedInstance>,
+    /// Observe-only: where Aura's session differs from the spec (None under Full).
+    drift: Option<Vec<String>>,
 }
 
 /// What to do with the session.
@@ -179,8 +238,11 @@ pub enum Step {
     Wait(String),
     /// Aura reports it Failed (with Aura's explanation).
     Failed(String),
-    /// It expired or was deleted in Aura, and the policy is to report it.
+    /// It expired or was deleted in Aura, and the policy is to report it (or the resource only
+    /// observes).
     Ended(String),
+    /// Observe-only: there is no live session of that name (the message says so).
+    Missing(String),
 }
 
 /// Reasons for an instanceRef that does not resolve yet.
@@ -234,7 +296,8 @@ impl Pass<'_> {
     /// session holds a credentials Secret of its namespace until its deletion has reached Aura
     /// (see [`credential_hold`]).
     async fn aura(&mut self, credentials: &CredentialSource) -> Result<aura::Client> {
-        let hold = self.obj.metadata.deletion_timestamp.is_none();
+        // Observe's deletion makes no Aura call, so it needs no hold.
+        let hold = self.obj.metadata.deletion_timestamp.is_none() && !self.observe_only();
         let grant = self
             .ctx
             .aura
@@ -268,11 +331,28 @@ impl Pass<'_> {
     /// The cleanup pass: deletes the session in Aura. Never validates the spec, so a broken
     /// spec cannot block deletion.
     async fn cleanup(&mut self) -> Result<()> {
+        if self.observe_only() {
+            return self.leave_in_aura().await;
+        }
         // A referenced AuraInstance deleted first must not block this deletion: fall back to
         // the credential the session was created with.
         let referenced = self.referenced_instance().await.ok().flatten();
         let credentials = self.credentials(referenced.as_ref());
         self.delete_in_aura(&credentials).await
+    }
+
+    /// Observe-only's cleanup: no Aura call, whatever happened before (a session this resource
+    /// created while Full is left too).
+    async fn leave_in_aura(&mut self) -> Result<()> {
+        self.ctx.memory.forget(&self.key());
+        if let Some(id) = &self.status.session_id {
+            let note = format!(
+                "managementPolicy is Observe (deletion changes nothing in Aura): GDS session {id} \
+                 is left as it is"
+            );
+            events::normal(self.ctx, &*self.obj, "Retained", note).await;
+        }
+        Ok(())
     }
 
     /// Deletes the session (and any a lost create answer may have made) in Aura.
@@ -330,6 +410,13 @@ impl Pass<'_> {
     fn verdict(&self, step: &Step) -> Verdict {
         let id = self.status.session_id.clone().unwrap_or_default();
         match step {
+            Step::WriteSecret if self.observe_only() => Verdict::ready(
+                Reason::InSync,
+                format!(
+                    "session {id} is ready and as specified; observing only (managementPolicy \
+                     Observe)"
+                ),
+            ),
             Step::WriteSecret => Verdict::ready(Reason::Ready, format!("session {id} is ready")),
             Step::Wait(state) => {
                 Verdict::busy(state, format!("waiting for Aura: session {id} is {state}"))
@@ -338,6 +425,15 @@ impl Pass<'_> {
                 Reason::SessionFailed,
                 format!("Aura reports session {id} Failed: {why}"),
             ),
+            Step::Ended(state) if self.observe_only() => Verdict::stalled(
+                Reason::Expired,
+                format!(
+                    "session {id} is {state} in Aura; managementPolicy Observe creates nothing \
+                     (expiredPolicy does not apply): a new live session of this name is picked \
+                     up when one exists"
+                ),
+            ),
+            Step::Missing(why) => Verdict::stalled(Reason::SessionNotFound, why.clone()),
             Step::Ended(state) => Verdict::stalled(
                 Reason::Expired,
                 format!(

@@ -6,12 +6,9 @@
 //! the plan's only step is [`Step::Observe`](super::plan::Step::Observe), which `act` reports.
 //! The drift is computed by [`plan::differences`], from the same comparison `Full` acts on.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{InstanceId, InstanceStatus};
 use crate::controllers::{Error, Reason, events};
-use crate::crd::conditions::{self, DRIFTED, Desired};
 use crate::crd::instance::ManagementPolicy;
 
 impl Pass<'_> {
@@ -65,31 +62,10 @@ impl Pass<'_> {
         Ok(Observed { aura, instance })
     }
 
-    /// Records the drift in the Drifted condition (a Warning Event when it appears or changes)
+    /// Records the drift in the Drifted condition (see [`drift`](crate::controllers::drift))
     /// and says how the pass ended; calls nothing.
     pub(super) async fn report_drift(&mut self, differences: Vec<String>) -> Outcome {
-        let now = Time(jiff::Timestamp::now());
-        let generation = self.obj.metadata.generation;
-        let desired = if differences.is_empty() {
-            Desired::no(
-                DRIFTED,
-                Reason::InSync.as_str(),
-                "Aura matches the spec in every field the operator compares",
-            )
-        } else {
-            Desired::yes(
-                DRIFTED,
-                Reason::Drifted.as_str(),
-                format!("Aura differs from the spec: {}", differences.join("; ")),
-            )
-        };
-        let was = conditions::find(&self.status.conditions, DRIFTED).map(|c| c.message.clone());
-        let message = desired.message.clone();
-        conditions::set(&mut self.status.conditions, desired, generation, now);
-        if !differences.is_empty() && was.as_deref() != Some(message.as_str()) {
-            let note = format!("{message} (managementPolicy Observe: nothing is changed)");
-            events::warning(self.ctx, &*self.obj, Reason::Drifted.as_str(), note).await;
-        }
+        self.record_drift(&differences).await;
         let status = self
             .status
             .status
@@ -99,10 +75,5 @@ impl Pass<'_> {
             status,
             differences,
         }
-    }
-
-    /// Drops the Drifted condition of a resource that manages its instance fully again.
-    pub(super) fn forget_drift(&mut self) {
-        self.status.conditions.retain(|c| c.type_ != DRIFTED);
     }
 }

@@ -8,6 +8,10 @@
 //!
 //! There is no finalizer: Aura cannot delete a snapshot, so deleting the resource only removes
 //! it from Kubernetes.
+//!
+//! Observe-only (`spec.managementPolicy: Observe`): the snapshot must be named by
+//! `spec.snapshotId`; the pass only reads it (and, for a credential limited to tenants, its
+//! instance) and mirrors it. No path under Observe reaches [`take`]'s request.
 
 mod take;
 
@@ -20,6 +24,7 @@ use super::references::{self, Reasons};
 use crate::aura::{self, InstanceId, Snapshot, SnapshotStatus};
 use crate::crd::AuraSnapshot;
 use crate::crd::common::CredentialsSecretRef;
+use crate::crd::instance::ManagementPolicy;
 
 pub use take::recognise;
 
@@ -49,6 +54,15 @@ impl Reconciler for AuraSnapshot {
             return Err(Error::invalid(
                 "instanceRef",
                 "name the instance: set instanceRef or instanceId",
+            ));
+        }
+        if self.spec.management_policy == ManagementPolicy::Observe
+            && self.spec.snapshot_id.is_none()
+        {
+            return Err(Error::invalid(
+                "snapshotId",
+                "managementPolicy Observe needs the id of an existing snapshot; the operator \
+                 never takes one while it only observes",
             ));
         }
         Ok(())
@@ -99,8 +113,12 @@ impl Reconciler for AuraSnapshot {
             && pass.status.create_intent.is_none()
     }
 
-    fn ready_note(_: &Pass<'_>) -> String {
-        "the snapshot is completed; it can be a restore or clone source".to_owned()
+    fn ready_note(pass: &Pass<'_>) -> String {
+        let note = "the snapshot is completed; it can be a restore or clone source";
+        if pass.observe_only() {
+            return format!("{note} (observing only: managementPolicy Observe)");
+        }
+        note.to_owned()
     }
 }
 
@@ -125,6 +143,11 @@ const INSTANCE_REF: Reasons = Reasons {
 type Pass<'c> = pass::Pass<'c, AuraSnapshot>;
 
 impl Pass<'_> {
+    /// Whether this resource only reads the snapshot `spec.snapshotId` names.
+    fn observe_only(&self) -> bool {
+        self.obj.spec.management_policy == ManagementPolicy::Observe
+    }
+
     /// The instance to snapshot and the credential to use. Once the instance is known, a
     /// referenced AuraInstance that has gone does not stop the snapshot from being reported.
     async fn resolve_instance(&self) -> Result<(InstanceId, Option<CredentialSource>)> {
@@ -206,6 +229,10 @@ impl Pass<'_> {
     fn verdict(&self, outcome: &Outcome) -> Verdict {
         let id = self.status.snapshot_id.clone().unwrap_or_default();
         match outcome {
+            Outcome::Completed if self.observe_only() => Verdict::ready(
+                Reason::Completed,
+                format!("snapshot {id} is completed; observing only (managementPolicy Observe)"),
+            ),
             Outcome::Completed => {
                 Verdict::ready(Reason::Completed, format!("snapshot {id} is completed"))
             }

@@ -62,6 +62,10 @@ impl Pass<'_> {
         if let Some(id) = self.obj.spec.snapshot_id.clone() {
             return self.adopt(aura, instance, &id).await;
         }
+        if self.observe_only() {
+            // validate() refuses this first; kept so that no Observe path can take a snapshot.
+            return Err(Error::invalid("snapshotId", "managementPolicy Observe needs it").into());
+        }
         if let Some(intent) = self.status.create_intent.clone()
             && let Some(found) = self.find_requested(aura, instance, &intent).await?
         {
@@ -131,10 +135,16 @@ impl Pass<'_> {
             .await
             .map_err(|e| {
                 if e.is_not_found() {
+                    let observing = if self.observe_only() {
+                        "; under managementPolicy Observe the operator never takes one"
+                    } else {
+                        ""
+                    };
                     Error::invalid(
                         "snapshotId",
                         format!(
-                            "instance {instance} has no snapshot {id} visible to this credential"
+                            "instance {instance} has no snapshot {id} visible to this \
+                             credential{observing}"
                         ),
                     )
                 } else {
@@ -142,13 +152,21 @@ impl Pass<'_> {
                 }
             })?;
         self.record(&snapshot).await?;
-        events::normal(
-            self.ctx,
-            &*self.obj,
-            "Adopted",
-            format!("adopted existing snapshot {id} of instance {instance}"),
-        )
-        .await;
+        let (reason, note) = if self.observe_only() {
+            (
+                "Observing",
+                format!(
+                    "observing snapshot {id} of instance {instance}: managementPolicy is \
+                     Observe, nothing in Aura is changed"
+                ),
+            )
+        } else {
+            (
+                "Adopted",
+                format!("adopted existing snapshot {id} of instance {instance}"),
+            )
+        };
+        events::normal(self.ctx, &*self.obj, reason, note).await;
         Ok(snapshot)
     }
 
