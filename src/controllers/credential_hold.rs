@@ -106,8 +106,10 @@ async fn needed_by(
 }
 
 /// Whether an AuraInstance's cleanup calls Aura (and so needs its credential).
+/// Not under managementPolicy Observe, whose cleanup never calls Aura whatever deletionPolicy says.
 pub fn needs_for_cleanup(instance: &AuraInstance) -> bool {
     instance.spec.deletion_policy == DeletionPolicy::Delete
+        && instance.spec.management_policy != ManagementPolicy::Observe
 }
 
 /// The credentials Secret a GdsSession's cleanup uses: its own, or the one it was created with.
@@ -171,4 +173,28 @@ async fn sweep(secret: Arc<PartialObjectMeta<Secret>>, ctx: Arc<Context>) -> Res
         return Ok(Action::await_change());
     }
     Ok(Action::requeue(ctx.timing.poll.initial))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(policy: &str, management: &str) -> AuraInstance {
+        serde_json::from_value(json!({
+            "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+            "metadata": {"name": "orders"},
+            "spec": {"instanceId": "c9f0d13a", "cloudProvider": "gcp", "region": "europe-west1",
+                     "type": "professional-db", "memory": "2GB",
+                     "deletionPolicy": policy, "managementPolicy": management}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_managed_instance_with_delete_needs_its_credentials_for_cleanup() {
+        assert!(needs_for_cleanup(&instance("Delete", "Full")));
+        assert!(!needs_for_cleanup(&instance("Retain", "Full")));
+        // Observe never deletes in Aura, so it must not keep a Secret from going.
+        assert!(!needs_for_cleanup(&instance("Delete", "Observe")));
+    }
 }
