@@ -9,7 +9,7 @@ use crate::support::operator::{
     user_patch,
 };
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
-use aura_operator::emulator::{DEFAULT_TENANT_ID, SnapshotProfile, SnapshotStatus};
+use aura_operator::emulator::DEFAULT_TENANT_ID;
 use kube::api::Patch;
 use serde_json::json;
 
@@ -289,17 +289,7 @@ fn stalled_with<K: crate::support::operator::HasConditions>(obj: &K, reason: &st
 async fn an_observed_snapshot_is_read_and_never_taken_even_on_deletion() {
     let op = Operator::start().await;
     let (id, _) = op.made_in_aura("nightly").await;
-    let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
-    let scheduled = op
-        .emu
-        .handle()
-        .add_snapshot(
-            &id,
-            SnapshotProfile::Scheduled,
-            SnapshotStatus::Completed,
-            yesterday,
-        )
-        .unwrap();
+    let scheduled = op.scheduled_snapshot_of(&id);
     let before = changing_calls(&op);
     op.create::<AuraSnapshot>(resource(
         "AuraSnapshot",

@@ -45,6 +45,17 @@ fn wants(obj: &AuraInstance) -> Option<ScheduledState> {
     Some(obj.status.as_ref()?.schedule.as_ref()?.wants)
 }
 
+fn expires_at(obj: &AuraInstance) -> Timestamp {
+    obj.status
+        .as_ref()
+        .unwrap()
+        .expiry
+        .as_ref()
+        .unwrap()
+        .expires_at
+        .0
+}
+
 fn instance_id(obj: &AuraInstance) -> String {
     obj.status.as_ref().unwrap().instance_id.clone().unwrap()
 }
@@ -282,15 +293,7 @@ async fn extending_expiry_keeps_the_resource_and_retain_keeps_the_instance() {
         .await;
     let ready = op.wait_for("preview", "Ready", is_ready).await;
     let id = instance_id(&ready);
-    let first = ready
-        .status
-        .as_ref()
-        .unwrap()
-        .expiry
-        .clone()
-        .unwrap()
-        .expires_at
-        .0;
+    let first = expires_at(&ready);
 
     // Extended to a day before the two hours are up: the new time, a new warning later.
     op.patch_spec("preview", json!({"expireAfter": "1d"})).await;
@@ -302,15 +305,7 @@ async fn extending_expiry_keeps_the_resource_and_retain_keeps_the_instance() {
                 .is_some_and(|e| e.expires_at.0 > first)
         })
         .await;
-    let later = extended
-        .status
-        .as_ref()
-        .unwrap()
-        .expiry
-        .clone()
-        .unwrap()
-        .expires_at
-        .0;
+    let later = expires_at(&extended);
     assert_eq!(
         later.duration_since(first),
         jiff::SignedDuration::from_hours(22)

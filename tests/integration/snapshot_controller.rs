@@ -247,17 +247,7 @@ async fn a_restart_at_every_moment_of_taking_leaves_one_snapshot() {
 async fn an_existing_scheduled_snapshot_is_adopted_and_restores_an_instance_by_name() {
     let op = Operator::start().await;
     let id = running_instance(&op, "prod").await;
-    let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
-    let scheduled = op
-        .emu
-        .handle()
-        .add_snapshot(
-            &id,
-            SnapshotProfile::Scheduled,
-            SnapshotStatus::Completed,
-            yesterday,
-        )
-        .unwrap();
+    let scheduled = op.scheduled_snapshot_of(&id);
     op.create::<AuraSnapshot>(snapshot(
         "nightly",
         json!({"instanceRef": {"name": "prod"}, "snapshotId": scheduled}),

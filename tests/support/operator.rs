@@ -10,7 +10,7 @@ use aura_operator::controllers::{
     AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, Timing,
 };
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
-use aura_operator::emulator::{EmulatorConfig, RunningEmulator};
+use aura_operator::emulator::{EmulatorConfig, RunningEmulator, SnapshotProfile, SnapshotStatus};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -234,6 +234,20 @@ impl Operator {
             }
         }
         (id.to_string(), created.password.expose_secret().to_owned())
+    }
+
+    /// A Completed snapshot that Aura's daily schedule took of instance `id` yesterday; its id.
+    pub fn scheduled_snapshot_of(&self, id: &str) -> String {
+        let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
+        self.emu
+            .handle()
+            .add_snapshot(
+                id,
+                SnapshotProfile::Scheduled,
+                SnapshotStatus::Completed,
+                yesterday,
+            )
+            .expect("a snapshot of a known instance")
     }
 
     pub fn instances(&self) -> Api<AuraInstance> {
