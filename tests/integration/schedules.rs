@@ -210,7 +210,12 @@ async fn an_instance_aura_resumes_after_thirty_days_is_paused_again() {
         })
         .await;
     assert_eq!(instance_id(&warned), id);
-    let again = settled_in(&op, "idle", "paused").await;
+    // The Event comes before the status of its pass is written: wait for the pause itself.
+    let again = op
+        .wait_for("idle", "paused again", |i| {
+            pauses(&op) == 2 && is_ready(i) && aura_status(i) == Some("paused")
+        })
+        .await;
     assert_eq!(instance_id(&again), id);
     assert_eq!(
         (pauses(&op), resumes(&op)),
