@@ -231,21 +231,46 @@ impl Pass<'_> {
         Ok(false)
     }
 
+    /// The instance the spec attaches the session to: the referenced AuraInstance's, or
+    /// `instanceId`; None for a standalone session.
+    pub(super) fn attached_to(
+        &self,
+        referenced: Option<&ReferencedInstance>,
+    ) -> Result<Option<InstanceId>> {
+        Ok(match (referenced, &self.obj.spec.instance_id) {
+            (Some(found), _) => Some(found.id.clone()),
+            (None, Some(id)) => Some(InstanceId::new(id.as_str()).map_err(|_| {
+                Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
+            })?),
+            (None, None) => None,
+        })
+    }
+
+    /// The tenant the spec names: `tenantId`, or `tenantName` looked up; None when it names none.
+    pub(super) async fn spec_tenant(&self, aura: &aura::Client) -> Result<Option<TenantId>> {
+        let spec = &self.obj.spec;
+        Ok(match (&spec.tenant_id, &spec.tenant_name) {
+            (Some(id), _) => Some(
+                TenantId::new(id.as_str())
+                    .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
+            ),
+            (None, Some(name)) => Some(
+                aura.tenants()
+                    .find_id_by_name(name)
+                    .await
+                    .map_err(as_spec_error)?,
+            ),
+            (None, None) => None,
+        })
+    }
+
     /// Where the session runs. An attached session waits while its instance is not running.
     async fn placement(
         &mut self,
         aura: &aura::Client,
         referenced: Option<&ReferencedInstance>,
     ) -> Result<Placement> {
-        let spec = &self.obj.spec;
-        let attached = match (referenced, &spec.instance_id) {
-            (Some(found), _) => Some(found.id.clone()),
-            (None, Some(id)) => Some(InstanceId::new(id.as_str()).map_err(|_| {
-                Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
-            })?),
-            (None, None) => None,
-        };
-        match attached {
+        match self.attached_to(referenced)? {
             Some(instance_id) => self.attached(aura, instance_id).await,
             None => self.standalone(aura).await,
         }
@@ -287,20 +312,14 @@ impl Pass<'_> {
 
     /// In a tenant and region of its own (validate saw to it that they are given).
     async fn standalone(&mut self, aura: &aura::Client) -> Result<Placement> {
-        let spec = &self.obj.spec;
-        let tenant_id = match (&self.status.tenant_id, &spec.tenant_id, &spec.tenant_name) {
-            (Some(known), _, _) => TenantId::new(known.as_str()).map_err(Error::Aura)?,
-            (None, Some(id), _) => TenantId::new(id.as_str())
-                .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
-            (None, None, Some(name)) => aura
-                .tenants()
-                .find_id_by_name(name)
-                .await
-                .map_err(as_spec_error)?,
-            (None, None, None) => {
-                return Err(Error::invalid("instanceRef", "name an instance or a tenant").into());
-            }
+        let tenant_id = match &self.status.tenant_id {
+            Some(known) => TenantId::new(known.as_str()).map_err(Error::Aura)?,
+            None => self
+                .spec_tenant(aura)
+                .await?
+                .ok_or_else(|| Error::invalid("instanceRef", "name an instance or a tenant"))?,
         };
+        let spec = &self.obj.spec;
         let field = match spec.tenant_name {
             Some(_) => "tenantName",
             None => "tenantId",

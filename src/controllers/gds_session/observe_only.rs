@@ -10,7 +10,7 @@
 
 use super::ensure::Found;
 use super::{Pass, Result};
-use crate::aura::{self, InstanceId, Session, SessionFilter, SessionId, SessionStatus, TenantId};
+use crate::aura::{self, Session, SessionFilter, SessionId, SessionStatus};
 use crate::controllers::convert::provider;
 use crate::controllers::references::ReferencedInstance;
 use crate::controllers::{Error, events};
@@ -99,27 +99,8 @@ impl Pass<'_> {
         aura: &aura::Client,
         referenced: Option<&ReferencedInstance>,
     ) -> Result<SessionFilter> {
-        let spec = &self.obj.spec;
-        let instance_id = match (referenced, &spec.instance_id) {
-            (Some(found), _) => Some(found.id.clone()),
-            (None, Some(id)) => Some(InstanceId::new(id.as_str()).map_err(|_| {
-                Error::invalid("instanceId", format!("{id:?} is not an Aura instance id"))
-            })?),
-            (None, None) => None,
-        };
-        let tenant_id = match (&spec.tenant_id, &spec.tenant_name) {
-            (Some(id), _) => Some(
-                TenantId::new(id.as_str())
-                    .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
-            ),
-            (None, Some(name)) => Some(
-                aura.tenants()
-                    .find_id_by_name(name)
-                    .await
-                    .map_err(|e| Error::from_request(e, |_| "tenantName".to_owned()))?,
-            ),
-            (None, None) => None,
-        };
+        let instance_id = self.attached_to(referenced)?;
+        let tenant_id = self.spec_tenant(aura).await?;
         Ok(SessionFilter {
             tenant_id,
             instance_id,
