@@ -43,7 +43,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
-use kube_memory::{ApiServer, Counters};
+use memory_apiserver::{ApiServer, Counters};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_aura-operator");
@@ -151,7 +151,7 @@ async fn main() {
     let served = api
         .serve("127.0.0.1:0".parse().unwrap())
         .await
-        .expect("kube-memory serves on loopback");
+        .expect("memory-apiserver serves on loopback");
     let emulator_config = EmulatorConfig {
         timings: Timings::uniform(Duration::from_millis(options.transition_ms)),
         rate_limit_per_minute: Some(options.rate_limit),

@@ -13,7 +13,7 @@ use aura_operator::emulator::DEFAULT_TENANT_ID;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
-use kube_memory::ApiServer;
+use memory_apiserver::ApiServer;
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_aura-operator");
@@ -258,7 +258,7 @@ async fn run_without_a_reachable_cluster_exits_non_zero_and_says_why() {
         .and_then(|l| l.local_addr())
         .expect("a free port");
     let scratch = Scratch::new();
-    let kubeconfig = scratch.kubeconfig(&kube_memory::kubeconfig(&format!("http://{closed}"), NS));
+    let kubeconfig = scratch.kubeconfig(&memory_apiserver::kubeconfig(&format!("http://{closed}"), NS));
     let mut operator = Running::start(
         &kubeconfig,
         &[

@@ -256,7 +256,7 @@ async fn retain_keeps_the_secret_and_a_new_resource_adopts_with_the_password() {
 
     op.delete("kept").await;
     op.wait_gone("kept").await;
-    // kube-memory collects owned dependents as the garbage collector does: only a Secret
+    // memory-apiserver collects owned dependents as the garbage collector does: only a Secret
     // released from its owner is still here.
     let kept = op
         .secret("kept-connection")

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aura_operator::leader::{Attempt, Elector, LeaseConfig};
 use k8s_openapi::api::coordination::v1::Lease;
-use kube_memory::ApiServer;
+use memory_apiserver::ApiServer;
 
 fn config(identity: &str) -> LeaseConfig {
     LeaseConfig {

@@ -1,5 +1,5 @@
 //! Deleting a namespace that holds resources of all three kinds, with their credentials Secret
-//! beside them: kube-memory deletes everything in a terminating namespace at once, as the
+//! beside them: memory-apiserver deletes everything in a terminating namespace at once, as the
 //! namespace controller does (shared/kubernetes-facts.md), so the credentials Secret goes first
 //! unless something holds it.
 

@@ -14,7 +14,7 @@ use aura_operator::emulator::{EmulatorConfig, RunningEmulator, SnapshotProfile, 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube_memory::{ApiServer, Served};
+use memory_apiserver::{ApiServer, Served};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 

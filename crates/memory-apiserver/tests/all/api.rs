@@ -276,7 +276,7 @@ async fn the_status_subresource_and_the_main_resource_each_ignore_the_other() {
 
 #[tokio::test]
 async fn status_writes_on_a_type_without_a_status_subresource_are_not_found() {
-    let server = kube_memory::ApiServer::new();
+    let server = memory_apiserver::ApiServer::new();
     let api: Api<Widget> = Api::default_namespaced(server.client());
     let mut w = widget("w", 1);
     w.status = Some(WidgetStatus::default());

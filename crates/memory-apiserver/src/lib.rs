@@ -10,7 +10,7 @@
 //! use k8s_openapi::api::core::v1::ConfigMap;
 //! use kube::api::{Api, PostParams};
 //!
-//! let server = kube_memory::ApiServer::new();
+//! let server = memory_apiserver::ApiServer::new();
 //! let configmaps: Api<ConfigMap> = Api::default_namespaced(server.client());
 //! let mut cm = ConfigMap::default();
 //! cm.metadata.name = Some("settings".into());

@@ -21,7 +21,7 @@ fn loopback() -> std::net::SocketAddr {
 async fn a_client_built_from_the_written_kubeconfig_creates_reads_updates_and_deletes() {
     let api_server = server();
     let served = api_server.serve(loopback()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("kube-memory-{}", uuid::Uuid::new_v4()));
+    let dir = std::env::temp_dir().join(format!("memory-apiserver-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("kubeconfig");
     served.write_kubeconfig(&path, "default").unwrap();

@@ -1,4 +1,4 @@
-//! kube-memory's tests, compiled as one test binary (one link of the kube tree, not four).
+//! memory-apiserver's tests, compiled as one test binary (one link of the kube tree, not four).
 
 mod common;
 

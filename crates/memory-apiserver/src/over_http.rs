@@ -86,15 +86,15 @@ pub fn kubeconfig(server_url: &str, namespace: &str) -> String {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{
-            "name": "kube-memory",
+            "name": "memory-apiserver",
             "cluster": {"server": server_url, "insecure-skip-tls-verify": true},
         }],
-        "users": [{"name": "kube-memory", "user": {}}],
+        "users": [{"name": "memory-apiserver", "user": {}}],
         "contexts": [{
-            "name": "kube-memory",
-            "context": {"cluster": "kube-memory", "user": "kube-memory", "namespace": namespace},
+            "name": "memory-apiserver",
+            "context": {"cluster": "memory-apiserver", "user": "memory-apiserver", "namespace": namespace},
         }],
-        "current-context": "kube-memory",
+        "current-context": "memory-apiserver",
         "preferences": {},
     });
     serde_json::to_string_pretty(&config).unwrap_or_default()
@@ -143,7 +143,7 @@ async fn accept_loop(
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!(%error, "kube-memory accept failed");
+                    tracing::warn!(%error, "memory-apiserver accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             },
@@ -162,7 +162,7 @@ async fn serve_connection(stream: TcpStream, store: Arc<Mutex<Store>>) {
     let connection =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     if let Err(error) = connection.await {
-        tracing::debug!(%error, "kube-memory connection ended with an error");
+        tracing::debug!(%error, "memory-apiserver connection ended with an error");
     }
 }
 

@@ -129,7 +129,7 @@ pub async fn handle(
                 .is_some_and(|a| a.contains("as=PartialObjectMetadata")),
             body: &body,
         };
-        tracing::trace!(method = %parts.method, uri = %parts.uri, "kube-memory request");
+        tracing::trace!(method = %parts.method, uri = %parts.uri, "memory-apiserver request");
         let mut guard = lock(&store);
         let reply = dispatch(&mut guard, &call);
         settle(&store, &mut guard);

@@ -1,8 +1,8 @@
-//! kube-memory as an API server of its own on loopback, for running an operator binary or a
+//! memory-apiserver as an API server of its own on loopback, for running an operator binary or a
 //! container image (host network) against it with no cluster:
 //!
 //! ```text
-//! cargo run -p kube-memory --example serve -- --kubeconfig FILE [--crds DIR]
+//! cargo run -p memory-apiserver --example serve -- --kubeconfig FILE [--crds DIR]
 //!     [--create FILE.yaml]... [--wait-ready SECONDS] [--listen 127.0.0.1:0] [--namespace default]
 //! ```
 //!
@@ -22,7 +22,7 @@ use std::time::Duration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube_memory::ApiServer;
+use memory_apiserver::ApiServer;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ async fn main() -> ExitCode {
     match serve(&options).await {
         Ok(code) => code,
         Err(problem) => {
-            eprintln!("kube-memory serve: {problem}");
+            eprintln!("memory-apiserver serve: {problem}");
             ExitCode::FAILURE
         }
     }
@@ -118,7 +118,7 @@ async fn serve(options: &Options) -> Result<ExitCode, String> {
         .serve(options.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
-    eprintln!("kube-memory serving on {}", served.url());
+    eprintln!("memory-apiserver serving on {}", served.url());
 
     let mut created = Vec::new();
     for file in &options.create {

@@ -37,7 +37,7 @@ async fn delete_widget(client: &Client, name: &str, params: &DeleteParams) {
     widgets.delete(name, params).await.unwrap();
 }
 
-fn secret_exists(server: &kube_memory::ApiServer, name: &str) -> bool {
+fn secret_exists(server: &memory_apiserver::ApiServer, name: &str) -> bool {
     server.get("", "secrets", Some("default"), name).is_some()
 }
 
@@ -364,7 +364,7 @@ async fn with_a_gc_delay_a_reference_removed_in_the_meantime_still_saves_the_dep
 }
 
 /// Removes the finalizers of the terminating owner "instance", which then goes for good.
-async fn let_owner_go(widgets: &Api<Widget>, server: &kube_memory::ApiServer) {
+async fn let_owner_go(widgets: &Api<Widget>, server: &memory_apiserver::ApiServer) {
     widgets
         .patch(
             "instance",

@@ -34,8 +34,8 @@ pub struct WidgetStatus {
 }
 
 /// A server that knows widgets have a status subresource, as their CRD would declare.
-pub fn server() -> kube_memory::ApiServer {
-    kube_memory::ApiServer::new().with_status_subresource(GROUP, PLURAL)
+pub fn server() -> memory_apiserver::ApiServer {
+    memory_apiserver::ApiServer::new().with_status_subresource(GROUP, PLURAL)
 }
 
 pub fn widget(name: &str, size: i32) -> Widget {

@@ -131,7 +131,7 @@ fn error_policy(
 }
 
 fn start_controller(
-    server: &kube_memory::ApiServer,
+    server: &memory_apiserver::ApiServer,
 ) -> (Arc<Context>, tokio::task::JoinHandle<()>) {
     let client = server.client();
     let reporter = Reporter {
@@ -153,7 +153,7 @@ fn start_controller(
     (ctx, tokio::spawn(controller))
 }
 
-fn configmap_uid(server: &kube_memory::ApiServer, name: &str) -> Option<String> {
+fn configmap_uid(server: &memory_apiserver::ApiServer, name: &str) -> Option<String> {
     server
         .get("", "configmaps", Some("default"), name)
         .and_then(|cm| cm.pointer("/metadata/uid")?.as_str().map(str::to_string))
