@@ -37,6 +37,7 @@ mod counters;
 mod error;
 mod over_http;
 mod patch;
+pub mod registry;
 mod route;
 mod selector;
 mod service;
@@ -226,6 +227,15 @@ impl ApiServer {
             .into_iter()
             .filter_map(|object| serde_json::from_value(object).ok())
             .collect()
+    }
+
+    /// What the server knows of a type: the built-in catalog's entry, or what its stored CRD
+    /// declares (`None` for a type stored without either).
+    pub fn resource_info(&self, group: &str, plural: &str) -> Option<registry::ResourceInfo> {
+        lock(&self.store)
+            .registry
+            .get(&ResourceType::new(group, plural))
+            .cloned()
     }
 
     /// The current global resourceVersion (the one a LIST would report).

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::counters::{Counters, Fault};
 use crate::error::{ApiError, ApiResult};
+use crate::registry::Registry;
 
 /// How many changes are kept for watches to resume from before the oldest are forgotten.
 const HISTORY_LIMIT: usize = 10_000;
@@ -71,6 +72,11 @@ impl ResourceType {
 
     pub fn namespaces() -> Self {
         Self::new("", "namespaces")
+    }
+
+    /// CustomResourceDefinitions, whose objects declare the types the server serves.
+    pub fn is_crds(&self) -> bool {
+        self.group == "apiextensions.k8s.io" && self.plural == "customresourcedefinitions"
     }
 
     pub fn is_namespaces(&self) -> bool {
@@ -227,6 +233,8 @@ pub struct Store {
     status_subresources: HashSet<ResourceType>,
     /// The kind stored under each resource type, remembered so that empty lists can name it.
     kinds: HashMap<ResourceType, String>,
+    /// The types the server advertises: the built-in catalog and every stored CRD's.
+    pub registry: Registry,
     pub counters: Counters,
     pub faults: Vec<Fault>,
     /// How long the garbage collector waits before it deals with a dependent; `None` is at
@@ -281,6 +289,7 @@ impl Store {
 
     pub fn has_status_subresource(&self, resource: &ResourceType) -> bool {
         self.status_subresources.contains(resource)
+            || self.registry.has_status_subresource(resource)
     }
 
     pub fn resource_version(&self) -> u64 {
@@ -288,7 +297,10 @@ impl Store {
     }
 
     pub fn kind_of(&self, resource: &ResourceType) -> Option<&str> {
-        self.kinds.get(resource).map(String::as_str)
+        self.kinds
+            .get(resource)
+            .or_else(|| self.registry.get(resource).map(|info| &info.kind))
+            .map(String::as_str)
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Value> {
@@ -632,6 +644,9 @@ impl Store {
         if let Some(uid) = str_at(&object, "/metadata/uid") {
             self.uids.remove(uid);
         }
+        if key.resource.is_crds() {
+            self.registry.unregister_crd(&object);
+        }
         self.resource_version += 1;
         set_resource_version(&mut object, self.resource_version);
         self.publish(Change {
@@ -816,6 +831,10 @@ impl Store {
         set_resource_version(&mut object, self.resource_version);
         if let Some(uid) = str_at(&object, "/metadata/uid") {
             self.uids.insert(uid.to_string());
+        }
+        if key.resource.is_crds() {
+            // As a real server starts serving a type once its CRD is established.
+            self.registry.register_crd(&object);
         }
         self.objects.insert(key.clone(), object.clone());
         self.touch_namespace(&key);
