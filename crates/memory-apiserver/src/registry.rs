@@ -258,7 +258,7 @@ impl Registry {
             info.plural == name
                 || info.singular == name
                 || info.kind.to_ascii_lowercase() == name
-                || info.short_names.iter().any(|s| *s == name)
+                || info.short_names.contains(&name)
         })
     }
 }
@@ -426,7 +426,7 @@ mod tests {
         let groups = registry.groups();
         assert_eq!(groups[0], "");
         assert!(groups.contains(&"apps".to_string()));
-        assert_eq!(registry.find("ns").unwrap().namespaced, false);
+        assert!(!registry.find("ns").unwrap().namespaced);
         assert_eq!(registry.in_group_version("", "v1").count(), 7);
     }
 }
