@@ -34,7 +34,9 @@
 //! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
 
 mod counters;
+mod discovery;
 mod error;
+mod openapi;
 mod over_http;
 mod patch;
 pub mod registry;
