@@ -70,6 +70,12 @@ pub(crate) fn answer(store: &Mutex<Store>, parts: &Parts) -> Option<Response<Res
             let _ = check;
             Some(text_response(StatusCode::OK, "ok"))
         }
+        ["openapi", "v2"] => Some(crate::openapi::v2(
+            parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|value| value.to_str().ok()),
+        )),
         ["openapi", "v3", rest @ ..] => {
             let registry = lock(store).registry.clone();
             Some(crate::openapi::answer(&registry, rest))

@@ -16,8 +16,8 @@
 //!   DeleteOptions, ...): written out here with the structure the real server gives them and
 //!   shorter descriptions of our own.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -38,13 +38,13 @@ const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
 /// Answers `/openapi/v3` (`rest` empty) and `/openapi/v3/{rest...}`.
 pub(crate) fn answer(registry: &Registry, rest: &[&str]) -> Response<ResponseBody> {
     let found = match rest {
-        [] => Some(index(registry)),
-        ["api", "v1"] => document(registry, "", "v1"),
-        ["apis", group, version] => document(registry, group, version),
+        [] => Some(Bytes::from(index(registry).to_string())),
+        ["api", "v1"] => rendered(registry, "", "v1").map(|r| r.body.clone()),
+        ["apis", group, version] => rendered(registry, group, version).map(|r| r.body.clone()),
         _ => None,
     };
     match found {
-        Some(body) => json_response(StatusCode::OK, "application/json", &body),
+        Some(body) => bytes_response(StatusCode::OK, "application/json", body),
         None => {
             let error = ApiError::new(
                 404,
@@ -54,20 +54,72 @@ pub(crate) fn answer(registry: &Registry, rest: &[&str]) -> Response<ResponseBod
                     rest.join("/")
                 ),
             );
-            bytes_response(
+            json_response(
                 StatusCode::NOT_FOUND,
                 "application/json",
-                Bytes::from(error.to_status().to_string()),
+                &error.to_status(),
             )
         }
     }
+}
+
+/// `GET /openapi/v2`: an empty Swagger 2.0 document (no paths, no definitions), in protobuf when
+/// asked for (client-go decodes nothing else) or JSON. kubectl 1.32 reads v3; it asks for v2
+/// only to look for strategic merge on a type whose v3 PATCH does not take it (a CRD's), and
+/// falls back to its own knowledge when v2 names nothing, as it does here.
+pub(crate) fn v2(accept: Option<&str>) -> Response<ResponseBody> {
+    const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+    let title = "memory-apiserver (described in /openapi/v3)";
+    let protobuf_first = accept
+        .unwrap_or_default()
+        .split(',')
+        .next()
+        .is_some_and(|first| {
+            first
+                .trim()
+                .starts_with("application/com.github.proto-openapi.spec.v2")
+        });
+    if !protobuf_first {
+        let body = json!({
+            "swagger": "2.0",
+            "info": {"title": title, "version": GIT_VERSION},
+            "paths": {},
+            "definitions": {},
+        });
+        return json_response(StatusCode::OK, "application/json", &body);
+    }
+    // openapi.v2.Document: swagger = 1, info = 2 (Info: title = 1, version = 2), paths = 8,
+    // definitions = 9; every field length-delimited.
+    let mut info = Vec::new();
+    protobuf_field(&mut info, 1, title.as_bytes());
+    protobuf_field(&mut info, 2, GIT_VERSION.as_bytes());
+    let mut document = Vec::new();
+    protobuf_field(&mut document, 1, b"2.0");
+    protobuf_field(&mut document, 2, &info);
+    protobuf_field(&mut document, 8, &[]);
+    protobuf_field(&mut document, 9, &[]);
+    bytes_response(StatusCode::OK, PROTOBUF, Bytes::from(document))
+}
+
+/// Appends a length-delimited protobuf field.
+fn protobuf_field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+    let mut varint = |mut value: u64| {
+        while value >= 0x80 {
+            out.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    };
+    varint((number << 3) | 2);
+    varint(bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
 /// `GET /openapi/v3`: every group-version's document path with the hash of its content.
 pub fn index(registry: &Registry) -> Value {
     let mut paths = Map::new();
     for (group, version) in served_group_versions(registry) {
-        let Some(document) = document(registry, &group, &version) else {
+        let Some(rendered) = rendered(registry, &group, &version) else {
             continue;
         };
         let path = if group.is_empty() {
@@ -75,16 +127,49 @@ pub fn index(registry: &Registry) -> Value {
         } else {
             format!("apis/{group}/{version}")
         };
-        let url = format!("/openapi/v3/{path}?hash={}", content_hash(&document));
+        let url = format!("/openapi/v3/{path}?hash={}", rendered.hash);
         paths.insert(path, json!({"serverRelativeURL": url}));
     }
     json!({"paths": paths})
 }
 
-/// The SHA-512 of a document as served, in upper-case hex (as the real server writes it).
-fn content_hash(document: &Value) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA512, document.to_string().as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+/// A document as served, and the SHA-512 of those bytes in upper-case hex (as the real server
+/// writes it).
+struct Rendered {
+    body: Bytes,
+    hash: String,
+}
+
+/// The document of a group-version, serialized. Those with built-in types only never change,
+/// and the biggest (core/v1, with Pod) takes a while to build, so they are kept once built.
+fn rendered(registry: &Registry, group: &str, version: &str) -> Option<Arc<Rendered>> {
+    type Cache = Mutex<HashMap<(String, String), Arc<Rendered>>>;
+    static BUILT_IN_ONLY: OnceLock<Cache> = OnceLock::new();
+    let fixed = registry
+        .in_group_version(group, version)
+        .all(|info| !info.custom);
+    let key = (group.to_string(), version.to_string());
+    let cache = BUILT_IN_ONLY.get_or_init(Cache::default);
+    if fixed && let Some(found) = lock_cache(cache).get(&key) {
+        return Some(Arc::clone(found));
+    }
+    let body = document(registry, group, version)?.to_string();
+    let digest = ring::digest::digest(&ring::digest::SHA512, body.as_bytes());
+    let hash = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    let rendered = Arc::new(Rendered {
+        body: Bytes::from(body),
+        hash,
+    });
+    if fixed {
+        lock_cache(cache).insert(key, Arc::clone(&rendered));
+    }
+    Some(rendered)
+}
+
+fn lock_cache<T>(cache: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The OpenAPI v3 document of one group-version, or `None` when nothing is served there.
