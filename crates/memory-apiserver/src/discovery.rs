@@ -429,11 +429,20 @@ fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Valu
 
 /// One resource of an aggregated discovery document.
 fn discovered_resource(info: &ResourceInfo, version: &VersionInfo) -> Value {
+    // The real server names the group and version of a CRD's kinds, and leaves them empty
+    // ("the same as the resource's") for built-in kinds.
+    let response_kind = |group: &str, sub_version: &str, kind: &str| {
+        if !info.custom && group == info.group && sub_version == version.name {
+            json!({"group": "", "version": "", "kind": kind})
+        } else {
+            json!({"group": group, "version": sub_version, "kind": kind})
+        }
+    };
     let mut entry = Map::new();
     entry.insert("resource".into(), json!(info.plural));
     entry.insert(
         "responseKind".into(),
-        json!({"group": info.group, "version": version.name, "kind": info.kind}),
+        response_kind(&info.group, &version.name, &info.kind),
     );
     entry.insert(
         "scope".into(),
@@ -456,7 +465,7 @@ fn discovered_resource(info: &ResourceInfo, version: &VersionInfo) -> Value {
         .map(|sub| {
             json!({
                 "subresource": sub.name,
-                "responseKind": {"group": sub.group, "version": sub.version, "kind": sub.kind},
+                "responseKind": response_kind(&sub.group, &sub.version, &sub.kind),
                 "verbs": sub.verbs,
             })
         })

@@ -199,7 +199,8 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Option<Value
         schemas.insert(names.list.clone(), list_schema(info, served, &names));
         add_paths(&mut paths, info, served, &names);
     }
-    add_referenced(&mut schemas);
+    let from_paths = references(&Value::Object(paths.clone()));
+    add_referenced(&mut schemas, from_paths);
     let custom_only = types.iter().all(|(info, _)| info.custom);
     let info = if custom_only {
         json!({"title": "Kubernetes CRD Swagger", "version": "v0.1.0"})
@@ -299,7 +300,25 @@ fn custom_schema(info: &ResourceInfo, served: &VersionInfo) -> Value {
         .schema
         .clone()
         .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
-    object_schema(info, served, schema)
+    object_schema(info, served, go_numbers(schema))
+}
+
+/// Numbers as Go writes them: the real server holds schema numbers (maximum, minimum, ...) as
+/// float64 and writes a whole one without a fraction (`15.0` is published as `15`).
+fn go_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(number) if number.is_f64() => match number.as_f64() {
+            Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => json!(float as i64),
+            _ => Value::Number(number),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(go_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (key, go_numbers(value)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn list_schema(info: &ResourceInfo, served: &VersionInfo, names: &SchemaNames) -> Value {
@@ -322,10 +341,11 @@ fn list_schema(info: &ResourceInfo, served: &VersionInfo, names: &SchemaNames) -
     })
 }
 
-/// Adds every schema the ones present refer to (transitively), from the meta types and the
-/// built-in catalog.
-fn add_referenced(schemas: &mut BTreeMap<String, Value>) {
+/// Adds every schema the operations and the schemas present refer to (transitively), from the
+/// meta types and the built-in catalog.
+fn add_referenced(schemas: &mut BTreeMap<String, Value>, from_paths: Vec<String>) {
     let mut pending: Vec<String> = schemas.values().flat_map(references).collect();
+    pending.extend(from_paths);
     let mut seen: BTreeSet<String> = schemas.keys().cloned().collect();
     while let Some(name) = pending.pop() {
         if !seen.insert(name.clone()) {
@@ -974,7 +994,6 @@ fn meta_schemas() -> Vec<(String, Value)> {
             ("events.k8s.io", "v1"),
             ("policy", "v1"),
             ("rbac.authorization.k8s.io", "v1"),
-            ("apiextensions.k8s.io", "v1"),
         ])
         .map(
             |(group, version)| json!({"group": group, "kind": "DeleteOptions", "version": version}),
