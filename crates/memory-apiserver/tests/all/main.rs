@@ -8,5 +8,6 @@ mod discovery;
 mod field_managers;
 mod gc;
 mod http;
+mod kubectl;
 mod namespaces;
 mod watch;
