@@ -66,10 +66,7 @@ pub(crate) fn answer(store: &Mutex<Store>, parts: &Parts) -> Option<Response<Res
             "application/json",
             &version_info(),
         )),
-        [check @ ("healthz" | "readyz" | "livez"), ..] => {
-            let _ = check;
-            Some(text_response(StatusCode::OK, "ok"))
-        }
+        ["healthz" | "readyz" | "livez", ..] => Some(text_response(StatusCode::OK, "ok")),
         ["openapi", "v2"] => Some(crate::openapi::v2(
             parts
                 .headers
@@ -241,7 +238,7 @@ pub(crate) fn served_groups(registry: &Registry) -> Vec<ServedGroup> {
             .iter()
             .flat_map(|r| r.versions.iter().map(|v| v.name.clone()))
             .collect();
-        versions.sort_by(|a, b| version_priority(a).cmp(&version_priority(b)));
+        versions.sort_by_key(|version| version_priority(version));
         versions.dedup();
         groups.push((custom_only, ServedGroup { name, versions }));
     }
