@@ -21,7 +21,10 @@
 //! ```
 //!
 //! [`ApiServer::serve`] also puts the same store on a loopback HTTP port, with a kubeconfig for it,
-//! so that a program in another process (an operator binary) can be tested the same way.
+//! so that a program in another process (an operator binary, or the real `kubectl`) can use it.
+//! `/version`, the health checks, discovery (legacy and aggregated) and OpenAPI v3 are served
+//! from the [`registry`] (built-in catalog and stored CRDs), so kubectl finds, explains and
+//! applies types with its default flags.
 //!
 //! Any resource type is accepted without registration: the URL names group, plural and
 //! namespace, the body names apiVersion and kind. What it copies from the real server is what
@@ -31,10 +34,12 @@
 //! timestamps, simplified managedFields, garbage collection through ownerReferences (at once or
 //! after a delay) and namespace deletion as the namespace controller does it. What it does not
 //! do: admission (beyond refusing content in a terminating namespace), validation against
-//! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
+//! schemas, RBAC, field ownership and conflicts, pagination, dry runs.
 
 mod counters;
+mod discovery;
 mod error;
+mod openapi;
 mod over_http;
 mod patch;
 pub mod registry;

@@ -104,6 +104,10 @@ pub async fn handle(
     request: Request<kube::client::Body>,
 ) -> Response<ResponseBody> {
     let (parts, body) = request.into_parts();
+    // Version, health, discovery and OpenAPI: paths that name no resource.
+    if let Some(answer) = crate::discovery::answer(&store, &parts) {
+        return answer;
+    }
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {

@@ -4,8 +4,10 @@ mod common;
 
 mod api;
 mod controller;
+mod discovery;
 mod field_managers;
 mod gc;
 mod http;
+mod kubectl;
 mod namespaces;
 mod watch;
