@@ -482,9 +482,9 @@ async fn the_aura_openapi_document_has_the_real_paths_operations_and_schemas() {
         }
     }
 
-    // crds/aurainstance.yaml lists the enum value `OFF` unquoted: the real server's YAML 1.1
-    // reader (kubectl's too) took it for the boolean false, the YAML 1.2 reader used here keeps
-    // the string. That is a difference in reading the file, not in what the server publishes.
+    // The recording was made from crds/ as they were before `OFF` was quoted: kubectl's YAML 1.1
+    // reader took the bare enum value for the boolean false, and the server published that.
+    // The CRDs now quote it (`aura-operator crd`), so the string is what a server gets today.
     let mut real = real;
     let cdc = "/components/schemas/io.neo4j.aura.v1alpha1.AuraInstance/properties/spec/properties/cdcEnrichmentMode/enum/0";
     if real.pointer(cdc) == Some(&json!(false)) {
