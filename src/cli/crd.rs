@@ -108,7 +108,8 @@ mod tests {
 
     #[test]
     fn yaml11_booleans_are_quoted_outside_block_scalars() {
-        let yaml = "enum:\n- OFF\n- DIFF\nmode: on\nflag: true\ndescription: |-\n  no\n  - yes\nnext: n\n";
+        let yaml =
+            "enum:\n- OFF\n- DIFF\nmode: on\nflag: true\ndescription: |-\n  no\n  - yes\nnext: n\n";
         let quoted = quote_yaml11_booleans(yaml);
         assert_eq!(
             quoted,
@@ -123,7 +124,10 @@ mod tests {
     #[test]
     fn the_cdc_enum_is_written_quoted() {
         let text = render(&AuraInstance::crd()).unwrap();
-        assert!(text.contains("- 'OFF'"), "cdcEnrichmentMode's OFF is quoted");
+        assert!(
+            text.contains("- 'OFF'"),
+            "cdcEnrichmentMode's OFF is quoted"
+        );
         assert!(!text.contains("- OFF\n"));
     }
 }

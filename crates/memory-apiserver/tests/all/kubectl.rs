@@ -40,14 +40,23 @@ struct Run {
 
 impl Cluster {
     async fn start() -> Option<Self> {
+        Self::start_with(aura_server().await).await
+    }
+
+    /// Serves `server` to kubectl; `None` (skipped) without a kubectl, except on CI, where a
+    /// missing kubectl fails the test instead of passing it unseen.
+    async fn start_with(server: ApiServer) -> Option<Self> {
         let Some(kubectl) = kubectl_binary() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "kubectl is not on PATH on CI (.ci/run puts one there)"
+            );
             eprintln!(
                 "SKIPPED: kubectl is not on PATH, so the real-kubectl checks did not run \
                  (install kubectl 1.30+ to run them; CI has it)"
             );
             return None;
         };
-        let server = aura_server().await;
         server.create_namespace(NAMESPACE);
         let served = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let dir =
@@ -433,4 +442,30 @@ async fn kubectl_moves_a_client_side_applied_object_to_server_side_apply() {
             )
         );
     }
+}
+
+/// kubectl reads manifests as YAML 1.1, where a bare `OFF` is the boolean false: the CRDs in
+/// crds/ must reach the server with the enum values users write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_the_project_crds_with_their_enum_strings() {
+    let Some(mut cluster) = Cluster::start_with(ApiServer::new()).await else {
+        return;
+    };
+    cluster.ok(&["apply", "-f", "crds/"]).await;
+    let crd = cluster
+        .server
+        .get(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+            "aurainstances.aura.neo4j.io",
+        )
+        .expect("the CRD was stored");
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let modes = &schema["properties"]["spec"]["properties"]["cdcEnrichmentMode"]["enum"];
+    assert_eq!(
+        modes,
+        &serde_json::json!(["OFF", "DIFF", "FULL", null]),
+        "the enum as kubectl sent it"
+    );
 }
