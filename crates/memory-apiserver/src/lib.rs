@@ -42,6 +42,7 @@ mod error;
 mod openapi;
 mod over_http;
 mod patch;
+mod protobuf;
 pub mod registry;
 mod route;
 mod selector;
