@@ -48,13 +48,17 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
         )
     })?;
     let unknown = Unknown::parse(envelope)?;
-    if !unknown.content_encoding.is_empty() {
+    // `raw` in another encoding (never sent by kubectl: an empty contentType means protobuf).
+    if !unknown.content_encoding.is_empty()
+        || !(unknown.content_type.is_empty() || is_protobuf(Some(&unknown.content_type)))
+    {
         return Err(ApiError::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "protobuf body with contentEncoding {:?} is not supported here",
-                unknown.content_encoding
+                "protobuf envelope with contentEncoding {:?} and contentType {:?} is not \
+                 supported here",
+                unknown.content_encoding, unknown.content_type
             ),
         ));
     }
@@ -385,6 +389,7 @@ struct Unknown<'a> {
     kind: String,
     raw: &'a [u8],
     content_encoding: String,
+    content_type: String,
 }
 
 impl<'a> Unknown<'a> {
@@ -400,6 +405,7 @@ impl<'a> Unknown<'a> {
             kind: String::new(),
             raw: &[],
             content_encoding: String::new(),
+            content_type: String::new(),
         };
         let mut reader = Reader::new(bytes);
         while let Some((number, wire)) = reader.next_field().map_err(bad)? {
@@ -416,7 +422,7 @@ impl<'a> Unknown<'a> {
                 }
                 (2, Wire::Bytes(raw)) => unknown.raw = raw,
                 (3, Wire::Bytes(v)) => unknown.content_encoding = utf8(v).map_err(bad)?,
-                // contentType: empty means protobuf, the only encoding of `raw` sent in practice.
+                (4, Wire::Bytes(v)) => unknown.content_type = utf8(v).map_err(bad)?,
                 _ => {}
             }
         }
@@ -864,6 +870,17 @@ mod tests {
             decode(&envelope("v1", "Namespace", &raw)).unwrap()["metadata"]["name"],
             "x"
         );
+    }
+
+    #[test]
+    fn raw_in_another_encoding_is_415() {
+        let mut body = envelope("v1", "Secret", b"{}");
+        body.truncate(body.len() - 2); // drop the empty contentType
+        body.extend(bytes_field(4, b"application/json"));
+        assert_eq!(decode(&body).unwrap_err().code, 415);
+        let mut body = envelope("v1", "Secret", b"");
+        body.extend(bytes_field(3, b"gzip"));
+        assert_eq!(decode(&body).unwrap_err().code, 415);
     }
 
     #[test]
