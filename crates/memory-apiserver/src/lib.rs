@@ -24,7 +24,8 @@
 //! so that a program in another process (an operator binary, or the real `kubectl`) can use it.
 //! `/version`, the health checks, discovery (legacy and aggregated) and OpenAPI v3 are served
 //! from the [`registry`] (built-in catalog and stored CRDs), so kubectl finds, explains and
-//! applies types with its default flags.
+//! applies types with its default flags. The protobuf bodies of kubectl's imperative creates
+//! are decoded for Namespace, Secret, ConfigMap and ServiceAccount (other types get 415).
 //!
 //! Any resource type is accepted without registration: the URL names group, plural and
 //! namespace, the body names apiVersion and kind. What it copies from the real server is what
@@ -42,6 +43,7 @@ mod error;
 mod openapi;
 mod over_http;
 mod patch;
+mod protobuf;
 pub mod registry;
 mod route;
 mod selector;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::counters::{FieldManagerKey, take_fault};
 use crate::error::{ApiError, ApiResult};
 use crate::patch::{self, PatchKind};
+use crate::protobuf;
 use crate::route::{Query, Route};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
@@ -238,7 +239,7 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         ("list", _) => list(store, call),
         ("watch", _) => watch(store, call),
         ("create", None) => {
-            let object = patch::parse_json(call.body)?;
+            let object = protobuf::request_object(call.body, call.content_type)?;
             let created = store.create(
                 &call.resource(),
                 call.route.namespace.as_deref(),
@@ -249,7 +250,7 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
             Ok(Reply::Object(StatusCode::CREATED, created))
         }
         ("update", Some(name)) => {
-            let candidate = patch::parse_json(call.body)?;
+            let candidate = protobuf::request_object(call.body, call.content_type)?;
             let updated = store.update(&call.key(name), candidate, target, &call.writer(false))?;
             Ok(Reply::Object(StatusCode::OK, updated))
         }
