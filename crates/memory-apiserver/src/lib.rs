@@ -35,6 +35,8 @@
 
 mod counters;
 mod error;
+mod events;
+mod jsonpath;
 mod over_http;
 mod patch;
 pub mod registry;
@@ -42,6 +44,7 @@ mod route;
 mod selector;
 mod service;
 mod store;
+mod table;
 mod watch;
 
 use std::future::Future;
@@ -104,6 +107,16 @@ impl ApiServer {
     /// alone, and writes to `.../status` change nothing else.
     pub fn with_status_subresource(self, group: &str, plural: &str) -> Self {
         lock(&self.store).register_status_subresource(ResourceType::new(group, plural));
+        self
+    }
+
+    /// Refuses to create an object in a namespace that has no Namespace object, as a real
+    /// server's NamespaceLifecycle admission does: 404 `namespaces "x" not found` (for
+    /// server-side apply that would create, and Events of either API, too). Off by default, so
+    /// that tests can use namespaces they never created; the sandbox turns it on, as users'
+    /// `kubectl` expects.
+    pub fn with_namespace_lifecycle(self) -> Self {
+        lock(&self.store).namespace_lifecycle = true;
         self
     }
 
@@ -200,13 +213,20 @@ impl ApiServer {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<Value> {
-        let key = ObjectKey::new(&ResourceType::new(group, plural), namespace, name);
-        lock(&self.store).get(&key).cloned()
+        let resource = ResourceType::new(group, plural);
+        let key = ObjectKey::new(&events::storage_of(&resource), namespace, name);
+        let object = lock(&self.store).get(&key).cloned()?;
+        Some(service::view_of(&resource, object))
     }
 
     /// Stored objects of one type in one namespace, or in all namespaces with `None`.
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
-        lock(&self.store).list(&ResourceType::new(group, plural), namespace)
+        let resource = ResourceType::new(group, plural);
+        lock(&self.store)
+            .list(&events::storage_of(&resource), namespace)
+            .into_iter()
+            .map(|object| service::view_of(&resource, object))
+            .collect()
     }
 
     /// [`get`](Self::get) for a typed resource; `None` also when the object does not decode as `K`.

@@ -247,6 +247,10 @@ pub struct Store {
     /// Namespaces whose content changed since the last [`settle`](Self::settle); the namespace
     /// controller looks at the terminating ones.
     touched_namespaces: BTreeSet<String>,
+    /// Whether a create needs its Namespace object to exist (404 otherwise), as the real
+    /// server's NamespaceLifecycle admission does. Off by default, so that tests can create
+    /// objects in namespaces they never created.
+    pub namespace_lifecycle: bool,
 }
 
 impl Store {
@@ -373,6 +377,12 @@ impl Store {
                 name,
                 namespace,
             ));
+        }
+        if let Some(namespace) = namespace
+            && self.namespace_lifecycle
+            && !self.objects.contains_key(&namespace_key(namespace))
+        {
+            return Err(ApiError::namespace_not_found(namespace));
         }
         if meta
             .get("resourceVersion")
