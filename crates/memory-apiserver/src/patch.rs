@@ -417,7 +417,10 @@ mod tests {
             },
         });
         let out = apply(PatchKind::StrategicMerge, &current, &body(patch)).unwrap();
-        assert_eq!(out["metadata"], json!({"finalizers": ["a", "b"]}));
+        assert_eq!(
+            out["metadata"],
+            json!({"finalizers": ["a", "b"], "annotations": {}})
+        );
         assert_eq!(
             out["spec"]["template"]["spec"]["containers"],
             json!([
