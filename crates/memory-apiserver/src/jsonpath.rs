@@ -343,7 +343,10 @@ mod tests {
             Some(json!("True"))
         );
         assert_eq!(
-            first(r#".status.conditions[?(@.type == 'Drifted')].status"#, &object),
+            first(
+                r#".status.conditions[?(@.type == 'Drifted')].status"#,
+                &object
+            ),
             Some(json!("False"))
         );
         assert_eq!(

@@ -320,7 +320,9 @@ mod tests {
             "reportingComponent": "aura-operator",
         });
         let sel = |s: &str| FieldSelector::parse(Some(s)).unwrap().matches(&event);
-        assert!(sel(r"involvedObject.kind=AuraInstance,involvedObject.name=a\,b\=c,involvedObject.uid=u1"));
+        assert!(sel(
+            r"involvedObject.kind=AuraInstance,involvedObject.name=a\,b\=c,involvedObject.uid=u1"
+        ));
         assert!(!sel(r"involvedObject.name=a\,b"));
         assert!(sel("source=aura-operator"));
         assert!(sel("involvedObject.namespace="), "absent reads as empty");

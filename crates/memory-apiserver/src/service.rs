@@ -266,7 +266,10 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
                 .get(&key)
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(group, plural, name))?;
-            Ok(Reply::Object(StatusCode::OK, represent(store, call, object)))
+            Ok(Reply::Object(
+                StatusCode::OK,
+                represent(store, call, object),
+            ))
         }
         ("list", _) => list(store, call),
         ("watch", _) => watch(store, call),
@@ -363,8 +366,7 @@ fn watch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         None => DEFAULT_WATCH_TIMEOUT,
     };
     let resource = call.resource();
-    let opening = match store.open_watch(&call.storage(), call.route.namespace.as_deref(), start)
-    {
+    let opening = match store.open_watch(&call.storage(), call.route.namespace.as_deref(), start) {
         Ok(opening) => opening,
         // The real server answers 200 and reports the expiry inside the stream.
         Err(expired) if expired.code == 410 => {

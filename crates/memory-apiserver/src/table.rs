@@ -288,10 +288,7 @@ impl Printer {
                 }));
                 cells
             }
-            Cells::Default => vec![
-                name,
-                json!(text(object, "/metadata/creationTimestamp")),
-            ],
+            Cells::Default => vec![name, json!(text(object, "/metadata/creationTimestamp"))],
             Cells::BuiltIn(kind) => built_in_cells(kind, object),
         }
     }
@@ -371,12 +368,7 @@ fn built_in_columns(kind: BuiltIn) -> Vec<Column> {
             Column::new("Reason", "string", "Why the event happened, in CamelCase."),
             Column::new("Object", "string", "The object the event is about."),
             Column::new("Subobject", "string", "The field path in that object.").wide(),
-            Column::new(
-                "Source",
-                "string",
-                "The components reporting this event.",
-            )
-            .wide(),
+            Column::new("Source", "string", "The components reporting this event.").wide(),
             Column::new("Message", "string", "What happened, for humans."),
             Column::new("First Seen", "string", "When the event was first seen.").wide(),
             Column::new("Count", "string", "How many times the event happened.").wide(),
@@ -727,7 +719,10 @@ mod tests {
         assert_eq!(custom_cell("integer", Some(&json!(3.7))), json!(3));
         assert_eq!(custom_cell("integer", Some(&json!("3"))), Value::Null);
         assert_eq!(custom_cell("boolean", Some(&json!(true))), json!(true));
-        assert_eq!(custom_cell("date", Some(&json!("junk"))), json!("<invalid>"));
+        assert_eq!(
+            custom_cell("date", Some(&json!("junk"))),
+            json!("<invalid>")
+        );
     }
 
     #[test]

@@ -110,9 +110,12 @@ fn render(change: &Change, watching: &Watching) -> Option<Bytes> {
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            options
-                .printer
-                .table(std::slice::from_ref(&object), format, rv.as_deref(), headers)
+            options.printer.table(
+                std::slice::from_ref(&object),
+                format,
+                rv.as_deref(),
+                headers,
+            )
         }
     };
     Some(line(

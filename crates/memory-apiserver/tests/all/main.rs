@@ -7,5 +7,7 @@ mod controller;
 mod field_managers;
 mod gc;
 mod http;
+mod kubectl_replay;
 mod namespaces;
+mod tables;
 mod watch;
