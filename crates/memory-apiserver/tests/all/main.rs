@@ -4,6 +4,7 @@ mod common;
 
 mod api;
 mod controller;
+mod event_apis;
 mod field_managers;
 mod gc;
 mod http;
