@@ -9,6 +9,7 @@ mod field_managers;
 mod gc;
 mod http;
 mod kubectl_replay;
+mod kubectl_writes;
 mod namespaces;
 mod tables;
 mod watch;
