@@ -444,7 +444,7 @@ impl Store {
             namespace_name_label(&mut object, &name);
         }
         fold_string_data(resource, &mut object);
-        record_manager(&mut object, writer, None);
+        record_manager(&mut object, None, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
     }
@@ -572,7 +572,7 @@ impl Store {
             "managedFields",
             current.pointer("/metadata/managedFields").cloned(),
         );
-        record_manager(&mut next, writer, subresource.name());
+        record_manager(&mut next, Some(&current), writer, subresource.name());
         let stored = self.commit(key.clone(), next, ChangeKind::Modified, Some(current));
         if ready_to_remove(&key.resource, &stored) {
             return Ok(self.remove(key));
@@ -1122,19 +1122,42 @@ fn set_namespace_conditions(namespace: &mut Value, remaining: &[(&ObjectKey, &Va
 }
 
 /// Records a write in `metadata.managedFields`, simplified: one entry per (manager, operation,
-/// subresource), whose apiVersion and time the latest such write sets; no `fieldsV1`.
-fn record_manager(object: &mut Value, writer: &Writer, subresource: Option<&str>) {
+/// subresource), whose apiVersion and time the latest such write sets, and whose `fieldsV1`
+/// (`fieldsType: FieldsV1`, which kubectl's apply reads) is every field the manager's writes
+/// set or changed so far (lists as whole fields; fields it removed stay in its set).
+fn record_manager(
+    object: &mut Value,
+    previous: Option<&Value>,
+    writer: &Writer,
+    subresource: Option<&str>,
+) {
     let api_version = writer
         .api_version
         .clone()
         .or_else(|| str_at(object, "/apiVersion").map(str::to_string))
         .unwrap_or_default();
     let operation = if writer.apply { "Apply" } else { "Update" };
+    let same = |e: &Value| {
+        str_at(e, "/manager") == Some(writer.manager.as_str())
+            && str_at(e, "/operation") == Some(operation)
+            && str_at(e, "/subresource") == subresource
+    };
+    let mut fields = object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .and_then(|entries| entries.iter().find(|e| same(e)))
+        .and_then(|e| e.get("fieldsV1"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    union_fields(&mut fields, &changed_fields(previous, object, Level::Top));
     let mut entry = json!({
         "manager": writer.manager,
         "operation": operation,
         "apiVersion": api_version,
         "time": now(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
     });
     if let Some(subresource) = subresource {
         entry["subresource"] = json!(subresource);
@@ -1159,6 +1182,82 @@ fn record_manager(object: &mut Value, writer: &Writer, subresource: Option<&str>
     match entries.iter_mut().find(|e| same(e)) {
         Some(existing) => *existing = entry,
         None => entries.push(entry),
+    }
+}
+
+/// The fields (as a `fieldsV1` set: `f:name` keys, `.` for a map itself) whose values `next`
+/// has and `previous` had not, leaving out what the server owns (apiVersion, kind, and
+/// metadata's name, namespace, uid, resourceVersion, generation, timestamps, managedFields).
+fn changed_fields(previous: Option<&Value>, next: &Value, level: Level) -> Map<String, Value> {
+    const SERVER_OWNED_METADATA: &[&str] = &[
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+    ];
+    let mut set = Map::new();
+    let Some(fields) = next.as_object() else {
+        return set;
+    };
+    for (key, value) in fields {
+        let skipped = match level {
+            Level::Top => key == "apiVersion" || key == "kind",
+            Level::Metadata => SERVER_OWNED_METADATA.contains(&key.as_str()),
+            Level::Inner => false,
+        };
+        if skipped {
+            continue;
+        }
+        let before = previous.and_then(|p| p.get(key));
+        match value {
+            Value::Object(inner) if !inner.is_empty() => {
+                let inner_level = if level == Level::Top && key == "metadata" {
+                    Level::Metadata
+                } else {
+                    Level::Inner
+                };
+                let children = changed_fields(before, value, inner_level);
+                if !children.is_empty() {
+                    let mut map = Map::new();
+                    if inner_level == Level::Inner {
+                        map.insert(".".into(), json!({}));
+                    }
+                    map.extend(children);
+                    set.insert(format!("f:{key}"), Value::Object(map));
+                }
+            }
+            _ if before != Some(value) => {
+                set.insert(format!("f:{key}"), json!({}));
+            }
+            _ => {}
+        }
+    }
+    set
+}
+
+/// Where in an object [`changed_fields`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Metadata,
+    Inner,
+}
+
+/// Adds the fields of `more` to `set`.
+fn union_fields(set: &mut Map<String, Value>, more: &Map<String, Value>) {
+    for (key, value) in more {
+        match (set.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(added)) => union_fields(existing, added),
+            _ => {
+                set.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 
