@@ -11,5 +11,6 @@ mod http;
 mod kubectl_replay;
 mod kubectl_writes;
 mod namespaces;
+mod real_kubectl;
 mod tables;
 mod watch;
