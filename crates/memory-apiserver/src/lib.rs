@@ -29,7 +29,10 @@
 //! from a resourceVersion (and 410 once history is gone), no-op writes that change nothing,
 //! generation bumps on spec changes only, the status subresource, finalizers and deletion
 //! timestamps, simplified managedFields, garbage collection through ownerReferences (at once or
-//! after a delay) and namespace deletion as the namespace controller does it. What it does not
+//! after a delay) and namespace deletion as the namespace controller does it; and, for `kubectl`,
+//! server-side Tables (CRD printer columns and the common built-in printers, lists, single
+//! objects and watches), Events readable through both their APIs, strategic merge patches and
+//! YAML server-side apply bodies. What it does not
 //! do: admission (beyond refusing content in a terminating namespace), validation against
 //! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
 
@@ -219,7 +222,9 @@ impl ApiServer {
         Some(service::view_of(&resource, object))
     }
 
-    /// Stored objects of one type in one namespace, or in all namespaces with `None`.
+    /// Stored objects of one type in one namespace, or in all namespaces with `None`. Events
+    /// come in the shape of the API named: `("", "events")` core/v1, `("events.k8s.io",
+    /// "events")` events.k8s.io/v1 (the same objects).
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
         let resource = ResourceType::new(group, plural);
         lock(&self.store)

@@ -324,7 +324,7 @@ fn custom_cell(type_: &str, found: Option<&Value>) -> Value {
         ("boolean", Value::Bool(b)) => json!(b),
         ("date", Value::String(s)) => json!(
             s.parse::<jiff::Timestamp>()
-                .map_or_else(|_| "<invalid>".to_string(), |t| human_duration_since(t))
+                .map_or_else(|_| "<invalid>".to_string(), human_duration_since)
         ),
         _ => Value::Null,
     }

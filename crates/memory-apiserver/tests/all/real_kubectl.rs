@@ -466,9 +466,10 @@ async fn kubectl_gets_applies_describes_waits_and_deletes() {
     }
     assert!(seen[0].starts_with("NAME"), "{seen:?}");
     assert!(seen[1].starts_with("demo "), "{seen:?}");
-    let mut second = serde_json::from_str::<kube::api::DynamicObject>(&format!(
-        r#"{{"apiVersion":"aura.neo4j.io/v1alpha1","kind":"AuraInstance","metadata":{{"name":"second"}},"spec":{{"region":"us-east1"}}}}"#
-    ))
+    let mut second: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+        "metadata": {"name": "second"}, "spec": {"region": "us-east1"},
+    }))
     .unwrap();
     second.metadata.namespace = Some("facts".into());
     status.create(&Default::default(), &second).await.unwrap();
