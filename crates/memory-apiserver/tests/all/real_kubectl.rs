@@ -329,6 +329,10 @@ async fn kubectl_gets_applies_describes_waits_and_deletes() {
         "{out}"
     );
     assert!(out.contains("asked Aura for an instance"), "{out}");
+    let out = kubectl.ok(&["events", "--for", "aurainstance/demo"]).await;
+    assert!(out.contains("CreatingInAura"), "{out}");
+    let out = kubectl.ok(&["get", "events", "-o", "wide"]).await;
+    assert!(out.contains("aura-operator, aura-operator-0"), "{out}");
     let out = kubectl.ok(&["describe", "aurainstance", "demo"]).await;
     assert!(out.contains("Events:"), "{out}");
     assert!(
