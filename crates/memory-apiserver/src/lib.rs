@@ -34,7 +34,7 @@
 //! objects and watches), Events readable through both their APIs, strategic merge patches and
 //! YAML server-side apply bodies. What it does not
 //! do: admission (beyond refusing content in a terminating namespace), validation against
-//! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
+//! schemas, RBAC, discovery, field ownership and conflicts, pagination.
 
 mod counters;
 mod error;

@@ -259,7 +259,19 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         }
     };
     let name = call.route.name.as_deref();
-    let mut run = || match (verb, name) {
+    let dry_run = match call.query.get("dryRun") {
+        None => false,
+        Some("All") => matches!(
+            verb,
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        ),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
+    };
+    let run = |store: &mut Store| match (verb, name) {
         ("get", Some(name)) => {
             let key = call.key(name);
             let object = store
@@ -305,7 +317,28 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
                 .map_or("a collection", |_| "a named object")
         ))),
     };
-    run().map_err(|err| requalify(err, call))
+    let reply = if dry_run {
+        // The answer a real write would give, with the store as it was before (and the
+        // resourceVersion the object had, or none for a create).
+        let stored_rv = name
+            .and_then(|name| store.get(&call.key(name)))
+            .and_then(|object| object.pointer("/metadata/resourceVersion").cloned());
+        store.dry_run(run).map(|reply| match reply {
+            Reply::Object(status, mut object) => {
+                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    match &stored_rv {
+                        Some(rv) => meta.insert("resourceVersion".into(), rv.clone()),
+                        None => meta.remove("resourceVersion"),
+                    };
+                }
+                Reply::Object(status, object)
+            }
+            watch => watch,
+        })
+    } else {
+        run(store)
+    };
+    reply.map_err(|err| requalify(err, call))
 }
 
 /// Store errors name the stored resource; an `events.k8s.io` request's errors name its own

@@ -932,6 +932,36 @@ impl Store {
         })
     }
 
+    /// Runs `write` as a `dryRun=All` request: everything it would do is done (so its answer,
+    /// errors included, is the real one), then the store is put back as it was, no watch having
+    /// seen anything.
+    pub fn dry_run<T>(&mut self, write: impl FnOnce(&mut Self) -> T) -> T {
+        let objects = self.objects.clone();
+        let uids = self.uids.clone();
+        let resource_version = self.resource_version;
+        let history = self.history.clone();
+        let oldest_resumable = self.oldest_resumable;
+        let kinds = self.kinds.clone();
+        let registry = self.registry.clone();
+        let gc_queue = self.gc_queue.clone();
+        let gc_timers = self.gc_timers.clone();
+        let touched_namespaces = self.touched_namespaces.clone();
+        let watches = std::mem::take(&mut self.watches);
+        let result = write(self);
+        self.objects = objects;
+        self.uids = uids;
+        self.resource_version = resource_version;
+        self.history = history;
+        self.oldest_resumable = oldest_resumable;
+        self.kinds = kinds;
+        self.registry = registry;
+        self.gc_queue = gc_queue;
+        self.gc_timers = gc_timers;
+        self.touched_namespaces = touched_namespaces;
+        self.watches = watches;
+        result
+    }
+
     /// Forgets the change history and closes open watches, as an API server restart after an
     /// etcd compaction would: every resourceVersion handed out so far becomes too old to resume
     /// from, while a fresh LIST gives one that is not.

@@ -476,3 +476,121 @@ async fn creating_in_a_missing_namespace_is_refused_only_with_the_lifecycle_on()
     let (code, _) = send(&strict, "POST", uri, JSON_ACCEPT, None, Some(&object)).await;
     assert_eq!(code, 201);
 }
+
+/// `kubectl diff` and `--dry-run=server` send their writes with `dryRun=All`: the answer is
+/// what the write would give, and nothing is stored or watched.
+#[tokio::test]
+async fn dry_run_writes_answer_without_changing_anything() {
+    let server = server_with_crds().await;
+    let (_, created) = send(
+        &server,
+        "POST",
+        INSTANCES,
+        JSON_ACCEPT,
+        None,
+        Some(&demo("1GB")),
+    )
+    .await;
+    let rv = server.resource_version();
+    let mut events = watch(
+        &server,
+        &format!("{INSTANCES}?watch=true&resourceVersion={rv}"),
+        JSON_ACCEPT,
+    )
+    .await;
+
+    let patch = json!({"spec": {"memory": "2GB"}});
+    let (code, answer) = send(
+        &server,
+        "PATCH",
+        &format!("{INSTANCES}/demo?dryRun=All&fieldManager=kubectl-client-side-apply"),
+        JSON_ACCEPT,
+        Some(MERGE),
+        Some(&patch),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["spec"]["memory"], "2GB");
+    assert_eq!(answer["metadata"]["generation"], 2);
+    assert_eq!(
+        answer["metadata"]["resourceVersion"],
+        created["metadata"]["resourceVersion"]
+    );
+
+    let mut other = demo("1GB");
+    other["metadata"]["name"] = json!("other");
+    let (code, answer) = send(
+        &server,
+        "POST",
+        &format!("{INSTANCES}?dryRun=All"),
+        JSON_ACCEPT,
+        None,
+        Some(&other),
+    )
+    .await;
+    assert_eq!(code, 201, "{answer}");
+    assert!(answer["metadata"]["uid"].is_string());
+    assert!(answer["metadata"].get("resourceVersion").is_none());
+
+    let (code, _) = send(
+        &server,
+        "DELETE",
+        &format!("{INSTANCES}/demo?dryRun=All"),
+        JSON_ACCEPT,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    // Errors are the real ones.
+    let (code, _) = send(
+        &server,
+        "POST",
+        &format!("{INSTANCES}?dryRun=All"),
+        JSON_ACCEPT,
+        None,
+        Some(&demo("1GB")),
+    )
+    .await;
+    assert_eq!(code, 409);
+    let (code, _) = send(
+        &server,
+        "DELETE",
+        &format!("{INSTANCES}/demo?dryRun=Some"),
+        JSON_ACCEPT,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 422);
+
+    assert_eq!(server.resource_version(), rv, "nothing was written");
+    let stored = server
+        .get("aura.neo4j.io", "aurainstances", Some("facts"), "demo")
+        .unwrap();
+    assert_eq!(stored, created);
+    assert!(
+        server
+            .get("aura.neo4j.io", "aurainstances", Some("facts"), "other")
+            .is_none()
+    );
+    assert!(
+        events
+            .next_within(Duration::from_millis(200))
+            .await
+            .is_none(),
+        "no watch event"
+    );
+    // A real write after them is the next resourceVersion and the next event.
+    send(
+        &server,
+        "PATCH",
+        &format!("{INSTANCES}/demo"),
+        JSON_ACCEPT,
+        Some(MERGE),
+        Some(&patch),
+    )
+    .await;
+    assert_eq!(server.resource_version(), rv + 1);
+    assert_eq!(events.next().await["type"], "MODIFIED");
+}

@@ -287,6 +287,26 @@ async fn kubectl_gets_applies_describes_waits_and_deletes() {
 
     // A second apply with a change: a merge patch.
     let changed = kubectl.write("demo2.yaml", &DEMO.replace("1GB", "2GB"));
+    // kubectl diff and --dry-run=server show the change without making it.
+    let (same, out, err) = kubectl.run(&["diff", "-f", &changed]).await;
+    assert!(
+        !same,
+        "kubectl diff exits 1 when there is a difference: {out}{err}"
+    );
+    assert!(
+        out.contains("-  memory: 1GB") && out.contains("+  memory: 2GB"),
+        "{out}{err}"
+    );
+    let out = kubectl
+        .ok(&["apply", NO_OPENAPI_YET, "--dry-run=server", "-f", &changed])
+        .await;
+    assert!(out.contains("configured (server dry run)"), "{out}");
+    assert_eq!(
+        server
+            .get("aura.neo4j.io", "aurainstances", Some("facts"), "demo")
+            .unwrap()["spec"]["memory"],
+        "1GB"
+    );
     let out = kubectl.ok(&["apply", NO_OPENAPI_YET, "-f", &changed]).await;
     assert!(out.contains("configured"), "{out}");
     assert_eq!(
