@@ -338,6 +338,23 @@ fn reorder(items: &mut [Value], order: &[Value], key: Option<&str>) {
     items.sort_by_key(rank);
 }
 
+/// Whether a JSON patch body has an operation on `path` (or below it).
+pub fn touches(body: &[u8], path: &str) -> bool {
+    serde_json::from_slice::<json_patch::Patch>(body).is_ok_and(|patch| {
+        patch.0.iter().any(|op| {
+            let target = match op {
+                json_patch::PatchOperation::Add(op) => op.path.as_str(),
+                json_patch::PatchOperation::Remove(op) => op.path.as_str(),
+                json_patch::PatchOperation::Replace(op) => op.path.as_str(),
+                json_patch::PatchOperation::Move(op) => op.path.as_str(),
+                json_patch::PatchOperation::Copy(op) => op.path.as_str(),
+                json_patch::PatchOperation::Test(op) => op.path.as_str(),
+            };
+            target == path || target.starts_with(&format!("{path}/"))
+        })
+    })
+}
+
 /// RFC 6902, with one deviation the real server has and kube's finalizer helper relies on: a
 /// `test` that a missing path equals `null` succeeds.
 fn apply_json_patch(doc: &mut Value, patch: &json_patch::Patch) -> ApiResult<()> {

@@ -485,7 +485,16 @@ fn patch_object(
     };
     // Patches are written against the shape of the API they were sent to.
     let patched = patch::apply(kind, &call.view(current), call.body)?;
-    let updated = store.update(&key, call.to_storage(patched), target, &writer)?;
+    let managed_fields = patched.pointer("/metadata/managedFields").cloned();
+    let mut updated = store.update(&key, call.to_storage(patched), target, &writer)?;
+    if kind == PatchKind::Json
+        && patch::touches(call.body, "/metadata/managedFields")
+        && let Some(entries) = managed_fields
+    {
+        // Client-sent managedFields are otherwise ignored; this is how kubectl hands the
+        // fields of its client-side-apply manager to its server-side-apply one.
+        updated = store.replace_managed_fields(&key, &entries);
+    }
     Ok(Reply::Object(StatusCode::OK, call.view(updated)))
 }
 

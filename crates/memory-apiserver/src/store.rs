@@ -580,6 +580,27 @@ impl Store {
         Ok(stored)
     }
 
+    /// Replaces an object's managedFields with the ones a client wrote (kubectl's JSON patch
+    /// moving client-side-apply managers over to server-side apply does this), when they are a
+    /// list of entries that each name a manager and differ from the stored ones. Returns the
+    /// object as stored afterwards.
+    pub fn replace_managed_fields(&mut self, key: &ObjectKey, entries: &Value) -> Value {
+        let Some(current) = self.objects.get(key).cloned() else {
+            return Value::Null;
+        };
+        let valid = entries.as_array().is_some_and(|items| {
+            items
+                .iter()
+                .all(|e| e.get("manager").and_then(Value::as_str).is_some())
+        });
+        if !valid || current.pointer("/metadata/managedFields") == Some(entries) {
+            return current;
+        }
+        let mut next = current.clone();
+        set_or_remove_meta(&mut next, "managedFields", Some(entries.clone()));
+        self.commit(key.clone(), next, ChangeKind::Modified, Some(current))
+    }
+
     /// DELETE: objects with finalizers are marked (deletionTimestamp) and kept until the last
     /// finalizer goes; others are removed at once, and their dependents after them. With
     /// `Orphan`, dependents lose their reference to this object first, whether it goes now or

@@ -201,6 +201,30 @@ async fn server_side_apply_takes_yaml_and_the_migration_patches_succeed() {
     .await;
     assert_eq!(code, 200, "{migrated}");
     assert_eq!(migrated["spec"], kept["spec"]);
+    assert_eq!(migrated["metadata"]["managedFields"], fields, "as sent");
+    // What kubectl sends moves the client-side-apply manager's fields to its own Apply entry.
+    let moved = json!([{
+        "manager": "kubectl", "operation": "Apply", "apiVersion": "aura.neo4j.io/v1alpha1",
+        "time": "2026-12-05T21:46:26Z", "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {".": {}, "f:memory": {}, "f:region": {}, "f:tenantId": {}}},
+    }]);
+    let (code, migrated) = send(
+        &server,
+        "PATCH",
+        &format!("{INSTANCES}/demo?fieldManager=kubectl&fieldValidation=Strict"),
+        JSON_ACCEPT,
+        Some(JSON_PATCH),
+        Some(&migration(&migrated["metadata"]["resourceVersion"], &moved)),
+    )
+    .await;
+    assert_eq!(code, 200, "{migrated}");
+    assert_eq!(migrated["metadata"]["managedFields"], moved);
+    assert_eq!(
+        server
+            .managed_fields("aura.neo4j.io", "aurainstances", Some("facts"), "demo")
+            .len(),
+        1
+    );
 
     // Applied again (JSON this time, as kubectl encodes it), and with a conflicting apply
     // forced: both succeed.
