@@ -250,6 +250,19 @@ async fn an_event_written_through_core_v1_is_read_and_watched_through_events_k8s
     assert_eq!(row["object"]["rows"][0]["cells"][3], "aurainstance/demo");
     assert_eq!(row["object"]["rows"][0]["cells"][5], "someone");
 
+    // events.k8s.io prints the same columns from the same Event.
+    let (_, table) = send(
+        &server,
+        "GET",
+        "/apis/events.k8s.io/v1/namespaces/facts/events",
+        TABLE_ACCEPT,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(table["rows"][0]["cells"][3], "aurainstance/demo");
+    assert_eq!(table["rows"][0]["cells"][8], 3);
+
     // A patch through events.k8s.io, in its field names.
     events_v1
         .patch(
