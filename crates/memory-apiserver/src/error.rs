@@ -66,6 +66,14 @@ impl ApiError {
         )
     }
 
+    /// The NamespaceLifecycle admission answer to a create in a namespace that does not exist.
+    pub fn namespace_not_found(namespace: &str) -> Self {
+        Self {
+            details: Some(json!({"name": namespace, "kind": "namespaces"})),
+            ..Self::not_found("", "namespaces", namespace)
+        }
+    }
+
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
         Self::new(
             409,

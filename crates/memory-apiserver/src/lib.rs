@@ -33,13 +33,18 @@
 //! from a resourceVersion (and 410 once history is gone), no-op writes that change nothing,
 //! generation bumps on spec changes only, the status subresource, finalizers and deletion
 //! timestamps, simplified managedFields, garbage collection through ownerReferences (at once or
-//! after a delay) and namespace deletion as the namespace controller does it. What it does not
+//! after a delay) and namespace deletion as the namespace controller does it; and, for `kubectl`,
+//! server-side Tables (CRD printer columns and the common built-in printers, lists, single
+//! objects and watches), Events readable through both their APIs, strategic merge patches and
+//! YAML server-side apply bodies. What it does not
 //! do: admission (beyond refusing content in a terminating namespace), validation against
-//! schemas, RBAC, field ownership and conflicts, pagination, dry runs.
+//! schemas, RBAC, field ownership and conflicts, pagination.
 
 mod counters;
 mod discovery;
 mod error;
+mod events;
+mod jsonpath;
 mod openapi;
 mod over_http;
 mod patch;
@@ -49,6 +54,7 @@ mod route;
 mod selector;
 mod service;
 mod store;
+mod table;
 mod watch;
 
 use std::future::Future;
@@ -111,6 +117,16 @@ impl ApiServer {
     /// alone, and writes to `.../status` change nothing else.
     pub fn with_status_subresource(self, group: &str, plural: &str) -> Self {
         lock(&self.store).register_status_subresource(ResourceType::new(group, plural));
+        self
+    }
+
+    /// Refuses to create an object in a namespace that has no Namespace object, as a real
+    /// server's NamespaceLifecycle admission does: 404 `namespaces "x" not found` (for
+    /// server-side apply that would create, and Events of either API, too). Off by default, so
+    /// that tests can use namespaces they never created; the sandbox turns it on, as users'
+    /// `kubectl` expects.
+    pub fn with_namespace_lifecycle(self) -> Self {
+        lock(&self.store).namespace_lifecycle = true;
         self
     }
 
@@ -207,13 +223,22 @@ impl ApiServer {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<Value> {
-        let key = ObjectKey::new(&ResourceType::new(group, plural), namespace, name);
-        lock(&self.store).get(&key).cloned()
+        let resource = ResourceType::new(group, plural);
+        let key = ObjectKey::new(&events::storage_of(&resource), namespace, name);
+        let object = lock(&self.store).get(&key).cloned()?;
+        Some(service::view_of(&resource, object))
     }
 
-    /// Stored objects of one type in one namespace, or in all namespaces with `None`.
+    /// Stored objects of one type in one namespace, or in all namespaces with `None`. Events
+    /// come in the shape of the API named: `("", "events")` core/v1, `("events.k8s.io",
+    /// "events")` events.k8s.io/v1 (the same objects).
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
-        lock(&self.store).list(&ResourceType::new(group, plural), namespace)
+        let resource = ResourceType::new(group, plural);
+        lock(&self.store)
+            .list(&events::storage_of(&resource), namespace)
+            .into_iter()
+            .map(|object| service::view_of(&resource, object))
+            .collect()
     }
 
     /// [`get`](Self::get) for a typed resource; `None` also when the object does not decode as `K`.

@@ -1,12 +1,16 @@
 //! Applies the four PATCH flavours kube sends to a stored object, producing the candidate object
 //! that then goes through the same write rules as a PUT.
 //!
-//! Strategic merge patches are applied as JSON merge patches (lists are replaced, not merged by
-//! key, and `$patch` directives are not understood). Server-side apply is applied as a merge of the
-//! applied configuration into the live object: there is no managedFields tracking, so a field a
-//! manager stops sending is kept rather than removed.
+//! Strategic merge patches (what `kubectl apply`, `edit` and `patch` send for built-in types)
+//! merge lists of the built-in types by their merge keys (containers, volumes and env by `name`,
+//! ports by `containerPort` or `port`, conditions by `type`, ...; `finalizers` as a set) and
+//! understand the directives kubectl writes (`$patch: replace|delete|merge`, `$retainKeys`,
+//! `$setElementOrder/...`, `$deleteFromPrimitiveList/...`); merge keys are known by field name,
+//! not from schemas. Server-side apply is applied as a merge of the applied configuration
+//! (YAML or JSON) into the live object: there is no managedFields tracking, so a field a manager
+//! stops sending is kept rather than removed.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -53,19 +57,54 @@ pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
         .map_err(|err| ApiError::bad_request(format!("error decoding request body: {err}")))
 }
 
+/// Parses a server-side apply body: YAML as `application/apply-patch+yaml` says (kubectl
+/// sends YAML or JSON; JSON is read as such first).
+pub fn parse_apply_body(body: &[u8]) -> ApiResult<Value> {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        return Ok(value);
+    }
+    let value: Value = serde_norway::from_slice(body)
+        .map_err(|err| ApiError::bad_request(format!("error decoding YAML: {err}")))?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(ApiError::bad_request(
+            "the apply body must be an object (YAML or JSON)",
+        ))
+    }
+}
+
 /// Returns `current` with `body` applied; `current` itself is left alone so a failed patch
 /// changes nothing.
 pub fn apply(kind: PatchKind, current: &Value, body: &[u8]) -> ApiResult<Value> {
     let mut doc = current.clone();
     match kind {
-        PatchKind::Merge | PatchKind::StrategicMerge | PatchKind::Apply => {
-            // Apply bodies are YAML on the wire, but every client in practice (kube included)
-            // sends JSON, which is YAML too.
-            let patch = parse_json(body)?;
+        PatchKind::Merge | PatchKind::Apply => {
+            let patch = if kind == PatchKind::Apply {
+                parse_apply_body(body)?
+            } else {
+                parse_json(body)?
+            };
             if !patch.is_object() {
                 return Err(ApiError::bad_request("patch body must be a JSON object"));
             }
             json_patch::merge(&mut doc, &patch);
+        }
+        PatchKind::StrategicMerge => {
+            let patch = parse_json(body)?;
+            let Value::Object(patch) = patch else {
+                return Err(ApiError::bad_request("patch body must be a JSON object"));
+            };
+            if !doc.is_object() {
+                doc = Value::Object(Map::new());
+            }
+            if let Value::Object(target) = &mut doc {
+                match strategic_merge_map(target, &patch)? {
+                    MapOutcome::Keep => {}
+                    MapOutcome::Replace(replacement) => *target = replacement,
+                    MapOutcome::Delete => target.clear(),
+                }
+            }
         }
         PatchKind::Json => {
             let patch: json_patch::Patch = serde_json::from_slice(body)
@@ -74,6 +113,246 @@ pub fn apply(kind: PatchKind, current: &Value, body: &[u8]) -> ApiResult<Value> 
         }
     }
     Ok(doc)
+}
+
+/// The merge key of a list field of the built-in types, by field name (and, for `ports`, by
+/// what the items hold: container ports or service ports).
+fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "secrets" => "name",
+        "hostAliases" => "ip",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "conditions" => "type",
+        "ownerReferences" => "uid",
+        "readinessGates" => "conditionType",
+        "topologySpreadConstraints" => "topologyKey",
+        "ports" => {
+            if items.iter().any(|item| item.get("containerPort").is_some()) {
+                "containerPort"
+            } else {
+                "port"
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Lists of strings merged as sets.
+fn is_primitive_set(field: &str) -> bool {
+    field == "finalizers"
+}
+
+fn is_directive(key: &str) -> bool {
+    key == "$patch"
+        || key == "$retainKeys"
+        || key.starts_with("$setElementOrder/")
+        || key.starts_with("$deleteFromPrimitiveList/")
+}
+
+/// What a map's `$patch` directive asks of the map it patches.
+enum MapOutcome {
+    Keep,
+    Replace(Map<String, Value>),
+    Delete,
+}
+
+/// A patch value with its directives and nulls removed, for where nothing is merged into.
+fn cleaned(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(k, v)| !is_directive(k) && !v.is_null())
+                .map(|(k, v)| (k.clone(), cleaned(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .filter(|item| item.get("$patch").is_none())
+                .map(cleaned)
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn strategic_merge_map(
+    target: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> ApiResult<MapOutcome> {
+    match patch.get("$patch").and_then(Value::as_str) {
+        Some("replace") => {
+            let Value::Object(replacement) = cleaned(&Value::Object(patch.clone())) else {
+                unreachable!("a cleaned map is a map");
+            };
+            return Ok(MapOutcome::Replace(replacement));
+        }
+        Some("delete") => return Ok(MapOutcome::Delete),
+        Some("merge") | None => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown patch type: {other} in map"
+            )));
+        }
+    }
+    if let Some(keep) = patch.get("$retainKeys").and_then(Value::as_array) {
+        let keep: Vec<&str> = keep.iter().filter_map(Value::as_str).collect();
+        target.retain(|key, _| keep.contains(&key.as_str()));
+    }
+    for (key, value) in patch {
+        if is_directive(key) {
+            continue;
+        }
+        match value {
+            Value::Null => {
+                target.remove(key);
+            }
+            Value::Object(inner) => {
+                let existing = target
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !existing.is_object() {
+                    *existing = Value::Object(Map::new());
+                }
+                if let Value::Object(existing_map) = existing {
+                    match strategic_merge_map(existing_map, inner)? {
+                        MapOutcome::Keep => {}
+                        MapOutcome::Replace(replacement) => *existing_map = replacement,
+                        MapOutcome::Delete => {
+                            target.remove(key);
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let merged = match (target.get(key), merge_key(key, items)) {
+                    (Some(Value::Array(current)), Some(merge_key)) => {
+                        merge_list(current.clone(), items, merge_key)?
+                    }
+                    (Some(Value::Array(current)), None) if is_primitive_set(key) => {
+                        let mut merged = current.clone();
+                        for item in items {
+                            if !merged.contains(item) {
+                                merged.push(item.clone());
+                            }
+                        }
+                        merged
+                    }
+                    _ => match cleaned(value) {
+                        Value::Array(items) => items,
+                        _ => Vec::new(),
+                    },
+                };
+                target.insert(key.clone(), Value::Array(merged));
+            }
+            scalar => {
+                target.insert(key.clone(), scalar.clone());
+            }
+        }
+    }
+    for (key, value) in patch {
+        if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/")
+            && let (Some(Value::Array(current)), Some(gone)) =
+                (target.get_mut(field), value.as_array())
+        {
+            current.retain(|item| !gone.contains(item));
+        }
+    }
+    for (key, value) in patch {
+        if let Some(field) = key.strip_prefix("$setElementOrder/")
+            && let (Some(Value::Array(current)), Some(order)) =
+                (target.get_mut(field), value.as_array())
+        {
+            let key = merge_key(field, current);
+            reorder(current, order, key);
+        }
+    }
+    Ok(MapOutcome::Keep)
+}
+
+/// Merges a patch list into a list whose items are maps identified by `key`: items with
+/// `$patch: delete` go, others merge into the item with the same key or are appended; an item
+/// `{$patch: replace}` makes the patch's items the whole list.
+fn merge_list(mut current: Vec<Value>, patch: &[Value], key: &str) -> ApiResult<Vec<Value>> {
+    if patch
+        .iter()
+        .any(|item| item.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        return Ok(match cleaned(&Value::Array(patch.to_vec())) {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        });
+    }
+    for item in patch {
+        let Value::Object(fields) = item else {
+            if !current.contains(item) {
+                current.push(item.clone());
+            }
+            continue;
+        };
+        let id = fields.get(key);
+        let position = id.and_then(|id| current.iter().position(|c| c.get(key) == Some(id)));
+        if fields.get("$patch").and_then(Value::as_str) == Some("delete") {
+            if let Some(id) = id {
+                current.retain(|c| c.get(key) != Some(id));
+            }
+            continue;
+        }
+        match position.map(|i| &mut current[i]) {
+            Some(Value::Object(existing)) => match strategic_merge_map(existing, fields)? {
+                MapOutcome::Keep => {}
+                MapOutcome::Replace(replacement) => *existing = replacement,
+                MapOutcome::Delete => {
+                    if let Some(id) = id {
+                        current.retain(|c| c.get(key) != Some(id));
+                    }
+                }
+            },
+            _ => current.push(cleaned(item)),
+        }
+    }
+    Ok(current)
+}
+
+/// Orders `items` as `order` lists them (by merge key, or by value for primitives); items it
+/// does not name keep their relative order after them.
+fn reorder(items: &mut [Value], order: &[Value], key: Option<&str>) {
+    let rank = |item: &Value| {
+        order
+            .iter()
+            .position(|o| match key {
+                Some(key) => o.get(key).is_some() && o.get(key) == item.get(key),
+                None => o == item,
+            })
+            .unwrap_or(usize::MAX)
+    };
+    items.sort_by_key(rank);
+}
+
+/// Whether a JSON patch body has an operation on `path` (or below it).
+pub fn touches(body: &[u8], path: &str) -> bool {
+    serde_json::from_slice::<json_patch::Patch>(body).is_ok_and(|patch| {
+        patch.0.iter().any(|op| {
+            let target = match op {
+                json_patch::PatchOperation::Add(op) => op.path.as_str(),
+                json_patch::PatchOperation::Remove(op) => op.path.as_str(),
+                json_patch::PatchOperation::Replace(op) => op.path.as_str(),
+                json_patch::PatchOperation::Move(op) => op.path.as_str(),
+                json_patch::PatchOperation::Copy(op) => op.path.as_str(),
+                json_patch::PatchOperation::Test(op) => op.path.as_str(),
+            };
+            target == path || target.starts_with(&format!("{path}/"))
+        })
+    })
 }
 
 /// RFC 6902, with one deviation the real server has and kube's finalizer helper relies on: a
@@ -135,6 +414,67 @@ mod tests {
         let patch = json!({"spec": {"a": null, "list": [3]}});
         let out = apply(PatchKind::Merge, &current, &body(patch)).unwrap();
         assert_eq!(out, json!({"spec": {"b": 2, "list": [3]}}));
+    }
+
+    #[test]
+    fn strategic_merge_merges_lists_by_key_and_obeys_directives() {
+        let current = json!({
+            "metadata": {"finalizers": ["a"], "annotations": {"x": "1"}},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "app:1", "env": [{"name": "A", "value": "1"}]},
+                {"name": "sidecar", "image": "side:1"},
+            ]}}, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
+        });
+        let patch = json!({
+            "metadata": {"finalizers": ["b"], "annotations": {"x": null}},
+            "spec": {
+                "template": {"spec": {
+                    "$setElementOrder/containers": [{"name": "sidecar"}, {"name": "app"}],
+                    "containers": [
+                        {"name": "app", "image": "app:2", "env": [{"name": "B", "value": "2"}]},
+                        {"name": "sidecar", "$patch": "delete"},
+                        {"name": "new", "image": "new:1"},
+                    ],
+                }},
+                "strategy": {"$retainKeys": ["type"], "type": "Recreate"},
+            },
+        });
+        let out = apply(PatchKind::StrategicMerge, &current, &body(patch)).unwrap();
+        assert_eq!(
+            out["metadata"],
+            json!({"finalizers": ["a", "b"], "annotations": {}})
+        );
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"],
+            json!([
+                {"name": "app", "image": "app:2",
+                 "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+                {"name": "new", "image": "new:1"},
+            ])
+        );
+        assert_eq!(out["spec"]["strategy"], json!({"type": "Recreate"}));
+
+        let replace = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "only", "image": "x"}, {"$patch": "replace"}
+        ]}}}});
+        let out = apply(PatchKind::StrategicMerge, &current, &body(replace)).unwrap();
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "only", "image": "x"}])
+        );
+        let map_replace = json!({"metadata": {"annotations": {"$patch": "replace", "y": "2"}}});
+        let out = apply(PatchKind::StrategicMerge, &current, &body(map_replace)).unwrap();
+        assert_eq!(out["metadata"]["annotations"], json!({"y": "2"}));
+    }
+
+    #[test]
+    fn apply_bodies_may_be_yaml() {
+        let current = json!({"metadata": {"name": "a"}, "spec": {"x": 1}});
+        let yaml = b"apiVersion: v1\nkind: ConfigMap\ndata:\n  key: value\n";
+        let out = apply(PatchKind::Apply, &current, yaml).unwrap();
+        assert_eq!(out["data"]["key"], "value");
+        assert_eq!(out["spec"]["x"], 1);
+        assert!(parse_apply_body(b"- a list").is_err());
     }
 
     #[test]

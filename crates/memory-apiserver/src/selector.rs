@@ -2,8 +2,10 @@
 //!
 //! Label selectors take the full grammar (`a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`,
 //! `a`, `!a`, `a>1`, `a<1`). Field selectors take `=`, `==` and `!=` on any dotted path of the object
-//! (`metadata.name`, `metadata.namespace`, `status.phase`, ...); the real server accepts only a few
-//! paths per kind, so this is more permissive than it.
+//! (`metadata.name`, `metadata.namespace`, `status.phase`, `involvedObject.uid`, ...), with values
+//! escaped as client-go escapes them (`\,`, `\=`, `\\`); the real server accepts only a few
+//! paths per kind, so this is more permissive than it. Core Events also have the real server's
+//! computed `source` field (`source.component`, else `reportingComponent`).
 
 use std::collections::BTreeSet;
 
@@ -140,32 +142,105 @@ impl FieldSelector {
             return Ok(Self::default());
         };
         let mut terms = Vec::new();
-        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let (path, equal, value) = if let Some((p, v)) = term.split_once("!=") {
+        for term in split_unescaped(text, ',')
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+        {
+            let (path, equal, value) = if let Some((p, v)) = split_operator(term, "!=") {
                 (p, false, v)
-            } else if let Some((p, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            } else if let Some((p, v)) =
+                split_operator(term, "==").or_else(|| split_operator(term, "="))
+            {
                 (p, true, v)
             } else {
                 return Err(ApiError::bad_request(format!(
                     "invalid selector: '{text}'; can't understand '{term}'"
                 )));
             };
-            terms.push((path.trim().to_string(), equal, value.trim().to_string()));
+            terms.push((path.trim().to_string(), equal, unescape(value.trim())));
         }
         Ok(Self(terms))
     }
 
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(path, equal, expected)| {
-            let pointer = format!("/{}", path.replace('.', "/"));
-            let actual = match object.pointer(&pointer) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => String::new(),
-                Some(other) => other.to_string(),
-            };
+            let actual = field_value(object, path);
             (actual == *expected) == *equal
         })
     }
+}
+
+/// The value a field selector compares: the dotted path's value as text (`""` when absent).
+fn field_value(object: &Value, path: &str) -> String {
+    let text = |pointer: &str| match object.pointer(pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let is_core_event = object.get("kind").and_then(Value::as_str) == Some("Event")
+        && object.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    if is_core_event && path == "source" {
+        let component = text("/source/component");
+        return if component.is_empty() {
+            text("/reportingComponent")
+        } else {
+            component
+        };
+    }
+    text(&format!("/{}", path.replace('.', "/")))
+}
+
+/// Splits on `separator` where it is not escaped with a backslash (escapes are kept).
+fn split_unescaped(text: &str, separator: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        let current = parts.last_mut().expect("never empty");
+        match c {
+            '\\' => {
+                current.push(c);
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            c if c == separator => parts.push(String::new()),
+            c => current.push(c),
+        }
+    }
+    parts
+}
+
+/// Splits a term at the first unescaped `operator`.
+fn split_operator<'a>(term: &'a str, operator: &str) -> Option<(&'a str, &'a str)> {
+    let bytes = term.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if term[i..].starts_with(operator) {
+            return Some((&term[..i], &term[i + operator.len()..]));
+        }
+        i += 1;
+    }
+    None
+}
+
+fn unescape(value: &str) -> String {
+    let mut out = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -234,5 +309,22 @@ mod tests {
         assert!(sel("metadata.name!=b"));
         assert!(sel("status.phase=Running"));
         assert!(FieldSelector::parse(Some("nonsense")).is_err());
+    }
+
+    #[test]
+    fn field_selector_values_are_unescaped_and_events_have_a_source_field() {
+        let event = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "e", "namespace": "ns"},
+            "involvedObject": {"kind": "AuraInstance", "name": "a,b=c", "uid": "u1"},
+            "reportingComponent": "aura-operator",
+        });
+        let sel = |s: &str| FieldSelector::parse(Some(s)).unwrap().matches(&event);
+        assert!(sel(
+            r"involvedObject.kind=AuraInstance,involvedObject.name=a\,b\=c,involvedObject.uid=u1"
+        ));
+        assert!(!sel(r"involvedObject.name=a\,b"));
+        assert!(sel("source=aura-operator"));
+        assert!(sel("involvedObject.namespace="), "absent reads as empty");
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::counters::{FieldManagerKey, take_fault};
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::patch::{self, PatchKind};
 use crate::protobuf;
 use crate::route::{Query, Route};
@@ -21,6 +22,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
     ObjectKey, Preconditions, Propagation, ResourceType, Store, Subresource, WatchStart, Writer,
 };
+use crate::table::{Output, Printer};
 use crate::watch::{self, WatchOptions};
 
 /// The response body type: whole JSON documents and endless watch streams alike.
@@ -41,17 +43,52 @@ struct Call<'a> {
     query: Query,
     content_type: Option<&'a str>,
     user_agent: Option<&'a str>,
-    metadata_only: bool,
+    /// What the `Accept` header (and `includeObject`) asked for.
+    output: Output,
     body: &'a [u8],
 }
 
 impl Call<'_> {
+    /// The resource the URL names.
     fn resource(&self) -> ResourceType {
         ResourceType::new(&self.route.group, &self.route.plural)
     }
 
+    /// Where the store keeps it (`events.k8s.io` Events are stored as core Events).
+    fn storage(&self) -> ResourceType {
+        events::storage_of(&self.resource())
+    }
+
+    /// The apiVersion of stored objects of this resource.
+    fn storage_api_version(&self) -> String {
+        if events::is_events_v1(&self.resource()) {
+            "v1".to_string()
+        } else {
+            self.route.api_version()
+        }
+    }
+
     fn key(&self, name: &str) -> ObjectKey {
-        ObjectKey::new(&self.resource(), self.route.namespace.as_deref(), name)
+        ObjectKey::new(&self.storage(), self.route.namespace.as_deref(), name)
+    }
+
+    /// A stored object as this API shows it.
+    fn view(&self, object: Value) -> Value {
+        view_of(&self.resource(), object)
+    }
+
+    /// A request body (object or patched object) as the store keeps it.
+    fn to_storage(&self, object: Value) -> Value {
+        if events::is_events_v1(&self.resource()) {
+            events::to_core(object)
+        } else {
+            object
+        }
+    }
+
+    /// The printer for Table output.
+    fn printer(&self, store: &Store) -> Printer {
+        Printer::for_resource(&store.registry, &self.resource(), &self.route.version)
     }
 
     /// Who a write is recorded as in managedFields: the `fieldManager` parameter or, as the real
@@ -124,14 +161,14 @@ pub async fn handle(
             .and_then(|v: &http::HeaderValue| v.to_str().ok())
     };
     let reply = Route::parse(parts.uri.path()).and_then(|route| {
+        let query = Query::parse(parts.uri.query());
         let call = Call {
             method: &parts.method,
             route,
-            query: Query::parse(parts.uri.query()),
+            query: query.clone(),
             content_type: header_str(header::CONTENT_TYPE),
             user_agent: header_str(header::USER_AGENT),
-            metadata_only: header_str(header::ACCEPT)
-                .is_some_and(|a| a.contains("as=PartialObjectMetadata")),
+            output: Output::negotiate(header_str(header::ACCEPT), query.get("includeObject"))?,
             body: &body,
         };
         tracing::trace!(method = %parts.method, uri = %parts.uri, "memory-apiserver request");
@@ -227,38 +264,54 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         }
     };
     let name = call.route.name.as_deref();
-    match (verb, name) {
+    let dry_run = match call.query.get("dryRun") {
+        None => false,
+        Some("All") => matches!(
+            verb,
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        ),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
+    };
+    let run = |store: &mut Store| match (verb, name) {
         ("get", Some(name)) => {
             let key = call.key(name);
             let object = store
                 .get(&key)
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(group, plural, name))?;
-            Ok(Reply::Object(StatusCode::OK, shape(call, object)))
+            Ok(Reply::Object(
+                StatusCode::OK,
+                represent(store, call, object),
+            ))
         }
         ("list", _) => list(store, call),
         ("watch", _) => watch(store, call),
         ("create", None) => {
-            let object = protobuf::request_object(call.body, call.content_type)?;
+            let object = call.to_storage(protobuf::request_object(call.body, call.content_type)?);
             let created = store.create(
-                &call.resource(),
+                &call.storage(),
                 call.route.namespace.as_deref(),
-                &call.route.api_version(),
+                &call.storage_api_version(),
                 object,
                 &call.writer(false),
             )?;
-            Ok(Reply::Object(StatusCode::CREATED, created))
+            Ok(Reply::Object(StatusCode::CREATED, call.view(created)))
         }
         ("update", Some(name)) => {
-            let candidate = protobuf::request_object(call.body, call.content_type)?;
+            let candidate =
+                call.to_storage(protobuf::request_object(call.body, call.content_type)?);
             let updated = store.update(&call.key(name), candidate, target, &call.writer(false))?;
-            Ok(Reply::Object(StatusCode::OK, updated))
+            Ok(Reply::Object(StatusCode::OK, call.view(updated)))
         }
         ("patch", Some(name)) => patch_object(store, call, name, target),
         ("delete", Some(name)) => {
             let (preconditions, propagation) = delete_options(call)?;
             let deleted = store.delete(&call.key(name), &preconditions, propagation)?;
-            Ok(Reply::Object(StatusCode::OK, deleted))
+            Ok(Reply::Object(StatusCode::OK, call.view(deleted)))
         }
         ("deletecollection", None) => delete_collection(store, call),
         _ => Err(ApiError::method_not_allowed(format!(
@@ -269,37 +322,68 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
                 .as_deref()
                 .map_or("a collection", |_| "a named object")
         ))),
+    };
+    let reply = if dry_run {
+        // The answer a real write would give, with the store as it was before (and the
+        // resourceVersion the object had, or none for a create).
+        let stored_rv = name
+            .and_then(|name| store.get(&call.key(name)))
+            .and_then(|object| object.pointer("/metadata/resourceVersion").cloned());
+        store.dry_run(run).map(|reply| match reply {
+            Reply::Object(status, mut object) => {
+                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    match &stored_rv {
+                        Some(rv) => meta.insert("resourceVersion".into(), rv.clone()),
+                        None => meta.remove("resourceVersion"),
+                    };
+                }
+                Reply::Object(status, object)
+            }
+            watch => watch,
+        })
+    } else {
+        run(store)
+    };
+    reply.map_err(|err| requalify(err, call))
+}
+
+/// Store errors name the stored resource; an `events.k8s.io` request's errors name its own
+/// (`events.events.k8s.io "x" not found`), as the real server's do.
+fn requalify(mut err: ApiError, call: &Call<'_>) -> ApiError {
+    if events::is_events_v1(&call.resource()) && err.message.starts_with("events ") {
+        err.message = format!("events.events.k8s.io{}", &err.message["events".len()..]);
     }
+    err
 }
 
 fn list(store: &Store, call: &Call<'_>) -> ApiResult<Reply> {
     let (labels, fields) = selectors(call)?;
-    let resource = call.resource();
     let items: Vec<Value> = store
-        .list(&resource, call.route.namespace.as_deref())
+        .list(&call.storage(), call.route.namespace.as_deref())
         .into_iter()
+        .map(|object| call.view(object))
         .filter(|object| labels.matches(object) && fields.matches(object))
-        .map(|object| shape(call, object))
         .collect();
-    let kind = if call.metadata_only {
-        "PartialObjectMetadataList".to_string()
-    } else {
-        format!("{}List", store.kind_of(&resource).unwrap_or_default())
-    };
-    let api_version = if call.metadata_only {
-        "meta.k8s.io/v1".to_string()
-    } else {
-        call.route.api_version()
-    };
-    Ok(Reply::Object(
-        StatusCode::OK,
-        json!({
-            "apiVersion": api_version,
-            "kind": kind,
-            "metadata": {"resourceVersion": store.resource_version().to_string()},
+    let resource_version = store.resource_version().to_string();
+    let list = match call.output {
+        Output::Table(format) => {
+            call.printer(store)
+                .table(&items, format, Some(&resource_version), true)
+        }
+        Output::Metadata => json!({
+            "apiVersion": "meta.k8s.io/v1",
+            "kind": "PartialObjectMetadataList",
+            "metadata": {"resourceVersion": resource_version},
+            "items": items.iter().map(watch::partial_object_metadata).collect::<Vec<_>>(),
+        }),
+        Output::Full => json!({
+            "apiVersion": call.route.api_version(),
+            "kind": format!("{}List", store.kind_of(&call.resource()).unwrap_or_default()),
+            "metadata": {"resourceVersion": resource_version},
             "items": items,
         }),
-    ))
+    };
+    Ok(Reply::Object(StatusCode::OK, list))
 }
 
 fn watch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
@@ -321,7 +405,7 @@ fn watch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         None => DEFAULT_WATCH_TIMEOUT,
     };
     let resource = call.resource();
-    let opening = match store.open_watch(&resource, call.route.namespace.as_deref(), start) {
+    let opening = match store.open_watch(&call.storage(), call.route.namespace.as_deref(), start) {
         Ok(opening) => opening,
         // The real server answers 200 and reports the expiry inside the stream.
         Err(expired) if expired.code == 410 => {
@@ -334,7 +418,13 @@ fn watch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         fields,
         timeout,
         initial_events_end: send_initial_events,
-        metadata_only: call.metadata_only,
+        output: call.output,
+        printer: call.printer(store),
+        view: if events::is_events_v1(&resource) {
+            events::to_events_v1
+        } else {
+            std::convert::identity
+        },
         api_version: call.route.api_version(),
         kind: store.kind_of(&resource).unwrap_or_default().to_string(),
     };
@@ -354,11 +444,29 @@ fn patch_object(
             "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
         ));
     }
+    if kind == PatchKind::StrategicMerge
+        && store
+            .registry
+            .get(&call.resource())
+            .is_some_and(|info| info.custom)
+    {
+        // Custom resources have no patch strategies; kubectl sends them merge patches.
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types \
+                 include: application/json-patch+json, application/merge-patch+json, \
+                 application/apply-patch+yaml (strategic merge patch is not supported for {})",
+                call.route.plural
+            ),
+        ));
+    }
     let key = call.key(name);
     let Some(current) = store.get(&key).cloned() else {
         // Server-side apply creates what is missing; every other patch needs an object.
         if kind == PatchKind::Apply && target == Subresource::Main {
-            let mut object = patch::parse_json(call.body)?;
+            let mut object = patch::parse_apply_body(call.body)?;
             // The URL names the object even when the applied configuration does not.
             if let Some(fields) = object.as_object_mut() {
                 let meta = fields.entry("metadata").or_insert_with(|| json!({}));
@@ -367,13 +475,13 @@ fn patch_object(
                 }
             }
             let created = store.create(
-                &call.resource(),
+                &call.storage(),
                 call.route.namespace.as_deref(),
-                &call.route.api_version(),
-                object,
+                &call.storage_api_version(),
+                call.to_storage(object),
                 &writer,
             )?;
-            return Ok(Reply::Object(StatusCode::CREATED, created));
+            return Ok(Reply::Object(StatusCode::CREATED, call.view(created)));
         }
         return Err(ApiError::not_found(
             &call.route.group,
@@ -381,9 +489,19 @@ fn patch_object(
             name,
         ));
     };
-    let patched = patch::apply(kind, &current, call.body)?;
-    let updated = store.update(&key, patched, target, &writer)?;
-    Ok(Reply::Object(StatusCode::OK, updated))
+    // Patches are written against the shape of the API they were sent to.
+    let patched = patch::apply(kind, &call.view(current), call.body)?;
+    let managed_fields = patched.pointer("/metadata/managedFields").cloned();
+    let mut updated = store.update(&key, call.to_storage(patched), target, &writer)?;
+    if kind == PatchKind::Json
+        && patch::touches(call.body, "/metadata/managedFields")
+        && let Some(entries) = managed_fields
+    {
+        // Client-sent managedFields are otherwise ignored; this is how kubectl hands the
+        // fields of its client-side-apply manager to its server-side-apply one.
+        updated = store.replace_managed_fields(&key, &entries);
+    }
+    Ok(Reply::Object(StatusCode::OK, call.view(updated)))
 }
 
 fn delete_collection(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
@@ -391,8 +509,9 @@ fn delete_collection(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
     let (_, propagation) = delete_options(call)?;
     let resource = call.resource();
     let names: Vec<(String, String)> = store
-        .list(&resource, call.route.namespace.as_deref())
+        .list(&call.storage(), call.route.namespace.as_deref())
         .into_iter()
+        .map(|object| call.view(object))
         .filter(|object| labels.matches(object) && fields.matches(object))
         .filter_map(|object| {
             let meta = object.get("metadata")?;
@@ -408,8 +527,9 @@ fn delete_collection(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         .collect();
     let mut items = Vec::new();
     for (namespace, name) in names {
-        let key = ObjectKey::new(&resource, Some(&namespace), &name);
-        items.push(store.delete(&key, &Preconditions::default(), propagation)?);
+        let key = ObjectKey::new(&call.storage(), Some(&namespace), &name);
+        let deleted = store.delete(&key, &Preconditions::default(), propagation)?;
+        items.push(call.view(deleted));
     }
     Ok(Reply::Object(
         StatusCode::OK,
@@ -459,9 +579,29 @@ fn selectors(call: &Call<'_>) -> ApiResult<(LabelSelector, FieldSelector)> {
     ))
 }
 
-fn shape(call: &Call<'_>, object: Value) -> Value {
-    if call.metadata_only {
-        watch::partial_object_metadata(&object)
+/// A stored object as the request asked to see it: in its API's shape, as metadata only, or
+/// as a one-row Table.
+fn represent(store: &Store, call: &Call<'_>, object: Value) -> Value {
+    let object = call.view(object);
+    match call.output {
+        Output::Full => object,
+        Output::Metadata => watch::partial_object_metadata(&object),
+        Output::Table(format) => {
+            let rv = object
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            call.printer(store)
+                .table(std::slice::from_ref(&object), format, rv.as_deref(), true)
+        }
+    }
+}
+
+/// A stored object of `resource` as that resource's API shows it (`events.k8s.io` Events are
+/// converted from the stored core Events).
+pub(crate) fn view_of(resource: &ResourceType, object: Value) -> Value {
+    if events::is_events_v1(resource) {
+        events::to_events_v1(object)
     } else {
         object
     }

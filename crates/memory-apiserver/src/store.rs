@@ -247,6 +247,10 @@ pub struct Store {
     /// Namespaces whose content changed since the last [`settle`](Self::settle); the namespace
     /// controller looks at the terminating ones.
     touched_namespaces: BTreeSet<String>,
+    /// Whether a create needs its Namespace object to exist (404 otherwise), as the real
+    /// server's NamespaceLifecycle admission does. Off by default, so that tests can create
+    /// objects in namespaces they never created.
+    pub namespace_lifecycle: bool,
 }
 
 impl Store {
@@ -374,6 +378,12 @@ impl Store {
                 namespace,
             ));
         }
+        if let Some(namespace) = namespace
+            && self.namespace_lifecycle
+            && !self.objects.contains_key(&namespace_key(namespace))
+        {
+            return Err(ApiError::namespace_not_found(namespace));
+        }
         if meta
             .get("resourceVersion")
             .and_then(Value::as_str)
@@ -434,7 +444,7 @@ impl Store {
             namespace_name_label(&mut object, &name);
         }
         fold_string_data(resource, &mut object);
-        record_manager(&mut object, writer, None);
+        record_manager(&mut object, None, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
     }
@@ -562,12 +572,33 @@ impl Store {
             "managedFields",
             current.pointer("/metadata/managedFields").cloned(),
         );
-        record_manager(&mut next, writer, subresource.name());
+        record_manager(&mut next, Some(&current), writer, subresource.name());
         let stored = self.commit(key.clone(), next, ChangeKind::Modified, Some(current));
         if ready_to_remove(&key.resource, &stored) {
             return Ok(self.remove(key));
         }
         Ok(stored)
+    }
+
+    /// Replaces an object's managedFields with the ones a client wrote (kubectl's JSON patch
+    /// moving client-side-apply managers over to server-side apply does this), when they are a
+    /// list of entries that each name a manager and differ from the stored ones. Returns the
+    /// object as stored afterwards.
+    pub fn replace_managed_fields(&mut self, key: &ObjectKey, entries: &Value) -> Value {
+        let Some(current) = self.objects.get(key).cloned() else {
+            return Value::Null;
+        };
+        let valid = entries.as_array().is_some_and(|items| {
+            items
+                .iter()
+                .all(|e| e.get("manager").and_then(Value::as_str).is_some())
+        });
+        if !valid || current.pointer("/metadata/managedFields") == Some(entries) {
+            return current;
+        }
+        let mut next = current.clone();
+        set_or_remove_meta(&mut next, "managedFields", Some(entries.clone()));
+        self.commit(key.clone(), next, ChangeKind::Modified, Some(current))
     }
 
     /// DELETE: objects with finalizers are marked (deletionTimestamp) and kept until the last
@@ -922,6 +953,36 @@ impl Store {
         })
     }
 
+    /// Runs `write` as a `dryRun=All` request: everything it would do is done (so its answer,
+    /// errors included, is the real one), then the store is put back as it was, no watch having
+    /// seen anything.
+    pub fn dry_run<T>(&mut self, write: impl FnOnce(&mut Self) -> T) -> T {
+        let objects = self.objects.clone();
+        let uids = self.uids.clone();
+        let resource_version = self.resource_version;
+        let history = self.history.clone();
+        let oldest_resumable = self.oldest_resumable;
+        let kinds = self.kinds.clone();
+        let registry = self.registry.clone();
+        let gc_queue = self.gc_queue.clone();
+        let gc_timers = self.gc_timers.clone();
+        let touched_namespaces = self.touched_namespaces.clone();
+        let watches = std::mem::take(&mut self.watches);
+        let result = write(self);
+        self.objects = objects;
+        self.uids = uids;
+        self.resource_version = resource_version;
+        self.history = history;
+        self.oldest_resumable = oldest_resumable;
+        self.kinds = kinds;
+        self.registry = registry;
+        self.gc_queue = gc_queue;
+        self.gc_timers = gc_timers;
+        self.touched_namespaces = touched_namespaces;
+        self.watches = watches;
+        result
+    }
+
     /// Forgets the change history and closes open watches, as an API server restart after an
     /// etcd compaction would: every resourceVersion handed out so far becomes too old to resume
     /// from, while a fresh LIST gives one that is not.
@@ -1112,19 +1173,42 @@ fn set_namespace_conditions(namespace: &mut Value, remaining: &[(&ObjectKey, &Va
 }
 
 /// Records a write in `metadata.managedFields`, simplified: one entry per (manager, operation,
-/// subresource), whose apiVersion and time the latest such write sets; no `fieldsV1`.
-fn record_manager(object: &mut Value, writer: &Writer, subresource: Option<&str>) {
+/// subresource), whose apiVersion and time the latest such write sets, and whose `fieldsV1`
+/// (`fieldsType: FieldsV1`, which kubectl's apply reads) is every field the manager's writes
+/// set or changed so far (lists as whole fields; fields it removed stay in its set).
+fn record_manager(
+    object: &mut Value,
+    previous: Option<&Value>,
+    writer: &Writer,
+    subresource: Option<&str>,
+) {
     let api_version = writer
         .api_version
         .clone()
         .or_else(|| str_at(object, "/apiVersion").map(str::to_string))
         .unwrap_or_default();
     let operation = if writer.apply { "Apply" } else { "Update" };
+    let same = |e: &Value| {
+        str_at(e, "/manager") == Some(writer.manager.as_str())
+            && str_at(e, "/operation") == Some(operation)
+            && str_at(e, "/subresource") == subresource
+    };
+    let mut fields = object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .and_then(|entries| entries.iter().find(|e| same(e)))
+        .and_then(|e| e.get("fieldsV1"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    union_fields(&mut fields, &changed_fields(previous, object, Level::Top));
     let mut entry = json!({
         "manager": writer.manager,
         "operation": operation,
         "apiVersion": api_version,
         "time": now(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
     });
     if let Some(subresource) = subresource {
         entry["subresource"] = json!(subresource);
@@ -1149,6 +1233,82 @@ fn record_manager(object: &mut Value, writer: &Writer, subresource: Option<&str>
     match entries.iter_mut().find(|e| same(e)) {
         Some(existing) => *existing = entry,
         None => entries.push(entry),
+    }
+}
+
+/// The fields (as a `fieldsV1` set: `f:name` keys, `.` for a map itself) whose values `next`
+/// has and `previous` had not, leaving out what the server owns (apiVersion, kind, and
+/// metadata's name, namespace, uid, resourceVersion, generation, timestamps, managedFields).
+fn changed_fields(previous: Option<&Value>, next: &Value, level: Level) -> Map<String, Value> {
+    const SERVER_OWNED_METADATA: &[&str] = &[
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+    ];
+    let mut set = Map::new();
+    let Some(fields) = next.as_object() else {
+        return set;
+    };
+    for (key, value) in fields {
+        let skipped = match level {
+            Level::Top => key == "apiVersion" || key == "kind",
+            Level::Metadata => SERVER_OWNED_METADATA.contains(&key.as_str()),
+            Level::Inner => false,
+        };
+        if skipped {
+            continue;
+        }
+        let before = previous.and_then(|p| p.get(key));
+        match value {
+            Value::Object(inner) if !inner.is_empty() => {
+                let inner_level = if level == Level::Top && key == "metadata" {
+                    Level::Metadata
+                } else {
+                    Level::Inner
+                };
+                let children = changed_fields(before, value, inner_level);
+                if !children.is_empty() {
+                    let mut map = Map::new();
+                    if inner_level == Level::Inner {
+                        map.insert(".".into(), json!({}));
+                    }
+                    map.extend(children);
+                    set.insert(format!("f:{key}"), Value::Object(map));
+                }
+            }
+            _ if before != Some(value) => {
+                set.insert(format!("f:{key}"), json!({}));
+            }
+            _ => {}
+        }
+    }
+    set
+}
+
+/// Where in an object [`changed_fields`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Metadata,
+    Inner,
+}
+
+/// Adds the fields of `more` to `set`.
+fn union_fields(set: &mut Map<String, Value>, more: &Map<String, Value>) {
+    for (key, value) in more {
+        match (set.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(added)) => union_fields(existing, added),
+            _ => {
+                set.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! `timeoutSeconds` runs out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Change, ChangeKind, WatchOpening};
+use crate::table::{Output, Printer};
 
 /// What the watch request asked for, besides where to start.
 pub struct WatchOptions {
@@ -20,15 +22,32 @@ pub struct WatchOptions {
     pub timeout: Duration,
     /// `sendInitialEvents=true`: end the replay with a bookmark marking the end of initial events.
     pub initial_events_end: bool,
-    pub metadata_only: bool,
+    /// Objects, metadata only, or one-row Tables (`kubectl get -w`).
+    pub output: Output,
+    /// How Tables are printed, when `output` asks for them.
+    pub printer: Printer,
+    /// A stored object as this watch's API shows it (`events.k8s.io` Events are stored as
+    /// core Events).
+    pub view: fn(Value) -> Value,
     pub api_version: String,
     pub kind: String,
 }
 
+/// A watch's options and what it has sent so far.
+struct Watching {
+    options: WatchOptions,
+    /// Whether a Table event has gone out: only the first carries `columnDefinitions`, as on
+    /// the real server.
+    headers_sent: AtomicBool,
+}
+
 /// The body of a watch response.
 pub fn event_stream(opening: WatchOpening, options: WatchOptions) -> BoxStream<'static, Bytes> {
-    let options = Arc::new(options);
-    let timeout = tokio::time::sleep(options.timeout);
+    let options = Arc::new(Watching {
+        options,
+        headers_sent: AtomicBool::new(false),
+    });
+    let timeout = tokio::time::sleep(options.options.timeout);
     let replay = {
         let options = Arc::clone(&options);
         stream::iter(opening.replay).filter_map(move |change| {
@@ -36,9 +55,9 @@ pub fn event_stream(opening: WatchOpening, options: WatchOptions) -> BoxStream<'
             async move { line }
         })
     };
-    let initial_end = options.initial_events_end.then(|| {
+    let initial_end = options.options.initial_events_end.then(|| {
         line(&initial_events_end_bookmark(
-            &options,
+            &options.options,
             opening.resource_version,
         ))
     });
@@ -65,11 +84,16 @@ pub fn expired_stream(error: &ApiError) -> BoxStream<'static, Bytes> {
 
 /// Turns a change into the event this watch should see, if any. A selector-filtered watch sees
 /// an object moving into its selection as ADDED and one moving out of it as DELETED.
-fn render(change: &Change, options: &WatchOptions) -> Option<Bytes> {
+fn render(change: &Change, watching: &Watching) -> Option<Bytes> {
+    let options = &watching.options;
     let selected =
         |object: &Value| options.labels.matches(object) && options.fields.matches(object);
-    let now_selected = selected(&change.object);
-    let was_selected = change.previous.as_ref().map(selected);
+    let object = (options.view)(change.object.clone());
+    let now_selected = selected(&object);
+    let was_selected = change
+        .previous
+        .as_ref()
+        .map(|previous| selected(&(options.view)(previous.clone())));
     let event_type = match (change.kind, was_selected, now_selected) {
         (ChangeKind::Modified, Some(true), true) => ChangeKind::Modified,
         (ChangeKind::Modified, Some(false), true) => ChangeKind::Added,
@@ -77,10 +101,22 @@ fn render(change: &Change, options: &WatchOptions) -> Option<Bytes> {
         (kind, None, true) => kind,
         _ => return None,
     };
-    let object = if options.metadata_only {
-        partial_object_metadata(&change.object)
-    } else {
-        change.object.clone()
+    let object = match options.output {
+        Output::Full => object,
+        Output::Metadata => partial_object_metadata(&object),
+        Output::Table(format) => {
+            let headers = !watching.headers_sent.swap(true, Ordering::SeqCst);
+            let rv = object
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            options.printer.table(
+                std::slice::from_ref(&object),
+                format,
+                rv.as_deref(),
+                headers,
+            )
+        }
     };
     Some(line(
         &json!({"type": event_type.as_str(), "object": object}),
@@ -88,6 +124,13 @@ fn render(change: &Change, options: &WatchOptions) -> Option<Bytes> {
 }
 
 fn initial_events_end_bookmark(options: &WatchOptions, resource_version: u64) -> Value {
+    if let Output::Table(format) = options.output {
+        // A Table cannot carry the annotation; it reports the resourceVersion, with no rows.
+        return json!({
+            "type": "BOOKMARK",
+            "object": options.printer.table(&[], format, Some(&resource_version.to_string()), false),
+        });
+    }
     json!({
         "type": "BOOKMARK",
         "object": {

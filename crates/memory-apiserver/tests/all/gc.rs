@@ -170,7 +170,9 @@ async fn a_dependent_whose_owner_reference_was_removed_first_survives() {
         .patch(
             "by-strategic",
             &PatchParams::default(),
-            &Patch::Strategic(json!({"metadata": {"ownerReferences": []}})),
+            // ownerReferences merge by uid in a strategic merge patch, so `[]` would change
+            // nothing (as on a real server); `null` removes the field.
+            &Patch::Strategic(json!({"metadata": {"ownerReferences": null}})),
         )
         .await
         .unwrap();
