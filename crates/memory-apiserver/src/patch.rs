@@ -7,9 +7,9 @@
 //! understand the directives kubectl writes (`$patch: replace|delete|merge`, `$retainKeys`,
 //! `$setElementOrder/...`, `$deleteFromPrimitiveList/...`). Which lists merge by which key comes
 //! from [`crate::patch_meta`], the table the OpenAPI documents publish to kubectl too; lists are
-//! looked up there by field name, as patches carry no type. Server-side apply is applied as a merge of the applied configuration
-//! (YAML or JSON) into the live object: there is no managedFields tracking, so a field a manager
-//! stops sending is kept rather than removed.
+//! looked up there by field name, as patches carry no type. Server-side apply is applied as a
+//! merge of the applied configuration (YAML or JSON) into the live object: there is no
+//! managedFields tracking, so a field a manager stops sending is kept rather than removed.
 
 use serde_json::{Map, Value};
 
