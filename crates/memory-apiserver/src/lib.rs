@@ -48,6 +48,7 @@ mod jsonpath;
 mod openapi;
 mod over_http;
 mod patch;
+mod patch_meta;
 mod protobuf;
 pub mod registry;
 mod route;

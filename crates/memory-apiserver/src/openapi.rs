@@ -10,8 +10,10 @@
 //! - a CRD's type: its `openAPIV3Schema` as stored, plus `apiVersion`, `kind` and `metadata`
 //!   (a reference to ObjectMeta) and the group-version-kind extension, as the real server
 //!   publishes it; its list type is built alongside;
-//! - a built-in type: the schema k8s-openapi carries (through schemars), without the
-//!   strategic-merge extensions a real server adds;
+//! - a built-in type: the schema k8s-openapi carries (through schemars), with the strategic
+//!   merge and list extensions (`x-kubernetes-patch-merge-key`, `x-kubernetes-patch-strategy`,
+//!   `x-kubernetes-list-type`, `x-kubernetes-list-map-keys`) a real server adds, from
+//!   [`crate::patch_meta`], the table the server's own strategic merge reads;
 //! - the `meta/v1` types operations and objects refer to (ObjectMeta, ListMeta, Status,
 //!   DeleteOptions, ...): written out here with the structure the real server gives them and
 //!   shorter descriptions of our own.
@@ -28,6 +30,7 @@ use crate::discovery::{
     GIT_VERSION, bytes_response, json_response, served_group_versions, subresources,
 };
 use crate::error::ApiError;
+use crate::patch_meta::PATCH_META;
 use crate::registry::{Registry, ResourceInfo, VersionInfo};
 use crate::service::ResponseBody;
 
@@ -969,12 +972,41 @@ fn built_in_schemas() -> &'static Map<String, Value> {
         for (name, schema) in meta_schemas() {
             schemas.insert(name, schema);
         }
+        publish_patch_meta(&mut schemas);
         schemas
     })
 }
 
-/// The `meta/v1` types, with the structure the real server publishes (list types, merge keys,
-/// defaults) and descriptions of our own, shorter than the real ones.
+/// Adds the strategic merge and list extensions of [`PATCH_META`] to the fields they describe,
+/// as the real server publishes them: kubectl's client-side apply computes its patches from
+/// these (a list without them is sent whole), while the strategic merge reads the same rows.
+fn publish_patch_meta(schemas: &mut Map<String, Value>) {
+    for row in PATCH_META {
+        let Some(Value::Object(field)) = schemas
+            .get_mut(row.schema)
+            .and_then(|schema| schema.get_mut("properties"))
+            .and_then(|properties| properties.get_mut(row.field))
+        else {
+            continue;
+        };
+        if let Some(strategy) = row.strategy {
+            field.insert("x-kubernetes-patch-strategy".into(), json!(strategy));
+        }
+        if let Some(key) = row.merge_key {
+            field.insert("x-kubernetes-patch-merge-key".into(), json!(key));
+        }
+        if let Some(list_type) = row.list_type {
+            field.insert("x-kubernetes-list-type".into(), json!(list_type));
+        }
+        if !row.map_keys.is_empty() {
+            field.insert("x-kubernetes-list-map-keys".into(), json!(row.map_keys));
+        }
+    }
+}
+
+/// The `meta/v1` types, with the structure the real server publishes (list types, defaults;
+/// the merge keys come from [`PATCH_META`]) and descriptions of our own, shorter than the real
+/// ones.
 fn meta_schemas() -> Vec<(String, Value)> {
     let meta = |name: &str| format!("{META}.{name}");
     let item_ref = |name: &str| json!({"default": {}, "allOf": [schema_ref(&meta(name))]});
@@ -1063,8 +1095,7 @@ fn meta_schemas() -> Vec<(String, Value)> {
                     "deletionGracePeriodSeconds": int64("Seconds the object has to go once deletion started (set by the server)."),
                     "deletionTimestamp": described_ref(&meta("Time"), "When deletion was requested (set by the server)."),
                     "finalizers": {"description": "What must happen before the object may be removed.", "type": "array",
-                                   "items": {"type": "string", "default": ""},
-                                   "x-kubernetes-list-type": "set", "x-kubernetes-patch-strategy": "merge"},
+                                   "items": {"type": "string", "default": ""}},
                     "generateName": string("A prefix for a generated name, when name is empty."),
                     "generation": int64("A number the server bumps when the desired state changes."),
                     "labels": string_map("Identifying key/value pairs that selectors match."),
@@ -1073,9 +1104,7 @@ fn meta_schemas() -> Vec<(String, Value)> {
                     "name": string("The name, unique in its namespace and type."),
                     "namespace": string("The namespace; empty for cluster-scoped objects."),
                     "ownerReferences": {"description": "The objects this one depends on; it is collected when they are all gone.",
-                                        "type": "array", "items": item_ref("OwnerReference"),
-                                        "x-kubernetes-list-map-keys": ["uid"], "x-kubernetes-list-type": "map",
-                                        "x-kubernetes-patch-merge-key": "uid", "x-kubernetes-patch-strategy": "merge"},
+                                        "type": "array", "items": item_ref("OwnerReference")},
                     "resourceVersion": string("The version of this object, for optimistic concurrency and watches."),
                     "selfLink": string("Deprecated, never set."),
                     "uid": string("A unique id the server gives the object when it is created."),
@@ -1191,6 +1220,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_patch_meta_row_is_published_on_its_field() {
+        let schemas = built_in_schemas();
+        for row in PATCH_META {
+            let field = &schemas[row.schema]["properties"][row.field];
+            assert!(
+                field.is_object(),
+                "{}.{} has no schema",
+                row.schema,
+                row.field
+            );
+            assert_eq!(
+                field
+                    .get("x-kubernetes-patch-merge-key")
+                    .and_then(Value::as_str),
+                row.merge_key,
+                "{}.{}",
+                row.schema,
+                row.field
+            );
+            assert_eq!(
+                field
+                    .get("x-kubernetes-patch-strategy")
+                    .and_then(Value::as_str),
+                row.strategy,
+                "{}.{}",
+                row.schema,
+                row.field
+            );
+        }
+        let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+        assert_eq!(containers["x-kubernetes-list-type"], "map");
+        assert_eq!(containers["x-kubernetes-list-map-keys"], json!(["name"]));
+        let finalizers = &schemas[&format!("{META}.ObjectMeta")]["properties"]["finalizers"];
+        assert_eq!(finalizers["x-kubernetes-list-type"], "set");
     }
 
     #[test]

@@ -5,14 +5,16 @@
 //! merge lists of the built-in types by their merge keys (containers, volumes and env by `name`,
 //! ports by `containerPort` or `port`, conditions by `type`, ...; `finalizers` as a set) and
 //! understand the directives kubectl writes (`$patch: replace|delete|merge`, `$retainKeys`,
-//! `$setElementOrder/...`, `$deleteFromPrimitiveList/...`); merge keys are known by field name,
-//! not from schemas. Server-side apply is applied as a merge of the applied configuration
-//! (YAML or JSON) into the live object: there is no managedFields tracking, so a field a manager
-//! stops sending is kept rather than removed.
+//! `$setElementOrder/...`, `$deleteFromPrimitiveList/...`). Which lists merge by which key comes
+//! from [`crate::patch_meta`], the table the OpenAPI documents publish to kubectl too; lists are
+//! looked up there by field name, as patches carry no type. Server-side apply is applied as a
+//! merge of the applied configuration (YAML or JSON) into the live object: there is no
+//! managedFields tracking, so a field a manager stops sending is kept rather than removed.
 
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::patch_meta::{is_merged_set, merge_key};
 
 /// The patch flavour named by the request's `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,41 +117,6 @@ pub fn apply(kind: PatchKind, current: &Value, body: &[u8]) -> ApiResult<Value> 
     Ok(doc)
 }
 
-/// The merge key of a list field of the built-in types, by field name (and, for `ports`, by
-/// what the items hold: container ports or service ports).
-fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "env"
-        | "imagePullSecrets"
-        | "resourceClaims"
-        | "secrets" => "name",
-        "hostAliases" => "ip",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "readinessGates" => "conditionType",
-        "topologySpreadConstraints" => "topologyKey",
-        "ports" => {
-            if items.iter().any(|item| item.get("containerPort").is_some()) {
-                "containerPort"
-            } else {
-                "port"
-            }
-        }
-        _ => return None,
-    })
-}
-
-/// Lists of strings merged as sets.
-fn is_primitive_set(field: &str) -> bool {
-    field == "finalizers"
-}
-
 fn is_directive(key: &str) -> bool {
     key == "$patch"
         || key == "$retainKeys"
@@ -238,7 +205,7 @@ fn strategic_merge_map(
                     (Some(Value::Array(current)), Some(merge_key)) => {
                         merge_list(current.clone(), items, merge_key)?
                     }
-                    (Some(Value::Array(current)), None) if is_primitive_set(key) => {
+                    (Some(Value::Array(current)), None) if is_merged_set(key) => {
                         let mut merged = current.clone();
                         for item in items {
                             if !merged.contains(item) {

@@ -444,6 +444,7 @@ impl Store {
             namespace_name_label(&mut object, &name);
         }
         fold_string_data(resource, &mut object);
+        default_secret_type(resource, &mut object);
         record_manager(&mut object, None, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
@@ -536,6 +537,7 @@ impl Store {
             Subresource::Main => {
                 let mut next = Value::Object(candidate);
                 fold_string_data(&key.resource, &mut next);
+                default_secret_type(&key.resource, &mut next);
                 keep_server_owned_fields(&mut next, &current);
                 if self.has_status_subresource(&key.resource) {
                     set_or_remove(&mut next, "status", current.get("status").cloned());
@@ -1470,6 +1472,23 @@ fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// As the real API server's defaulting does for Secrets (on every write, so an update that
+/// leaves `type` out keeps `Opaque`): a Secret without a `type`, or with an empty one, is
+/// `Opaque`.
+fn default_secret_type(resource: &ResourceType, object: &mut Value) {
+    if !(resource.group.is_empty() && resource.plural == "secrets") {
+        return;
+    }
+    if let Some(fields) = object.as_object_mut()
+        && fields
+            .get("type")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        fields.insert("type".into(), json!("Opaque"));
+    }
 }
 
 /// As the real API server does for Secrets: `stringData` is write-only. Its entries are folded

@@ -797,6 +797,39 @@ async fn secret_string_data_is_folded_into_data_and_never_stored() {
 }
 
 #[tokio::test]
+async fn a_secret_without_a_type_is_opaque() {
+    let server = server();
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let mut untyped = Secret::default();
+    untyped.metadata.name = Some("untyped".into());
+    let created = secrets
+        .create(&PostParams::default(), &untyped)
+        .await
+        .unwrap();
+    assert_eq!(created.type_.as_deref(), Some("Opaque"));
+    // A replace that leaves `type` out keeps it Opaque, as the real server's defaulting does.
+    let mut replaced = created.clone();
+    replaced.type_ = None;
+    replaced.string_data = Some([("k".to_owned(), "v".to_owned())].into());
+    let replaced = secrets
+        .replace("untyped", &PostParams::default(), &replaced)
+        .await
+        .unwrap();
+    assert_eq!(replaced.type_.as_deref(), Some("Opaque"));
+
+    // A type that is given is kept.
+    let mut typed = Secret::default();
+    typed.metadata.name = Some("typed".into());
+    typed.type_ = Some("kubernetes.io/basic-auth".into());
+    secrets
+        .create(&PostParams::default(), &typed)
+        .await
+        .unwrap();
+    let stored = server.get("", "secrets", Some("default"), "typed").unwrap();
+    assert_eq!(stored["type"], "kubernetes.io/basic-auth");
+}
+
+#[tokio::test]
 async fn deleting_with_a_stale_resource_version_precondition_is_a_conflict() {
     let server = server();
     let leases: Api<Lease> = Api::namespaced(server.client(), "ops");

@@ -13,6 +13,5 @@ mod kubectl;
 mod kubectl_replay;
 mod kubectl_writes;
 mod namespaces;
-mod real_kubectl;
 mod tables;
 mod watch;
