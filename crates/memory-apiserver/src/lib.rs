@@ -33,6 +33,7 @@
 //! do: admission (beyond refusing content in a terminating namespace), validation against
 //! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
 
+mod admission;
 mod counters;
 mod error;
 mod over_http;

@@ -118,6 +118,7 @@ pub async fn handle(
             .get(name)
             .and_then(|v: &http::HeaderValue| v.to_str().ok())
     };
+    let mut warnings = Vec::new();
     let reply = Route::parse(parts.uri.path()).and_then(|route| {
         let call = Call {
             method: &parts.method,
@@ -132,17 +133,43 @@ pub async fn handle(
         tracing::trace!(method = %parts.method, uri = %parts.uri, "memory-apiserver request");
         let mut guard = lock(&store);
         let reply = dispatch(&mut guard, &call);
+        warnings = std::mem::take(&mut guard.admission_warnings);
         settle(&store, &mut guard);
         reply
     });
-    match reply {
+    let mut response = match reply {
         Ok(Reply::Object(status, value)) => json_response(status, &value),
         Ok(Reply::Watch(events)) => {
             let frames = events.map(|bytes| Ok::<_, Infallible>(http_body::Frame::data(bytes)));
             response(StatusCode::OK, StreamBody::new(frames).boxed_unsync())
         }
         Err(err) => error_response(&err),
+    };
+    add_warnings(&mut response, &warnings);
+    response
+}
+
+/// `Warning: 299 - "text"` headers, one per warning, as the real server sends them.
+fn add_warnings(response: &mut Response<ResponseBody>, warnings: &[String]) {
+    for warning in warnings {
+        let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
     }
+}
+
+/// Admission's decoding of what a create, update or patch would store (see
+/// `admission::decode`): unknown fields, nulls and defaults of a registered custom resource.
+fn admit(store: &mut Store, call: &Call<'_>, object: Value) -> ApiResult<Value> {
+    let field_validation = call.query.get("fieldValidation");
+    crate::admission::decode(
+        store,
+        &call.resource(),
+        &call.route.version,
+        object,
+        field_validation,
+    )
 }
 
 /// Lets the garbage collector and the namespace controller do what the last request left them,
@@ -234,7 +261,7 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         ("list", _) => list(store, call),
         ("watch", _) => watch(store, call),
         ("create", None) => {
-            let object = patch::parse_json(call.body)?;
+            let object = admit(store, call, patch::parse_json(call.body)?)?;
             let created = store.create(
                 &call.resource(),
                 call.route.namespace.as_deref(),
@@ -245,7 +272,7 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
             Ok(Reply::Object(StatusCode::CREATED, created))
         }
         ("update", Some(name)) => {
-            let candidate = patch::parse_json(call.body)?;
+            let candidate = admit(store, call, patch::parse_json(call.body)?)?;
             let updated = store.update(&call.key(name), candidate, target, &call.writer(false))?;
             Ok(Reply::Object(StatusCode::OK, updated))
         }
@@ -361,6 +388,7 @@ fn patch_object(
                     meta.insert("name".into(), json!(name));
                 }
             }
+            let object = admit(store, call, object)?;
             let created = store.create(
                 &call.resource(),
                 call.route.namespace.as_deref(),
@@ -376,7 +404,7 @@ fn patch_object(
             name,
         ));
     };
-    let patched = patch::apply(kind, &current, call.body)?;
+    let patched = admit(store, call, patch::apply(kind, &current, call.body)?)?;
     let updated = store.update(&key, patched, target, &writer)?;
     Ok(Reply::Object(StatusCode::OK, updated))
 }

@@ -247,6 +247,8 @@ pub struct Store {
     /// Namespaces whose content changed since the last [`settle`](Self::settle); the namespace
     /// controller looks at the terminating ones.
     touched_namespaces: BTreeSet<String>,
+    /// Warnings for the response to the request being served (admission's unknown fields).
+    pub admission_warnings: Vec<String>,
 }
 
 impl Store {
@@ -394,11 +396,7 @@ impl Store {
                     .get("generateName")
                     .and_then(Value::as_str)
                     .filter(|p| !p.is_empty())
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "metadata.name: Required value: name or generateName is required",
-                        )
-                    })?;
+                    .ok_or_else(|| crate::admission::name_required(&kind, &resource.group))?;
                 self.free_generated_name(resource, namespace, prefix)
             }
         };
@@ -434,6 +432,7 @@ impl Store {
             namespace_name_label(&mut object, &name);
         }
         fold_string_data(resource, &mut object);
+        crate::admission::validate(&self.registry, resource, None, &object, false)?;
         record_manager(&mut object, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
@@ -545,6 +544,14 @@ impl Store {
         if let Some(meta) = next.get_mut("metadata").and_then(Value::as_object_mut) {
             normalize_metadata(meta);
         }
+        let status_only = subresource == Subresource::Status;
+        crate::admission::validate(
+            &self.registry,
+            &key.resource,
+            Some(&current),
+            &next,
+            status_only,
+        )?;
         reject_new_finalizers_while_deleting(&current, &next)?;
 
         if comparable(&next) == comparable(&current) {
