@@ -27,6 +27,8 @@ struct CompiledNode {
     compiled: CompiledSchema,
     /// The rules that use `oldSelf`.
     transition: Vec<String>,
+    /// How an evaluation error names each rule: its message, else its text.
+    labels: HashMap<String, String>,
 }
 
 fn cache() -> &'static Cache {
@@ -67,9 +69,24 @@ fn compiled(schema: &Value) -> Arc<CompiledNode> {
         .filter(|r| r.is_transition_rule)
         .map(|r| r.rule.rule.clone())
         .collect();
+    let labels = compiled
+        .validations
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| {
+            let label = r.rule.message.as_deref().unwrap_or_default().trim();
+            let label = if label.is_empty() {
+                r.rule.rule.trim()
+            } else {
+                label
+            };
+            (r.rule.rule.clone(), label.to_string())
+        })
+        .collect();
     let node = Arc::new(CompiledNode {
         compiled,
         transition,
+        labels,
     });
     if let Ok(mut c) = cache().lock() {
         c.insert(key, Arc::clone(&node));
@@ -237,10 +254,26 @@ fn evaluate(
         } else {
             path.relative(&failure.field_path)
         };
-        let message = match failure.kind {
-            ErrorKind::ValidationFailure => failure.message.clone(),
-            _ => format!("rule evaluation error: {}", failure.message),
-        };
+        if failure.kind != ErrorKind::ValidationFailure {
+            // As the real server words a rule that could not be evaluated (a missing field,
+            // say): `no such key: names evaluating rule: <message>`.
+            let cause = std::error::Error::source(failure)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| failure.message.clone());
+            let mut chars = cause.chars();
+            let cause: String = match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => cause,
+            };
+            let label = node.labels.get(&failure.rule).cloned().unwrap_or_default();
+            errors.push(FieldError::invalid(
+                at.0,
+                BadValue::str(ty),
+                format!("{cause} evaluating rule: {label}"),
+            ));
+            continue;
+        }
+        let message = failure.message.clone();
         let error = match failure.reason.as_deref() {
             Some("FieldValueForbidden") => {
                 FieldError::new(ErrorType::Forbidden, at.0, BadValue::Omitted, message)

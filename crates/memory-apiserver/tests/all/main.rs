@@ -2,8 +2,10 @@
 
 mod common;
 
+mod admission;
 mod api;
 mod controller;
+mod crd_rules;
 mod field_managers;
 mod gc;
 mod http;
