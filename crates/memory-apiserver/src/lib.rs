@@ -29,9 +29,12 @@
 //! from a resourceVersion (and 410 once history is gone), no-op writes that change nothing,
 //! generation bumps on spec changes only, the status subresource, finalizers and deletion
 //! timestamps, simplified managedFields, garbage collection through ownerReferences (at once or
-//! after a delay) and namespace deletion as the namespace controller does it. What it does not
-//! do: admission (beyond refusing content in a terminating namespace), validation against
-//! schemas, RBAC, discovery, field ownership and conflicts, pagination, dry runs.
+//! after a delay) and namespace deletion as the namespace controller does it. Custom resources
+//! whose CustomResourceDefinition is stored go through admission as on kube-apiserver v1.32:
+//! pruning, defaults, `fieldValidation`, schema validation and CEL rules, with the real
+//! server's 400/422 answers (types without a stored CRD are not checked). What it does not do:
+//! other admission (beyond refusing content in a terminating namespace), validation of built-in
+//! types, RBAC, field ownership and conflicts, pagination, dry runs.
 
 mod admission;
 mod counters;

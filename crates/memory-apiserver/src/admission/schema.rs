@@ -190,16 +190,16 @@ pub fn validate(
             && tys.contains(&"integer");
         let int_float = actual == "integer" && tys.contains(&"number");
         let stringish = matches!(value, Value::String(_) | Value::Array(_));
-        if !stringish
-            && !format.is_empty()
-            && !(tys.contains(&actual) || actual_format == format || float_int || int_float)
-        {
+        let numeric = tys.contains(&"number") || tys.contains(&"integer");
+        let type_ok = tys.contains(&actual) || float_int || int_float;
+        // A number or boolean against a format of another type ("must be of type int64").
+        let format_mismatch =
+            !(stringish || format.is_empty() || type_ok || actual_format == format);
+        // A string (or list) under a string format: the format check decides, not the type.
+        let format_decides = stringish && !(format.is_empty() || numeric);
+        if format_mismatch {
             errors.push(type_error(format, actual_format));
-        } else if !(tys.contains(&"number") || tys.contains(&"integer"))
-            && !format.is_empty()
-            && stringish
-        {
-        } else if !tys.is_empty() && !(tys.contains(&actual) || float_int || int_float) {
+        } else if !(format_decides || tys.is_empty() || type_ok) {
             errors.push(type_error(&tys.join(","), actual));
         }
     }
@@ -354,14 +354,7 @@ fn check_number(schema: &Value, value: &Value, at: &Location<'_>, errors: &mut V
     if let Some(factor) = number(schema, "multipleOf") {
         let ok = match int {
             Some(i) if factor as i64 != 0 => i % (factor as i64) == 0,
-            _ => {
-                let ratio = if factor < 1.0 {
-                    float / factor
-                } else {
-                    float / factor
-                };
-                ratio.fract() == 0.0
-            }
+            _ => (float / factor).fract() == 0.0,
         };
         if !ok {
             errors.push(fail(format!("should be a multiple of {}", shown(factor))));
@@ -794,7 +787,7 @@ fn uuid_like(s: &str, version: Option<char>) -> bool {
 
 fn is_base64(s: &str) -> bool {
     let trimmed = s.trim_end_matches('=');
-    s.len() % 4 == 0
+    s.len().is_multiple_of(4)
         && s.len() - trimmed.len() <= 2
         && trimmed
             .chars()
