@@ -66,7 +66,9 @@ pub fn decode(
     let Some((info, schema)) = schema_of(&store.registry, resource, version) else {
         return Ok(object);
     };
-    let unknown = decode::prune(schema, &mut object);
+    let mut unknown = decode::prune(schema, &mut object);
+    // Sorted: the real server's pruning walks Go maps, which have no order of their own.
+    unknown.sort();
     let unknown: Vec<String> = unknown
         .iter()
         .map(|path| format!("unknown field \"{path}\""))
