@@ -338,6 +338,32 @@ mod tests {
     }
 
     #[test]
+    fn message_expressions_and_reasons() {
+        let schema = json!({"type": "object", "properties": {"spec": {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}, "list": {"type": "array", "items": {"type": "string"}}},
+            "x-kubernetes-validations": [
+                {"rule": "self.n < 3", "messageExpression": "'n is ' + string(self.n)"},
+                {"rule": "self.n < 2", "reason": "FieldValueRequired", "message": "small"},
+                {"rule": "self.n < 1", "reason": "FieldValueDuplicate", "fieldPath": ".n"},
+                {"rule": "self.n < 0"}
+            ]
+        }}});
+        let mut errors = Vec::new();
+        validate(&schema, &json!({"spec": {"n": 5}}), None, &mut errors);
+        let messages: Vec<String> = errors.iter().map(FieldError::message).collect();
+        assert_eq!(
+            messages,
+            [
+                "spec: Invalid value: \"object\": n is 5",
+                "spec: Required value: small",
+                "spec.n: Duplicate value: \"object\"",
+                "spec: Invalid value: \"object\": failed rule: self.n < 0",
+            ]
+        );
+    }
+
+    #[test]
     fn transition_rules_need_an_old_value() {
         let old = json!({"spec": {"region": "r"}});
         assert_eq!(

@@ -432,3 +432,70 @@ async fn types_without_a_crd_are_not_validated() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["spec"]["anything"], json!(["goes", 1]));
 }
+
+#[tokio::test]
+async fn server_side_apply_and_put_are_admitted_too() {
+    let server = server_with_crds().await;
+    // Server-side apply that creates: defaults, and refusals, as for a POST.
+    let apply = |name: &str, spec: Value| {
+        let request = http::Request::builder()
+            .method("PATCH")
+            .uri(format!(
+                "{INSTANCES}/{name}?fieldManager=kubectl&fieldValidation=Strict"
+            ))
+            .header("content-type", "application/apply-patch+yaml")
+            .body(kube::client::Body::from(
+                serde_json::to_vec(&instance(name, spec)).unwrap(),
+            ))
+            .unwrap();
+        let server = server.clone();
+        async move {
+            let response = server.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, body) = apply("applied", ok_spec()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["spec"]["deletionPolicy"], "Retain");
+    let mut moved = ok_spec();
+    moved["region"] = json!("us-east-1");
+    let (status, body) = apply("applied", moved.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["details"]["causes"][0]["message"],
+        sample("cel-immutable")["details"]["causes"][0]["message"]
+    );
+    // PUT of the whole object.
+    let mut current = server
+        .get("aura.neo4j.io", "aurainstances", Some("facts"), "applied")
+        .unwrap();
+    current["spec"]["region"] = json!("us-east-1");
+    let (status, body, _) = call(&server, "PUT", &format!("{INSTANCES}/applied"), &current).await;
+    assert_eq!(status, 422, "{body}");
+    current["spec"]["region"] = json!("europe-west1");
+    current["spec"]["paused"] = json!(true);
+    let (status, body, _) = call(&server, "PUT", &format!("{INSTANCES}/applied"), &current).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_null_where_the_schema_allows_none_is_dropped_or_defaulted() {
+    let server = server_with_crds().await;
+    let mut spec = ok_spec();
+    // Not nullable, with a default: the default. Nullable: kept. Not nullable, no default:
+    // dropped (here a required field, so it is then missing).
+    spec["deletionPolicy"] = Value::Null;
+    spec["tenantName"] = Value::Null;
+    let (status, body, _) = call(&server, "POST", INSTANCES, &instance("nulls", spec)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["spec"]["deletionPolicy"], "Retain");
+    assert_eq!(body["spec"]["tenantName"], Value::Null);
+    let mut spec = ok_spec();
+    spec["memory"] = Value::Null;
+    let (status, body, _) = call(&server, "POST", INSTANCES, &instance("nomem", spec)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["details"]["causes"][0]["field"], "spec.memory");
+    assert_eq!(body["details"]["causes"][0]["reason"], "FieldValueRequired");
+}
