@@ -432,7 +432,8 @@ impl Store {
             namespace_name_label(&mut object, &name);
         }
         fold_string_data(resource, &mut object);
-        crate::admission::validate(&self.registry, resource, None, &object, false)?;
+        let warnings = &mut self.admission_warnings;
+        crate::admission::validate(&self.registry, warnings, resource, None, &object, false)?;
         record_manager(&mut object, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
@@ -545,13 +546,9 @@ impl Store {
             normalize_metadata(meta);
         }
         let status_only = subresource == Subresource::Status;
-        crate::admission::validate(
-            &self.registry,
-            &key.resource,
-            Some(&current),
-            &next,
-            status_only,
-        )?;
+        let warnings = &mut self.admission_warnings;
+        let (old, resource) = (Some(&current), &key.resource);
+        crate::admission::validate(&self.registry, warnings, resource, old, &next, status_only)?;
         reject_new_finalizers_while_deleting(&current, &next)?;
 
         if comparable(&next) == comparable(&current) {

@@ -40,19 +40,36 @@ thread_local! {
     static VALIDATOR: Validator = Validator::new();
 }
 
+/// Leaves a compiled node with its own rules only (and those of its `allOf` branches, which
+/// the real server evaluates at the same node; not `anyOf`/`oneOf` ones).
 fn strip_descendant_rules(node: &mut CompiledSchema) {
     let children = node
         .properties
         .values_mut()
         .chain(node.items.as_deref_mut())
         .chain(node.additional_properties.as_deref_mut())
-        .chain(node.all_of.iter_mut())
         .chain(node.one_of.iter_mut())
         .chain(node.any_of.iter_mut());
     for child in children {
         child.validations.clear();
         strip_descendant_rules(child);
     }
+    for branch in &mut node.all_of {
+        strip_descendant_rules(branch);
+    }
+}
+
+/// The rules evaluated at a node: its own and its `allOf` branches'.
+fn node_rules(node: &CompiledSchema) -> Vec<&kube_cel::CompilationResult> {
+    let mut rules: Vec<&kube_cel::CompilationResult> = node
+        .validations
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .collect();
+    for branch in &node.all_of {
+        rules.extend(node_rules(branch));
+    }
+    rules
 }
 
 fn compiled(schema: &Value) -> Arc<CompiledNode> {
@@ -62,17 +79,13 @@ fn compiled(schema: &Value) -> Arc<CompiledNode> {
     }
     let mut compiled = compile_schema(schema);
     strip_descendant_rules(&mut compiled);
-    let transition = compiled
-        .validations
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
+    let transition = node_rules(&compiled)
+        .into_iter()
         .filter(|r| r.is_transition_rule)
         .map(|r| r.rule.rule.clone())
         .collect();
-    let labels = compiled
-        .validations
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
+    let labels = node_rules(&compiled)
+        .into_iter()
         .map(|r| {
             let label = r.rule.message.as_deref().unwrap_or_default().trim();
             let label = if label.is_empty() {
@@ -134,9 +147,25 @@ impl Path {
     }
 }
 
-/// Every rule of `schema` on `value` (with `old` on update; `ratchet` skips unchanged values).
-pub fn validate(schema: &Value, value: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
-    walk(schema, value, old, &Path(None), errors);
+/// Every rule of `schema` on `value` (with `old` on update). A rule without `oldSelf` that
+/// fails on a value that did not change is ratcheted: the real server lets the write through
+/// and sends the error as a warning instead.
+pub fn validate(
+    schema: &Value,
+    value: &Value,
+    old: Option<&Value>,
+    errors: &mut Vec<FieldError>,
+    warnings: &mut Vec<String>,
+) {
+    let mut found = Vec::new();
+    walk(schema, value, old, &Path(None), &mut found);
+    for (error, ratcheted) in found {
+        if ratcheted {
+            warnings.push(error.message());
+        } else {
+            errors.push(error);
+        }
+    }
 }
 
 fn walk(
@@ -144,17 +173,13 @@ fn walk(
     value: &Value,
     old: Option<&Value>,
     path: &Path,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Vec<(FieldError, bool)>,
 ) {
     if value.is_null() {
         return;
     }
     let old = old.filter(|o| !o.is_null());
-    if schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-        .is_some_and(|rules| !rules.is_empty())
-    {
+    if has_node_rules(schema) {
         evaluate(schema, value, old, path, errors);
     }
     match value {
@@ -191,6 +216,18 @@ fn walk(
         }
         _ => {}
     }
+}
+
+/// Whether rules sit on this node (or on its `allOf` branches).
+fn has_node_rules(schema: &Value) -> bool {
+    schema
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+        .is_some_and(|rules| !rules.is_empty())
+        || schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.iter().any(has_node_rules))
 }
 
 /// The value as CEL sees it: in objects with declared properties, a `null` field is absent.
@@ -233,7 +270,7 @@ fn evaluate(
     value: &Value,
     old: Option<&Value>,
     path: &Path,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Vec<(FieldError, bool)>,
 ) {
     let node = compiled(schema);
     let unchanged = old == Some(value);
@@ -245,10 +282,8 @@ fn evaluate(
     };
     let ty = schema.get("type").and_then(Value::as_str).unwrap_or("");
     for failure in failures.iter() {
-        if unchanged && !node.transition.contains(&failure.rule) {
-            // Ratcheting: an unchanged value passes rules that do not look at oldSelf.
-            continue;
-        }
+        // Ratcheting: an unchanged value passes rules that do not look at oldSelf.
+        let ratcheted = unchanged && !node.transition.contains(&failure.rule);
         let at = if failure.field_path.is_empty() {
             path.clone()
         } else {
@@ -266,11 +301,12 @@ fn evaluate(
                 None => cause,
             };
             let label = node.labels.get(&failure.rule).cloned().unwrap_or_default();
-            errors.push(FieldError::invalid(
+            let error = FieldError::invalid(
                 at.0,
                 BadValue::str(ty),
                 format!("{cause} evaluating rule: {label}"),
-            ));
+            );
+            errors.push((error, false));
             continue;
         }
         let message = failure.message.clone();
@@ -284,7 +320,7 @@ fn evaluate(
             }
             _ => FieldError::invalid(at.0, BadValue::str(ty), message),
         };
-        errors.push(error);
+        errors.push((error, ratcheted));
     }
 }
 
@@ -314,7 +350,7 @@ mod tests {
 
     fn run(new: Value, old: Option<Value>) -> Vec<String> {
         let mut errors = Vec::new();
-        validate(&schema(), &new, old.as_ref(), &mut errors);
+        validate(&schema(), &new, old.as_ref(), &mut errors, &mut Vec::new());
         errors.iter().map(FieldError::message).collect()
     }
 
@@ -350,7 +386,13 @@ mod tests {
             ]
         }}});
         let mut errors = Vec::new();
-        validate(&schema, &json!({"spec": {"n": 5}}), None, &mut errors);
+        validate(
+            &schema,
+            &json!({"spec": {"n": 5}}),
+            None,
+            &mut errors,
+            &mut Vec::new(),
+        );
         let messages: Vec<String> = errors.iter().map(FieldError::message).collect();
         assert_eq!(
             messages,
@@ -364,6 +406,26 @@ mod tests {
     }
 
     #[test]
+    fn rules_in_all_of_branches_run_at_the_node_and_others_do_not() {
+        let schema = json!({"type": "object", "properties": {"spec": {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}},
+            "allOf": [{"x-kubernetes-validations": [{"rule": "self.n < 3", "message": "all"}]}],
+            "anyOf": [{"x-kubernetes-validations": [{"rule": "self.n < 3", "message": "any"}]}]
+        }}});
+        let mut errors = Vec::new();
+        validate(
+            &schema,
+            &json!({"spec": {"n": 5}}),
+            None,
+            &mut errors,
+            &mut Vec::new(),
+        );
+        let messages: Vec<String> = errors.iter().map(FieldError::message).collect();
+        assert_eq!(messages, ["spec: Invalid value: \"object\": all"]);
+    }
+
+    #[test]
     fn transition_rules_need_an_old_value() {
         let old = json!({"spec": {"region": "r"}});
         assert_eq!(
@@ -371,8 +433,11 @@ mod tests {
             ["spec: Invalid value: \"object\": region is immutable"]
         );
         assert!(run(json!({"spec": {"region": "r"}}), Some(old)).is_empty());
-        // Ratcheting: an unchanged invalid value stays.
+        // Ratcheting: an unchanged invalid value stays, with a warning.
         let bad = json!({"spec": {"a": "1", "b": "2", "region": "r"}});
-        assert!(run(bad.clone(), Some(bad)).is_empty());
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        validate(&schema(), &bad, Some(&bad), &mut errors, &mut warnings);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, ["spec: Invalid value: \"object\": a or b"]);
     }
 }

@@ -155,9 +155,11 @@ fn has_rules(schema: &Value) -> bool {
 
 /// Step 2: validates `new` (a create when `old` is `None`) before it is stored. With
 /// `status_only` (the status subresource), the schema check covers `.status` alone, as the
-/// real server's does; CEL rules always see the whole object.
+/// real server's does; CEL rules always see the whole object. Ratcheted CEL errors go to
+/// `warnings`.
 pub fn validate(
     registry: &Registry,
+    warnings: &mut Vec<String>,
     resource: &ResourceType,
     old: Option<&Value>,
     new: &Value,
@@ -191,7 +193,7 @@ pub fn validate(
         if errors.iter().any(|e| e.kind.blocks_cel()) {
             errors.push(FieldError::invalid(None, BadValue::Null, RULES_NOT_CHECKED));
         } else {
-            cel::validate(schema, new, old, &mut errors);
+            cel::validate(schema, new, old, &mut errors, warnings);
         }
     }
     if errors.is_empty() {
