@@ -401,13 +401,6 @@ impl Store {
             }
         };
         let key = ObjectKey::new(resource, namespace, &name);
-        if self.objects.contains_key(&key) {
-            return Err(ApiError::already_exists(
-                &resource.group,
-                &resource.plural,
-                &name,
-            ));
-        }
         meta.insert("name".into(), json!(name));
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now()));
@@ -434,6 +427,14 @@ impl Store {
         fold_string_data(resource, &mut object);
         let warnings = &mut self.admission_warnings;
         crate::admission::validate(&self.registry, warnings, resource, None, &object, false)?;
+        // After validation, as on the real server: an invalid object is a 422 whatever its name.
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(
+                &resource.group,
+                &resource.plural,
+                &name,
+            ));
+        }
         record_manager(&mut object, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))

@@ -499,3 +499,16 @@ async fn a_null_where_the_schema_allows_none_is_dropped_or_defaulted() {
     assert_eq!(body["details"]["causes"][0]["field"], "spec.memory");
     assert_eq!(body["details"]["causes"][0]["reason"], "FieldValueRequired");
 }
+
+#[tokio::test]
+async fn an_invalid_object_is_refused_as_invalid_even_when_its_name_is_taken() {
+    let server = server_with_crds().await;
+    let (status, _, _) = call(&server, "POST", INSTANCES, &instance("taken", ok_spec())).await;
+    assert_eq!(status, 201);
+    let mut spec = ok_spec();
+    spec["cloudProvider"] = json!("moon");
+    let (status, body, _) = call(&server, "POST", INSTANCES, &instance("taken", spec)).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body, _) = call(&server, "POST", INSTANCES, &instance("taken", ok_spec())).await;
+    assert_eq!(status, 409, "{body}");
+}
