@@ -132,6 +132,7 @@ pub async fn handle(
         };
         tracing::trace!(method = %parts.method, uri = %parts.uri, "memory-apiserver request");
         let mut guard = lock(&store);
+        guard.admission_warnings.clear(); // none left by writes outside a request (the GC's)
         let reply = dispatch(&mut guard, &call);
         warnings = std::mem::take(&mut guard.admission_warnings);
         settle(&store, &mut guard);
