@@ -256,7 +256,7 @@ pub fn go_float(f: f64) -> String {
 /// Go's `%#v` of a decoded JSON value (`map[string]interface {}{...}`), as error messages
 /// print composite values.
 pub fn go_sharp_v(value: &Value) -> String {
-    fn inner(value: &Value, out: &mut String, top: bool) {
+    fn inner(value: &Value, out: &mut String) {
         match value {
             Value::Null => out.push_str("interface {}(nil)"),
             Value::Bool(b) => out.push_str(&b.to_string()),
@@ -271,7 +271,7 @@ pub fn go_sharp_v(value: &Value) -> String {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    inner(item, out, false);
+                    inner(item, out);
                 }
                 out.push('}');
             }
@@ -285,15 +285,14 @@ pub fn go_sharp_v(value: &Value) -> String {
                     }
                     out.push_str(&go_quote(key));
                     out.push(':');
-                    inner(&fields[key.as_str()], out, false);
+                    inner(&fields[key.as_str()], out);
                 }
                 out.push('}');
             }
         }
-        let _ = top;
     }
     let mut out = String::new();
-    inner(value, &mut out, true);
+    inner(value, &mut out);
     out
 }
 

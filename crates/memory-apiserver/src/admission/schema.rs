@@ -223,7 +223,8 @@ pub fn validate(
     }
 }
 
-fn is_valid(schema: &Value, value: &Value, at: &Location<'_>) -> Vec<FieldError> {
+/// The errors of `value` against one branch of `anyOf` and the like.
+fn branch_errors(schema: &Value, value: &Value, at: &Location<'_>) -> Vec<FieldError> {
     let mut errors = Vec::new();
     validate(schema, value, None, at, &mut errors);
     errors
@@ -243,7 +244,8 @@ fn composition(schema: &Value, value: &Value, at: &Location<'_>, errors: &mut Ve
     let quoted = super::errors::go_quote(&at.name);
     let any_of = branches("anyOf");
     if !any_of.is_empty() {
-        let results: Vec<Vec<FieldError>> = any_of.iter().map(|b| is_valid(b, value, at)).collect();
+        let results: Vec<Vec<FieldError>> =
+            any_of.iter().map(|b| branch_errors(b, value, at)).collect();
         if !results.iter().any(Vec::is_empty) {
             errors.push(whole(format!(
                 "{quoted} must validate at least one schema (anyOf)"
@@ -253,7 +255,8 @@ fn composition(schema: &Value, value: &Value, at: &Location<'_>, errors: &mut Ve
     }
     let one_of = branches("oneOf");
     if !one_of.is_empty() {
-        let results: Vec<Vec<FieldError>> = one_of.iter().map(|b| is_valid(b, value, at)).collect();
+        let results: Vec<Vec<FieldError>> =
+            one_of.iter().map(|b| branch_errors(b, value, at)).collect();
         let valid = results.iter().filter(|r| r.is_empty()).count();
         if valid != 1 {
             let found = if valid == 0 {
@@ -273,7 +276,7 @@ fn composition(schema: &Value, value: &Value, at: &Location<'_>, errors: &mut Ve
     if !all_of.is_empty() {
         let mut valid = 0;
         for branch in &all_of {
-            let result = is_valid(branch, value, at);
+            let result = branch_errors(branch, value, at);
             if result.is_empty() {
                 valid += 1;
             }
@@ -287,7 +290,7 @@ fn composition(schema: &Value, value: &Value, at: &Location<'_>, errors: &mut Ve
         }
     }
     if let Some(not) = schema.get("not")
-        && is_valid(not, value, at).is_empty()
+        && branch_errors(not, value, at).is_empty()
     {
         errors.push(whole(format!(
             "{quoted} must not validate the schema (not)"
@@ -843,6 +846,36 @@ mod tests {
                 "p: Invalid value: \"2G\": p in body should match '^[0-9]+GB$'",
                 "s: Too long: may not be more than 3 bytes",
                 "t: Invalid value: \"yesterday\": t in body must be of type date-time: \"yesterday\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn value_validations_in_any_of_one_of_all_of_and_not() {
+        let schema = json!({"type": "object", "properties": {"x": {
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+            "anyOf": [{"required": ["a"]}, {"required": ["b"]}],
+            "oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+            "allOf": [{"required": ["a"]}],
+            "not": {"required": ["c"]}
+        }}});
+        assert_eq!(
+            errors_of(schema.clone(), json!({"x": {"c": "1"}})),
+            [
+                "<nil>: Invalid value: \"\": \"x\" must validate at least one schema (anyOf)",
+                "x.a: Required value",
+                "<nil>: Invalid value: \"\": \"x\" must validate one and only one schema (oneOf). Found none valid",
+                "x.a: Required value",
+                "x.a: Required value",
+                "<nil>: Invalid value: \"\": \"x\" must validate all the schemas (allOf). None validated",
+                "<nil>: Invalid value: \"\": \"x\" must not validate the schema (not)",
+            ]
+        );
+        assert_eq!(
+            errors_of(schema, json!({"x": {"a": "1", "b": "2"}})),
+            [
+                "<nil>: Invalid value: \"\": \"x\" must validate one and only one schema (oneOf). Found 2 valid alternatives"
             ]
         );
     }
