@@ -36,10 +36,14 @@
 //! after a delay) and namespace deletion as the namespace controller does it; and, for `kubectl`,
 //! server-side Tables (CRD printer columns and the common built-in printers, lists, single
 //! objects and watches), Events readable through both their APIs, strategic merge patches and
-//! YAML server-side apply bodies. What it does not
-//! do: admission (beyond refusing content in a terminating namespace), validation against
-//! schemas, RBAC, field ownership and conflicts, pagination.
+//! YAML server-side apply bodies. Custom resources whose CustomResourceDefinition is stored go
+//! through admission as on kube-apiserver v1.32: pruning, defaults, `fieldValidation`, schema
+//! validation and CEL rules, with the real server's 400/422 answers (types without a stored CRD
+//! are not checked). What it does not do: other admission (beyond refusing content in a
+//! terminating namespace), validation of built-in types, RBAC, field ownership and conflicts,
+//! pagination.
 
+mod admission;
 mod counters;
 mod discovery;
 mod error;

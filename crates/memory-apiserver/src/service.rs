@@ -160,6 +160,7 @@ pub async fn handle(
             .get(name)
             .and_then(|v: &http::HeaderValue| v.to_str().ok())
     };
+    let mut warnings = Vec::new();
     let reply = Route::parse(parts.uri.path()).and_then(|route| {
         let query = Query::parse(parts.uri.query());
         let call = Call {
@@ -173,18 +174,45 @@ pub async fn handle(
         };
         tracing::trace!(method = %parts.method, uri = %parts.uri, "memory-apiserver request");
         let mut guard = lock(&store);
+        guard.admission_warnings.clear(); // none left by writes outside a request (the GC's)
         let reply = dispatch(&mut guard, &call);
+        warnings = std::mem::take(&mut guard.admission_warnings);
         settle(&store, &mut guard);
         reply
     });
-    match reply {
+    let mut response = match reply {
         Ok(Reply::Object(status, value)) => json_response(status, &value),
         Ok(Reply::Watch(events)) => {
             let frames = events.map(|bytes| Ok::<_, Infallible>(http_body::Frame::data(bytes)));
             response(StatusCode::OK, StreamBody::new(frames).boxed_unsync())
         }
         Err(err) => error_response(&err),
+    };
+    add_warnings(&mut response, &warnings);
+    response
+}
+
+/// `Warning: 299 - "text"` headers, one per warning, as the real server sends them.
+fn add_warnings(response: &mut Response<ResponseBody>, warnings: &[String]) {
+    for warning in warnings {
+        let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
     }
+}
+
+/// Admission's decoding of what a create, update or patch would store (see
+/// `admission::decode`): unknown fields, nulls and defaults of a registered custom resource.
+fn admit(store: &mut Store, call: &Call<'_>, object: Value) -> ApiResult<Value> {
+    let field_validation = call.query.get("fieldValidation");
+    crate::admission::decode(
+        store,
+        &call.resource(),
+        &call.route.version,
+        object,
+        field_validation,
+    )
 }
 
 /// Lets the garbage collector and the namespace controller do what the last request left them,
@@ -291,7 +319,11 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
         ("list", _) => list(store, call),
         ("watch", _) => watch(store, call),
         ("create", None) => {
-            let object = call.to_storage(protobuf::request_object(call.body, call.content_type)?);
+            let object = call.to_storage(admit(
+                store,
+                call,
+                protobuf::request_object(call.body, call.content_type)?,
+            )?);
             let created = store.create(
                 &call.storage(),
                 call.route.namespace.as_deref(),
@@ -302,8 +334,11 @@ fn dispatch(store: &mut Store, call: &Call<'_>) -> ApiResult<Reply> {
             Ok(Reply::Object(StatusCode::CREATED, call.view(created)))
         }
         ("update", Some(name)) => {
-            let candidate =
-                call.to_storage(protobuf::request_object(call.body, call.content_type)?);
+            let candidate = call.to_storage(admit(
+                store,
+                call,
+                protobuf::request_object(call.body, call.content_type)?,
+            )?);
             let updated = store.update(&call.key(name), candidate, target, &call.writer(false))?;
             Ok(Reply::Object(StatusCode::OK, call.view(updated)))
         }
@@ -474,6 +509,7 @@ fn patch_object(
                     meta.insert("name".into(), json!(name));
                 }
             }
+            let object = admit(store, call, object)?;
             let created = store.create(
                 &call.storage(),
                 call.route.namespace.as_deref(),
@@ -490,7 +526,11 @@ fn patch_object(
         ));
     };
     // Patches are written against the shape of the API they were sent to.
-    let patched = patch::apply(kind, &call.view(current), call.body)?;
+    let patched = admit(
+        store,
+        call,
+        patch::apply(kind, &call.view(current), call.body)?,
+    )?;
     let managed_fields = patched.pointer("/metadata/managedFields").cloned();
     let mut updated = store.update(&key, call.to_storage(patched), target, &writer)?;
     if kind == PatchKind::Json

@@ -251,6 +251,8 @@ pub struct Store {
     /// server's NamespaceLifecycle admission does. Off by default, so that tests can create
     /// objects in namespaces they never created.
     pub namespace_lifecycle: bool,
+    /// Warnings for the response to the request being served (admission's unknown fields).
+    pub admission_warnings: Vec<String>,
 }
 
 impl Store {
@@ -404,22 +406,11 @@ impl Store {
                     .get("generateName")
                     .and_then(Value::as_str)
                     .filter(|p| !p.is_empty())
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "metadata.name: Required value: name or generateName is required",
-                        )
-                    })?;
+                    .ok_or_else(|| crate::admission::name_required(&kind, &resource.group))?;
                 self.free_generated_name(resource, namespace, prefix)
             }
         };
         let key = ObjectKey::new(resource, namespace, &name);
-        if self.objects.contains_key(&key) {
-            return Err(ApiError::already_exists(
-                &resource.group,
-                &resource.plural,
-                &name,
-            ));
-        }
         meta.insert("name".into(), json!(name));
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now()));
@@ -445,6 +436,16 @@ impl Store {
         }
         fold_string_data(resource, &mut object);
         default_secret_type(resource, &mut object);
+        let warnings = &mut self.admission_warnings;
+        crate::admission::validate(&self.registry, warnings, resource, None, &object, false)?;
+        // After validation, as on the real server: an invalid object is a 422 whatever its name.
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(
+                &resource.group,
+                &resource.plural,
+                &name,
+            ));
+        }
         record_manager(&mut object, None, writer, None);
         self.kinds.insert(resource.clone(), kind);
         Ok(self.commit(key, object, ChangeKind::Added, None))
@@ -557,6 +558,10 @@ impl Store {
         if let Some(meta) = next.get_mut("metadata").and_then(Value::as_object_mut) {
             normalize_metadata(meta);
         }
+        let status_only = subresource == Subresource::Status;
+        let warnings = &mut self.admission_warnings;
+        let (old, resource) = (Some(&current), &key.resource);
+        crate::admission::validate(&self.registry, warnings, resource, old, &next, status_only)?;
         reject_new_finalizers_while_deleting(&current, &next)?;
 
         if comparable(&next) == comparable(&current) {

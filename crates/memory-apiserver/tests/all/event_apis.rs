@@ -11,7 +11,7 @@ use kube::runtime::events::{Event as RecordedEvent, EventType, Recorder, Reporte
 use serde_json::{Value, json};
 
 use crate::kubectl_replay::{
-    JSON_ACCEPT, TABLE_ACCEPT, column_names, send, server_with_crds, watch,
+    JSON_ACCEPT, TABLE_ACCEPT, column_names, instance_spec, send, server_with_crds, watch,
 };
 
 const INSTANCES: &str = "/apis/aura.neo4j.io/v1alpha1/namespaces/facts/aurainstances";
@@ -29,7 +29,7 @@ fn describe_query(uid: &str) -> String {
 async fn demo_instance(server: &memory_apiserver::ApiServer) -> Value {
     let instance = json!({
         "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
-        "metadata": {"name": "demo"}, "spec": {"region": "europe-west1"},
+        "metadata": {"name": "demo"}, "spec": instance_spec("2GB"),
     });
     let (code, created) = send(
         server,
@@ -51,7 +51,7 @@ async fn events_the_operator_records_are_what_kubectl_get_events_and_describe_sh
     let uid = instance["metadata"]["uid"].as_str().unwrap().to_string();
     let other = json!({
         "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
-        "metadata": {"name": "other"}, "spec": {},
+        "metadata": {"name": "other"}, "spec": instance_spec("2GB"),
     });
     let (_, other) = send(&server, "POST", INSTANCES, JSON_ACCEPT, None, Some(&other)).await;
 

@@ -712,7 +712,9 @@ metadata:
   name: demo
 spec:
   tenantId: t
+  cloudProvider: gcp
   region: europe-west1
+  type: professional-db
   memory: 1GB
 ";
 
@@ -1013,7 +1015,9 @@ async fn kubectl_gets_applies_describes_waits_and_deletes() {
     assert!(seen[1].starts_with("demo "), "{seen:?}");
     let mut second: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
-        "metadata": {"name": "second"}, "spec": {"region": "us-east1"},
+        "metadata": {"name": "second"},
+        "spec": {"tenantId": "t", "cloudProvider": "gcp", "region": "us-east1",
+                 "type": "professional-db", "memory": "1GB"},
     }))
     .unwrap();
     second.metadata.namespace = Some(NAMESPACE.into());

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use memory_apiserver::ApiServer;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::json;
 use tower::ServiceExt;
 
 /// What `kubectl get` sends as `Accept`.
@@ -48,6 +50,45 @@ pub fn sample(name: &str) -> Value {
 }
 
 /// A server with the project's CRDs installed (as `kubectl apply -f crds/` would).
+/// A spec the CRD's schema and CEL rules accept for `kind`: the first object of that kind in
+/// the project's samples (deploy/examples), which the operator's own tests check.
+pub fn valid_spec(kind: &str) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            serde_norway::Deserializer::from_str(&text)
+                .map(|document| Value::deserialize(document).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .find(|object| object["kind"] == kind)
+        .map(|object| object["spec"].clone())
+        .unwrap_or_else(|| panic!("no {kind} in deploy/examples"))
+}
+
+/// A status condition with every field the CRD's schema requires (metav1.Condition's).
+pub fn condition(type_: &str, status: &str) -> Value {
+    json!({
+        "type": type_, "status": status, "reason": "Test", "message": "",
+        "lastTransitionTime": "2026-12-05T21:46:26Z",
+    })
+}
+
+/// An AuraInstance spec the schema accepts, with `memory` as given.
+pub fn instance_spec(memory: &str) -> Value {
+    json!({
+        "tenantId": "t", "cloudProvider": "gcp", "region": "europe-west1",
+        "type": "professional-db", "memory": memory,
+    })
+}
+
 pub async fn server_with_crds() -> ApiServer {
     let server = ApiServer::new();
     for crd in project_crds() {

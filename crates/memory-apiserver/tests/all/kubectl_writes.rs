@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::kubectl_replay::{
-    APPLY_YAML, JSON_ACCEPT, JSON_PATCH, MERGE, STRATEGIC, send, send_raw, server_with_crds, watch,
+    APPLY_YAML, JSON_ACCEPT, JSON_PATCH, MERGE, STRATEGIC, condition, instance_spec, send,
+    send_raw, server_with_crds, watch,
 };
 
 const NS_PATH: &str = "/api/v1/namespaces/facts";
@@ -20,7 +21,7 @@ fn demo(memory: &str) -> Value {
         "apiVersion": "aura.neo4j.io/v1alpha1",
         "kind": "AuraInstance",
         "metadata": {"name": "demo", "namespace": "facts"},
-        "spec": {"tenantId": "t", "region": "europe-west1", "memory": memory},
+        "spec": instance_spec(memory),
     })
 }
 
@@ -121,7 +122,7 @@ async fn server_side_apply_takes_yaml_and_the_migration_patches_succeed() {
     .await;
     assert_eq!(code, 201);
 
-    let yaml = "apiVersion: aura.neo4j.io/v1alpha1\nkind: AuraInstance\nmetadata:\n  name: demo\n  namespace: facts\nspec:\n  tenantId: t\n  region: europe-west1\n  memory: 2GB  # more\n";
+    let yaml = "apiVersion: aura.neo4j.io/v1alpha1\nkind: AuraInstance\nmetadata:\n  name: demo\n  namespace: facts\nspec:\n  tenantId: t\n  cloudProvider: gcp\n  region: europe-west1\n  type: professional-db\n  memory: 2GB  # more\n";
     let apply_uri =
         format!("{INSTANCES}/demo?fieldManager=kubectl&fieldValidation=Strict&force=false");
     let (code, applied) = send_raw(
@@ -298,7 +299,7 @@ async fn kubectl_wait_for_condition_ready_sees_the_condition_arrive() {
     let mut other = demo("1GB");
     other["metadata"]["name"] = json!("other");
     send(&server, "POST", INSTANCES, JSON_ACCEPT, None, Some(&other)).await;
-    let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    let ready = json!({"status": {"conditions": [condition("Ready", "True")]}});
     let (code, _) = send(
         &server,
         "PATCH",

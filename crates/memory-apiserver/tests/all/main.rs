@@ -2,8 +2,10 @@
 
 mod common;
 
+mod admission;
 mod api;
 mod controller;
+mod crd_rules;
 mod discovery;
 mod event_apis;
 mod field_managers;
