@@ -79,7 +79,9 @@ pub struct OperatorSecretRef {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(cel)]
-#[x_kube(validation = Rule::new("size(self.names) > 0 || has(self.selector)").message("name the allowed namespaces (names) or select them by label (selector)"))]
+// `has` first: on a real server `size(self.names)` with no `names` is an evaluation error
+// ("no such key"), which reaches the user instead of the message.
+#[x_kube(validation = Rule::new("(has(self.names) && size(self.names) > 0) || has(self.selector)").message("name the allowed namespaces (names) or select them by label (selector)"))]
 pub struct AllowedNamespaces {
     /// Namespace names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
