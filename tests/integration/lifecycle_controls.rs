@@ -160,11 +160,14 @@ async fn observe_reports_drift_and_never_changes_aura_even_across_full_and_delet
 
 #[tokio::test]
 async fn observe_without_an_instance_id_is_invalid_and_calls_nothing() {
-    // The API server's CEL rule refuses this (unit-tested in crd::instance); the in-memory API
-    // server does not run CEL, so this checks the controller's own guard behind it.
+    // The API server's CEL rule refuses this; an object stored before the rule existed meets
+    // the controller's own guard behind it.
     let op = Operator::start().await;
-    op.apply(instance("nameless", json!({"managementPolicy": "Observe"})))
-        .await;
+    op.create_past_cel::<AuraInstance>(instance(
+        "nameless",
+        json!({"managementPolicy": "Observe"}),
+    ))
+    .await;
     let seen = op
         .wait_for("nameless", "InvalidSpec", |o| {
             ready_reason(o, "InvalidSpec")
@@ -334,9 +337,9 @@ async fn an_observed_snapshot_aura_lacks_or_none_named_is_refused_and_none_is_ta
                "snapshotId": "00000000-0000-4000-8000-000000000000"}),
     ))
     .await;
-    // The API server's CEL rule refuses Observe without snapshotId; the in-memory one does not
-    // run CEL, so this checks the controller's own guard behind it.
-    op.create::<AuraSnapshot>(resource(
+    // The API server's CEL rule refuses Observe without snapshotId; one stored before the rule
+    // existed meets the controller's own guard behind it.
+    op.create_past_cel::<AuraSnapshot>(resource(
         "AuraSnapshot",
         "unnamed",
         json!({"instanceId": id, "managementPolicy": "Observe"}),
@@ -500,8 +503,9 @@ async fn an_observed_session_that_does_not_exist_is_stalled_and_nothing_is_creat
         json!({"managementPolicy": "Observe", "name": "nowhere", "memory": "4GB"}),
     ))
     .await;
-    // Without name (CEL refuses it in a real API server): the controller's own guard.
-    op.create::<GdsSession>(resource(
+    // Without name (the CEL rule refuses it; one stored before the rule existed): the
+    // controller's own guard.
+    op.create_past_cel::<GdsSession>(resource(
         "GdsSession",
         "nameless",
         json!({"managementPolicy": "Observe"}),

@@ -117,11 +117,13 @@ impl Operator {
 
     /// The API server and the emulator, without a controller (start it with `restart`).
     pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
-        let api = ApiServer::new()
-            .with_status_subresource("aura.neo4j.io", "aurainstances")
-            .with_status_subresource("aura.neo4j.io", "aurasnapshots")
-            .with_status_subresource("aura.neo4j.io", "gdssessions")
-            .with_status_subresource("aura.neo4j.io", "clusterauracredentials");
+        // The CRDs as objects, as on a cluster: every write, the operator's status included,
+        // then goes through the schema, defaults and CEL rules a real server applies.
+        let api = ApiServer::new();
+        for (_, crd) in aura_operator::cli::crd::all() {
+            api.install_crd(serde_json::to_value(crd).expect("CRD as JSON"))
+                .expect("CRD installed");
+        }
         let emu = start(config).await;
         Self {
             controller_kube: api.client(),
@@ -362,6 +364,37 @@ impl Operator {
             .expect("created")
     }
 
+    /// Stores `yaml` as an object created before its CRD's CEL rules existed (an upgrade that
+    /// added them), after checking that the API server refuses it now: so that the
+    /// controller's own guard behind a rule can be tested. The CRD goes in without its rules
+    /// for this one create, then back as it was.
+    pub async fn create_past_cel<K>(&self, yaml: serde_json::Value) -> K
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
+        let obj: K = serde_json::from_value(yaml).expect("a valid resource");
+        let api = Api::<K>::namespaced(self.api.client(), NS);
+        match api.create(&user_post(), &obj).await {
+            Err(kube::Error::Api(status)) if status.code == 422 => {}
+            other => panic!("the API server should refuse this by a CEL rule: {other:?}"),
+        }
+        let (_, crd) = aura_operator::cli::crd::all()
+            .into_iter()
+            .find(|(_, crd)| crd.spec.names.kind == K::kind(&()))
+            .expect("a CRD of the kind");
+        let crd = serde_json::to_value(crd).expect("CRD as JSON");
+        let mut lenient = crd.clone();
+        strip_key(&mut lenient, "x-kubernetes-validations");
+        self.api.install_crd(lenient).expect("CRD without rules");
+        let created = api.create(&user_post(), &obj).await.expect("created");
+        self.api.install_crd(crd).expect("CRD restored");
+        created
+    }
+
     /// Deletes any namespaced resource.
     pub async fn delete_any<K>(&self, name: &str)
     where
@@ -520,4 +553,16 @@ pub fn instance(name: &str, extra: serde_json::Value) -> serde_json::Value {
         base.extend(extra.clone());
     }
     resource("AuraInstance", name, spec)
+}
+
+/// Removes `key` wherever it appears in `value`.
+fn strip_key(value: &mut serde_json::Value, key: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove(key);
+            map.values_mut().for_each(|v| strip_key(v, key));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| strip_key(v, key)),
+        _ => {}
+    }
 }

@@ -79,7 +79,7 @@ pub use service::ResponseBody;
 
 use counters::Fault;
 use service::lock;
-use store::{ObjectKey, Preconditions, Propagation, ResourceType, Store, Writer};
+use store::{ObjectKey, Preconditions, Propagation, ResourceType, Store, Subresource, Writer};
 
 /// The in-memory API server. Clones share one store, so a test keeps one handle for assertions
 /// while clients built from it talk to the same state.
@@ -157,6 +157,38 @@ impl ApiServer {
     /// How many objects the garbage collector has yet to look at (always 0 without a GC delay).
     pub fn pending_garbage(&self) -> usize {
         lock(&self.store).pending_garbage()
+    }
+
+    /// Stores a CustomResourceDefinition (JSON) as `kubectl apply -f crd.yaml` would, or
+    /// replaces the stored one of that name: the type is then served as the CRD declares it
+    /// (discovery, OpenAPI, Tables, its status subresource) and its objects go through
+    /// admission (schema, defaults, pruning, CEL rules).
+    pub fn install_crd(&self, crd: Value) -> Result<Value, ApiError> {
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let resource = ResourceType::new("apiextensions.k8s.io", "customresourcedefinitions");
+        let writer = Writer {
+            manager: "kubectl-client-side-apply".into(),
+            apply: false,
+            api_version: Some("apiextensions.k8s.io/v1".into()),
+        };
+        let mut store = lock(&self.store);
+        let key = ObjectKey::new(&resource, None, &name);
+        let stored = match store.get(&key).cloned() {
+            Some(current) => {
+                let mut next = crd;
+                if let Some(rv) = current.pointer("/metadata/resourceVersion") {
+                    next["metadata"]["resourceVersion"] = rv.clone();
+                }
+                store.update(&key, next, Subresource::Main, &writer)
+            }
+            None => store.create(&resource, None, "apiextensions.k8s.io/v1", crd, &writer),
+        };
+        service::settle(&self.store, &mut store);
+        stored
     }
 
     /// Creates the Namespace `name` as `kubectl create namespace` would (`spec.finalizers:
