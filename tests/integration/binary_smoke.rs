@@ -258,7 +258,10 @@ async fn run_without_a_reachable_cluster_exits_non_zero_and_says_why() {
         .and_then(|l| l.local_addr())
         .expect("a free port");
     let scratch = Scratch::new();
-    let kubeconfig = scratch.kubeconfig(&memory_apiserver::kubeconfig(&format!("http://{closed}"), NS));
+    let kubeconfig = scratch.kubeconfig(&memory_apiserver::kubeconfig(
+        &format!("http://{closed}"),
+        NS,
+    ));
     let mut operator = Running::start(
         &kubeconfig,
         &[
