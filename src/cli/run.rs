@@ -231,6 +231,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         .await
 }
 
+/// How long the controllers may take to stop after the stop signal: passes in flight finish
+/// within it. Below the 30 s a pod gets between SIGTERM and SIGKILL by default.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
 /// What stops the operator: every part (controllers, HTTP port, leader election) holds a clone
 /// of the same shared future.
 pub type Stop = Shared<BoxFuture<'static, ()>>;
@@ -425,7 +429,22 @@ async fn run_controllers(
             crate::controllers::run_all(ctx, namespace, stop).await;
         }
     }));
-    tokio::join!(credentials, kinds);
+    let controllers = async {
+        tokio::join!(credentials, kinds);
+    };
+    // A controller whose first list never came (an API server that stopped answering) would
+    // hold the process forever; passes are crash-safe, so it is given up after a while.
+    let give_up = async {
+        stop.clone().await;
+        tokio::time::sleep(STOP_GRACE).await;
+    };
+    tokio::select! {
+        () = controllers => {}
+        () = give_up => tracing::warn!(
+            grace = ?STOP_GRACE,
+            "the controllers did not stop in time after the stop signal; stopping anyway"
+        ),
+    }
     if lost_lead.peek().is_some() {
         return Err(RunError::LostLeadership);
     }
