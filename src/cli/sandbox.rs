@@ -176,9 +176,7 @@ pub async fn run(args: SandboxArgs) -> Result<bool, SandboxError> {
     // The cluster: the CRDs (through the API, as a user would install them) and namespaces.
     let crds: Vec<CustomResourceDefinition> =
         super::crd::all().into_iter().map(|(_, crd)| crd).collect();
-    let api = crds
-        .iter()
-        .fold(ApiServer::new(), |api, crd| with_status_of(api, crd));
+    let api = crds.iter().fold(ApiServer::new(), with_status_of);
     let served = api.serve(args.listen).await.map_err(|source| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             SandboxError::PortBusy {
