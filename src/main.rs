@@ -38,10 +38,12 @@ enum LogFormat {
 enum Command {
     /// Run the controllers against the current Kubernetes context (kubeconfig or in-cluster).
     Run(RunArgs),
-    /// Try the operator with nothing installed: an in-memory Kubernetes API server, the Aura
-    /// emulator and the controllers in this process, with a kubeconfig for kubectl. Nothing real
-    /// is created and nothing is kept. With --apply and --wait-ready: an offline check of
-    /// manifests for CI.
+    /// Try the operator with nothing installed: a Kubernetes API server, the Aura emulator and
+    /// the controllers, in memory in this process.
+    ///
+    /// Writes a kubeconfig for kubectl and prints what to try. Nothing real is created (no Aura
+    /// account is used) and nothing is kept when it stops. With --apply and --wait-ready: an
+    /// offline check of manifests for CI.
     Sandbox(SandboxArgs),
     /// Print the CustomResourceDefinitions (or write them with --out-dir).
     Crd(CrdArgs),

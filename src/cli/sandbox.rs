@@ -1392,6 +1392,34 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_in_a_shared_temp_dir_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("sandbox-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&base).unwrap();
+        let fresh = base.join("fresh");
+        private_folder(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        private_folder(&fresh).expect("its own folder, again");
+
+        let open = base.join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = private_folder(&open).unwrap_err();
+        assert!(
+            err.to_string().contains("other users may write into it"),
+            "{err}"
+        );
+
+        let planted = base.join("planted");
+        std::os::unix::fs::symlink(&fresh, &planted).unwrap();
+        let err = private_folder(&planted).unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
     #[test]
     fn a_kubeconfig_the_sandbox_did_not_write_is_left_alone() {
         let dir = std::env::temp_dir().join(format!("sandbox-{}", uuid::Uuid::new_v4()));
