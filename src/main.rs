@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use aura_operator::cli::crd::{CrdArgs, run as run_crd};
 use aura_operator::cli::run::{RunArgs, run as run_operator};
+use aura_operator::cli::sandbox::{SandboxArgs, run as run_sandbox};
 use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
 
 /// Manage Neo4j Aura from Kubernetes.
@@ -37,6 +38,13 @@ enum LogFormat {
 enum Command {
     /// Run the controllers against the current Kubernetes context (kubeconfig or in-cluster).
     Run(RunArgs),
+    /// Try the operator with nothing installed: a Kubernetes API server, the Aura emulator and
+    /// the controllers, in memory in this process.
+    ///
+    /// Writes a kubeconfig for kubectl and prints what to try. Nothing real is created (no Aura
+    /// account is used) and nothing is kept when it stops. With --apply and --wait-ready: an
+    /// offline check of manifests for CI.
+    Sandbox(SandboxArgs),
     /// Print the CustomResourceDefinitions (or write them with --out-dir).
     Crd(CrdArgs),
     /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
@@ -62,6 +70,12 @@ async fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Run(args) => run_operator(args).await.map_err(|e| e.to_string()),
+        Command::Sandbox(args) => match run_sandbox(args).await {
+            Ok(true) => Ok(()),
+            // Not every resource was Ready: the report says which and why.
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e.to_string()),
+        },
         Command::Crd(args) => run_crd(args),
         Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
     };

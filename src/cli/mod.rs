@@ -1,4 +1,6 @@
 //! Subcommands of the `aura-operator` binary that need more than a line in `main.rs`.
 
 pub mod crd;
+pub mod manifests;
 pub mod run;
+pub mod sandbox;

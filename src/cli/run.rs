@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use kube::Api;
 use kube::api::ListParams;
 use kube::core::Selector;
@@ -206,6 +207,8 @@ pub enum RunError {
 
 /// Runs the controllers until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
+    // Listening from the start: a SIGTERM during the probes is not lost.
+    let stop = shutdown_signal().boxed().shared();
     let config = kube::Config::infer()
         .await
         .map_err(|e| RunError::Kubeconfig(kube::Error::InferConfig(e)))?;
@@ -222,88 +225,170 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         &cluster_url,
     )
     .await?;
+    Operator::start(kube, args, emulator::EmulatorConfig::default(), stop)
+        .await?
+        .run()
+        .await
+}
 
-    let mut settings = AuraSettings {
-        base_url: args.aura_url.clone(),
-        allow_insecure_http: args.allow_insecure_http,
-        rate_limit: RateLimit {
-            per_minute: args.rate_limit,
-            ..RateLimit::default()
-        },
-        ..AuraSettings::default()
-    };
-    let mut default = match args.default_credentials_secret.clone() {
-        Some(location) => DefaultCredential::Secret(location),
-        None => DefaultCredential::None,
-    };
-    let _emulator = if args.emulator {
-        if args.default_credentials_secret.is_some() {
-            return Err(RunError::Conflicting);
-        }
-        let config = emulator::EmulatorConfig::default();
-        let credential = config.credentials[0].clone();
-        let running = emulator::start(config, args.emulator_listen)
+/// How long the controllers may take to stop after the stop signal: passes in flight finish
+/// within it. Below the 30 s a pod gets between SIGTERM and SIGKILL by default.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// What stops the operator: every part (controllers, HTTP port, leader election) holds a clone
+/// of the same shared future.
+pub type Stop = Shared<BoxFuture<'static, ()>>;
+
+/// The operator set up on a Kubernetes client, before its controllers run: the Aura clients
+/// (pointed at a built-in emulator with `--emulator`), the controllers' context and the HTTP
+/// port. `run` builds one on the current kube context, `sandbox` on its in-memory API server;
+/// both then call [`Operator::run`].
+pub struct Operator {
+    args: RunArgs,
+    kube: kube::Client,
+    ctx: Arc<Context>,
+    emulator: Option<emulator::RunningEmulator>,
+    http_addr: SocketAddr,
+    stop: Stop,
+}
+
+impl Operator {
+    /// Sets up everything the controllers need on `kube` and serves the HTTP port (ready from
+    /// now on: a follower is a healthy standby). With `args.emulator`, starts the emulator with
+    /// `emulator_config` on `args.emulator_listen` and sends every Aura call there. Nothing runs
+    /// yet; `stop` ends the HTTP port and, later, the controllers.
+    pub async fn start(
+        kube: kube::Client,
+        args: RunArgs,
+        emulator_config: emulator::EmulatorConfig,
+        stop: Stop,
+    ) -> Result<Self, RunError> {
+        let mut settings = AuraSettings {
+            base_url: args.aura_url.clone(),
+            allow_insecure_http: args.allow_insecure_http,
+            rate_limit: RateLimit {
+                per_minute: args.rate_limit,
+                ..RateLimit::default()
+            },
+            ..AuraSettings::default()
+        };
+        let mut default = match args.default_credentials_secret.clone() {
+            Some(location) => DefaultCredential::Secret(location),
+            None => DefaultCredential::None,
+        };
+        let emulator = if args.emulator {
+            if args.default_credentials_secret.is_some() {
+                return Err(RunError::Conflicting);
+            }
+            let credential = emulator_config.credentials[0].clone();
+            let running = emulator::start(emulator_config, args.emulator_listen)
+                .await
+                .map_err(|source| RunError::Emulator {
+                    addr: args.emulator_listen,
+                    source,
+                })?;
+            tracing::warn!(
+                url = %running.base_url(),
+                "USING THE BUILT-IN AURA EMULATOR: no real Aura instance will be created; every \
+                 AuraInstance is backed by an in-memory emulation that is lost when the operator stops"
+            );
+            settings.base_url = running.base_url();
+            settings.allow_insecure_http = true;
+            default = DefaultCredential::Fixed {
+                client_id: credential.client_id.clone(),
+                client_secret: SecretString::from(credential.client_secret.clone()),
+            };
+            Some(running)
+        } else {
+            None
+        };
+        let timing = Timing {
+            resync: Duration::from_secs(args.resync_seconds.max(10)),
+            concurrency: usize::from(args.max_concurrent_passes),
+            ..Timing::default()
+        };
+        let metrics = Metrics::new();
+        settings.observer = Some(Arc::new(AuraCallMetrics(Arc::clone(&metrics))));
+        let allowed = args.default_namespaces();
+        tracing::info!(
+            operator_namespace = %args.operator_namespace,
+            allowed = %allowed.describe(),
+            "namespaces that may use the default credential"
+        );
+        let clients = AuraClients::new(settings, default)
+            .with_access(args.operator_namespace.clone(), allowed);
+        let ctx = Context::with_metrics(
+            kube.clone(),
+            clients,
+            timing,
+            metrics,
+            &args.operator_namespace,
+        );
+
+        let ready = Arc::new(AtomicBool::new(false));
+        let refresh_ctx = Arc::clone(&ctx);
+        let http_state = HttpState {
+            metrics: Arc::clone(&ctx.metrics),
+            ready: Arc::clone(&ready),
+            refresh: Some(Arc::new(move || refresh_ctx.refresh_gauges())),
+        };
+        let (http_addr, _http) = http::serve(args.http_listen, http_state, stop.clone())
             .await
-            .map_err(|source| RunError::Emulator {
-                addr: args.emulator_listen,
+            .map_err(|source| RunError::Http {
+                addr: args.http_listen,
                 source,
             })?;
-        tracing::warn!(
-            url = %running.base_url(),
-            "USING THE BUILT-IN AURA EMULATOR: no real Aura instance will be created; every \
-             AuraInstance is backed by an in-memory emulation that is lost when the operator stops"
-        );
-        settings.base_url = running.base_url();
-        settings.allow_insecure_http = true;
-        default = DefaultCredential::Fixed {
-            client_id: credential.client_id.clone(),
-            client_secret: SecretString::from(credential.client_secret.clone()),
-        };
-        Some(running)
-    } else {
-        None
-    };
-    let timing = Timing {
-        resync: Duration::from_secs(args.resync_seconds.max(10)),
-        concurrency: usize::from(args.max_concurrent_passes),
-        ..Timing::default()
-    };
-    let metrics = Metrics::new();
-    settings.observer = Some(Arc::new(AuraCallMetrics(Arc::clone(&metrics))));
-    let allowed = args.default_namespaces();
-    tracing::info!(
-        operator_namespace = %args.operator_namespace,
-        allowed = %allowed.describe(),
-        "namespaces that may use the default credential"
-    );
-    let clients =
-        AuraClients::new(settings, default).with_access(args.operator_namespace.clone(), allowed);
-    let ctx = Context::with_metrics(
-        kube.clone(),
-        clients,
-        timing,
-        metrics,
-        &args.operator_namespace,
-    );
+        tracing::info!(%http_addr, "serving /metrics, /healthz and /readyz");
+        // Followers are healthy standbys: ready, but not acting until they hold the Lease.
+        ready.store(true, Ordering::Relaxed);
+        Ok(Self {
+            args,
+            kube,
+            ctx,
+            emulator,
+            http_addr,
+            stop,
+        })
+    }
 
-    let ready = Arc::new(AtomicBool::new(false));
-    let signal = shutdown_signal().boxed().shared();
-    let refresh_ctx = Arc::clone(&ctx);
-    let http_state = HttpState {
-        metrics: Arc::clone(&ctx.metrics),
-        ready: Arc::clone(&ready),
-        refresh: Some(Arc::new(move || refresh_ctx.refresh_gauges())),
-    };
-    let (http_addr, _http) = http::serve(args.http_listen, http_state, signal.clone())
-        .await
-        .map_err(|source| RunError::Http {
-            addr: args.http_listen,
-            source,
-        })?;
-    tracing::info!(%http_addr, "serving /metrics, /healthz and /readyz");
+    /// The built-in emulator's API base URL (with `/v1`), if there is one.
+    pub fn emulator_url(&self) -> Option<String> {
+        self.emulator
+            .as_ref()
+            .map(emulator::RunningEmulator::base_url)
+    }
 
-    // Followers are healthy standbys: ready, but not acting until they hold the Lease.
-    ready.store(true, Ordering::Relaxed);
+    /// The address of the HTTP port (/metrics, /healthz, /readyz) as bound.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Runs the controllers (after taking the Lease, with `--leader-election`) until the stop
+    /// signal, then stops the emulator.
+    pub async fn run(self) -> Result<(), RunError> {
+        let Self {
+            args,
+            kube,
+            ctx,
+            emulator,
+            stop: signal,
+            ..
+        } = self;
+        let result = run_controllers(&args, kube, ctx, signal).await;
+        if let Some(emulator) = emulator {
+            emulator.shutdown().await;
+        }
+        result
+    }
+}
+
+/// The part of [`Operator::run`] before the emulator stops.
+async fn run_controllers(
+    args: &RunArgs,
+    kube: kube::Client,
+    ctx: Arc<Context>,
+    signal: Stop,
+) -> Result<(), RunError> {
     let leadership = if args.leader_election {
         let identity = std::env::var("POD_NAME")
             .unwrap_or_else(|_| format!("aura-operator-{}", std::process::id()));
@@ -344,7 +429,22 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             crate::controllers::run_all(ctx, namespace, stop).await;
         }
     }));
-    tokio::join!(credentials, kinds);
+    let controllers = async {
+        tokio::join!(credentials, kinds);
+    };
+    // A controller whose first list never came (an API server that stopped answering) would
+    // hold the process forever; passes are crash-safe, so it is given up after a while.
+    let give_up = async {
+        stop.clone().await;
+        tokio::time::sleep(STOP_GRACE).await;
+    };
+    tokio::select! {
+        () = controllers => {}
+        () = give_up => tracing::warn!(
+            grace = ?STOP_GRACE,
+            "the controllers did not stop in time after the stop signal; stopping anyway"
+        ),
+    }
     if lost_lead.peek().is_some() {
         return Err(RunError::LostLeadership);
     }
@@ -391,25 +491,33 @@ where
         })
 }
 
-/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C (SIGINT). The handlers are
+/// installed when this is called, not when the future is first polled: a signal that arrives
+/// between the two stops the process cleanly instead of killing it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let one = |handler: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match handler {
+                    Ok(mut handler) => {
+                        handler.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = one(interrupt) => {},
+                () = one(terminate) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -30,6 +30,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let credentials: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
     let controller = Controller::new(credentials, watcher::Config::default());
     let store = controller.store();
+    let shutdown = super::once_listed(shutdown, controller.store());
     // Metadata only: no credential is cached in this process.
     let secrets: Api<PartialObjectMeta<Secret>> =
         Api::namespaced(ctx.kube.clone(), ctx.aura.operator_namespace());

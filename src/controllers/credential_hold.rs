@@ -136,6 +136,7 @@ pub async fn run(
     // A pass reads only the Secret's name, deletion and finalizers: a metadata-only watch, so
     // that no credential is cached in this process.
     let (reader, writer) = reflector::store();
+    let shutdown = super::once_listed(shutdown, reader.clone());
     let secrets = watcher(
         reconciler::scoped::<PartialObjectMeta<Secret>>(&ctx, namespace),
         held,

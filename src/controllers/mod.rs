@@ -60,6 +60,28 @@ where
     );
 }
 
+/// `shutdown`, held until `store` has its first full list. kube-runtime's applier keeps its
+/// runner waiting for a ready store, so a shutdown that ends the watch before that first list
+/// leaves the controller waiting forever and the process never exits (seen when `sandbox
+/// --wait-ready` was decided within a millisecond of starting). The list is quick when the API
+/// server answers; when it does not, `cli::run` gives up waiting after a while.
+pub(crate) fn once_listed<K>(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    store: kube::runtime::reflector::Store<K>,
+) -> impl Future<Output = ()> + Send + Sync + 'static
+where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    use futures::FutureExt;
+    async move {
+        shutdown.await;
+        let _ = store.wait_until_ready().await;
+    }
+    .boxed()
+    .shared()
+}
+
 /// Timing of the controllers.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {

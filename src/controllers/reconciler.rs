@@ -92,6 +92,7 @@ pub async fn run<K: Reconciler>(
 ) {
     let mut controller = self::controller::<K>(&ctx, namespace);
     let cached = controller.store();
+    let shutdown = super::once_listed(shutdown, controller.store());
     let credentials = Api::<ClusterAuraCredential>::all(ctx.kube.clone());
     controller = controller.watches(credentials, watcher::Config::default(), move |changed| {
         let name = changed.name_any();

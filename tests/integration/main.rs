@@ -22,6 +22,7 @@ mod multi_tenant;
 mod namespace_deletion;
 mod rate_budget;
 mod request_shapes;
+mod sandbox;
 mod schedules;
 mod snapshot_controller;
 mod upgrade;
