@@ -176,7 +176,8 @@ pub async fn run(args: SandboxArgs) -> Result<bool, SandboxError> {
     // The cluster: the CRDs (through the API, as a user would install them) and namespaces.
     let crds: Vec<CustomResourceDefinition> =
         super::crd::all().into_iter().map(|(_, crd)| crd).collect();
-    let api = crds.iter().fold(ApiServer::new(), with_status_of);
+    // Creating in a namespace that does not exist is refused, as on a cluster.
+    let api = ApiServer::new().with_namespace_lifecycle();
     let served = api.serve(args.listen).await.map_err(|source| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             SandboxError::PortBusy {
@@ -327,23 +328,6 @@ fn operator_args(http_listen: SocketAddr) -> RunArgs {
         rate_limit: 125,
         resync_seconds: 300,
         max_concurrent_passes: crate::controllers::admission::DEFAULT_CONCURRENCY as u16,
-    }
-}
-
-/// `api` with the status subresource of `crd` declared, when the CRD has one.
-///
-/// memory-apiserver is to register it by itself when a CRD object is created; until then it
-/// is declared here (declaring it twice is harmless).
-fn with_status_of(api: ApiServer, crd: &CustomResourceDefinition) -> ApiServer {
-    let has_status = crd.spec.versions.iter().any(|version| {
-        version
-            .subresources
-            .as_ref()
-            .is_some_and(|s| s.status.is_some())
-    });
-    match has_status {
-        true => api.with_status_subresource(&crd.spec.group, &crd.spec.names.plural),
-        false => api,
     }
 }
 
@@ -641,31 +625,6 @@ fn shell_quote(text: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Applying manifests
 
-/// Built-in kinds that are cluster-scoped (everything else built in is namespaced).
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "CSIDriver",
-    "CSINode",
-    "VolumeAttachment",
-    "PriorityClass",
-    "RuntimeClass",
-    "IngressClass",
-    "APIService",
-    "CertificateSigningRequest",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "FlowSchema",
-    "PriorityLevelConfiguration",
-];
-
 /// The kinds `--wait-ready` waits for.
 fn waited(group: &str, kind: &str) -> bool {
     use kube::Resource;
@@ -762,8 +721,6 @@ impl AppliedObject {
 /// Creates objects through the API server, as `kubectl create -f` would.
 struct Applier {
     api: ApiServer,
-    /// The CRDs the server has: the sandbox's own, then those the manifests bring.
-    crds: Vec<CustomResourceDefinition>,
     namespaces_created: Vec<String>,
 }
 
@@ -771,7 +728,6 @@ impl Applier {
     fn new(api: ApiServer) -> Self {
         Self {
             api,
-            crds: super::crd::all().into_iter().map(|(_, crd)| crd).collect(),
             namespaces_created: Vec::new(),
         }
     }
@@ -838,54 +794,26 @@ impl Applier {
             Ok(()) => Applied::Created,
             Err(refused) => refused,
         };
-        if done.applied == Applied::Created && gvk.kind == "CustomResourceDefinition" {
-            self.learn_crd(&done.manifest.object);
-        }
         done
     }
 
-    /// The resource (plural) and scope of a kind: from a CRD for a group CRDs serve (a kind or
-    /// version no CRD serves is refused, as a cluster would), else a built-in kind.
+    /// The resource (plural) and scope of a kind, as the server serves it: the built-in
+    /// catalog and every CRD stored so far (a kind or version nothing serves is refused, as
+    /// kubectl refuses it on a cluster).
     fn resolve(&self, gvk: &GroupVersionKind) -> Result<(ApiResource, bool), String> {
-        let of_group: Vec<&CustomResourceDefinition> = self
-            .crds
-            .iter()
-            .filter(|crd| crd.spec.group == gvk.group)
-            .collect();
-        if of_group.is_empty() {
-            let cluster_scoped = CLUSTER_SCOPED.contains(&gvk.kind.as_str());
-            return Ok((ApiResource::from_gvk(gvk), cluster_scoped));
-        }
-        let api_version = gvk.api_version();
-        let Some(crd) = of_group.iter().find(|crd| crd.spec.names.kind == gvk.kind) else {
-            let kinds: Vec<&str> = of_group
-                .iter()
-                .map(|crd| crd.spec.names.kind.as_str())
-                .collect();
-            return Err(format!(
-                "no matches for kind {:?} in version {api_version:?}: the group {} has {}",
-                gvk.kind,
-                gvk.group,
-                kinds.join(", ")
-            ));
-        };
-        let served: Vec<&str> = crd
-            .spec
-            .versions
-            .iter()
-            .filter(|v| v.served)
-            .map(|v| v.name.as_str())
-            .collect();
-        if !served.contains(&gvk.version.as_str()) {
-            return Err(format!(
-                "no matches for kind {:?} in version {api_version:?}: {} serves {}",
-                gvk.kind,
-                crd.metadata.name.as_deref().unwrap_or_default(),
-                served.join(", ")
-            ));
-        }
-        let resource = ApiResource::from_gvk_with_plural(gvk, &crd.spec.names.plural);
-        Ok((resource, crd.spec.scope == "Cluster"))
+        let info = self
+            .api
+            .resource_for_kind(&gvk.group, &gvk.version, &gvk.kind)
+            .ok_or_else(|| {
+                format!(
+                    "no matches for kind {:?} in version {:?}: the API server does not serve it \
+                     (is its CRD applied?)",
+                    gvk.kind,
+                    gvk.api_version()
+                )
+            })?;
+        let resource = ApiResource::from_gvk_with_plural(gvk, &info.plural);
+        Ok((resource, !info.namespaced))
     }
 
     /// Whether the object is one the sandbox made itself (a CRD or a namespace it installs).
@@ -927,15 +855,6 @@ impl Applier {
                     message: other.to_string(),
                 },
             })
-    }
-
-    /// Remembers a CRD the manifests created, so that objects of its kind find their plural
-    /// and scope (and the status subresource, until memory-apiserver declares it by itself).
-    fn learn_crd(&mut self, object: &Value) {
-        if let Ok(crd) = serde_json::from_value::<CustomResourceDefinition>(object.clone()) {
-            let _ = with_status_of(self.api.clone(), &crd);
-            self.crds.push(crd);
-        }
     }
 }
 

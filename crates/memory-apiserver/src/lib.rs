@@ -307,6 +307,23 @@ impl ApiServer {
             .cloned()
     }
 
+    /// The served type of `kind` in `group` at `version`, as kubectl's REST mapper finds it
+    /// through discovery (`None`: "no matches for kind").
+    pub fn resource_for_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Option<registry::ResourceInfo> {
+        lock(&self.store)
+            .registry
+            .iter()
+            .find(|info| {
+                info.group == group && info.kind == kind && info.version(version).is_some()
+            })
+            .cloned()
+    }
+
     /// The current global resourceVersion (the one a LIST would report).
     pub fn resource_version(&self) -> u64 {
         lock(&self.store).resource_version()
