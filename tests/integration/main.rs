@@ -23,6 +23,7 @@ mod namespace_deletion;
 mod rate_budget;
 mod request_shapes;
 mod sandbox;
+mod sandbox_kubectl;
 mod schedules;
 mod snapshot_controller;
 mod upgrade;

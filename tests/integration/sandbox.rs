@@ -22,16 +22,16 @@ const EXAMPLE: &str = concat!(
 const EMULATOR_SECRET: &str = "emulator-secret";
 
 /// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("aura-sandbox-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         Self(dir)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 
@@ -50,7 +50,7 @@ impl Drop for Scratch {
 
 /// The sandbox as a child process, stdout and stderr collected in the background. Killed on
 /// drop if a test fails half-way.
-struct Sandbox {
+pub(super) struct Sandbox {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
@@ -70,7 +70,7 @@ fn collect(from: impl Read + Send + 'static) -> Arc<Mutex<String>> {
 }
 
 impl Sandbox {
-    fn start(args: &[&str]) -> Self {
+    pub(super) fn start(args: &[&str]) -> Self {
         let mut child = Command::new(BINARY)
             .arg("sandbox")
             .args(args)
@@ -108,12 +108,12 @@ impl Sandbox {
             .clone()
     }
 
-    fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         format!("stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr())
     }
 
     /// Ctrl-C, through `kill` (no unsafe code in tests either).
-    fn interrupt(&self) {
+    pub(super) fn interrupt(&self) {
         let status = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()
@@ -138,13 +138,13 @@ impl Sandbox {
     }
 
     /// Waits for the exit, failing the test with the output if it takes longer than `timeout`.
-    async fn finish(&mut self, timeout: Duration) -> ExitStatus {
+    pub(super) async fn finish(&mut self, timeout: Duration) -> ExitStatus {
         let status = self.wait_exit(timeout).await;
         status.unwrap_or_else(|| panic!("still running after {timeout:?}; {}", self.output()))
     }
 
     /// No secret in anything it printed.
-    fn assert_no_secret(&self, extra: &[&str]) {
+    pub(super) fn assert_no_secret(&self, extra: &[&str]) {
         let output = self.output();
         for secret in std::iter::once(&EMULATOR_SECRET).chain(extra) {
             assert!(
@@ -164,7 +164,7 @@ impl Drop for Sandbox {
     }
 }
 
-async fn wait_for<T>(
+pub(super) async fn wait_for<T>(
     what: &str,
     timeout: Duration,
     mut probe: impl AsyncFnMut() -> Option<T>,
@@ -396,13 +396,15 @@ async fn a_resource_the_operator_refuses_fails_the_wait_long_before_the_timeout(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_the_api_server_refuses_is_reported_with_its_message() {
     let scratch = Scratch::new();
-    // Twice the same ConfigMap: the second create gets 409 AlreadyExists. And a version no CRD
-    // serves, as a real cluster would refuse it.
+    // Twice the same ConfigMap: the second create gets 409 AlreadyExists. A version no CRD
+    // serves, as a real cluster would refuse it. And an AuraInstance the CRD's schema refuses.
     let file = scratch.write(
         "refused.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\n\
          apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\n\
-         apiVersion: aura.neo4j.io/v9\nkind: AuraInstance\nmetadata: {name: future}\n",
+         apiVersion: aura.neo4j.io/v9\nkind: AuraInstance\nmetadata: {name: future}\n---\n\
+         apiVersion: aura.neo4j.io/v1alpha1\nkind: AuraInstance\nmetadata: {name: lunar}\n\
+         spec: {tenantId: t, cloudProvider: moon, region: r, type: professional-db, memory: 2GB}\n",
     );
     let started = Instant::now();
     let mut sandbox = Sandbox::start(&[
@@ -428,7 +430,19 @@ async fn an_object_the_api_server_refuses_is_reported_with_its_message() {
         .iter()
         .map(|r| r["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["Created", "Refused", "Refused"], "{report:#}");
+    assert_eq!(
+        outcomes,
+        ["Created", "Refused", "Refused", "Refused"],
+        "{report:#}"
+    );
+    assert_eq!(results[3]["reason"], "Invalid", "{report:#}");
+    assert!(
+        results[3]["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"spec.cloudProvider: Unsupported value: "moon""#),
+        "{report:#}"
+    );
     assert_eq!(results[1]["reason"], "AlreadyExists", "{report:#}");
     assert!(
         results[1]["source"]
