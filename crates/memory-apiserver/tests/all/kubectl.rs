@@ -29,7 +29,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams}
 use memory_apiserver::{ApiServer, Served};
 use serde_json::{Value, json};
 
-use crate::discovery::aura_server;
+use crate::kubectl_replay::server_with_crds;
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/samples");
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -61,7 +61,7 @@ struct Run {
 impl Cluster {
     /// A server with the project's CRDs.
     async fn start() -> Option<Self> {
-        Self::start_with(aura_server().await).await
+        Self::start_with(server_with_crds().await).await
     }
 
     /// Serves `server` to kubectl; `None` (skipped) without a kubectl, except on CI, where a

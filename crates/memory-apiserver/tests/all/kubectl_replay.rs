@@ -27,33 +27,11 @@ pub const STRATEGIC: &str = "application/strategic-merge-patch+json";
 pub const JSON_PATCH: &str = "application/json-patch+json";
 
 /// The project's CRDs, read from crds/*.yaml.
-pub fn project_crds() -> Vec<Value> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-        .collect()
-}
-
-/// A recording from tests/samples.
-pub fn sample(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/samples")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// A server with the project's CRDs installed (as `kubectl apply -f crds/` would).
-/// A spec the CRD's schema and CEL rules accept for `kind`: the first object of that kind in
-/// the project's samples (deploy/examples), which the operator's own tests check.
-pub fn valid_spec(kind: &str) -> Value {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples");
+/// Every document of every YAML file in `folder` (relative to the repository), in file order.
+fn yaml_documents(folder: &str) -> Vec<Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(folder);
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -68,6 +46,30 @@ pub fn valid_spec(kind: &str) -> Value {
                 .map(|document| Value::deserialize(document).unwrap())
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// The four CRDs of the repository's crds/.
+pub fn project_crds() -> Vec<Value> {
+    let crds = yaml_documents("crds");
+    assert_eq!(crds.len(), 4, "the four CRDs of crds/");
+    crds
+}
+
+/// A recording from tests/samples.
+pub fn sample(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A server with the project's CRDs installed (as `kubectl apply -f crds/` would).
+/// A spec the CRD's schema and CEL rules accept for `kind`: the first object of that kind in
+/// the project's samples (deploy/examples), which the operator's own tests check.
+pub fn valid_spec(kind: &str) -> Value {
+    yaml_documents("deploy/examples")
+        .into_iter()
         .find(|object| object["kind"] == kind)
         .map(|object| object["spec"].clone())
         .unwrap_or_else(|| panic!("no {kind} in deploy/examples"))
