@@ -281,7 +281,7 @@ impl Client {
                 };
                 self.inner.budget.on_rate_limited(admission, retry_after);
             }
-            Some(_) => self.inner.budget.on_answered(),
+            Some(_) => self.inner.budget.on_answered(admission),
             None => {}
         }
         if let Some(observer) = &self.inner.observer {

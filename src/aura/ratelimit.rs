@@ -21,6 +21,20 @@
 //! - it climbs back linearly while Aura answers, from the floor to the configured rate in five
 //!   minutes, so that a single refusal costs a few minutes of caution rather than for ever.
 //!
+//! Aura does not document how exact its `Retry-After` is, and one Aura answered every 429 with
+//! `Retry-After: 2` while its one-minute window stayed full (issue 20). Taken at its word, such a
+//! header earns a 429 every two seconds until the window empties. So the budget checks the header
+//! against what happens next: if the first requests sent after a pause are refused again, before
+//! Aura has answered any of them, the pause was too short and the header understates. The budget
+//! then stops relying on it: every pause lasts at least Aura's whole window, the one wait known to
+//! suffice (a minute without a request leaves none of ours in a window of a minute), until the
+//! rate has climbed back to the configured one (five minutes of answers), when the header is
+//! trusted again. Probing shorter pauses (doubling them, say) would cost a 429 per probe, and
+//! 429s are what the budget exists to avoid; a minute's stall is the price, paid only while the
+//! header is known to mislead. The rate still halves with each new refusal, as above.
+//!
+//! An exact header never triggers this: the request after its pause is answered.
+//!
 //! The effective rate only ever tightens the configured one (longer spacing, smaller burst), so
 //! the promise of at most `per_minute` admissions in any minute still holds.
 
@@ -47,6 +61,10 @@ const MAX_PAUSE: Duration = Duration::from_secs(120);
 /// still makes progress when another tool takes nearly all of the credential's share, while
 /// adding at most a handful of refused requests a minute if Aura keeps refusing.
 const FLOOR_PER_MINUTE: u32 = 5;
+
+/// Least pause once `Retry-After` has proved to understate: Aura counts requests over a minute,
+/// so after a minute without a request its window holds none of ours.
+const DISTRUSTED_PAUSE: Duration = WINDOW;
 
 /// Time to climb from (nearly) zero back to the configured rate while Aura keeps answering.
 /// Halving and then climbing over minutes (AIMD) settles near the share Aura actually leaves us.
@@ -121,6 +139,13 @@ struct State {
     epoch: u64,
     /// Recovery has been credited up to this instant.
     recovered_to: Instant,
+    /// The pause set by the last slow-down.
+    last_pause: Duration,
+    /// Aura answered a request admitted in the current epoch (after the last pause ended).
+    answered_in_epoch: bool,
+    /// Least pause after a 429: zero while Aura's `Retry-After` is trusted, [`DISTRUSTED_PAUSE`]
+    /// once it proved too short.
+    min_pause: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +176,9 @@ impl RateBudget {
                 paused_until: now,
                 epoch: 0,
                 recovered_to: now,
+                last_pause: Duration::ZERO,
+                answered_in_epoch: true,
+                min_pause: Duration::ZERO,
             }),
         })
     }
@@ -185,6 +213,12 @@ impl RateBudget {
     /// refused requests.
     pub fn effective_per_minute(&self) -> u32 {
         self.lock().effective
+    }
+
+    /// Least pause after a 429: zero while Aura's `Retry-After` is trusted, a minute once it
+    /// proved to understate the wait.
+    pub fn learned_pause(&self) -> Duration {
+        self.lock().min_pause
     }
 
     /// How long admissions stay paused after Aura's last 429 (zero when not paused).
@@ -242,12 +276,27 @@ impl RateBudget {
     /// credential for `retry_after` (10 s when absent, at most 2 min), and halve the effective
     /// rate unless the request was admitted before the last slow-down. Requests already in
     /// flight go on; only new admissions wait.
+    ///
+    /// A request admitted after the last pause ended, refused before Aura answered any other
+    /// such request, shows that the pause (Aura's `Retry-After`) was too short: the pause doubles
+    /// instead, and lasts Aura's whole window (see the module documentation).
     pub fn on_rate_limited(&self, admission: Admission, retry_after: Option<Duration>) {
         let now = Instant::now();
-        let pause = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_PAUSE);
+        let mut pause = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_PAUSE);
         let mut state = self.lock();
+        let new_refusal = admission.epoch == state.epoch;
+        if new_refusal {
+            // Only the header can have made the last pause too short: a missing header pauses
+            // for DEFAULT_PAUSE, and a learned pause is already the whole window.
+            if state.epoch > 0 && !state.answered_in_epoch {
+                state.min_pause = DISTRUSTED_PAUSE;
+            }
+            pause = pause.max(state.min_pause);
+            state.last_pause = pause;
+            state.answered_in_epoch = false;
+        }
         state.paused_until = state.paused_until.max(now + pause);
-        if admission.epoch == state.epoch {
+        if new_refusal {
             state.epoch += 1;
             state.effective = (state.effective / 2).max(self.floor);
             state.shape = shape(self.limit, state.effective);
@@ -264,13 +313,17 @@ impl RateBudget {
         );
     }
 
-    /// Aura answered a request with something other than 429, so the current rate is not too
-    /// high: the effective rate climbs back towards the configured one, by one request a minute
-    /// per `RECOVERY / per_minute` of time since the pause ended. Answers during a pause (to
-    /// requests sent before it) do not count.
-    pub fn on_answered(&self) {
+    /// Aura answered a request admitted as `admission` with something other than 429, so the
+    /// current rate is not too high: the effective rate climbs back towards the configured one,
+    /// by one request a minute per `RECOVERY / per_minute` of time since the pause ended. Answers
+    /// during a pause (to requests sent before it) do not count. Once the configured rate is
+    /// reached, a learned pause is forgotten and `Retry-After` trusted again.
+    pub fn on_answered(&self, admission: Admission) {
         let now = Instant::now();
         let mut state = self.lock();
+        if admission.epoch == state.epoch {
+            state.answered_in_epoch = true;
+        }
         if state.effective >= self.limit.per_minute || now < state.paused_until {
             return;
         }
@@ -281,6 +334,7 @@ impl RateBudget {
         if steps >= u128::from(room) {
             state.effective = self.limit.per_minute;
             state.recovered_to = now;
+            state.min_pause = Duration::ZERO;
         } else if steps > 0 {
             // Fewer than `room` (a u32) steps.
             let steps = steps as u32;
@@ -556,25 +610,25 @@ mod tests {
 
         // Answers to requests sent before the pause say nothing about the new rate.
         tokio::time::sleep(Duration::from_secs(5)).await;
-        budget.on_answered();
+        budget.on_answered(a);
         assert_eq!(budget.effective_per_minute(), 300);
 
         // 600/min over RECOVERY (5 min) is +2/min per second, counted from the end of the pause.
         tokio::time::sleep(Duration::from_secs(5 + 60)).await;
-        budget.on_answered();
+        budget.on_answered(a);
         assert_eq!(budget.effective_per_minute(), 420);
         tokio::time::sleep(Duration::from_millis(250)).await;
-        budget.on_answered();
+        budget.on_answered(a);
         assert_eq!(
             budget.effective_per_minute(),
             420,
             "under one step: nothing yet"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-        budget.on_answered();
+        budget.on_answered(a);
         assert_eq!(budget.effective_per_minute(), 421, "remainders are kept");
         tokio::time::sleep(Duration::from_secs(100)).await;
-        budget.on_answered();
+        budget.on_answered(a);
         assert_eq!(
             budget.effective_per_minute(),
             600,
@@ -589,6 +643,64 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_retry_after_refused_again_once_honoured_is_not_trusted_until_the_rate_recovers() {
+        let budget = RateBudget::new(limit(600, 10));
+        let first = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(first, Some(Duration::from_secs(2)));
+        assert_eq!(
+            budget.paused_for(),
+            Duration::from_secs(2),
+            "trusted at first"
+        );
+
+        // The first request after the pause is refused again with the same header: it understated.
+        let next = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(next, Some(Duration::from_secs(2)));
+        assert_eq!(budget.paused_for(), DISTRUSTED_PAUSE, "Aura's whole window");
+        assert_eq!(budget.learned_pause(), DISTRUSTED_PAUSE);
+        assert_eq!(
+            budget.effective_per_minute(),
+            150,
+            "halved each time as before"
+        );
+        // A longer header is still honoured.
+        let next = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(next, Some(Duration::from_secs(90)));
+        assert_eq!(budget.paused_for(), Duration::from_secs(90));
+
+        // Answered after the pause: the header is still not trusted at the next refusal.
+        let answered = budget.acquire(Priority::Interactive).await;
+        budget.on_answered(answered);
+        let refused = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(refused, Some(Duration::from_secs(2)));
+        assert_eq!(budget.paused_for(), DISTRUSTED_PAUSE);
+
+        // Five minutes of answers bring back the configured rate, and trust in the header.
+        tokio::time::sleep(DISTRUSTED_PAUSE + RECOVERY).await;
+        let answered = budget.acquire(Priority::Interactive).await;
+        budget.on_answered(answered);
+        assert_eq!(budget.effective_per_minute(), 600);
+        assert_eq!(budget.learned_pause(), Duration::ZERO);
+        let refused = budget.acquire(Priority::Interactive).await;
+        budget.on_rate_limited(refused, Some(Duration::from_secs(2)));
+        assert_eq!(budget.paused_for(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_exact_retry_after_is_honoured_as_it_is() {
+        // Each pause is followed by an answer, so no header is ever shown to understate.
+        let budget = RateBudget::new(limit(600, 10));
+        for wait in [30, 3, 1, 7] {
+            let refused = budget.acquire(Priority::Interactive).await;
+            budget.on_rate_limited(refused, Some(Duration::from_secs(wait)));
+            assert_eq!(budget.paused_for(), Duration::from_secs(wait));
+            let answered = budget.acquire(Priority::Interactive).await;
+            budget.on_answered(answered);
+        }
+        assert_eq!(budget.learned_pause(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn refusals_and_recovery_never_let_a_minute_exceed_the_budget() {
         let budget = RateBudget::new(limit(125, 5));
         let start = Instant::now();
@@ -599,7 +711,7 @@ mod tests {
             if i % 97 == 0 {
                 budget.on_rate_limited(admission, Some(Duration::from_secs(1)));
             } else {
-                budget.on_answered();
+                budget.on_answered(admission);
             }
         }
         for (i, t) in times.iter().enumerate() {

@@ -8,7 +8,8 @@
 //! look for the instance before creating again.
 //!
 //! A 429 is also reported to the credential's [`RateBudget`](super::RateBudget), which pauses
-//! every caller until `Retry-After`; the wait here only paces this caller's own resend.
+//! every caller until `Retry-After` (or for Aura's whole minute once the header has proved to
+//! understate the wait); the wait here only paces this caller's own resend.
 
 use std::time::Duration;
 

@@ -269,6 +269,13 @@ impl EmulatorHandle {
         self.shared.rate_limit()
     }
 
+    /// Makes every later 429 of the rate limiter carry `Retry-After: seconds` (at least 1) however
+    /// long the window stays full, as one real Aura did (issue 20): a header that understates the
+    /// wait. `None` goes back to the exact wait, the default.
+    pub fn set_fixed_retry_after(&self, seconds: Option<u64>) {
+        self.shared.set_fixed_retry_after(seconds);
+    }
+
     /// What a successful overwrite answers from now on: the Instance object (the default, as in
     /// the Aura CLI's fixtures) or `{"data": "<job id>"}` (as the Go client expects);
     /// shared/aura-api.md §4.4 and §10.

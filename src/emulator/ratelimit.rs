@@ -5,6 +5,11 @@
 //! client id in the Basic header). Rejected requests are not added to the window, so `Retry-After`
 //! is exact: after that many seconds enough admitted requests have left the window for one more.
 //! The limit can change at run time; the windows are kept, so lowering it takes effect at once.
+//!
+//! Aura does not document how exact its `Retry-After` is, and one real Aura answered every 429
+//! with `Retry-After: 2` while its window stayed full for most of a minute (issue 20). The
+//! limiter can answer that way too ([`RateLimiter::set_fixed_retry_after`]), so clients are tested
+//! against a header that understates the wait.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -16,6 +21,8 @@ pub struct RateLimiter {
     /// Requests per window; `None` admits everything.
     limit: Option<u32>,
     windows: HashMap<String, VecDeque<Instant>>,
+    /// Seconds every 429 announces, whatever the real wait; `None` announces the exact wait.
+    fixed_retry_after: Option<u64>,
 }
 
 impl RateLimiter {
@@ -24,6 +31,7 @@ impl RateLimiter {
         Self {
             limit: limit.filter(|l| *l > 0),
             windows: HashMap::new(),
+            fixed_retry_after: None,
         }
     }
 
@@ -36,7 +44,18 @@ impl RateLimiter {
         self.limit = limit.filter(|l| *l > 0);
     }
 
-    /// Admits the request, or returns how many whole seconds (at least 1) the client should wait.
+    /// `Retry-After` seconds every 429 carries from now on, however long the window stays full
+    /// (at least 1); `None` goes back to the exact wait.
+    pub fn set_fixed_retry_after(&mut self, seconds: Option<u64>) {
+        self.fixed_retry_after = seconds.map(|s| s.max(1));
+    }
+
+    pub fn fixed_retry_after(&self) -> Option<u64> {
+        self.fixed_retry_after
+    }
+
+    /// Admits the request, or returns how many whole seconds (at least 1) the client should wait:
+    /// the exact wait, or the fixed `Retry-After` when one is set.
     /// Requests are recorded while the limiter is off too, so turning it on counts the last
     /// minute, as Aura's always-on limit would.
     pub fn check(&mut self, key: &str, now: Instant) -> Result<(), u64> {
@@ -56,7 +75,8 @@ impl RateLimiter {
         // after a lowered limit that is later than when the oldest leaves.
         let freeing = window[window.len() - limit];
         let wait = (freeing + WINDOW).saturating_duration_since(now);
-        Err(wait.as_secs_f64().ceil().max(1.0) as u64)
+        let exact = wait.as_secs_f64().ceil().max(1.0) as u64;
+        Err(self.fixed_retry_after.unwrap_or(exact))
     }
 }
 
@@ -88,6 +108,20 @@ mod tests {
         let now = start + Duration::from_secs(35);
         assert_eq!(limiter.check("a", now), Err(45));
         assert!(limiter.check("a", start + Duration::from_secs(80)).is_ok());
+    }
+
+    #[test]
+    fn a_fixed_retry_after_is_announced_while_the_window_stays_full() {
+        let mut limiter = RateLimiter::new(Some(1));
+        let start = Instant::now();
+        assert!(limiter.check("a", start).is_ok());
+        limiter.set_fixed_retry_after(Some(2));
+        assert_eq!(limiter.check("a", start), Err(2));
+        // Honouring it does not help: the window is still full after 2 s.
+        assert_eq!(limiter.check("a", start + Duration::from_secs(2)), Err(2));
+        assert!(limiter.check("a", start + WINDOW).is_ok());
+        limiter.set_fixed_retry_after(None);
+        assert_eq!(limiter.check("a", start + WINDOW), Err(60));
     }
 
     #[test]

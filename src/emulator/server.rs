@@ -78,6 +78,16 @@ impl Shared {
         lock(&self.limiter).set_limit(limit);
     }
 
+    /// `Retry-After` seconds every 429 carries; `None` when it is the exact wait.
+    pub fn fixed_retry_after(&self) -> Option<u64> {
+        lock(&self.limiter).fixed_retry_after()
+    }
+
+    /// Makes every later 429 carry `seconds` instead of the exact wait; `None` goes back.
+    pub fn set_fixed_retry_after(&self, seconds: Option<u64>) {
+        lock(&self.limiter).set_fixed_retry_after(seconds);
+    }
+
     /// The store, with every due transition applied.
     pub fn store(&self) -> MutexGuard<'_, State> {
         let mut state = lock(&self.state);

@@ -15,6 +15,10 @@ pub struct Settings {
     pub rate_limit_per_minute: Option<u32>,
     /// What a successful overwrite answers: `"instance"` (default) or `"job"`.
     pub overwrite_answer: OverwriteAnswer,
+    /// `Retry-After` seconds every 429 of the rate limiter carries, however long the window stays
+    /// full (a header that understates the wait); `null` for the exact wait (default).
+    #[serde(default)]
+    pub fixed_retry_after_seconds: Option<u64>,
 }
 
 /// The body of a successful `POST /instances/{id}/overwrite`. Sources disagree
@@ -45,6 +49,13 @@ pub struct SettingsPatch {
     pub rate_limit_per_minute: Option<Option<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overwrite_answer: Option<OverwriteAnswer>,
+    /// `null` goes back to the exact wait; absent leaves it as it is.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fixed_retry_after_seconds: Option<Option<u64>>,
 }
 
 /// Tells an explicit `null` (`Some(None)`) from an absent field (`None`, via `default`).
@@ -60,6 +71,7 @@ pub(crate) fn current(shared: &Shared) -> Settings {
         invisible_after_create_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
         rate_limit_per_minute: shared.rate_limit(),
         overwrite_answer: shared.store().overwrite_answer,
+        fixed_retry_after_seconds: shared.fixed_retry_after(),
     }
 }
 
@@ -69,6 +81,9 @@ pub(crate) fn apply(shared: &Shared, patch: &SettingsPatch) -> Settings {
     }
     if let Some(limit) = patch.rate_limit_per_minute {
         shared.set_rate_limit(limit);
+    }
+    if let Some(seconds) = patch.fixed_retry_after_seconds {
+        shared.set_fixed_retry_after(seconds);
     }
     if let Some(answer) = patch.overwrite_answer {
         shared.store().overwrite_answer = answer;
@@ -94,5 +109,9 @@ mod tests {
             serde_json::from_str(r#"{"overwrite_answer": "job"}"#).expect("parses");
         assert_eq!(job.overwrite_answer, Some(OverwriteAnswer::Job));
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"overwrite_answer": "x"}"#).is_err());
+        let exact: SettingsPatch =
+            serde_json::from_str(r#"{"fixed_retry_after_seconds": null}"#).expect("parses");
+        assert_eq!(exact.fixed_retry_after_seconds, Some(None));
+        assert_eq!(absent.fixed_retry_after_seconds, None);
     }
 }

@@ -1189,6 +1189,63 @@ async fn the_rate_limit_can_change_at_run_time_and_retry_after_counts_to_the_fre
 }
 
 #[tokio::test]
+async fn a_fixed_retry_after_understates_the_wait_while_the_window_stays_full() {
+    // Issue 20: one real Aura answered every 429 with `Retry-After: 2` while its window stayed
+    // full. The emulator can do the same, switched at run time from Rust or over HTTP.
+    let api = Api::new(EmulatorConfig {
+        rate_limit_per_minute: Some(2),
+        ..config()
+    })
+    .await;
+    assert_eq!(api.handle.settings().fixed_retry_after_seconds, None);
+    let retry_after = |reply: &Reply| -> u64 {
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        reply.headers["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds")
+    };
+    // The token request and one GET fill the window.
+    assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    assert_eq!(
+        retry_after(&api.get("/tenants").await),
+        60,
+        "exact by default"
+    );
+
+    api.handle.set_fixed_retry_after(Some(2));
+    assert_eq!(retry_after(&api.get("/tenants").await), 2);
+    // Honouring it does not help: the window is as full as before.
+    api.handle.advance_clock(Duration::from_secs(2));
+    assert_eq!(retry_after(&api.get("/tenants").await), 2);
+
+    let set = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "fixed_retry_after_seconds": 5 }),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.body["fixed_retry_after_seconds"], 5);
+    assert_eq!(retry_after(&api.get("/tenants").await), 5);
+    let exact = api
+        .control(
+            Method::PATCH,
+            "/settings",
+            json!({ "fixed_retry_after_seconds": null }),
+        )
+        .await;
+    assert_eq!(exact.body["fixed_retry_after_seconds"], Value::Null);
+    assert_eq!(retry_after(&api.get("/tenants").await), 58);
+    // The window frees when the real wait has passed, not the announced one.
+    api.handle.advance_clock(Duration::from_secs(58));
+    assert_eq!(api.get("/tenants").await.status, StatusCode::OK);
+    assert_eq!(api.handle.stats().rate_limited, 5);
+}
+
+#[tokio::test]
 async fn respond_and_gateway_faults_answer_without_acting() {
     let api = Api::new(config()).await;
     api.handle.inject(

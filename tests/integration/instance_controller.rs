@@ -782,9 +782,56 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
 #[tokio::test(start_paused = true)]
 async fn five_resources_converge_when_aura_allows_less_than_the_budget() {
     // Another tool spends the same credential: Aura (the emulator) allows 20 requests a minute
-    // while the operator believes 6,000, and creating takes three minutes, during which five
-    // resources polled every 250 ms would ask far more than Aura allows. Tokio's clock is paused
-    // and the emulator's follows it, so Aura's minutes pass in milliseconds.
+    // while the operator believes 6,000.
+    let (total, refused) = five_resources_against_20_a_minute(
+        aura_operator::aura::RateLimit {
+            per_minute: 6_000,
+            burst: 10,
+        },
+        None,
+    )
+    .await;
+    assert!(
+        refused * 10 < total,
+        "{refused} of {total} requests were answered 429"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn five_resources_at_the_default_budget_converge_when_aura_allows_20_a_minute() {
+    // The default budget (125/min) against Aura allowing 20, with an exact `Retry-After`.
+    let (total, refused) =
+        five_resources_against_20_a_minute(aura_operator::aura::RateLimit::default(), None).await;
+    assert!(
+        refused * 10 < total,
+        "{refused} of {total} requests were answered 429"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn five_resources_converge_when_aura_understates_its_retry_after() {
+    // Issue 20, item 4: a real Aura answered every 429 with `Retry-After: 2` while its window
+    // stayed full, and 12 of 50 requests were refused. The back-off must not take the header's
+    // word for it when honouring it only earns another 429.
+    let (total, refused) =
+        five_resources_against_20_a_minute(aura_operator::aura::RateLimit::default(), Some(2))
+            .await;
+    assert!(
+        refused * 10 < total,
+        "{refused} of {total} requests were answered 429"
+    );
+}
+
+/// Five AuraInstances created against an Aura (the emulator) that allows 20 requests a minute,
+/// with the operator's budget `budget` and every 429 announcing `fixed_retry_after`
+/// seconds (`None`: the exact wait). Creating takes three minutes, during which five resources
+/// polled every 250 ms would ask far more than Aura allows. Tokio's clock is paused and the
+/// emulator's follows it, so Aura's minutes pass in milliseconds. Returns the requests Aura saw
+/// and how many it answered 429.
+async fn five_resources_against_20_a_minute(
+    budget: aura_operator::aura::RateLimit,
+    fixed_retry_after: Option<u64>,
+) -> (u64, u64) {
     let config = aura_operator::emulator::EmulatorConfig {
         rate_limit_per_minute: Some(20),
         timings: aura_operator::emulator::Timings {
@@ -794,11 +841,9 @@ async fn five_resources_converge_when_aura_allows_less_than_the_budget() {
         ..support::fast_config()
     };
     let mut op = Operator::stopped(config, crate::support::operator::timing()).await;
+    op.emu.handle().set_fixed_retry_after(fixed_retry_after);
     let follow = tokio::spawn(support::follow_tokio_clock(op.emu.handle()));
-    op.budget = aura_operator::aura::RateLimit {
-        per_minute: 6_000,
-        burst: 10,
-    };
+    op.budget = budget;
     op.restart();
     let names: Vec<String> = (0..5).map(|i| format!("team-{i}")).collect();
     for name in &names {
@@ -812,14 +857,13 @@ async fn five_resources_converge_when_aura_allows_less_than_the_budget() {
     let stats = op.emu.handle().stats();
     let (total, refused) = (stats.total_requests, stats.rate_limited);
     eprintln!(
-        "{total} requests, {refused} answered 429 ({:.1}%)",
+        "budget {}/min, Retry-After {}: {total} requests, {refused} answered 429 ({:.1}%)",
+        budget.per_minute,
+        fixed_retry_after.map_or("exact".to_owned(), |s| format!("{s} s")),
         100.0 * refused as f64 / total as f64
     );
     assert_eq!(live_instances(&op).len(), 5, "one create each");
-    assert!(
-        refused * 10 < total,
-        "{refused} of {total} requests were answered 429"
-    );
+    (total, refused)
 }
 
 #[tokio::test]

@@ -134,6 +134,95 @@ async fn callers_back_off_together_when_aura_allows_less_than_the_budget() {
     assert!(client.budget().effective_per_minute() < 6_000);
 }
 
+#[tokio::test(start_paused = true)]
+async fn after_an_understated_retry_after_the_budget_recovers_without_429s() {
+    // Aura (the emulator) allows 20 a minute and answers every 429 with `Retry-After: 2` however
+    // long its window stays full (issue 20). Once the callers have learnt not to trust the header,
+    // the other tool stops and Aura allows the whole budget again: over the next minutes the
+    // budget must climb back to it, and trust the header again, without another 429.
+    let emu = start(EmulatorConfig {
+        rate_limit_per_minute: Some(20),
+        ..fast_config()
+    })
+    .await;
+    emu.handle().set_fixed_retry_after(Some(2));
+    let follow = tokio::spawn(follow_tokio_clock(emu.handle()));
+    let seen = Arc::new(Refusals::default());
+    let client = builder(&emu)
+        .observer(seen.clone())
+        .rate_limit(RateLimit::default())
+        .retry(RetryPolicy {
+            max_retries: 10,
+            max_retry_after: Duration::from_secs(120),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let calls = |n: usize| {
+        let client = client.clone();
+        async move {
+            let tasks: Vec<_> = (0..5)
+                .map(|_| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..n {
+                            client.tenants().list().await.expect("every call completes");
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        }
+    };
+
+    calls(8).await;
+    let before = emu.handle().stats();
+    assert!(before.rate_limited > 0, "Aura never refused");
+    assert!(
+        client.budget().learned_pause() > Duration::ZERO,
+        "the header was not found to understate"
+    );
+    assert!(client.budget().effective_per_minute() < 125);
+
+    emu.handle().set_rate_limit(Some(125));
+    let started = tokio::time::Instant::now();
+    while client.budget().effective_per_minute() < 125 {
+        calls(4).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "still at {}/min after {:?}",
+            client.budget().effective_per_minute(),
+            started.elapsed()
+        );
+    }
+    let recovered_in = started.elapsed();
+    calls(20).await;
+    follow.abort();
+
+    let after = emu.handle().stats();
+    eprintln!(
+        "{} requests and {} 429s while Aura allowed 20/min; {} requests and {} 429s after, \
+         configured rate back in {recovered_in:?}",
+        before.total_requests,
+        before.rate_limited,
+        after.total_requests - before.total_requests,
+        after.rate_limited - before.rate_limited,
+    );
+    assert_eq!(
+        after.rate_limited, before.rate_limited,
+        "no 429 while climbing back"
+    );
+    assert_eq!(seen.0.load(Ordering::Relaxed), after.rate_limited);
+    assert_eq!(
+        client.budget().learned_pause(),
+        Duration::ZERO,
+        "trusted again"
+    );
+    assert!(recovered_in <= Duration::from_secs(420), "{recovered_in:?}");
+}
+
 /// Keeps the emulator's clock (real time plus an offset) at tokio's paused clock, a few
 /// milliseconds behind at most, so that Aura's one-minute window passes with the client's.
 async fn follow_tokio_clock(emu: EmulatorHandle) {
