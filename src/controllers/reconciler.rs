@@ -123,7 +123,8 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
     let key = obj.uid().unwrap_or_default();
     let slot = ctx.admission.admit(pass::user_driven(&*obj));
     // Nothing is done before the slot, so any wait for it may give way to a newer copy.
-    let Some(_slot) = unless_superseded(&ctx, &key, true, slot).await else {
+    let nothing_learned = pass::Committed::default();
+    let Some(_slot) = unless_superseded(&ctx, &key, true, &nothing_learned, slot).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
     Box::pin(one_pass(obj, ctx)).await
@@ -170,6 +171,7 @@ async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
 async fn apply<K: Reconciler>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
     let mut pass = Pass::new(obj, ctx);
     let may = K::may_be_superseded(&pass);
+    let committed = pass.committed();
     let key = pass.key();
     let steps = async {
         pass.obj.validate()?;
@@ -177,7 +179,7 @@ async fn apply<K: Reconciler>(obj: Arc<K>, ctx: &Context) -> Result<Action, Erro
         let step = K::plan(&pass, &observed);
         K::act(&mut pass, observed, step).await
     };
-    let Some(result) = unless_superseded(ctx, &key, may, steps).await else {
+    let Some(result) = unless_superseded(ctx, &key, may, &committed, steps).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
     let note = K::ready_note(&pass);
@@ -217,22 +219,32 @@ async fn clean_up<K: Reconciler>(
 /// cut short and redo), only until the resource changes. A change someone made should not wait
 /// behind a poll still queued for the Aura budget with an older copy of the resource: on a change
 /// this gives up (None) and the caller requeues at once, so the Controller runs the newer copy.
+/// Unless the pass is `committed` by then: it has learned something it must record (see
+/// [`pass::News`]), which the newer copy's pass may never learn again (a deletion's does not
+/// look), so it runs to its end first.
 pub async fn unless_superseded<T>(
     ctx: &Context,
     key: &str,
     may: bool,
+    committed: &pass::Committed,
     work: impl Future<Output = T>,
 ) -> Option<T> {
     if !may {
         return Some(work.await);
     }
     let superseded = ctx.memory.superseded(key);
+    let mut work = std::pin::pin!(work);
     let result = tokio::select! {
         biased;
-        done = work => Some(done),
+        done = &mut work => Some(done),
         () = superseded => {
-            tracing::debug!(uid = key, "background pass superseded by a change");
-            None
+            if committed.is_set() {
+                tracing::debug!(uid = key, "a change came after the pass learned news; it ends first");
+                Some(work.await)
+            } else {
+                tracing::debug!(uid = key, "background pass superseded by a change");
+                None
+            }
         }
     };
     ctx.memory.pass_ended(key);

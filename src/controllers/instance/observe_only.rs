@@ -58,7 +58,7 @@ impl Pass<'_> {
         }
         self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
-        self.observe(&instance).await;
+        self.observe(&instance);
         Ok(Observed { aura, instance })
     }
 
