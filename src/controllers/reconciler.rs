@@ -82,6 +82,17 @@ pub trait Reconciler: Kind {
 
     /// The Event note when the resource becomes Ready.
     fn ready_note(pass: &Pass<'_, Self>) -> String;
+
+    /// Whether resources of the kind can be refused for want of room among their peers (a
+    /// credential's per-namespace limit): then a peer that goes brings a pass of those waiting
+    /// (see [`Self::waits_for_room_left_by`]).
+    const LIMITED_BY_PEERS: bool = false;
+
+    /// Whether this resource, refused for want of room among its peers, may go on now that
+    /// `gone` (marked for deletion, or removed) no longer counts.
+    fn waits_for_room_left_by(&self, _gone: &Self) -> bool {
+        false
+    }
 }
 
 /// Runs the controller of kind `K` until `shutdown` resolves.
@@ -103,6 +114,19 @@ pub async fn run<K: Reconciler>(
             .map(|obj| ObjectRef::from_obj(&*obj))
             .collect::<Vec<_>>()
     });
+    if K::LIMITED_BY_PEERS {
+        // Refused ones wait for a change or the long spec-error retry; a peer that goes is
+        // the change they wait for, though it is not theirs.
+        let cached = controller.store();
+        controller = controller.watches_stream(going::<K>(&ctx, namespace), move |gone| {
+            cached
+                .state()
+                .into_iter()
+                .filter(|obj| obj.waits_for_room_left_by(&gone))
+                .map(|obj| ObjectRef::from_obj(&*obj))
+                .collect::<Vec<_>>()
+        });
+    }
     if K::OWNS_SECRETS {
         controller = controller.owns(scoped::<Secret>(&ctx, namespace), secrets::managed());
     }
@@ -114,6 +138,24 @@ pub async fn run<K: Reconciler>(
             std::future::ready(())
         })
         .await;
+}
+
+/// Resources of kind `K` as they go: marked for deletion (each later write of theirs too), or
+/// removed.
+fn going<K: Reconciler>(
+    ctx: &Context,
+    namespace: Option<&str>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+        .default_backoff()
+        .try_filter_map(|event| {
+            let gone = match event {
+                watcher::Event::Delete(obj) => Some(obj),
+                watcher::Event::Apply(obj) if obj.meta().deletion_timestamp.is_some() => Some(obj),
+                _ => None,
+            };
+            std::future::ready(Ok(gone))
+        })
 }
 
 /// One pass over one resource, once a slot is free (see [`admission`](super::admission)). The
