@@ -350,8 +350,7 @@ impl Pass<'_> {
                 crate::controllers::FIELD_MANAGER,
             )
             .await?;
-            self.tell_secret_written(&name, existing.is_none(), changed)
-                .await;
+            self.tell_secret_written(&name, existing.is_none(), changed);
         }
         self.status.binding = (self.obj.spec.connection_secret.format
             == Some(SecretFormat::ServiceBinding))
@@ -363,16 +362,16 @@ impl Pass<'_> {
 
     /// Says what a write of the connection Secret did: wrote it again after someone deleted
     /// it, or changed its content (so that consumers reload).
-    async fn tell_secret_written(&self, name: &str, was_missing: bool, changed: bool) {
+    fn tell_secret_written(&mut self, name: &str, was_missing: bool, changed: bool) {
         if was_missing && self.status.password_stored == Some(true) {
             let note = format!("connection Secret {name} was missing; wrote it again");
-            events::normal(self.ctx, &*self.obj, "SecretRecreated", note).await;
+            self.announce(News::normal("SecretRecreated", note));
         } else if changed {
             let note = format!(
                 "connection Secret {name} has new content (annotation {CONTENT_HASH_ANNOTATION}); \
                  applications reading it should reload"
             );
-            events::normal(self.ctx, &*self.obj, "ConnectionSecretChanged", note).await;
+            self.announce(News::normal("ConnectionSecretChanged", note));
         }
     }
 }
