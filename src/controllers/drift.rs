@@ -6,8 +6,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::pass::{Judged, Kind, Pass};
-use super::{Reason, events};
+use super::Reason;
+use super::pass::{Judged, Kind, News, Pass};
 use crate::crd::conditions::{self, DRIFTED, Desired};
 
 impl<K: Kind> Pass<'_, K> {
@@ -34,7 +34,7 @@ impl<K: Kind> Pass<'_, K> {
         conditions::set(conds, desired, generation, now);
         if !differences.is_empty() && was.as_deref() != Some(message.as_str()) {
             let note = format!("{message} (managementPolicy Observe: nothing is changed)");
-            events::warning(self.ctx, &*self.obj, Reason::Drifted.as_str(), note).await;
+            self.announce(News::warning(Reason::Drifted.as_str(), note));
         }
     }
 

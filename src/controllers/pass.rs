@@ -6,6 +6,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -85,6 +86,57 @@ impl Verdict {
     }
 }
 
+/// An Event that announces something a pass learned (a session that expired, an instance Aura
+/// resumed): published once the status that records it is written, so that it goes out once,
+/// with that status, however the pass is interrupted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct News {
+    warning: bool,
+    reason: &'static str,
+    note: String,
+}
+
+impl News {
+    pub fn normal(reason: &'static str, note: impl Into<String>) -> Self {
+        Self {
+            warning: false,
+            reason,
+            note: note.into(),
+        }
+    }
+
+    pub fn warning(reason: &'static str, note: impl Into<String>) -> Self {
+        Self {
+            warning: true,
+            ..Self::normal(reason, note)
+        }
+    }
+
+    async fn publish<K: Resource<DynamicType = ()>>(self, ctx: &Context, obj: &K) {
+        if self.warning {
+            events::warning(ctx, obj, self.reason, self.note).await;
+        } else {
+            events::normal(ctx, obj, self.reason, self.note).await;
+        }
+    }
+}
+
+/// Set once a pass holds news: from then on it runs to its end (the status write and the
+/// Event), even when a change would otherwise supersede it; otherwise the change (a deletion,
+/// say) could leave what the pass learned unrecorded for good.
+#[derive(Debug, Clone, Default)]
+pub struct Committed(Arc<AtomicBool>);
+
+impl Committed {
+    fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// A status with the bookkeeping every kind keeps: the standard conditions and the generation
 /// they judged.
 pub trait Judged: Clone + Default + PartialEq + Serialize + Send + Sync {
@@ -151,6 +203,10 @@ pub struct Pass<'c, K: Kind> {
     /// A time the spec ties to the calendar (a scheduled pause or resume, an expiry) by which
     /// the next pass must come, if that is sooner than it would otherwise.
     pub wake_at: Option<jiff::Timestamp>,
+    /// What this pass learned and will announce once its status is written (see [`News`]).
+    news: Vec<News>,
+    /// Whether it holds news (shared with whatever may supersede the pass).
+    committed: Committed,
 }
 
 impl<'c, K: Kind> Pass<'c, K> {
@@ -166,7 +222,21 @@ impl<'c, K: Kind> Pass<'c, K> {
             obj,
             restrictions: Restrictions::default(),
             wake_at: None,
+            news: Vec::new(),
+            committed: Committed::default(),
         }
+    }
+
+    /// Keeps `news` for [`finish`] to publish after the status write, and commits the pass to
+    /// running to its end.
+    pub fn announce(&mut self, news: News) {
+        self.news.push(news);
+        self.committed.set();
+    }
+
+    /// Whether this pass holds news, readable while the pass runs.
+    pub fn committed(&self) -> Committed {
+        self.committed.clone()
     }
 
     /// The key of this resource in the operator's memory (its UID).
@@ -244,8 +314,9 @@ pub fn growing_wait(ctx: &Context, key: &str, state: &str) -> Duration {
 }
 
 /// Reports a pass and decides the next: Ready and Synced (with observedGeneration once this
-/// generation has been judged), the status write, the Events of a new state, the metric and the
-/// log. A wait is reported like any state and comes back by itself; a failure goes back to the
+/// generation has been judged), the status write, the pass's [`News`] and the Events of a new
+/// state (only once the status that records them is written: if the write fails, the next pass
+/// learns it all again), the metric and the log. A wait is reported like any state and comes back by itself; a failure goes back to the
 /// Controller (and its error policy). A status write that fails fails the pass.
 pub async fn finish<K: Kind>(
     pass: &mut Pass<'_, K>,
@@ -274,6 +345,12 @@ pub async fn finish<K: Kind>(
         pass.ctx.memory.succeeded(&key);
     }
     let saved = pass.save().await;
+    let news = std::mem::take(&mut pass.news);
+    if saved.is_ok() {
+        for item in news {
+            item.publish(pass.ctx, &*pass.obj).await;
+        }
+    }
     announce(
         pass.ctx,
         &*pass.obj,

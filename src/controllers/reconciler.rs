@@ -82,6 +82,17 @@ pub trait Reconciler: Kind {
 
     /// The Event note when the resource becomes Ready.
     fn ready_note(pass: &Pass<'_, Self>) -> String;
+
+    /// Whether resources of the kind can be refused for want of room among their peers (a
+    /// credential's per-namespace limit): then a peer that goes brings a pass of those waiting
+    /// (see [`Self::waits_for_room_left_by`]).
+    const LIMITED_BY_PEERS: bool = false;
+
+    /// Whether this resource, refused for want of room among its peers, may go on now that
+    /// `gone` (marked for deletion, or removed) no longer counts.
+    fn waits_for_room_left_by(&self, _gone: &Self) -> bool {
+        false
+    }
 }
 
 /// Runs the controller of kind `K` until `shutdown` resolves.
@@ -103,6 +114,19 @@ pub async fn run<K: Reconciler>(
             .map(|obj| ObjectRef::from_obj(&*obj))
             .collect::<Vec<_>>()
     });
+    if K::LIMITED_BY_PEERS {
+        // Refused ones wait for a change or the long spec-error retry; a peer that goes is
+        // the change they wait for, though it is not theirs.
+        let cached = controller.store();
+        controller = controller.watches_stream(going::<K>(&ctx, namespace), move |gone| {
+            cached
+                .state()
+                .into_iter()
+                .filter(|obj| obj.waits_for_room_left_by(&gone))
+                .map(|obj| ObjectRef::from_obj(&*obj))
+                .collect::<Vec<_>>()
+        });
+    }
     if K::OWNS_SECRETS {
         controller = controller.owns(scoped::<Secret>(&ctx, namespace), secrets::managed());
     }
@@ -116,6 +140,24 @@ pub async fn run<K: Reconciler>(
         .await;
 }
 
+/// Resources of kind `K` as they go: marked for deletion (each later write of theirs too), or
+/// removed.
+fn going<K: Reconciler>(
+    ctx: &Context,
+    namespace: Option<&str>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+        .default_backoff()
+        .try_filter_map(|event| {
+            let gone = match event {
+                watcher::Event::Delete(obj) => Some(obj),
+                watcher::Event::Apply(obj) if obj.meta().deletion_timestamp.is_some() => Some(obj),
+                _ => None,
+            };
+            std::future::ready(Ok(gone))
+        })
+}
+
 /// One pass over one resource, once a slot is free (see [`admission`](super::admission)). The
 /// pass itself is boxed only then, so that a pass still waiting for its slot costs a small future
 /// rather than the largest state of the whole pass.
@@ -123,7 +165,8 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
     let key = obj.uid().unwrap_or_default();
     let slot = ctx.admission.admit(pass::user_driven(&*obj));
     // Nothing is done before the slot, so any wait for it may give way to a newer copy.
-    let Some(_slot) = unless_superseded(&ctx, &key, true, slot).await else {
+    let nothing_learned = pass::Committed::default();
+    let Some(_slot) = unless_superseded(&ctx, &key, true, &nothing_learned, slot).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
     Box::pin(one_pass(obj, ctx)).await
@@ -170,6 +213,7 @@ async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
 async fn apply<K: Reconciler>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
     let mut pass = Pass::new(obj, ctx);
     let may = K::may_be_superseded(&pass);
+    let committed = pass.committed();
     let key = pass.key();
     let steps = async {
         pass.obj.validate()?;
@@ -177,7 +221,7 @@ async fn apply<K: Reconciler>(obj: Arc<K>, ctx: &Context) -> Result<Action, Erro
         let step = K::plan(&pass, &observed);
         K::act(&mut pass, observed, step).await
     };
-    let Some(result) = unless_superseded(ctx, &key, may, steps).await else {
+    let Some(result) = unless_superseded(ctx, &key, may, &committed, steps).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
     let note = K::ready_note(&pass);
@@ -217,22 +261,32 @@ async fn clean_up<K: Reconciler>(
 /// cut short and redo), only until the resource changes. A change someone made should not wait
 /// behind a poll still queued for the Aura budget with an older copy of the resource: on a change
 /// this gives up (None) and the caller requeues at once, so the Controller runs the newer copy.
+/// Unless the pass is `committed` by then: it has learned something it must record (see
+/// [`pass::News`]), which the newer copy's pass may never learn again (a deletion's does not
+/// look), so it runs to its end first.
 pub async fn unless_superseded<T>(
     ctx: &Context,
     key: &str,
     may: bool,
+    committed: &pass::Committed,
     work: impl Future<Output = T>,
 ) -> Option<T> {
     if !may {
         return Some(work.await);
     }
     let superseded = ctx.memory.superseded(key);
+    let mut work = std::pin::pin!(work);
     let result = tokio::select! {
         biased;
-        done = work => Some(done),
+        done = &mut work => Some(done),
         () = superseded => {
-            tracing::debug!(uid = key, "background pass superseded by a change");
-            None
+            if committed.is_set() {
+                tracing::debug!(uid = key, "a change came after the pass learned news; it ends first");
+                Some(work.await)
+            } else {
+                tracing::debug!(uid = key, "background pass superseded by a change");
+                None
+            }
         }
     };
     ctx.memory.pass_ended(key);

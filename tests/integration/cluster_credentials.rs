@@ -282,6 +282,39 @@ async fn the_instance_count_limit_refuses_the_newest_until_one_goes() {
     op.wait_for("newer", "Ready", is_ready).await;
 }
 
+/// On a cluster the refused resource waited for the spec-error retry (10 minutes) after one of
+/// the others went (issue 20): here that retry is as long as in production, so only the
+/// deletion itself can bring the pass that lets it go on.
+#[tokio::test]
+async fn an_instance_over_the_count_limit_goes_on_when_one_counted_goes_without_a_touch() {
+    let production_retry = aura_operator::controllers::Timing {
+        spec_error_retry: std::time::Duration::from_secs(600),
+        ..timing()
+    };
+    let op = Operator::start_with(fast_config(), production_retry).await;
+    credential(
+        &op,
+        "one",
+        json!({"limits": {"maxInstancesPerNamespace": 1}}),
+    )
+    .await;
+    op.apply(instance("older", using("one"))).await;
+    op.wait_for("older", "Ready", is_ready).await;
+    op.apply(instance("newer", using("one"))).await;
+    refused(&op, "newer", "CredentialLimitExceeded", "credentialRef").await;
+
+    op.delete("older").await;
+    op.wait_gone("older").await;
+    op.wait_for_within(
+        "newer",
+        "Ready with nobody touching it",
+        std::time::Duration::from_secs(5),
+        is_ready,
+    )
+    .await;
+    assert_eq!(creates(&op), 2);
+}
+
 #[tokio::test]
 async fn the_default_credential_is_refused_in_a_namespace_the_operator_does_not_allow() {
     let mut op = Operator::stopped(fast_config(), timing()).await;

@@ -211,6 +211,46 @@ async fn an_expired_session_is_reported_and_not_recreated_by_default() {
     assert!(op.event_reasons().iter().any(|r| r == "Expired"));
 }
 
+/// On a real API server a write takes milliseconds; a deletion that came meanwhile superseded
+/// the pass that had noticed the expiry, and its `Expired` Event was lost (issue 20). Here the
+/// writes that follow the notice (the Event, the status) are slowed down as on a loaded
+/// server, and the resource is deleted while the first of them is on its way.
+#[tokio::test]
+async fn a_session_deleted_as_its_expiry_is_noticed_still_reports_expired_once() {
+    let op = Operator::start().await;
+    op.create::<GdsSession>(session(
+        "fleeting",
+        standalone(json!({"memory": "4GB", "ttl": "1m"})),
+    ))
+    .await;
+    op.wait_for_any::<GdsSession>("fleeting", "Ready", is_ready)
+        .await;
+    let slow = Duration::from_millis(300);
+    op.api
+        .delay_next("create", "events.k8s.io", "events", 20, slow);
+    op.api
+        .delay_next("patch", "aura.neo4j.io", "gdssessions", 20, slow);
+    op.emu.handle().advance_clock(Duration::from_secs(120));
+    support::wait_for(
+        "the first write after the expiry is noticed",
+        Duration::from_secs(10),
+        || match op.api.counters().delayed {
+            0 => Err("no write yet".to_owned()),
+            _ => Ok(()),
+        },
+    )
+    .await;
+    op.delete_any::<GdsSession>("fleeting").await;
+    op.wait_gone_any::<GdsSession>("fleeting").await;
+    let reasons = op.event_reasons();
+    let expired = reasons.iter().filter(|r| *r == "Expired").count();
+    assert_eq!(expired, 1, "Expired Events in {reasons:?}");
+    assert!(
+        aura_sessions(&op).await.is_empty(),
+        "the deletion reached Aura"
+    );
+}
+
 #[tokio::test]
 async fn with_the_recreate_policy_an_expired_session_is_created_again() {
     let op = Operator::start().await;

@@ -44,6 +44,8 @@ pub struct Counters {
     pub lists_served: u64,
     /// WATCH streams opened (including ones answered with a 410 ERROR event).
     pub watches_opened: u64,
+    /// Requests held back by an injected latency (counted when they arrive, before the wait).
+    pub delayed: u64,
 }
 
 impl Counters {
@@ -160,6 +162,36 @@ impl Fault {
         (self.verb == "*" || self.verb == verb)
             && (self.plural == "*" || (self.group == group && self.plural == plural))
     }
+}
+
+/// A pending injected latency: the next `remaining` requests matching it wait `delay` before the
+/// server looks at them, as on a real API server where a write takes milliseconds. A request
+/// its client abandons meanwhile never happens. `"*"` as verb or plural matches any.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    pub verb: String,
+    pub group: String,
+    pub plural: String,
+    pub remaining: u32,
+    pub delay: std::time::Duration,
+}
+
+/// Consumes one use of the first matching latency, returning how long to wait.
+pub(crate) fn take_latency(
+    latencies: &mut Vec<Latency>,
+    verb: &str,
+    group: &str,
+    plural: &str,
+) -> Option<std::time::Duration> {
+    let latency = latencies.iter_mut().find(|l| {
+        l.remaining > 0
+            && (l.verb == "*" || l.verb == verb)
+            && (l.plural == "*" || (l.group == group && l.plural == plural))
+    })?;
+    latency.remaining -= 1;
+    let delay = latency.delay;
+    latencies.retain(|l| l.remaining > 0);
+    Some(delay)
 }
 
 /// Consumes one use of the first matching fault, returning the status to answer with.

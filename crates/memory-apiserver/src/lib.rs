@@ -77,7 +77,7 @@ pub use error::ApiError;
 pub use over_http::{KubeconfigClientError, Served, client_from_kubeconfig, kubeconfig};
 pub use service::ResponseBody;
 
-use counters::Fault;
+use counters::{Fault, Latency};
 use service::lock;
 use store::{ObjectKey, Preconditions, Propagation, ResourceType, Store, Subresource, Writer};
 
@@ -344,6 +344,20 @@ impl ApiServer {
             plural: plural.to_string(),
             remaining: times,
             status,
+        });
+    }
+
+    /// Makes the next `times` requests with this verb on this resource type wait `delay` before
+    /// the server looks at them, as a loaded API server would: the window in which a client
+    /// that gives up on a request (drops its future) leaves it undone. `"*"` as verb or plural
+    /// matches any; [`Counters::delayed`] counts the requests held back so far.
+    pub fn delay_next(&self, verb: &str, group: &str, plural: &str, times: u32, delay: Duration) {
+        lock(&self.store).latencies.push(Latency {
+            verb: verb.to_string(),
+            group: group.to_string(),
+            plural: plural.to_string(),
+            remaining: times,
+            delay,
         });
     }
 

@@ -12,7 +12,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use serde_json::{Value, json};
 
-use crate::counters::{FieldManagerKey, take_fault};
+use crate::counters::{FieldManagerKey, take_fault, take_latency};
 use crate::error::{ApiError, ApiResult};
 use crate::events;
 use crate::patch::{self, PatchKind};
@@ -122,19 +122,34 @@ impl Call<'_> {
 
     /// The verb as the real server's authorizer names it.
     fn verb(&self) -> &'static str {
-        let named = self.route.name.is_some();
-        match *self.method {
-            Method::GET if named => "get",
-            Method::GET if self.query.flag("watch") => "watch",
-            Method::GET => "list",
-            Method::POST => "create",
-            Method::PUT => "update",
-            Method::PATCH => "patch",
-            Method::DELETE if named => "delete",
-            Method::DELETE => "deletecollection",
-            _ => "unknown",
-        }
+        verb_of(self.method, &self.route, &self.query)
     }
+}
+
+/// The verb of a request to `route`, as the real server's authorizer names it.
+fn verb_of(method: &Method, route: &Route, query: &Query) -> &'static str {
+    let named = route.name.is_some();
+    match *method {
+        Method::GET if named => "get",
+        Method::GET if query.flag("watch") => "watch",
+        Method::GET => "list",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if named => "delete",
+        Method::DELETE => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+/// The injected latency (see `ApiServer::delay_next`) a request to `parts` waits, if any.
+fn latency_of(store: &Mutex<Store>, parts: &http::request::Parts) -> Option<Duration> {
+    let route = Route::parse(parts.uri.path()).ok()?;
+    let verb = verb_of(&parts.method, &route, &Query::parse(parts.uri.query()));
+    let mut guard = lock(store);
+    let delay = take_latency(&mut guard.latencies, verb, &route.group, &route.plural)?;
+    guard.counters.delayed += 1;
+    Some(delay)
 }
 
 pub async fn handle(
@@ -154,6 +169,9 @@ pub async fn handle(
             )));
         }
     };
+    if let Some(delay) = latency_of(&store, &parts) {
+        tokio::time::sleep(delay).await;
+    }
     let header_str = |name| {
         parts
             .headers

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::counters::{Counters, Fault};
+use crate::counters::{Counters, Fault, Latency};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::Registry;
 
@@ -237,6 +237,7 @@ pub struct Store {
     pub registry: Registry,
     pub counters: Counters,
     pub faults: Vec<Fault>,
+    pub latencies: Vec<Latency>,
     /// How long the garbage collector waits before it deals with a dependent; `None` is at
     /// once, within the request that removed the owner.
     gc_delay: Option<Duration>,

@@ -22,6 +22,7 @@ use crate::aura::{
 use crate::controllers::claims::{self, AuraObject, Claim};
 use crate::controllers::convert::provider;
 use crate::controllers::naming;
+use crate::controllers::pass::News;
 use crate::controllers::references::ReferencedInstance;
 use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
@@ -100,23 +101,17 @@ impl Pass<'_> {
         match self.obj.spec.expired_policy {
             ExpiredPolicy::Report => {
                 self.status.status = Some(state.clone());
-                events::warning(
-                    self.ctx,
-                    &*self.obj,
+                self.announce(News::warning(
                     "Expired",
                     format!("GDS session {id} is {state} in Aura; expiredPolicy is Report"),
-                )
-                .await;
+                ));
                 Ok(Found::Ended(state.to_string()))
             }
             ExpiredPolicy::Recreate => {
-                events::normal(
-                    self.ctx,
-                    &*self.obj,
+                self.announce(News::normal(
                     "Recreating",
                     format!("GDS session {id} is {state} in Aura; expiredPolicy is Recreate"),
-                )
-                .await;
+                ));
                 self.status.session_id = None;
                 self.status.status = None;
                 self.status.host = None;

@@ -11,9 +11,10 @@
 use super::ensure::Found;
 use super::{Pass, Result};
 use crate::aura::{self, Session, SessionFilter, SessionId, SessionStatus};
+use crate::controllers::Error;
 use crate::controllers::convert::provider;
+use crate::controllers::pass::News;
 use crate::controllers::references::ReferencedInstance;
-use crate::controllers::{Error, events};
 use crate::crd::gds_session::{self, GdsSessionSpec};
 use crate::crd::instance::ManagementPolicy;
 
@@ -72,7 +73,7 @@ impl Pass<'_> {
                  Aura is changed",
                 session.id
             );
-            events::normal(self.ctx, &*self.obj, "Observing", note).await;
+            self.announce(News::normal("Observing", note));
         }
         Ok(Found::Session(Box::new(session)))
     }

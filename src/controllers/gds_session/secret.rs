@@ -12,9 +12,10 @@ use kube::ResourceExt;
 use super::{Pass, Result};
 use crate::aura::Session;
 use crate::controllers::formats::{Fields, Kind, Layout};
+use crate::controllers::pass::News;
 use crate::controllers::references::ReferencedInstance;
 use crate::controllers::secrets::{self as shared, CONTENT_HASH_ANNOTATION};
-use crate::controllers::{Error, FIELD_MANAGER, events};
+use crate::controllers::{Error, FIELD_MANAGER};
 use crate::crd::GdsSession;
 use crate::crd::common::{Binding, SecretFormat};
 
@@ -83,25 +84,24 @@ impl Pass<'_> {
                 FIELD_MANAGER,
             )
             .await?;
-            self.tell_secret_written(&name, existing.is_none(), changed)
-                .await;
+            self.tell_secret_written(&name, existing.is_none(), changed);
         }
-        self.status.binding = (spec.format == Some(SecretFormat::ServiceBinding))
-            .then(|| Binding { name: name.clone() });
+        let binding = self.obj.spec.connection_secret.format == Some(SecretFormat::ServiceBinding);
+        self.status.binding = binding.then(|| Binding { name: name.clone() });
         self.status.connection_secret = Some(name);
         Ok(())
     }
 
-    async fn tell_secret_written(&self, name: &str, created: bool, changed: bool) {
+    fn tell_secret_written(&mut self, name: &str, created: bool, changed: bool) {
         if created {
             let note = format!("the session's address is in Secret {name}");
-            events::normal(self.ctx, &*self.obj, "SecretWritten", note).await;
+            self.announce(News::normal("SecretWritten", note));
         } else if changed {
             let note = format!(
                 "Secret {name} has new content (annotation {CONTENT_HASH_ANNOTATION}); \
                  applications reading it should reload"
             );
-            events::normal(self.ctx, &*self.obj, "ConnectionSecretChanged", note).await;
+            self.announce(News::normal("ConnectionSecretChanged", note));
         }
     }
 }

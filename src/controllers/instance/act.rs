@@ -5,6 +5,7 @@ use super::secret::{self, Contents};
 use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
+use crate::controllers::pass::News;
 use crate::controllers::secrets;
 use crate::controllers::secrets::CONTENT_HASH_ANNOTATION;
 use crate::controllers::{Error, Reason, events, references};
@@ -27,7 +28,7 @@ impl Pass<'_> {
         self.forget_drift();
         self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
-        self.observe(&instance).await;
+        self.observe(&instance);
         Ok(Observed { aura, instance })
     }
 
@@ -52,8 +53,8 @@ impl Pass<'_> {
     }
 
     /// Records what Aura reports.
-    pub(super) async fn observe(&mut self, instance: &Instance) {
-        self.notice_resumed_by_aura(&instance.status).await;
+    pub(super) fn observe(&mut self, instance: &Instance) {
+        self.notice_resumed_by_aura(&instance.status);
         self.status.status = Some(instance.status.clone());
         if let Some(url) = &instance.connection_url {
             self.status.connection_url = Some(url.clone());
@@ -62,13 +63,14 @@ impl Pass<'_> {
         self.status.storage = instance.storage.clone().or(self.status.storage.take());
         self.status.aura_name = Some(instance.name.clone());
         // A restore that Aura accepted is complete once the instance is back to running.
+        let mut completed = None;
         if let Some(restore) = &mut self.status.restore {
             if restore.phase == RestorePhase::Requested
                 && instance.status == InstanceStatus::Running
             {
                 restore.phase = RestorePhase::Completed;
                 let note = format!("restore request {:?} completed", restore.request_id);
-                events::normal(self.ctx, &*self.obj, "RestoreCompleted", note).await;
+                completed = Some(News::normal("RestoreCompleted", note));
             } else if restore.phase == RestorePhase::Sending {
                 // A pass stopped between recording and hearing Aura's answer: never resend.
                 restore.phase = RestorePhase::Unknown;
@@ -79,13 +81,16 @@ impl Pass<'_> {
                 );
             }
         }
+        if let Some(news) = completed {
+            self.announce(news);
+        }
     }
 
     /// Aura resumes an instance paused for 30 days by itself (and a person may resume one in
     /// the console): an instance last seen paused that now resumes or runs, though nothing here
     /// resumed it (a resume of ours records `resuming` at once) and the spec or the schedule
     /// wants it paused, gets a Warning Event; the plan then pauses it again.
-    async fn notice_resumed_by_aura(&self, now: &InstanceStatus) {
+    fn notice_resumed_by_aura(&mut self, now: &InstanceStatus) {
         let was_paused = self.written.status == Some(InstanceStatus::Paused);
         let resumed = matches!(now, InstanceStatus::Resuming | InstanceStatus::Running);
         if !(was_paused && resumed && self.wants_paused()) || self.observe_only() {
@@ -101,7 +106,7 @@ impl Pass<'_> {
              resume it: Aura resumes an instance paused for 30 days by itself (or someone resumed \
              it in the console). {by}, so the operator pauses it again"
         );
-        events::warning(self.ctx, &*self.obj, "ResumedByAura", note).await;
+        self.announce(News::warning("ResumedByAura", note));
     }
 
     pub(super) fn restore_pending(&self) -> bool {
@@ -345,8 +350,7 @@ impl Pass<'_> {
                 crate::controllers::FIELD_MANAGER,
             )
             .await?;
-            self.tell_secret_written(&name, existing.is_none(), changed)
-                .await;
+            self.tell_secret_written(&name, existing.is_none(), changed);
         }
         self.status.binding = (self.obj.spec.connection_secret.format
             == Some(SecretFormat::ServiceBinding))
@@ -358,16 +362,16 @@ impl Pass<'_> {
 
     /// Says what a write of the connection Secret did: wrote it again after someone deleted
     /// it, or changed its content (so that consumers reload).
-    async fn tell_secret_written(&self, name: &str, was_missing: bool, changed: bool) {
+    fn tell_secret_written(&mut self, name: &str, was_missing: bool, changed: bool) {
         if was_missing && self.status.password_stored == Some(true) {
             let note = format!("connection Secret {name} was missing; wrote it again");
-            events::normal(self.ctx, &*self.obj, "SecretRecreated", note).await;
+            self.announce(News::normal("SecretRecreated", note));
         } else if changed {
             let note = format!(
                 "connection Secret {name} has new content (annotation {CONTENT_HASH_ANNOTATION}); \
                  applications reading it should reload"
             );
-            events::normal(self.ctx, &*self.obj, "ConnectionSecretChanged", note).await;
+            self.announce(News::normal("ConnectionSecretChanged", note));
         }
     }
 }

@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use kube::api::{DeleteParams, Preconditions};
 
 use super::{Pass, Result};
+use crate::controllers::pass::News;
 use crate::controllers::{Error, Reason, Wait, events};
 use crate::crd::instance::ExpiryStatus;
 
@@ -78,7 +79,7 @@ impl Pass<'_> {
                 self.obj.spec.expire_after.as_deref().unwrap_or_default(),
                 self.obj.spec.deletion_policy,
             );
-            events::warning(self.ctx, &*self.obj, "ExpiresSoon", note).await;
+            self.announce(News::warning("ExpiresSoon", note));
         }
         self.status.expiry = Some(ExpiryStatus {
             expires_at: Time(expires_at),

@@ -10,6 +10,7 @@ use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::Reason;
 use crate::controllers::access::refused;
 use crate::crd::AuraInstance;
+use crate::crd::conditions::{self, READY};
 
 impl Pass<'_> {
     /// Refuses a tenant, type, memory or count the credential in use does not allow.
@@ -96,6 +97,28 @@ impl Pass<'_> {
         };
         holds || created(other) < created(&self.obj)
     }
+}
+
+/// Whether `instance` is refused by a limit of its credential (the count among them) and not
+/// being deleted itself.
+pub(super) fn refused_for_count(instance: &AuraInstance) -> bool {
+    instance.metadata.deletion_timestamp.is_none()
+        && instance.status.as_ref().is_some_and(|status| {
+            conditions::find(&status.conditions, READY).is_some_and(|ready| {
+                ready.status == "False" && ready.reason == Reason::CredentialLimitExceeded.as_str()
+            })
+        })
+}
+
+/// Whether `other` counts against the same credential's per-namespace limit as `instance`.
+pub(super) fn counts_with(other: &AuraInstance, instance: &AuraInstance) -> bool {
+    other.uid() != instance.uid()
+        && other.namespace() == instance.namespace()
+        && instance
+            .spec
+            .credential_ref
+            .as_ref()
+            .is_some_and(|r| uses(other, &r.name))
 }
 
 /// Whether an AuraInstance names the ClusterAuraCredential `name`.

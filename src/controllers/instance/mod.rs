@@ -89,6 +89,13 @@ impl Reconciler for AuraInstance {
             && !pass.restore_pending()
     }
 
+    const LIMITED_BY_PEERS: bool = true;
+
+    /// Refused by its credential's `maxInstancesPerNamespace`, and `gone` counted against it.
+    fn waits_for_room_left_by(&self, gone: &Self) -> bool {
+        limits::refused_for_count(self) && limits::counts_with(gone, self)
+    }
+
     fn ready_note(_: &Pass<'_>) -> String {
         "the instance is ready; its connection Secret is usable".to_owned()
     }

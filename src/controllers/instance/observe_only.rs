@@ -8,7 +8,8 @@
 
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{InstanceId, InstanceStatus};
-use crate::controllers::{Error, Reason, events};
+use crate::controllers::pass::News;
+use crate::controllers::{Error, Reason};
 use crate::crd::instance::ManagementPolicy;
 
 impl Pass<'_> {
@@ -54,11 +55,11 @@ impl Pass<'_> {
             let note = format!(
                 "observing Aura instance {id}: managementPolicy is Observe, nothing in Aura is changed"
             );
-            events::normal(self.ctx, &*self.obj, "Observing", note).await;
+            self.announce(News::normal("Observing", note));
         }
         self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
-        self.observe(&instance).await;
+        self.observe(&instance);
         Ok(Observed { aura, instance })
     }
 

@@ -18,7 +18,8 @@ use jiff::tz::TimeZone;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{Pass, Result};
-use crate::controllers::{Error, events};
+use crate::controllers::Error;
+use crate::controllers::pass::News;
 use crate::crd::instance::{PauseSchedule, ScheduleStatus, ScheduledState};
 
 /// A parsed schedule.
@@ -108,7 +109,7 @@ impl Pass<'_> {
         let was = self.written.schedule.as_ref().map(|s| s.wants);
         if was.is_some_and(|was| was != wants) {
             let (reason, note) = self.transition_note(wants, &window);
-            events::normal(self.ctx, &*self.obj, reason, note).await;
+            self.announce(News::normal(reason, note));
         }
         if let Some(at) = window.next_change() {
             self.wake_by(at);
