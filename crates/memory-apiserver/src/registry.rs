@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::store::ResourceType;
+use crate::store::{ResourceType, strings_at};
 
 /// The verbs of an ordinary resource collection, as discovery lists them.
 pub const STANDARD_VERBS: &[&str] = &[
@@ -275,20 +275,6 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn text_list(value: &Value, pointer: &str) -> Vec<String> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn from_crd(crd: &Value) -> Option<ResourceInfo> {
     let group = text(crd, "/spec/group")?;
     let plural = text(crd, "/spec/names/plural")?;
@@ -315,8 +301,8 @@ fn from_crd(crd: &Value) -> Option<ResourceInfo> {
         kind,
         list_kind,
         namespaced: text(crd, "/spec/scope").as_deref() != Some("Cluster"),
-        short_names: text_list(crd, "/spec/names/shortNames"),
-        categories: text_list(crd, "/spec/names/categories"),
+        short_names: strings_at(crd, "/spec/names/shortNames"),
+        categories: strings_at(crd, "/spec/names/categories"),
         versions,
         custom: true,
     })

@@ -1024,7 +1024,8 @@ fn spec_finalizers(object: &Value) -> Vec<String> {
 }
 
 /// The strings of the array at `pointer` (empty when there is none).
-fn strings_at(object: &Value, pointer: &str) -> Vec<String> {
+/// The strings of the array at `pointer` (none when it is missing or not an array).
+pub(crate) fn strings_at(object: &Value, pointer: &str) -> Vec<String> {
     object
         .pointer(pointer)
         .and_then(Value::as_array)
