@@ -256,6 +256,32 @@ mod tests {
     };
 
     #[tokio::test(start_paused = true)]
+    async fn only_a_nudge_of_a_settled_unchanged_resource_waits_until_its_look_is_due() {
+        let memory = Memory::default();
+        let due = Instant::now() + Duration::from_secs(10);
+        assert_eq!(memory.quiet_for("a", 1), None, "no nudge: a pass");
+        memory.nudged("a");
+        assert_eq!(memory.quiet_for("a", 1), None, "not settled: a pass");
+        memory.settled("a", due, 1);
+        memory.nudged("a");
+        assert_eq!(memory.quiet_for("a", 2), None, "changed since: a pass");
+        memory.nudged("a");
+        memory.unnudged("a");
+        assert_eq!(
+            memory.quiet_for("a", 1),
+            None,
+            "its own Secret changed: a pass"
+        );
+        memory.nudged("a");
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(memory.quiet_for("a", 1), Some(Duration::from_secs(6)));
+        assert_eq!(memory.quiet_for("a", 1), None, "the nudge is taken");
+        memory.nudged("a");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(memory.quiet_for("a", 1), None, "due: a pass");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn polls_grow_while_the_state_holds_and_restart_when_it_changes() {
         let memory = Memory::default();
         let mut seen = Vec::new();
