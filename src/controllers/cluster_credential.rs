@@ -10,25 +10,23 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::access::NamespaceAllow;
 use super::error::Error;
 use super::reasons::Reason;
-use super::{Context, FIELD_MANAGER};
+use super::{Context, status};
 use crate::crd::ClusterAuraCredential;
 use crate::crd::conditions::{self, Desired, READY};
 
 /// Keeps every ClusterAuraCredential's Ready condition current until `shutdown` resolves.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let credentials: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
-    let controller = Controller::new(credentials, watcher::Config::default());
+    let controller = controller(&ctx);
     let store = controller.store();
     let shutdown = super::once_listed(shutdown, controller.store());
     // Metadata only: no credential is cached in this process.
@@ -62,25 +60,34 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .await;
 }
 
-/// One pass: judge the credential and write its Ready condition if that changed.
+/// The Controller of ClusterAuraCredentials, triggered by a new spec (generation) only: not by
+/// status writes, so that another writer of the status (a second installation judging from
+/// another namespace) and this one do not answer each other's writes. The resync and the
+/// Secret's changes bring the other passes.
+fn controller(ctx: &Context) -> Controller<ClusterAuraCredential> {
+    let credentials: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(credentials, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    Controller::for_stream(triggers, reader)
+}
+
+/// One pass: judge the credential and write its Ready condition if that changed (the same
+/// write-if-changed as every kind's status, [`status::write`]).
 async fn check(credential: Arc<ClusterAuraCredential>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = credential.name_any();
     let judged = judge(&ctx, &name, &credential).await?;
-    let mut status = credential.status.clone().unwrap_or_default();
+    let written = credential.status.clone().unwrap_or_default();
+    let mut status = written.clone();
     let generation = credential.meta().generation;
     let now = Time(jiff::Timestamp::now());
-    let changed = conditions::set(&mut status.conditions, judged, generation, now);
-    if changed || status.observed_generation != generation {
-        status.observed_generation = generation;
-        let api: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
-        let patch = json!({ "status": status });
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
-        api.patch_status(&name, &params, &Patch::Merge(&patch))
-            .await?;
-    }
+    conditions::set(&mut status.conditions, judged, generation, now);
+    status.observed_generation = generation;
+    let api: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
+    status::write(&api, &name, &written, &status).await?;
     Ok(Action::requeue(ctx.timing.resync))
 }
 

@@ -4,7 +4,7 @@
 //! source of truth); it saves Aura calls and keeps a password safe while a Secret write is
 //! retried.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,11 @@ pub struct Memory {
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
     tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
     recorded_instances: Mutex<HashMap<String, String>>,
+    /// Per resource UID, a settled pass's next look at Aura and what of the resource it saw
+    /// (its [`worth_a_pass`](super::reconciler::worth_a_pass) hash); see [`Memory::quiet_for`].
+    settled: Mutex<HashMap<String, (Instant, u64)>>,
+    /// Resource UIDs whose next pass was brought by a ClusterAuraCredential's Ready changing.
+    nudged: Mutex<HashSet<String>>,
 }
 
 /// The polling schedule of one busy resource.
@@ -151,6 +156,42 @@ impl Memory {
         }
     }
 
+    /// Records that a pass left `owner` settled, having seen it as `seen` (its
+    /// [`worth_a_pass`](super::reconciler::worth_a_pass) hash), until its next look at `due`.
+    pub fn settled(&self, owner: &str, due: Instant, seen: u64) {
+        lock(&self.settled).insert(owner.to_owned(), (due, seen));
+    }
+
+    /// Records that the last pass of `owner` did not leave it settled.
+    pub fn unsettled(&self, owner: &str) {
+        lock(&self.settled).remove(owner);
+    }
+
+    /// Records that a ClusterAuraCredential's Ready change brings a pass of `owner`.
+    pub fn nudged(&self, owner: &str) {
+        lock(&self.nudged).insert(owner.to_owned());
+    }
+
+    /// Records that a change of `owner`'s own brings its next pass: no nudge to wait for.
+    pub fn unnudged(&self, owner: &str) {
+        lock(&self.nudged).remove(owner);
+    }
+
+    /// How long a pass of `owner` (seen now as `seen`) may wait: only when a credential's nudge
+    /// brought it, the last pass left it settled, nothing of it changed since, and its next look
+    /// at Aura is not due yet. Takes the nudge either way.
+    pub fn quiet_for(&self, owner: &str, seen: u64) -> Option<Duration> {
+        if !lock(&self.nudged).remove(owner) {
+            return None;
+        }
+        let (due, was) = *lock(&self.settled).get(owner)?;
+        if was != seen {
+            return None;
+        }
+        let left = due.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+
     /// Wakes the passes of `owner` that wait to be superseded.
     pub fn changed(&self, owner: &str) {
         if let Some(notify) = lock(&self.changes).get(owner) {
@@ -185,6 +226,8 @@ impl Memory {
     /// Forgets everything about a resource that is gone.
     pub fn forget(&self, key: &str) {
         lock(&self.changes).remove(key);
+        lock(&self.settled).remove(key);
+        lock(&self.nudged).remove(key);
         let prefix = format!("{key}/");
         let mut passwords = lock(&self.passwords);
         let owned: Vec<String> = passwords
@@ -211,6 +254,32 @@ mod tests {
         max: Duration::from_secs(5),
         factor: 2.0,
     };
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_nudge_of_a_settled_unchanged_resource_waits_until_its_look_is_due() {
+        let memory = Memory::default();
+        let due = Instant::now() + Duration::from_secs(10);
+        assert_eq!(memory.quiet_for("a", 1), None, "no nudge: a pass");
+        memory.nudged("a");
+        assert_eq!(memory.quiet_for("a", 1), None, "not settled: a pass");
+        memory.settled("a", due, 1);
+        memory.nudged("a");
+        assert_eq!(memory.quiet_for("a", 2), None, "changed since: a pass");
+        memory.nudged("a");
+        memory.unnudged("a");
+        assert_eq!(
+            memory.quiet_for("a", 1),
+            None,
+            "its own Secret changed: a pass"
+        );
+        memory.nudged("a");
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(memory.quiet_for("a", 1), Some(Duration::from_secs(6)));
+        assert_eq!(memory.quiet_for("a", 1), None, "the nudge is taken");
+        memory.nudged("a");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(memory.quiet_for("a", 1), None, "due: a pass");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn polls_grow_while_the_state_holds_and_restart_when_it_changes() {

@@ -295,7 +295,7 @@ pub fn next_pass(
     key: &str,
     busy_state: Option<&str>,
     wake_at: Option<jiff::Timestamp>,
-) -> Action {
+) -> Duration {
     let after = match busy_state {
         None => {
             ctx.memory.reset_polls(key);
@@ -304,7 +304,7 @@ pub fn next_pass(
         Some(state) => ctx.memory.next_poll(key, state, ctx.timing.poll),
     };
     let wake = wake_at.map(|at| ctx.clock.until(at) + Duration::from_secs(1));
-    Action::requeue(wake.map_or(after, |wake| wake.min(after)))
+    wake.map_or(after, |wake| wake.min(after))
 }
 
 /// A growing wait while something outside the resource (an instance, a referenced resource)
@@ -325,14 +325,20 @@ pub async fn finish<K: Kind>(
     ready_note: &str,
 ) -> Result<Action, Error> {
     let key = pass.key();
-    let (judged, action) = match &result {
+    let (judged, next) = match &result {
         Ok(verdict) => (
             Judgement::Done(verdict),
-            next_pass(pass.ctx, &key, verdict.busy.as_deref(), pass.wake_at),
+            Some(next_pass(
+                pass.ctx,
+                &key,
+                verdict.busy.as_deref(),
+                pass.wake_at,
+            )),
         ),
-        Err(Stop::Wait(wait)) => (Judgement::Waiting(wait), Action::requeue(wait.retry)),
-        Err(Stop::Fail(err)) => (Judgement::Failed(err), Action::await_change()),
+        Err(Stop::Wait(wait)) => (Judgement::Waiting(wait), Some(wait.retry)),
+        Err(Stop::Fail(err)) => (Judgement::Failed(err), None),
     };
+    let action = next.map_or_else(Action::await_change, Action::requeue);
     let before = Before::of(pass.written.conditions());
     let generation = pass.obj.meta().generation;
     let (conditions, observed) = pass.status.bookkeeping();
@@ -361,6 +367,10 @@ pub async fn finish<K: Kind>(
     )
     .await;
     let label = judged.label();
+    match &saved {
+        Ok(()) => remember_settled(pass, &result, next),
+        Err(_) => pass.ctx.memory.unsettled(&key),
+    }
     match (result, saved) {
         (Err(Stop::Fail(err)), saved) => {
             if let Err(write) = saved {
@@ -383,6 +393,28 @@ pub async fn finish<K: Kind>(
             pass.ctx.metrics.reconciled(kind, label);
             Ok(action)
         }
+    }
+}
+
+/// Remembers whether the pass left the resource settled (Ready, nothing to poll) and until when,
+/// so that a credential's nudge before then need not look at Aura (see [`Memory::quiet_for`]).
+///
+/// [`Memory::quiet_for`]: super::memory::Memory::quiet_for
+fn remember_settled<K: Kind>(
+    pass: &Pass<'_, K>,
+    result: &Result<Verdict, Stop>,
+    next: Option<Duration>,
+) {
+    let key = pass.key();
+    let settled = matches!(result, Ok(verdict) if verdict.busy.is_none())
+        && conditions::is_true(pass.status.conditions(), READY);
+    let seen = super::reconciler::worth_a_pass(&*pass.obj);
+    match (settled, next, seen) {
+        (true, Some(next), Some(seen)) => {
+            let due = tokio::time::Instant::now() + next;
+            pass.ctx.memory.settled(&key, due, seen);
+        }
+        _ => pass.ctx.memory.unsettled(&key),
     }
 }
 

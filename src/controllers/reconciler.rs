@@ -30,6 +30,7 @@ use super::pass::{self, Kind, Pass, Verdict};
 use super::{Context, claims, credential_hold, events, finalizer, secrets, suspend};
 use crate::crd::ClusterAuraCredential;
 use crate::crd::common::CredentialsSecretRef;
+use crate::crd::conditions::READY;
 use crate::crd::credential::CredentialRef;
 
 /// What a kind brings to the reconcile loop: its steps, in the order the loop runs them.
@@ -104,13 +105,28 @@ pub async fn run<K: Reconciler>(
     let mut controller = self::controller::<K>(&ctx, namespace);
     let cached = controller.store();
     let shutdown = super::once_listed(shutdown, controller.store());
-    let credentials = Api::<ClusterAuraCredential>::all(ctx.kube.clone());
-    controller = controller.watches(credentials, watcher::Config::default(), move |changed| {
+    let specs = std::sync::Mutex::new(std::collections::HashMap::new());
+    let nudges = Arc::clone(&ctx);
+    controller = controller.watches_stream(credential_changes(&ctx), move |changed| {
         let name = changed.name_any();
-        cached
+        // A new spec (a namespace allowed, a limit) is judged by a full pass; a Ready change
+        // alone is a nudge that a settled resource may let wait for its resync.
+        let generation = changed.meta().generation;
+        let spec_changed = specs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.clone(), generation)
+            != Some(generation);
+        let using = cached
             .state()
             .into_iter()
-            .filter(|obj| obj.credential_ref().is_some_and(|r| r.name == name))
+            .filter(|obj| obj.credential_ref().is_some_and(|r| r.name == name));
+        using
+            .inspect(|obj| {
+                if !spec_changed {
+                    nudges.memory.nudged(&obj.uid().unwrap_or_default());
+                }
+            })
             .map(|obj| ObjectRef::from_obj(&*obj))
             .collect::<Vec<_>>()
     });
@@ -128,7 +144,12 @@ pub async fn run<K: Reconciler>(
         });
     }
     if K::OWNS_SECRETS {
-        controller = controller.owns(scoped::<Secret>(&ctx, namespace), secrets::managed());
+        let owned = Arc::clone(&ctx);
+        controller = controller.watches(
+            scoped::<Secret>(&ctx, namespace),
+            secrets::managed(),
+            move |s| owners::<K>(&owned, &s),
+        );
     }
     controller
         .graceful_shutdown_on(shutdown)
@@ -138,6 +159,48 @@ pub async fn run<K: Reconciler>(
             std::future::ready(())
         })
         .await;
+}
+
+/// The resources of kind `K` that own `secret`: a change of it brings each a full pass, even
+/// if a credential's nudge (see [`Memory::quiet_for`](super::memory::Memory::quiet_for)) is
+/// queued for the same resource.
+fn owners<K: Reconciler>(ctx: &Context, secret: &Secret) -> Vec<ObjectRef<K>> {
+    let namespace = secret.namespace().unwrap_or_default();
+    secret
+        .owner_references()
+        .iter()
+        .filter(|owner| owner.kind == K::kind(&()) && owner.api_version == K::api_version(&()))
+        .inspect(|owner| ctx.memory.unnudged(&owner.uid))
+        .map(|owner| ObjectRef::new(&owner.name).within(&namespace))
+        .collect()
+}
+
+/// The ClusterAuraCredentials whose spec or Ready status changed: what their resources act on.
+/// Not every write: another installation (or anyone) writing a credential's status, labels or
+/// annotations, or its message, must not send every resource using it back to Aura. A new key
+/// in its Secret, Ready all along, is used from each resource's next pass on; a Secret that comes
+/// or goes flips Ready.
+fn credential_changes(
+    ctx: &Context,
+) -> impl futures::Stream<Item = Result<ClusterAuraCredential, watcher::Error>> + Send + 'static {
+    let credentials = Api::<ClusterAuraCredential>::all(ctx.kube.clone());
+    watcher(credentials, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(credential_worth_a_pass, Default::default())
+}
+
+/// The parts of a ClusterAuraCredential its resources act on: its spec (generation) and
+/// whether it is Ready.
+fn credential_worth_a_pass(credential: &ClusterAuraCredential) -> Option<u64> {
+    let ready = credential
+        .status
+        .as_ref()
+        .is_some_and(|status| crate::crd::conditions::is_true(&status.conditions, READY));
+    let mut hasher = DefaultHasher::new();
+    credential.meta().generation.hash(&mut hasher);
+    ready.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Resources of kind `K` as they go: marked for deletion (each later write of theirs too), or
@@ -163,6 +226,12 @@ fn going<K: Reconciler>(
 /// rather than the largest state of the whole pass.
 pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = obj.uid().unwrap_or_default();
+    if let Some(wait) = worth_a_pass(&*obj).and_then(|seen| ctx.memory.quiet_for(&key, seen)) {
+        // Only a credential's Ready changed, and this resource is settled: its outcome cannot
+        // differ before its resync, which comes as planned.
+        tracing::debug!(uid = key, "credential nudge: settled, next look as planned");
+        return Ok(Action::requeue(wait));
+    }
     let slot = ctx.admission.admit(pass::user_driven(&*obj));
     // Nothing is done before the slot, so any wait for it may give way to a newer copy.
     let nothing_learned = pass::Committed::default();

@@ -461,3 +461,142 @@ async fn data_from_an_instance_of_a_tenant_the_credential_does_not_allow_is_refu
     refused(&op, "copy", "CredentialNotAllowed", "source").await;
     assert_eq!(creates(&op), 1, "only prod was created");
 }
+
+/// Issue 20: on a real cluster a second installation wrote a ClusterAuraCredential's status 749
+/// times in 15 s, and every write sent the resources using it back to Aura. The operator's own
+/// steady state must be quiet: no status write that changes nothing, of any kind, and one Aura
+/// read per settled resource per resync interval.
+const QUIET_RESYNC: std::time::Duration = std::time::Duration::from_secs(10);
+const QUIET_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes of the operator (status or not) to the three kinds and ClusterAuraCredentials so far.
+fn status_writes(op: &Operator) -> u64 {
+    let counters = op.api.counters();
+    [
+        "aurainstances",
+        "aurasnapshots",
+        "gdssessions",
+        "clusterauracredentials",
+    ]
+    .iter()
+    .map(|plural| counters.writes_by_field_manager(Some("aura-operator"), "aura.neo4j.io", plural))
+    .sum()
+}
+
+/// Aura calls other than tokens so far.
+fn aura_calls(op: &Operator) -> u64 {
+    let stats = op.emu.handle().stats();
+    stats.total_requests - stats.count_route("POST", "/oauth/token")
+}
+
+/// A running operator (on tokio's paused clock, the emulator's following) with the credential
+/// `shared` and two settled AuraInstances using it.
+async fn two_settled_instances() -> (Operator, tokio::task::JoinHandle<()>) {
+    let mut op = Operator::stopped(
+        fast_config(),
+        aura_operator::controllers::Timing {
+            resync: QUIET_RESYNC,
+            ..timing()
+        },
+    )
+    .await;
+    let follow = tokio::spawn(crate::support::follow_tokio_clock(op.emu.handle()));
+    op.restart();
+    credential(&op, "shared", json!({})).await;
+    wait_credential(&op, "shared", "Ready", |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+    })
+    .await;
+    for name in ["first", "second"] {
+        op.apply(instance(name, using("shared"))).await;
+    }
+    for name in ["first", "second"] {
+        op.wait_for(name, "Ready", is_ready).await;
+    }
+    // Past the passes that settling brings (the write of Ready triggers nothing, but a poll may
+    // still be queued).
+    tokio::time::sleep(QUIET_RESYNC).await;
+    (op, follow)
+}
+
+/// The most Aura reads `resources` settled resources may make in `window`: one per resync
+/// interval each, and one more for an interval that began before the window.
+fn allowed_reads(resources: u64, window: std::time::Duration) -> u64 {
+    resources * (window.as_secs() / QUIET_RESYNC.as_secs() + 1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_minute_of_steady_state_writes_nothing_and_reads_aura_once_per_resync() {
+    let (op, follow) = two_settled_instances().await;
+    let (writes, calls) = (status_writes(&op), aura_calls(&op));
+    tokio::time::sleep(QUIET_WINDOW).await;
+    let writes = status_writes(&op) - writes;
+    let calls = aura_calls(&op) - calls;
+    follow.abort();
+    eprintln!("steady minute: {writes} status writes, {calls} Aura calls");
+    assert_eq!(writes, 0, "status writes in a minute of steady state");
+    assert!(
+        calls <= allowed_reads(2, QUIET_WINDOW),
+        "{calls} Aura calls in a minute for 2 settled resources (resync {QUIET_RESYNC:?})"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_writer_bumping_the_credential_does_not_send_its_resources_back_to_aura() {
+    let (op, follow) = two_settled_instances().await;
+    let (writes, calls) = (status_writes(&op), aura_calls(&op));
+    let api = Api::<ClusterAuraCredential>::all(op.api.client());
+    // Another installation: a label, an annotation and a status message that change every
+    // 100 ms, and a Ready it flips (as one whose operator namespace lacks the Secret would).
+    let bumps = QUIET_WINDOW.as_millis() / 100;
+    for i in 0..bumps {
+        let metadata = json!({"metadata": {
+            "labels": {"other-installation/seen": format!("{i}")},
+            "annotations": {"other-installation/at": format!("{i}")},
+        }});
+        api.patch("shared", &user_patch(), &Patch::Merge(&metadata))
+            .await
+            .expect("metadata patched");
+        let mut credential = api.get_status("shared").await.expect("credential");
+        let status = credential.status.as_mut().expect("a status");
+        let ready = &mut status.conditions[0];
+        ready.message = format!("seen by the other installation ({i})");
+        if i % 10 == 5 {
+            ready.status = if ready.status == "True" {
+                "False"
+            } else {
+                "True"
+            }
+            .to_owned();
+        }
+        let patch = json!({"status": status});
+        api.patch_status("shared", &user_patch(), &Patch::Merge(&patch))
+            .await
+            .expect("status patched");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let instance_writes =
+        op.api
+            .counters()
+            .write_count("patch", "aura.neo4j.io", "aurainstances", "status");
+    let calls = aura_calls(&op) - calls;
+    let writes = status_writes(&op) - writes;
+    follow.abort();
+    eprintln!(
+        "{bumps} bumps by another writer: {calls} Aura calls, {writes} status writes \
+         ({instance_writes} to AuraInstances in all)"
+    );
+    assert!(
+        calls <= allowed_reads(2, QUIET_WINDOW),
+        "{calls} Aura calls in a minute for 2 settled resources (resync {QUIET_RESYNC:?})"
+    );
+    // The operator puts its own Ready back at its resync, not after each of the other's writes.
+    assert!(
+        writes <= allowed_reads(1, QUIET_WINDOW),
+        "{writes} writes of the operator answering {bumps} bumps (resync {QUIET_RESYNC:?})"
+    );
+}
