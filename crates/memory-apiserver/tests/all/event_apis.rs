@@ -11,7 +11,8 @@ use kube::runtime::events::{Event as RecordedEvent, EventType, Recorder, Reporte
 use serde_json::{Value, json};
 
 use crate::kubectl_replay::{
-    JSON_ACCEPT, TABLE_ACCEPT, column_names, instance_spec, send, server_with_crds, watch,
+    JSON_ACCEPT, TABLE_ACCEPT, column_names, get, instance_spec, post, send, server_with_crds,
+    watch,
 };
 
 const INSTANCES: &str = "/apis/aura.neo4j.io/v1alpha1/namespaces/facts/aurainstances";
@@ -31,15 +32,7 @@ async fn demo_instance(server: &memory_apiserver::ApiServer) -> Value {
         "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
         "metadata": {"name": "demo"}, "spec": instance_spec("2GB"),
     });
-    let (code, created) = send(
-        server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&instance),
-    )
-    .await;
+    let (code, created) = post(server, INSTANCES, &instance).await;
     assert_eq!(code, 201);
     created
 }
@@ -53,7 +46,7 @@ async fn events_the_operator_records_are_what_kubectl_get_events_and_describe_sh
         "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
         "metadata": {"name": "other"}, "spec": instance_spec("2GB"),
     });
-    let (_, other) = send(&server, "POST", INSTANCES, JSON_ACCEPT, None, Some(&other)).await;
+    let (_, other) = post(&server, INSTANCES, &other).await;
 
     // The operator's way: kube's Recorder, through events.k8s.io/v1.
     let client = server.client();
@@ -85,15 +78,7 @@ async fn events_the_operator_records_are_what_kubectl_get_events_and_describe_sh
         .unwrap();
 
     // `kubectl describe aurainstance demo`.
-    let (code, list) = send(
-        &server,
-        "GET",
-        &describe_query(&uid),
-        JSON_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    let (code, list) = get(&server, &describe_query(&uid), JSON_ACCEPT).await;
     assert_eq!(code, 200, "{list}");
     assert_eq!(list["kind"], "EventList");
     assert_eq!(list["apiVersion"], "v1");
@@ -114,13 +99,10 @@ async fn events_the_operator_records_are_what_kubectl_get_events_and_describe_sh
     assert_eq!(typed.reason.as_deref(), Some("Ready"));
 
     // `kubectl get events`: the core Table.
-    let (_, table) = send(
+    let (_, table) = get(
         &server,
-        "GET",
         "/api/v1/namespaces/facts/events?limit=500",
         TABLE_ACCEPT,
-        None,
-        None,
     )
     .await;
     assert_eq!(
@@ -251,13 +233,10 @@ async fn an_event_written_through_core_v1_is_read_and_watched_through_events_k8s
     assert_eq!(row["object"]["rows"][0]["cells"][5], "someone");
 
     // events.k8s.io prints the same columns from the same Event.
-    let (_, table) = send(
+    let (_, table) = get(
         &server,
-        "GET",
         "/apis/events.k8s.io/v1/namespaces/facts/events",
         TABLE_ACCEPT,
-        None,
-        None,
     )
     .await;
     assert_eq!(table["rows"][0]["cells"][3], "aurainstance/demo");

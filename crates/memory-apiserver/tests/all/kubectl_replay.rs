@@ -109,6 +109,16 @@ pub async fn server_with_crds() -> ApiServer {
 }
 
 /// One request as kubectl sends it; the answer's status code and JSON body.
+/// A GET with `accept`, as kubectl sends it.
+pub async fn get(server: &ApiServer, uri: &str, accept: &str) -> (u16, Value) {
+    send(server, "GET", uri, accept, None, None).await
+}
+
+/// A JSON POST of `body`.
+pub async fn post(server: &ApiServer, uri: &str, body: &Value) -> (u16, Value) {
+    send(server, "POST", uri, JSON_ACCEPT, None, Some(body)).await
+}
+
 pub async fn send(
     server: &ApiServer,
     method: &str,

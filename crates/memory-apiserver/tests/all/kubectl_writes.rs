@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::kubectl_replay::{
-    APPLY_YAML, JSON_ACCEPT, JSON_PATCH, MERGE, STRATEGIC, condition, instance_spec, send,
-    send_raw, server_with_crds, watch,
+    APPLY_YAML, JSON_ACCEPT, JSON_PATCH, MERGE, STRATEGIC, condition, get, instance_spec, post,
+    send, send_raw, server_with_crds, watch,
 };
 
 const NS_PATH: &str = "/api/v1/namespaces/facts";
@@ -38,17 +38,9 @@ async fn client_side_apply_creates_then_merge_patches() {
     let server = server_with_crds().await;
     server.create_namespace("facts");
     // kubectl apply -n facts -f demo.yaml
-    let (code, _) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}/demo"),
-        JSON_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    let (code, _) = get(&server, &format!("{INSTANCES}/demo"), JSON_ACCEPT).await;
     assert_eq!(code, 404);
-    let (code, _) = send(&server, "GET", NS_PATH, JSON_ACCEPT, None, None).await;
+    let (code, _) = get(&server, NS_PATH, JSON_ACCEPT).await;
     assert_eq!(code, 200);
     let (code, created) = send(
         &server,
@@ -66,15 +58,7 @@ async fn client_side_apply_creates_then_merge_patches() {
     );
 
     // The same file with more memory: a merge patch (custom resources have no strategies).
-    let (code, _) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}/demo"),
-        JSON_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    let (code, _) = get(&server, &format!("{INSTANCES}/demo"), JSON_ACCEPT).await;
     assert_eq!(code, 200);
     let changed = with_last_applied(&demo("2GB"));
     let patch = json!({
@@ -111,13 +95,10 @@ async fn client_side_apply_creates_then_merge_patches() {
 async fn server_side_apply_takes_yaml_and_the_migration_patches_succeed() {
     let server = server_with_crds().await;
     // Created by client-side apply first, then `kubectl apply --server-side`.
-    let (code, _) = send(
+    let (code, _) = post(
         &server,
-        "POST",
         &format!("{INSTANCES}?fieldManager=kubectl-client-side-apply&fieldValidation=Strict"),
-        JSON_ACCEPT,
-        None,
-        Some(&with_last_applied(&demo("1GB"))),
+        &with_last_applied(&demo("1GB")),
     )
     .await;
     assert_eq!(code, 201);
@@ -255,33 +236,14 @@ async fn server_side_apply_takes_yaml_and_the_migration_patches_succeed() {
 #[tokio::test]
 async fn kubectl_wait_for_condition_ready_sees_the_condition_arrive() {
     let server = server_with_crds().await;
-    send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&demo("1GB")),
-    )
-    .await;
+    post(&server, INSTANCES, &demo("1GB")).await;
     // kubectl wait -n facts aurainstance/demo --for=condition=Ready
-    let (code, _) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}/demo"),
-        JSON_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    let (code, _) = get(&server, &format!("{INSTANCES}/demo"), JSON_ACCEPT).await;
     assert_eq!(code, 200);
-    let (code, list) = send(
+    let (code, list) = get(
         &server,
-        "GET",
         &format!("{INSTANCES}?fieldSelector=metadata.name%3Ddemo&limit=500&resourceVersion=0"),
         JSON_ACCEPT,
-        None,
-        None,
     )
     .await;
     assert_eq!(code, 200);
@@ -298,7 +260,7 @@ async fn kubectl_wait_for_condition_ready_sees_the_condition_arrive() {
     // Another instance changing is not seen.
     let mut other = demo("1GB");
     other["metadata"]["name"] = json!("other");
-    send(&server, "POST", INSTANCES, JSON_ACCEPT, None, Some(&other)).await;
+    post(&server, INSTANCES, &other).await;
     let ready = json!({"status": {"conditions": [condition("Ready", "True")]}});
     let (code, _) = send(
         &server,
@@ -321,7 +283,7 @@ async fn kubectl_delete_waits_for_the_finalizer_to_go() {
     let server = server_with_crds().await;
     let mut held = demo("1GB");
     held["metadata"]["finalizers"] = json!(["aura.neo4j.io/instance"]);
-    send(&server, "POST", INSTANCES, JSON_ACCEPT, None, Some(&held)).await;
+    post(&server, INSTANCES, &held).await;
     let (code, deleting) = send(
         &server,
         "DELETE",
@@ -334,13 +296,10 @@ async fn kubectl_delete_waits_for_the_finalizer_to_go() {
     assert_eq!(code, 200);
     assert!(deleting["metadata"]["deletionTimestamp"].is_string());
     // --wait: list the one object, then watch it until it is gone.
-    let (_, list) = send(
+    let (_, list) = get(
         &server,
-        "GET",
         &format!("{INSTANCES}?fieldSelector=metadata.name%3Ddemo"),
         JSON_ACCEPT,
-        None,
-        None,
     )
     .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -396,7 +355,7 @@ async fn kubectl_apply_and_edit_of_a_deployment_merge_containers_by_name() {
         }},
     });
     let uri = "/apis/apps/v1/namespaces/facts/deployments";
-    let (code, _) = send(&server, "POST", uri, JSON_ACCEPT, None, Some(&deployment)).await;
+    let (code, _) = post(&server, uri, &deployment).await;
     assert_eq!(code, 201);
     // What kubectl apply computes when the file changes the image and drops env B.
     let patch = json!({"spec": {"template": {"spec": {
@@ -507,15 +466,7 @@ async fn creating_in_a_missing_namespace_is_refused_only_with_the_lifecycle_on()
 #[tokio::test]
 async fn dry_run_writes_answer_without_changing_anything() {
     let server = server_with_crds().await;
-    let (_, created) = send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&demo("1GB")),
-    )
-    .await;
+    let (_, created) = post(&server, INSTANCES, &demo("1GB")).await;
     let rv = server.resource_version();
     let mut events = watch(
         &server,
@@ -544,15 +495,7 @@ async fn dry_run_writes_answer_without_changing_anything() {
 
     let mut other = demo("1GB");
     other["metadata"]["name"] = json!("other");
-    let (code, answer) = send(
-        &server,
-        "POST",
-        &format!("{INSTANCES}?dryRun=All"),
-        JSON_ACCEPT,
-        None,
-        Some(&other),
-    )
-    .await;
+    let (code, answer) = post(&server, &format!("{INSTANCES}?dryRun=All"), &other).await;
     assert_eq!(code, 201, "{answer}");
     assert!(answer["metadata"]["uid"].is_string());
     assert!(answer["metadata"].get("resourceVersion").is_none());
@@ -568,15 +511,7 @@ async fn dry_run_writes_answer_without_changing_anything() {
     .await;
     assert_eq!(code, 200);
     // Errors are the real ones.
-    let (code, _) = send(
-        &server,
-        "POST",
-        &format!("{INSTANCES}?dryRun=All"),
-        JSON_ACCEPT,
-        None,
-        Some(&demo("1GB")),
-    )
-    .await;
+    let (code, _) = post(&server, &format!("{INSTANCES}?dryRun=All"), &demo("1GB")).await;
     assert_eq!(code, 409);
     let (code, _) = send(
         &server,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::kubectl_replay::{
-    JSON_ACCEPT, TABLE_ACCEPT, column_names, condition, project_crds, row_of, sample, send,
-    server_with_crds, valid_spec, watch,
+    JSON_ACCEPT, TABLE_ACCEPT, column_names, condition, get, post, project_crds, row_of, sample,
+    send, server_with_crds, valid_spec, watch,
 };
 
 const INSTANCES: &str = "/apis/aura.neo4j.io/v1alpha1/namespaces/facts/aurainstances";
@@ -35,26 +35,10 @@ fn ago(seconds: i64) -> String {
 #[tokio::test]
 async fn aurainstances_print_as_the_real_server_prints_them() {
     let server = server_with_crds().await;
-    let (code, _) = send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&instance("ok2")),
-    )
-    .await;
+    let (code, _) = post(&server, INSTANCES, &instance("ok2")).await;
     assert_eq!(code, 201);
 
-    let (code, table) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}?limit=500"),
-        TABLE_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    let (code, table) = get(&server, &format!("{INSTANCES}?limit=500"), TABLE_ACCEPT).await;
     assert_eq!(code, 200, "{table}");
     let recorded = sample("kubectl-table-aurainstances.json");
     assert_eq!(table["kind"], "Table");
@@ -94,13 +78,10 @@ async fn aurainstances_print_as_the_real_server_prints_them() {
     assert!(object.get("spec").is_none());
 
     // `includeObject=Object`: the whole object.
-    let (_, full) = send(
+    let (_, full) = get(
         &server,
-        "GET",
         &format!("{INSTANCES}?includeObject=Object"),
         TABLE_ACCEPT,
-        None,
-        None,
     )
     .await;
     assert_eq!(full["rows"][0]["object"]["spec"]["region"], "europe-west1");
@@ -110,15 +91,7 @@ async fn aurainstances_print_as_the_real_server_prints_them() {
 #[tokio::test]
 async fn cells_follow_the_status_jsonpaths_and_dates_read_as_ages() {
     let server = server_with_crds().await;
-    send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&instance("demo")),
-    )
-    .await;
+    post(&server, INSTANCES, &instance("demo")).await;
     let status = json!({"status": {
         "status": "running",
         "memory": "8GB",
@@ -140,7 +113,7 @@ async fn cells_follow_the_status_jsonpaths_and_dates_read_as_ages() {
     )
     .await;
     assert_eq!(code, 200, "{body}");
-    let (_, table) = send(&server, "GET", INSTANCES, TABLE_ACCEPT, None, None).await;
+    let (_, table) = get(&server, INSTANCES, TABLE_ACCEPT).await;
     let cells = row_of(&table, "demo");
     assert_eq!(
         cells[..10],
@@ -188,25 +161,9 @@ async fn every_project_crd_prints_its_printer_columns() {
             "metadata": {"name": "one"},
             "spec": valid_spec(kind),
         });
-        let (code, body) = send(
-            &server,
-            "POST",
-            &collection,
-            JSON_ACCEPT,
-            None,
-            Some(&object),
-        )
-        .await;
+        let (code, body) = post(&server, &collection, &object).await;
         assert_eq!(code, 201, "{kind}: {body}");
-        let (code, table) = send(
-            &server,
-            "GET",
-            &format!("{collection}?limit=500"),
-            TABLE_ACCEPT,
-            None,
-            None,
-        )
-        .await;
+        let (code, table) = get(&server, &format!("{collection}?limit=500"), TABLE_ACCEPT).await;
         assert_eq!(code, 200, "{kind}: {table}");
 
         let declared = version["additionalPrinterColumns"].as_array().unwrap();
@@ -244,7 +201,7 @@ async fn built_in_types_print_the_real_servers_columns() {
     let create = |uri: &'static str, object: Value| {
         let server = server.clone();
         async move {
-            let (code, body) = send(&server, "POST", uri, JSON_ACCEPT, None, Some(&object)).await;
+            let (code, body) = post(&server, uri, &object).await;
             assert_eq!(code, 201, "{body}");
         }
     };
@@ -290,15 +247,7 @@ async fn built_in_types_print_the_real_servers_columns() {
     let table = |uri: &'static str| {
         let server = server.clone();
         async move {
-            let (code, table) = send(
-                &server,
-                "GET",
-                &format!("{uri}?limit=500"),
-                TABLE_ACCEPT,
-                None,
-                None,
-            )
-            .await;
+            let (code, table) = get(&server, &format!("{uri}?limit=500"), TABLE_ACCEPT).await;
             assert_eq!(code, 200, "{table}");
             table
         }
@@ -377,24 +326,8 @@ async fn built_in_types_print_the_real_servers_columns() {
 #[tokio::test]
 async fn a_single_get_is_a_one_row_table_and_json_without_the_header() {
     let server = server_with_crds().await;
-    send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&instance("demo")),
-    )
-    .await;
-    let (code, table) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}/demo"),
-        TABLE_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    post(&server, INSTANCES, &instance("demo")).await;
+    let (code, table) = get(&server, &format!("{INSTANCES}/demo"), TABLE_ACCEPT).await;
     assert_eq!(code, 200);
     assert_eq!(table["kind"], "Table");
     assert_eq!(table["rows"].as_array().unwrap().len(), 1);
@@ -405,15 +338,7 @@ async fn a_single_get_is_a_one_row_table_and_json_without_the_header() {
         table["metadata"]["resourceVersion"],
         stored["metadata"]["resourceVersion"]
     );
-    let (_, plain) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}/demo"),
-        JSON_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    let (_, plain) = get(&server, &format!("{INSTANCES}/demo"), JSON_ACCEPT).await;
     assert_eq!(plain["kind"], "AuraInstance");
     // The v1beta1 Table when only that is asked for.
     let beta = "application/json;as=Table;v=v1beta1;g=meta.k8s.io";
@@ -431,13 +356,10 @@ async fn a_single_get_is_a_one_row_table_and_json_without_the_header() {
         table["rows"][0]["object"]["apiVersion"],
         "meta.k8s.io/v1beta1"
     );
-    let (code, err) = send(
+    let (code, err) = get(
         &server,
-        "GET",
         &format!("{INSTANCES}?includeObject=All"),
         TABLE_ACCEPT,
-        None,
-        None,
     )
     .await;
     assert_eq!(code, 400, "{err}");
@@ -449,24 +371,8 @@ async fn a_single_get_is_a_one_row_table_and_json_without_the_header() {
 #[tokio::test]
 async fn watching_with_the_table_accept_header_sends_one_row_tables() {
     let server = server_with_crds().await;
-    send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&instance("first")),
-    )
-    .await;
-    let (_, list) = send(
-        &server,
-        "GET",
-        &format!("{INSTANCES}?limit=500"),
-        TABLE_ACCEPT,
-        None,
-        None,
-    )
-    .await;
+    post(&server, INSTANCES, &instance("first")).await;
+    let (_, list) = get(&server, &format!("{INSTANCES}?limit=500"), TABLE_ACCEPT).await;
     let rv = list["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
@@ -478,15 +384,7 @@ async fn watching_with_the_table_accept_header_sends_one_row_tables() {
     )
     .await;
 
-    send(
-        &server,
-        "POST",
-        INSTANCES,
-        JSON_ACCEPT,
-        None,
-        Some(&instance("second")),
-    )
-    .await;
+    post(&server, INSTANCES, &instance("second")).await;
     let added = events.next().await;
     assert_eq!(added["type"], "ADDED");
     assert_eq!(added["object"]["kind"], "Table");
