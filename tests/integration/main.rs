@@ -7,6 +7,7 @@ mod support;
 
 mod aura_client;
 mod binary_smoke;
+mod bolt;
 mod cluster_credentials;
 mod connection_formats;
 mod contract;
