@@ -84,6 +84,21 @@ pub struct RunArgs {
     #[arg(long)]
     pub emulator: bool,
 
+    /// Log in to each instance over Bolt (port 7687, TLS verified) to check its connection
+    /// Secret (condition ConnectionVerified). Turn off where the cluster has no egress to 7687.
+    #[arg(
+        long,
+        env = "AURA_VERIFY_CONNECTIONS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub verify_connections: bool,
+
+    /// A PEM CA file to trust for Bolt instead of the system roots (a private CA; with
+    /// --emulator the emulator's own CA is used when this is not set).
+    #[arg(long, env = "AURA_EXTRA_CA_FILE", value_name = "FILE")]
+    pub extra_ca_file: Option<std::path::PathBuf>,
+
     /// Address the built-in emulator listens on (with --emulator).
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub emulator_listen: SocketAddr,
@@ -260,9 +275,14 @@ impl Operator {
     pub async fn start(
         kube: kube::Client,
         args: RunArgs,
-        emulator_config: emulator::EmulatorConfig,
+        mut emulator_config: emulator::EmulatorConfig,
         stop: Stop,
     ) -> Result<Self, RunError> {
+        let mut database = crate::database::DatabaseSettings {
+            verify: args.verify_connections,
+            extra_ca_file: args.extra_ca_file.clone(),
+            ..Default::default()
+        };
         let mut settings = AuraSettings {
             base_url: args.aura_url.clone(),
             allow_insecure_http: args.allow_insecure_http,
@@ -281,6 +301,8 @@ impl Operator {
                 return Err(RunError::Conflicting);
             }
             let credential = emulator_config.credentials[0].clone();
+            // Instances then answer Bolt, so verification works as against Aura.
+            emulator_config.bolt |= args.verify_connections;
             let running = emulator::start(emulator_config, args.emulator_listen)
                 .await
                 .map_err(|source| RunError::Emulator {
@@ -294,6 +316,9 @@ impl Operator {
             );
             settings.base_url = running.base_url();
             settings.allow_insecure_http = true;
+            if database.extra_ca_file.is_none() {
+                database.extra_ca_file = running.bolt_ca_file().map(|p| p.to_path_buf());
+            }
             default = DefaultCredential::Fixed {
                 client_id: credential.client_id.clone(),
                 client_secret: SecretString::from(credential.client_secret.clone()),
@@ -317,12 +342,14 @@ impl Operator {
         );
         let clients = AuraClients::new(settings, default)
             .with_access(args.operator_namespace.clone(), allowed);
-        let ctx = Context::with_metrics(
+        let ctx = Context::with_clock(
             kube.clone(),
             clients,
             timing,
             metrics,
             &args.operator_namespace,
+            crate::controllers::clock::Clock::default(),
+            database,
         );
 
         let ready = Arc::new(AtomicBool::new(false));

@@ -62,6 +62,13 @@ pub struct ConnectionSecretSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     pub keys: BTreeMap<String, String>,
+    /// AuraInstance: log in over Bolt (port 7687, TLS verified) with the Secret's username and
+    /// password after each change and once per resync interval, and report it in the
+    /// ConnectionVerified condition (Ready is False while the database refuses the password).
+    /// Default true; false never connects. The operator's --verify-connections=false turns it
+    /// off for every resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
 }
 
 /// The keys the Secret holds, in a convention applications already read. aura (default): one

@@ -356,6 +356,17 @@ impl EmulatorHandle {
         Ok(())
     }
 
+    /// Cuts (or restores) the network path to an instance's Bolt listener: connections are
+    /// closed at once while Aura still reports the instance running.
+    pub fn cut_bolt(&self, instance_id: &str, cut: bool) -> Result<(), UnknownInstance> {
+        let mut store = self.shared.store();
+        let instance = store
+            .instance_mut(instance_id)
+            .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
+        instance.bolt_cut = cut;
+        Ok(())
+    }
+
     /// The database users of an instance, by name (no passwords).
     pub fn database_users(&self, instance_id: &str) -> Result<Vec<String>, UnknownInstance> {
         let store = self.shared.store();

@@ -130,6 +130,8 @@ pub struct InstanceRecord {
     pub users: super::bolt::users::Users,
     /// The instance's Bolt listener port, when the emulator serves Bolt.
     pub bolt_port: Option<u16>,
+    /// Tests cut the network to the listener: connections are closed at once, as a paused one.
+    pub bolt_cut: bool,
 }
 
 impl InstanceRecord {

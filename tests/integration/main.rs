@@ -10,6 +10,7 @@ mod binary_smoke;
 mod bolt;
 mod cluster_credentials;
 mod connection_formats;
+mod connection_verification;
 mod contract;
 mod crds;
 mod emulator;

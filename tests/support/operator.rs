@@ -74,6 +74,8 @@ pub struct Operator {
     scope: Option<&'static str>,
     /// The controllers' clock for schedules and expiry; it survives restarts, as real time does.
     pub clock: Clock,
+    /// How the controllers log in to databases (verification off unless a test turns it on).
+    pub database: aura_operator::database::DatabaseSettings,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
     _served: Option<Served>,
@@ -87,6 +89,23 @@ impl Operator {
 
     pub async fn start_with(config: EmulatorConfig, timing: Timing) -> Self {
         let mut operator = Self::stopped(config, timing).await;
+        operator.spawn();
+        operator
+    }
+
+    /// Like [`start`](Self::start), with instances that answer Bolt (the emulator's CA trusted)
+    /// and connection verification on (issue 22).
+    pub async fn start_verifying() -> Self {
+        let config = EmulatorConfig {
+            bolt: true,
+            ..fast_config()
+        };
+        let mut operator = Self::stopped(config, timing()).await;
+        operator.database = aura_operator::database::DatabaseSettings {
+            verify: true,
+            extra_ca_file: operator.emu.bolt_ca_file().map(|p| p.to_path_buf()),
+            timeout: Duration::from_secs(5),
+        };
         operator.spawn();
         operator
     }
@@ -138,6 +157,7 @@ impl Operator {
             _served: None,
             scope: Some(NS),
             clock: Clock::default(),
+            database: Default::default(),
             metrics: None,
             task: None,
         }
@@ -172,6 +192,7 @@ impl Operator {
             metrics,
             OPERATOR_NS,
             self.clock.clone(),
+            self.database.clone(),
         );
         let scope = self.scope;
         self.task = Some(tokio::spawn(async move {

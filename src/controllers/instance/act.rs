@@ -12,6 +12,7 @@ use crate::controllers::{Error, Reason, events, references};
 use crate::crd::instance::{
     AuraInstanceSpec, Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat,
 };
+use crate::database::Login;
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -26,9 +27,10 @@ impl Pass<'_> {
         }
         let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
         self.forget_drift();
-        self.write_secret(&instance, None).await?;
+        let login = self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
         self.observe(&instance);
+        self.check_connection(&instance, login).await;
         Ok(Observed { aura, instance })
     }
 
@@ -297,21 +299,22 @@ impl Pass<'_> {
         kube::ResourceExt::namespace(&*self.obj).unwrap_or_default()
     }
 
-    /// Writes the connection Secret if it is missing or differs. The password comes from memory
-    /// or from the Secret itself; an instance this operator created must have one.
+    /// Writes the connection Secret if it is missing or differs, and returns what logs in with
+    /// it (when it has a password and a URI). The password comes from the Secret itself, else
+    /// from memory (a deleted Secret is written again with it): a password someone put in the
+    /// Secret is theirs to choose, and ConnectionVerified tells whether it works.
     pub(super) async fn write_secret(
         &mut self,
         instance: &Instance,
         username: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<Option<Login>> {
         let name = secret::name(&self.obj);
         let id = instance.id.to_string();
         let existing = secrets::read(&self.secrets, &name).await?;
-        let mut password = self
-            .ctx
-            .memory
-            .password(&self.key(), &id)
-            .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)));
+        let mut password = existing
+            .as_ref()
+            .and_then(|e| e.password_for(&id))
+            .or_else(|| self.ctx.memory.password(&self.key(), &id));
         let mut kept_username = None;
         if password.is_none() && self.obj.spec.instance_id.is_some() {
             (password, kept_username) = self.password_kept_for(&id).await?;
@@ -357,7 +360,11 @@ impl Pass<'_> {
         .then(|| Binding { name: name.clone() });
         self.status.connection_secret = Some(name);
         self.status.password_stored = Some(password.is_some());
-        Ok(())
+        Ok(password.zip(uri).map(|(password, uri)| Login {
+            uri,
+            username,
+            password,
+        }))
     }
 
     /// Says what a write of the connection Secret did: wrote it again after someone deleted

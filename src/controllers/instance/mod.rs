@@ -19,6 +19,7 @@ mod report;
 mod schedule;
 pub mod secret;
 mod validate;
+mod verify;
 
 use kube::{Resource, ResourceExt};
 

@@ -51,12 +51,13 @@ impl BoltHub {
     }
 }
 
-/// Whether the instance exists and is `running`: the only state that accepts connections.
+/// Whether the instance exists, is `running` (the only state that accepts connections) and
+/// its network is not cut.
 pub(crate) fn instance_is_up(shared: &Shared, instance_id: &str) -> bool {
     shared
         .store()
         .instance(instance_id)
-        .is_some_and(|i| i.status == InstanceStatus::Running)
+        .is_some_and(|i| i.status == InstanceStatus::Running && !i.bolt_cut)
 }
 
 /// Opens the listener of a new instance and returns its port. The listener ends with the

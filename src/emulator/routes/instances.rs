@@ -406,6 +406,7 @@ pub async fn create(
         graph_analytics_plugin: request.graph_analytics_plugin.unwrap_or(false),
         users: Default::default(),
         bolt_port: None,
+        bolt_cut: false,
     };
     let password = random_password();
     let neo4j = secrecy::SecretString::from(password.clone());
