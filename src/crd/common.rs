@@ -69,6 +69,21 @@ pub struct ConnectionSecretSpec {
     /// off for every resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<bool>,
+    /// AuraInstance: rotate the database password on a schedule (and at once whenever the
+    /// annotation aura.neo4j.io/rotate-password gets a new value, with or without this field).
+    /// The new password is kept in the Secret (key aura-operator.pending-password) before the
+    /// database changes it, so a restart at any step leaves a password that logs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationSpec>,
+}
+
+/// When the operator rotates the database password of an AuraInstance.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationSpec {
+    /// Rotate this long after the last rotation (or the resource's creation): 720h, 30d, 1w.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
 }
 
 /// The keys the Secret holds, in a convention applications already read. aura (default): one

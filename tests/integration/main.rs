@@ -22,6 +22,7 @@ mod leader;
 mod lifecycle_controls;
 mod multi_tenant;
 mod namespace_deletion;
+mod password_rotation;
 mod rate_budget;
 mod request_shapes;
 mod sandbox;

@@ -1,7 +1,7 @@
 //! The apply pass: one step towards the spec, and the connection Secret.
 
 use super::plan::{self, Step};
-use super::secret::{self, Contents};
+use super::secret::{self, Contents, Pending};
 use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
@@ -30,6 +30,7 @@ impl Pass<'_> {
         let login = self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
         self.observe(&instance);
+        let login = self.rotate_password(&instance, login).await?;
         self.check_connection(&instance, login).await;
         Ok(Observed { aura, instance })
     }
@@ -308,12 +309,30 @@ impl Pass<'_> {
         instance: &Instance,
         username: Option<&str>,
     ) -> Result<Option<Login>> {
+        self.write_secret_with(instance, username, Pending::Keep)
+            .await
+    }
+
+    /// [`Self::write_secret`], with what becomes of a rotation's pending password (see
+    /// [`super::rotation`]): kept as it is, escrowed, published as the password, or dropped.
+    pub(super) async fn write_secret_with(
+        &mut self,
+        instance: &Instance,
+        username: Option<&str>,
+        pending: Pending,
+    ) -> Result<Option<Login>> {
         let name = secret::name(&self.obj);
         let id = instance.id.to_string();
         let existing = secrets::read(&self.secrets, &name).await?;
-        let mut password = existing
-            .as_ref()
-            .and_then(|e| e.password_for(&id))
+        let had_pending = existing.as_ref().and_then(secret::pending_password);
+        let (published, pending) = match pending {
+            Pending::Keep => (None, had_pending.clone()),
+            Pending::Escrow(new) => (None, Some(new)),
+            Pending::Publish(new) => (Some(new), None),
+            Pending::Drop => (None, None),
+        };
+        let mut password = published
+            .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)))
             .or_else(|| self.ctx.memory.password(&self.key(), &id));
         let mut kept_username = None;
         if password.is_none() && self.obj.spec.instance_id.is_some() {
@@ -341,8 +360,12 @@ impl Pass<'_> {
             username: &username,
             password: password.as_ref(),
         };
-        let desired = secret::build(&self.obj, &contents).map_err(Error::from)?;
-        let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
+        let mut desired = secret::build(&self.obj, &contents).map_err(Error::from)?;
+        if let Some(new) = &pending {
+            secret::add_pending(&mut desired, new);
+        }
+        let drop_pending = pending.is_none() && had_pending.is_some();
+        let up_to_date = !drop_pending && existing.as_ref().is_some_and(|e| e.matches(&desired));
         if !up_to_date {
             let changed = secrets::content_changes(existing.as_ref(), &desired);
             secrets::write(
@@ -353,6 +376,9 @@ impl Pass<'_> {
                 crate::controllers::FIELD_MANAGER,
             )
             .await?;
+            if drop_pending {
+                secret::remove_pending(&self.secrets, &name).await?;
+            }
             self.tell_secret_written(&name, existing.is_none(), changed);
         }
         self.status.binding = (self.obj.spec.connection_secret.format

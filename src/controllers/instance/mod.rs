@@ -16,6 +16,7 @@ mod limits;
 mod observe_only;
 pub mod plan;
 mod report;
+pub mod rotation;
 mod schedule;
 pub mod secret;
 mod validate;

@@ -6,13 +6,60 @@
 //! answer, so this Secret is where it lives; the operator also keeps it in memory while it runs,
 //! to recreate the Secret with the same content if someone deletes it.
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::controllers::formats::{Fields, KeyProblem, Kind, Layout};
-use crate::controllers::secrets::{INSTANCE_ID_LABEL, owned};
+use crate::controllers::secrets::{Existing, INSTANCE_ID_LABEL, owned};
 use crate::crd::AuraInstance;
+
+/// The Secret key holding a rotation's new password between its escrow and its publication
+/// (not an environment variable name, so `envFrom` leaves it out).
+pub const PENDING_KEY: &str = "aura-operator.pending-password";
+
+/// What a Secret write does with a rotation's pending password.
+pub enum Pending {
+    /// Keep whatever the Secret holds.
+    Keep,
+    /// Escrow this new password before the database changes to it.
+    Escrow(SecretString),
+    /// The database has changed to it: it becomes the password, the pending key goes.
+    Publish(SecretString),
+    /// The pending password is of no use: remove it.
+    Drop,
+}
+
+/// The pending password a Secret holds, if any.
+pub fn pending_password(existing: &Existing) -> Option<SecretString> {
+    let value = existing.secret.data.as_ref()?.get(PENDING_KEY)?;
+    let text = String::from_utf8(value.0.clone()).ok()?;
+    Some(SecretString::from(text))
+}
+
+/// Adds the pending password to a desired Secret, after its content hash was computed: the
+/// escrow changes nothing applications read.
+pub fn add_pending(secret: &mut Secret, new: &SecretString) {
+    let value = ByteString(new.expose_secret().as_bytes().to_vec());
+    secret
+        .data
+        .get_or_insert_with(Default::default)
+        .insert(PENDING_KEY.to_owned(), value);
+}
+
+/// Removes the pending key from the Secret `name` (a key another write left is not removed by
+/// server-side apply alone).
+pub async fn remove_pending(secrets: &Api<Secret>, name: &str) -> kube::Result<()> {
+    let patch = serde_json::json!({ "data": { PENDING_KEY: null } });
+    let params = PatchParams {
+        field_manager: Some(crate::controllers::FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    secrets.patch(name, &params, &Patch::Merge(&patch)).await?;
+    Ok(())
+}
 
 /// Label naming the AuraInstance a Secret belongs to.
 pub const INSTANCE_LABEL: &str = "aura.neo4j.io/instance";

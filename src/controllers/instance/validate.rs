@@ -56,6 +56,18 @@ pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
     if let Some(after) = &spec.expire_after {
         super::expiry::parse(after)?;
     }
+    if let Some(rotation) = &spec.connection_secret.rotation {
+        if spec.management_policy == ManagementPolicy::Observe {
+            return Err(Error::invalid(
+                "connectionSecret.rotation",
+                "managementPolicy Observe never changes the database password; remove rotation \
+                 or let the operator manage the instance",
+            ));
+        }
+        if let Some(every) = &rotation.every {
+            super::expiry::parse_duration("connectionSecret.rotation.every", every)?;
+        }
+    }
     if spec.graph_analytics_plugin == Some(true)
         && spec.instance_type != InstanceType::ProfessionalDb
     {
