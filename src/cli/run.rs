@@ -1,6 +1,7 @@
 //! `aura-operator run`: the controllers against the current Kubernetes context.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -379,6 +380,12 @@ impl Operator {
     }
 
     /// The built-in emulator's API base URL (with `/v1`), if there is one.
+    /// The PEM file of the built-in emulator's Bolt CA, when its instances answer Bolt.
+    pub fn bolt_ca_file(&self) -> Option<PathBuf> {
+        let emulator = self.emulator.as_ref()?;
+        emulator.bolt_ca_file().map(Path::to_path_buf)
+    }
+
     pub fn emulator_url(&self) -> Option<String> {
         self.emulator
             .as_ref()

@@ -51,6 +51,16 @@ impl std::fmt::Debug for Login {
     }
 }
 
+impl Login {
+    /// The same user on the same database with another password.
+    pub fn with_password(&self, password: &SecretString) -> Self {
+        Self {
+            password: password.clone(),
+            ..self.clone()
+        }
+    }
+}
+
 /// Why a login or a statement did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatabaseError {
@@ -97,14 +107,23 @@ fn graph(settings: &DatabaseSettings, login: &Login, db: &str) -> Result<Graph, 
     Graph::connect(config).map_err(DatabaseError::from_driver)
 }
 
-/// Logs in and runs `RETURN 1`: the check that the credentials work.
-pub async fn verify(settings: &DatabaseSettings, login: &Login) -> Result<(), DatabaseError> {
-    let graph = graph(settings, login, "neo4j")?;
-    let run = graph.run(query("RETURN 1"));
-    match tokio::time::timeout(settings.timeout, run).await {
+/// Logs in to `db` and runs `statement` to its end, within the timeout.
+async fn run(
+    settings: &DatabaseSettings,
+    login: &Login,
+    db: &str,
+    statement: neo4rs::Query,
+) -> Result<(), DatabaseError> {
+    let graph = graph(settings, login, db)?;
+    match tokio::time::timeout(settings.timeout, graph.run(statement)).await {
         Ok(result) => result.map_err(DatabaseError::from_driver),
         Err(_) => Err(DatabaseError::Unreachable("timed out".to_owned())),
     }
+}
+
+/// Logs in and runs `RETURN 1`: the check that the credentials work.
+pub async fn verify(settings: &DatabaseSettings, login: &Login) -> Result<(), DatabaseError> {
+    run(settings, login, "neo4j", query("RETURN 1")).await
 }
 
 /// Changes the logged-in user's own password (`ALTER CURRENT USER`, on the system database).
@@ -113,12 +132,8 @@ pub async fn change_own_password(
     login: &Login,
     new: &SecretString,
 ) -> Result<(), DatabaseError> {
-    let graph = graph(settings, login, "system")?;
     let statement = query("ALTER CURRENT USER SET PASSWORD FROM $old TO $new")
         .param("old", login.password.expose_secret())
         .param("new", new.expose_secret());
-    match tokio::time::timeout(settings.timeout, graph.run(statement)).await {
-        Ok(result) => result.map_err(DatabaseError::from_driver),
-        Err(_) => Err(DatabaseError::Unreachable("timed out".to_owned())),
-    }
+    run(settings, login, "system", statement).await
 }

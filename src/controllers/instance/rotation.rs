@@ -177,11 +177,7 @@ impl Pass<'_> {
                 return Ok(Some(login));
             }
         }
-        let changed = Login {
-            password: new.clone(),
-            ..login.clone()
-        };
-        match database::verify(&self.ctx.database, &changed).await {
+        match database::verify(&self.ctx.database, &login.with_password(&new)).await {
             Ok(()) => self.publish(instance, new, cause).await,
             // Kept in escrow: the next pass logs in with it and publishes it.
             Err(_) => Ok(Some(login)),
@@ -206,11 +202,7 @@ impl Pass<'_> {
             return Ok(Some(login));
         };
         let cause = self.interrupted_cause();
-        let pending = Login {
-            password: new.clone(),
-            ..login.clone()
-        };
-        match database::verify(&self.ctx.database, &pending).await {
+        match database::verify(&self.ctx.database, &login.with_password(&new)).await {
             Ok(()) => self.publish(instance, new, &cause).await,
             Err(DatabaseError::Unreachable(_)) => Ok(Some(login)),
             Err(_) => self.change_to(instance, login, new, &cause).await,
