@@ -314,6 +314,9 @@ pub struct PasswordRotationStatus {
     /// Why the last rotation asked for was refused; absent when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// strategy TwoUsers: the application user the connection Secret holds now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// When the resource deletes itself (spec.expireAfter).

@@ -126,6 +126,42 @@ pub async fn verify(settings: &DatabaseSettings, login: &Login) -> Result<(), Da
     run(settings, login, "neo4j", query("RETURN 1")).await
 }
 
+/// The database's users, as `admin` sees them (`SHOW USERS` on the system database).
+async fn users(settings: &DatabaseSettings, admin: &Login) -> Result<Vec<String>, DatabaseError> {
+    let graph = graph(settings, admin, "system")?;
+    let read = async {
+        let mut rows = graph.execute(query("SHOW USERS")).await?;
+        let mut names = Vec::new();
+        while let Some(row) = rows.next().await? {
+            names.extend(row.get::<String>("user").ok());
+        }
+        Ok::<_, neo4rs::Error>(names)
+    };
+    match tokio::time::timeout(settings.timeout, read).await {
+        Ok(result) => result.map_err(DatabaseError::from_driver),
+        Err(_) => Err(DatabaseError::Unreachable("timed out".to_owned())),
+    }
+}
+
+/// As `admin`, gives `user` the password `new` on the system database: `ALTER USER` if the
+/// user exists, `CREATE USER` if not.
+pub async fn set_user_password(
+    settings: &DatabaseSettings,
+    admin: &Login,
+    user: &str,
+    new: &SecretString,
+) -> Result<(), DatabaseError> {
+    let name = format!("`{}`", user.replace('`', "``"));
+    let verb = if users(settings, admin).await?.iter().any(|u| u == user) {
+        "ALTER USER"
+    } else {
+        "CREATE USER"
+    };
+    let text = format!("{verb} {name} SET PASSWORD $password CHANGE NOT REQUIRED");
+    let statement = query(&text).param("password", new.expose_secret());
+    run(settings, admin, "system", statement).await
+}
+
 /// Changes the logged-in user's own password (`ALTER CURRENT USER`, on the system database).
 pub async fn change_own_password(
     settings: &DatabaseSettings,

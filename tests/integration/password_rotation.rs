@@ -40,14 +40,29 @@ fn refused(obj: &AuraInstance) -> Option<String> {
         .clone()
 }
 
-/// Logs in to the instance of `secret` with `password`, as an application would.
+/// Logs in to the instance of `secret` as neo4j with `password`, as an application would.
 async fn log_in(op: &Operator, secret: &Secret, password: &str) -> Result<(), DatabaseError> {
+    log_in_as(op, secret, "neo4j", password).await
+}
+
+async fn log_in_as(
+    op: &Operator,
+    secret: &Secret,
+    user: &str,
+    password: &str,
+) -> Result<(), DatabaseError> {
     let login = Login {
         uri: secret_value(secret, "NEO4J_URI").unwrap(),
-        username: "neo4j".to_owned(),
+        username: user.to_owned(),
         password: SecretString::from(password.to_owned()),
     };
     database::verify(&op.database, &login).await
+}
+
+/// The user and password a Secret holds.
+fn credentials(secret: &Secret) -> (String, String) {
+    let user = secret_value(secret, "NEO4J_USERNAME").expect("a username");
+    (user, password(secret))
 }
 
 /// Waits for an Event with `reason` (published right after the status write of its pass).
@@ -327,4 +342,180 @@ async fn a_rotation_schedule_on_an_observe_only_resource_is_an_invalid_spec() {
         .await;
     let message = &condition(&obj, "Ready").unwrap().message;
     assert!(message.contains("connectionSecret.rotation"), "{message}");
+}
+
+fn two_users() -> serde_json::Value {
+    json!({"connectionSecret": {"rotation": {"strategy": "TwoUsers"}}})
+}
+
+/// Waits until the Secret of `name` holds `user` with nothing pending.
+async fn holds_user(op: &Operator, name: &str, user: &str) -> Secret {
+    crate::support::wait_for(user, Duration::from_secs(15), || {
+        let secret = op
+            .secret(&format!("{name}-connection"))
+            .ok_or("no Secret")?;
+        let pending = secret
+            .data
+            .as_ref()
+            .is_some_and(|d| d.contains_key(PENDING));
+        let now = secret_value(&secret, "NEO4J_USERNAME");
+        if pending || now.as_deref() != Some(user) {
+            return Err(format!("holds {now:?}, pending {pending}"));
+        }
+        Ok(secret)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_users_alternate_and_the_previous_credentials_keep_working() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("pair", two_users())).await;
+    let first = holds_user(&op, "pair", "app_a").await;
+    let admin = op
+        .secret("pair-connection-admin")
+        .expect("the admin Secret");
+    let (admin_user, admin_password) = credentials(&admin);
+    assert_eq!(admin_user, "neo4j");
+    log_in(&op, &first, &admin_password)
+        .await
+        .expect("the admin logs in");
+    let (_, a1) = credentials(&first);
+    log_in_as(&op, &first, "app_a", &a1)
+        .await
+        .expect("app_a logs in");
+    verified(&op, "pair").await;
+
+    annotate(&op, "pair", "1").await;
+    let second = holds_user(&op, "pair", "app_b").await;
+    let (_, b1) = credentials(&second);
+    log_in_as(&op, &second, "app_b", &b1)
+        .await
+        .expect("app_b logs in");
+    log_in_as(&op, &second, "app_a", &a1)
+        .await
+        .expect("the previous credentials still log in for one interval");
+    assert_ne!(content_hash(&second), content_hash(&first));
+
+    annotate(&op, "pair", "2").await;
+    let third = holds_user(&op, "pair", "app_a").await;
+    let (_, a2) = credentials(&third);
+    assert_ne!(a2, a1);
+    log_in_as(&op, &third, "app_a", &a2)
+        .await
+        .expect("app_a's new password");
+    let old = log_in_as(&op, &third, "app_a", &a1).await;
+    assert!(
+        matches!(old, Err(DatabaseError::Unauthorized(_))),
+        "{old:?}"
+    );
+    log_in_as(&op, &third, "app_b", &b1)
+        .await
+        .expect("app_b until the next rotation");
+    let id = op
+        .instances()
+        .get("pair")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .instance_id
+        .unwrap();
+    let users = op.emu.handle().database_users(&id).unwrap();
+    assert_eq!(users, vec!["app_a", "app_b", "neo4j"]);
+    log_in(&op, &third, &admin_password)
+        .await
+        .expect("the admin password is unchanged");
+}
+
+#[tokio::test]
+async fn a_kill_after_escrowing_the_idle_user_publishes_it_after_restart() {
+    two_user_kill(false).await;
+}
+
+#[tokio::test]
+async fn a_kill_after_the_idle_user_changed_publishes_it_after_restart() {
+    two_user_kill(true).await;
+}
+
+/// The state a kill leaves after the escrow of app_b (and, if `changed`, after the database
+/// took its password), then a restart.
+async fn two_user_kill(changed: bool) {
+    let mut op = Operator::start_verifying().await;
+    op.apply(instance("pair-killed", two_users())).await;
+    holds_user(&op, "pair-killed", "app_a").await;
+    verified(&op, "pair-killed").await;
+    op.crash().await;
+    let escrowed = "escrowed-for-app-b-0123456789";
+    let patch =
+        json!({"stringData": {PENDING: escrowed, "aura-operator.pending-username": "app_b"}});
+    op.secrets()
+        .patch(
+            "pair-killed-connection",
+            &user_patch(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    annotate(&op, "pair-killed", "after-kill").await;
+    if changed {
+        let obj = op.instances().get("pair-killed").await.unwrap();
+        let id = obj.status.unwrap().instance_id.unwrap();
+        op.emu
+            .handle()
+            .set_database_password(&id, "app_b", escrowed)
+            .unwrap();
+    }
+    op.restart();
+    let secret = holds_user(&op, "pair-killed", "app_b").await;
+    assert_eq!(
+        credentials(&secret),
+        ("app_b".to_owned(), escrowed.to_owned())
+    );
+    log_in_as(&op, &secret, "app_b", escrowed)
+        .await
+        .expect("app_b logs in");
+}
+
+#[tokio::test]
+async fn kills_at_any_moment_of_a_two_user_rotation_leave_credentials_that_log_in() {
+    for kill_after in [0u64, 40, 70, 80, 90, 100, 120, 160] {
+        let mut op = Operator::start_verifying().await;
+        op.apply(instance("pair-cycle", two_users())).await;
+        holds_user(&op, "pair-cycle", "app_a").await;
+        let value = format!("kill-{kill_after}");
+        annotate(&op, "pair-cycle", &value).await;
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        op.crash().await;
+        let secret = op.secret("pair-cycle-connection").unwrap();
+        let (user, now) = credentials(&secret);
+        log_in_as(&op, &secret, &user, &now)
+            .await
+            .unwrap_or_else(|e| panic!("killed after {kill_after} ms: {e}"));
+        let pending = secret_value(&secret, PENDING).is_some();
+        eprintln!("two users, killed after {kill_after} ms: pending credentials: {pending}");
+        op.restart();
+        let after = rotated(&op, "pair-cycle", &value).await;
+        let (user, now) = credentials(&after);
+        assert_eq!(user, "app_b", "killed after {kill_after} ms");
+        log_in_as(&op, &after, &user, &now)
+            .await
+            .unwrap_or_else(|e| panic!("killed after {kill_after} ms: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn retain_keeps_the_admin_secret_beside_the_connection_secret() {
+    let op = Operator::start_verifying().await;
+    let mut spec = two_users();
+    spec["deletionPolicy"] = json!("Retain");
+    op.apply(instance("pair-kept", spec)).await;
+    holds_user(&op, "pair-kept", "app_a").await;
+    op.delete("pair-kept").await;
+    op.wait_gone("pair-kept").await;
+    let admin = op
+        .secret("pair-kept-connection-admin")
+        .expect("the admin Secret is kept");
+    assert_eq!(credentials(&admin).0, "neo4j");
+    assert!(op.secret("pair-kept-connection").is_some());
 }

@@ -347,10 +347,13 @@ impl Pass<'_> {
             .connection_url
             .clone()
             .or_else(|| self.status.connection_url.clone());
-        // Aura's create answer names the user; later passes keep what the Secret says.
+        // Aura's create answer names the user; later passes keep what the Secret says (or, for
+        // a Secret written again, the application user a rotation last published).
+        let rotated_user = (self.status.password_rotation.as_ref()).and_then(|r| r.user.clone());
         let username = username
             .map(str::to_owned)
             .or_else(|| existing.as_ref().and_then(|e| e.username_for(&id)))
+            .or(rotated_user)
             .or(kept_username)
             .unwrap_or_else(|| "neo4j".to_owned());
         let contents = Contents {

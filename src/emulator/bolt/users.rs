@@ -120,6 +120,12 @@ fn alter(users: &mut Users, user: &str, password: &str) -> Result<(), StatementE
             "Failed to alter the specified user '{user}': User does not exist."
         )));
     }
+    if login(users, user, password) {
+        return Err(invalid(format!(
+            "Failed to alter the specified user '{user}': Old password and new password cannot \
+             be the same."
+        )));
+    }
     check_length(password)?;
     users.insert(user.to_string(), SecretString::from(password.to_string()));
     Ok(())
