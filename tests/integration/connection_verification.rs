@@ -183,3 +183,27 @@ async fn verification_is_off_for_the_whole_installation_by_default_in_the_harnes
     let ready = op.wait_for("plain", "Ready", is_ready).await;
     assert!(condition(&ready, "ConnectionVerified").is_none());
 }
+
+#[tokio::test]
+async fn an_adopted_instance_is_checked_once_its_password_is_in_the_secret() {
+    let op = Operator::start_verifying().await;
+    let (id, password) = op.made_in_aura("adopted-checked").await;
+    op.apply(instance("adopter", json!({"instanceId": id})))
+        .await;
+    let adopted = op
+        .wait_for("adopter", "adopted without a password", |obj| {
+            obj.status.as_ref().and_then(|s| s.password_stored) == Some(false)
+        })
+        .await;
+    assert!(
+        condition(&adopted, "ConnectionVerified").is_none(),
+        "nothing to log in with yet"
+    );
+    set_secret_password(&op, "adopter-connection", "not-quite-the-password").await;
+    op.wait_for("adopter", "refused", is("False", "AuthenticationFailed"))
+        .await;
+    set_secret_password(&op, "adopter-connection", &password).await;
+    op.wait_for("adopter", "LoggedIn", is("True", "LoggedIn"))
+        .await;
+    op.wait_for("adopter", "Ready", is_ready).await;
+}
