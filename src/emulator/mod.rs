@@ -193,6 +193,22 @@ pub(crate) fn fail_session(
     Ok(())
 }
 
+/// Sets (or creates) a database user's password, as the Aura console would.
+pub(crate) fn set_database_password(
+    shared: &Shared,
+    instance_id: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), UnknownInstance> {
+    let mut store = shared.store();
+    let instance = store
+        .instance_mut(instance_id)
+        .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
+    let secret = secrecy::SecretString::from(password.to_string());
+    instance.users.insert(user.to_string(), secret);
+    Ok(())
+}
+
 /// Controls a running emulator from Rust: faults, clock, timings, tokens, and read-only state.
 #[derive(Debug, Clone)]
 pub struct EmulatorHandle {
@@ -347,13 +363,7 @@ impl EmulatorHandle {
         user: &str,
         password: &str,
     ) -> Result<(), UnknownInstance> {
-        let mut store = self.shared.store();
-        let instance = store
-            .instance_mut(instance_id)
-            .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
-        let secret = secrecy::SecretString::from(password.to_string());
-        instance.users.insert(user.to_string(), secret);
-        Ok(())
+        set_database_password(&self.shared, instance_id, user, password)
     }
 
     /// Cuts (or restores) the network path to an instance's Bolt listener: connections are

@@ -212,3 +212,34 @@ async fn a_paused_instance_refuses_connections_and_a_console_change_takes_effect
     let new = return_one(&driver(&url, "neo4j", "set-in-the-console", &ca, "neo4j")).await;
     assert_eq!(new.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn the_control_route_changes_a_password_as_the_console_would() {
+    let emu = start(bolt_config()).await;
+    let ca = emu.bolt_ca_file().unwrap().to_path_buf();
+    let (id, url, password) = running_instance(&emu).await;
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let route = format!(
+        "{}/_emulator/instances/{id}/users/neo4j/password",
+        emu.origin()
+    );
+    let short = http
+        .post(&route)
+        .json(&serde_json::json!({"password": "short"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), 400);
+    let changed = http
+        .post(&route)
+        .json(&serde_json::json!({"password": "from-the-console-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    let old = return_one(&driver(&url, "neo4j", &password, &ca, "neo4j")).await;
+    assert!(is_unauthorized(&old.expect_err("the old password")));
+    let new = return_one(&driver(&url, "neo4j", "from-the-console-1", &ca, "neo4j")).await;
+    assert_eq!(new.unwrap(), 1);
+}
