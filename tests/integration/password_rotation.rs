@@ -293,35 +293,32 @@ async fn kills_at_any_moment_of_a_rotation_leave_a_password_that_logs_in() {
     }
 }
 
+/// Asks `name` (applied with `spec`) for a rotation and returns the refusal it records.
+async fn refusal_of(op: &Operator, name: &str, spec: serde_json::Value) -> String {
+    op.apply(instance(name, spec)).await;
+    annotate(op, name, "please").await;
+    let obj = op
+        .wait_for(name, "refused", |obj| refused(obj).is_some())
+        .await;
+    assert_eq!(
+        handled(&obj).as_deref(),
+        Some("please"),
+        "the request is dealt with"
+    );
+    refused(&obj).unwrap()
+}
+
 #[tokio::test]
 async fn observe_only_and_passwordless_adopted_resources_refuse_with_a_reason() {
     let op = Operator::start_verifying().await;
     let (id, _) = op.made_in_aura("watched").await;
     let observed = json!({"instanceId": id, "managementPolicy": "Observe"});
-    op.apply(instance("watcher", observed)).await;
-    annotate(&op, "watcher", "please").await;
-    let obj = op
-        .wait_for("watcher", "refused", |obj| refused(obj).is_some())
-        .await;
-    assert!(
-        refused(&obj).unwrap().contains("Observe"),
-        "{:?}",
-        refused(&obj)
-    );
-    assert_eq!(handled(&obj).as_deref(), Some("please"));
+    let why = refusal_of(&op, "watcher", observed).await;
+    assert!(why.contains("Observe"), "{why}");
 
     let (other, _) = op.made_in_aura("no-password").await;
-    op.apply(instance("adopter", json!({"instanceId": other})))
-        .await;
-    annotate(&op, "adopter", "please").await;
-    let obj = op
-        .wait_for("adopter", "refused", |obj| refused(obj).is_some())
-        .await;
-    assert!(
-        refused(&obj).unwrap().contains("no password"),
-        "{:?}",
-        refused(&obj)
-    );
+    let why = refusal_of(&op, "adopter", json!({"instanceId": other})).await;
+    assert!(why.contains("no password"), "{why}");
     event(&op, "RotationRefused").await;
 }
 

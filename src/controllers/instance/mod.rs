@@ -10,6 +10,7 @@
 mod act;
 mod cleanup;
 mod config_map;
+mod connection_secret;
 mod create;
 mod expiry;
 mod limits;
