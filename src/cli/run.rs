@@ -268,6 +268,27 @@ pub struct Operator {
     stop: Stop,
 }
 
+/// Starts the built-in emulator. If its Bolt CA cannot be written (a read-only filesystem),
+/// it starts without Bolt and connection checks go off, with a warning, rather than not at all.
+async fn start_emulator(
+    config: emulator::EmulatorConfig,
+    listen: SocketAddr,
+    database: &mut crate::database::DatabaseSettings,
+) -> std::io::Result<emulator::RunningEmulator> {
+    match emulator::start(config.clone(), listen).await {
+        Err(error) if config.bolt => {
+            tracing::warn!(%error, "the emulator cannot serve Bolt; connection checks are off");
+            database.verify = false;
+            let without = emulator::EmulatorConfig {
+                bolt: false,
+                ..config
+            };
+            emulator::start(without, listen).await
+        }
+        started => started,
+    }
+}
+
 impl Operator {
     /// Sets up everything the controllers need on `kube` and serves the HTTP port (ready from
     /// now on: a follower is a healthy standby). With `args.emulator`, starts the emulator with
@@ -304,7 +325,7 @@ impl Operator {
             let credential = emulator_config.credentials[0].clone();
             // Instances then answer Bolt, so verification works as against Aura.
             emulator_config.bolt |= args.verify_connections;
-            let running = emulator::start(emulator_config, args.emulator_listen)
+            let running = start_emulator(emulator_config, args.emulator_listen, &mut database)
                 .await
                 .map_err(|source| RunError::Emulator {
                     addr: args.emulator_listen,
@@ -560,6 +581,39 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[tokio::test]
+    async fn an_emulator_that_cannot_write_its_bolt_ca_starts_without_bolt_and_checks() {
+        let config = emulator::EmulatorConfig {
+            bolt: true,
+            bolt_ca_file: Some("/nonexistent-aura-operator-dir/ca.pem".into()),
+            ..emulator::EmulatorConfig::default()
+        };
+        let mut database = crate::database::DatabaseSettings {
+            verify: true,
+            ..Default::default()
+        };
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let running = start_emulator(config, listen, &mut database)
+            .await
+            .expect("started without Bolt");
+        assert!(running.bolt_ca_file().is_none());
+        assert!(!database.verify, "checks go off with Bolt");
+        running.shutdown().await;
+    }
+
+    #[test]
+    fn connection_checks_are_on_by_default_and_can_be_turned_off() {
+        assert!(args(&[]).verify_connections);
+        let off = args(&[
+            "--verify-connections",
+            "false",
+            "--extra-ca-file",
+            "/ca.pem",
+        ]);
+        assert!(!off.verify_connections);
+        assert_eq!(off.extra_ca_file, Some("/ca.pem".into()));
+    }
 
     #[derive(Parser)]
     struct Cli {
