@@ -243,3 +243,21 @@ async fn the_control_route_changes_a_password_as_the_console_would() {
     let new = return_one(&driver(&url, "neo4j", "from-the-console-1", &ca, "neo4j")).await;
     assert_eq!(new.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_deleted_instance_stops_listening() {
+    let emu = start(bolt_config()).await;
+    let (id, url, _) = running_instance(&emu).await;
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let id = aura_operator::aura::InstanceId::new(id.as_str()).unwrap();
+    client(&emu).instances().delete(&id).await.unwrap();
+    crate::support::wait_for(
+        "the listener to close",
+        std::time::Duration::from_secs(5),
+        || match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
+            other => Err(format!("still accepting: {other:?}")),
+        },
+    )
+    .await;
+}

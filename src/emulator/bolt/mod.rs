@@ -61,7 +61,7 @@ pub(crate) fn instance_is_up(shared: &Shared, instance_id: &str) -> bool {
 }
 
 /// Opens the listener of a new instance and returns its port. The listener ends with the
-/// emulator or at the first connection after the instance is gone.
+/// emulator, or within a second after the instance is gone.
 pub(crate) fn open(shared: &Arc<Shared>, instance_id: &str) -> std::io::Result<u16> {
     let Some(hub) = &shared.bolt else {
         return Err(std::io::Error::other("the emulator runs without Bolt"));
@@ -86,10 +86,17 @@ async fn accept_loop(
     instance_id: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut look = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
+            _ = look.tick() => {
+                if shared.store().instance(&instance_id).is_none() {
+                    return;
+                }
+                continue;
+            }
         };
         let Ok((stream, _)) = accepted else {
             continue;
