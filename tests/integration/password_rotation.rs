@@ -516,3 +516,31 @@ async fn retain_keeps_the_admin_secret_beside_the_connection_secret() {
     assert_eq!(credentials(&admin).0, "neo4j");
     assert!(op.secret("pair-kept-connection").is_some());
 }
+
+#[tokio::test]
+async fn an_attached_gds_session_follows_a_rotation_at_its_next_pass() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("graph", json!({}))).await;
+    verified(&op, "graph").await;
+    let spec = json!({"instanceRef": {"name": "graph"}, "memory": "8GB", "ttl": "30m"});
+    let session = crate::support::operator::resource("GdsSession", "analysis", spec);
+    op.create::<aura_operator::crd::GdsSession>(session).await;
+    annotate(&op, "graph", "for-gds").await;
+    let rotated_secret = rotated(&op, "graph", "for-gds").await;
+    let new = password(&rotated_secret);
+    crate::support::wait_for(
+        "the session Secret to follow",
+        Duration::from_secs(15),
+        || {
+            let copied = op
+                .secret("analysis-gds")
+                .and_then(|s| secret_value(&s, "NEO4J_PASSWORD"));
+            if copied.as_deref() == Some(new.as_str()) {
+                Ok(())
+            } else {
+                Err("still the old password".to_owned())
+            }
+        },
+    )
+    .await;
+}
