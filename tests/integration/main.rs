@@ -11,6 +11,7 @@ mod cluster_credentials;
 mod connection_formats;
 mod contract;
 mod crds;
+mod docs;
 mod emulator;
 mod examples;
 mod gds_session_controller;
