@@ -1,6 +1,6 @@
 //! Every reason a `Ready` or `Synced` condition can carry, in one closed list.
 //!
-//! The reason is what dashboards, alerts, `kubectl wait` scripts and the README's troubleshooting
+//! The reason is what dashboards, alerts, `kubectl wait` scripts and the book's troubleshooting
 //! table key on, so it is never built from text: a pass can only name one of these. The same word
 //! is the Event reason of a problem and the `result` label of the reconcile metric.
 

@@ -19,6 +19,7 @@ mod health;
 mod instance_controller;
 mod leader;
 mod lifecycle_controls;
+mod metrics;
 mod multi_tenant;
 mod namespace_deletion;
 mod rate_budget;

@@ -76,6 +76,8 @@ pub struct Operator {
     pub clock: Clock,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
+    /// The running controllers' context, to refresh the gauges as a scrape does.
+    context: Option<std::sync::Arc<aura_operator::controllers::Context>>,
     _served: Option<Served>,
     task: Option<JoinHandle<()>>,
 }
@@ -139,6 +141,7 @@ impl Operator {
             scope: Some(NS),
             clock: Clock::default(),
             metrics: None,
+            context: None,
             task: None,
         }
     }
@@ -163,6 +166,13 @@ impl Operator {
         };
         let metrics = aura_operator::metrics::Metrics::new();
         self.metrics = Some(std::sync::Arc::clone(&metrics));
+        // As `run` does: the Aura calls and budget waits of every credential go to /metrics.
+        let settings = AuraSettings {
+            observer: Some(std::sync::Arc::new(
+                aura_operator::metrics::AuraCallMetrics(std::sync::Arc::clone(&metrics)),
+            )),
+            ..settings
+        };
         let clients = AuraClients::new(settings, default)
             .with_access(OPERATOR_NS, self.default_namespaces.clone());
         let ctx = Context::with_clock(
@@ -173,6 +183,7 @@ impl Operator {
             OPERATOR_NS,
             self.clock.clone(),
         );
+        self.context = Some(ctx.clone());
         let scope = self.scope;
         self.task = Some(tokio::spawn(async move {
             let credentials = aura_operator::controllers::cluster_credential::run(
@@ -303,6 +314,23 @@ impl Operator {
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
         self.wait_for_kind_within(name, what, within, check).await
+    }
+
+    /// The operator's `/metrics` text with the gauges read from the caches first, as a
+    /// scrape of `run`'s `/metrics` does.
+    pub fn refreshed_metrics(&self) -> String {
+        if let Some(ctx) = &self.context {
+            ctx.refresh_gauges();
+        }
+        self.metrics_text()
+    }
+
+    /// The operator's `/metrics` text.
+    pub fn metrics_text(&self) -> String {
+        self.metrics
+            .as_ref()
+            .map(|m| m.encode())
+            .unwrap_or_default()
     }
 
     /// Passes the controllers have finished, of `kind`, so far (from their metrics).
