@@ -121,6 +121,10 @@ pub struct Metrics {
     pub drift: Family<KindLabels, Counter>,
     pub budget_wait: Family<PriorityLabels, Histogram>,
     pub secret_writes: Family<KindLabels, Counter>,
+    pub drift_check_gaps: Histogram,
+    pub drift_check_interval: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub passes_waiting: Family<PriorityLabels, Gauge>,
+    pub budget_admitted: Family<CredentialLabels, Counter>,
 }
 
 /// Registers families and remembers each one's name and type: an empty family is left out of
@@ -160,6 +164,12 @@ fn pass_buckets() -> Histogram {
 fn ready_buckets() -> Histogram {
     Histogram::new([
         1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0,
+    ])
+}
+
+fn gap_buckets() -> Histogram {
+    Histogram::new([
+        10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
     ])
 }
 
@@ -240,6 +250,26 @@ impl Default for Metrics {
             "Connection Secret (and ConfigMap) writes, by the kind of the resource they belong to",
             Family::default(),
         );
+        let drift_check_gaps = d.add(
+            "drift_check_gap_seconds",
+            "Time between two looks at the same settled resource (the drift check); above --resync-seconds when the Aura budget cannot look at every resource that often",
+            gap_buckets(),
+        );
+        let drift_check_interval = d.add(
+            "drift_check_interval_seconds",
+            "Median of the recent gaps between looks at settled resources: the drift-check interval achieved",
+            Gauge::<f64, std::sync::atomic::AtomicU64>::default(),
+        );
+        let passes_waiting = d.add(
+            "passes_waiting",
+            "Passes waiting for a slot, by priority: interactive (changes) or background (polls, drift checks)",
+            Family::default(),
+        );
+        let budget_admitted = d.add(
+            "aura_rate_budget_admitted",
+            "Requests the credential's rate budget let through; rate() x 60 / the effective rate is its utilisation",
+            Family::default(),
+        );
         Self {
             registry: d.registry,
             declared: d.declared,
@@ -256,6 +286,10 @@ impl Default for Metrics {
             drift,
             budget_wait,
             secret_writes,
+            drift_check_gaps,
+            drift_check_interval,
+            passes_waiting,
+            budget_admitted,
         }
     }
 }
@@ -324,6 +358,16 @@ impl Metrics {
     /// Counts a difference between Aura and an unchanged spec.
     pub fn drift_detected(&self, kind: &'static str) {
         self.drift.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// Records the gap between two looks at one settled resource.
+    pub fn drift_check_gap(&self, gap: Duration) {
+        self.drift_check_gaps.observe(gap.as_secs_f64());
+    }
+
+    /// Sets the drift-check interval achieved lately.
+    pub fn drift_check_interval(&self, seconds: f64) {
+        self.drift_check_interval.set(seconds);
     }
 
     /// Counts a connection Secret or ConfigMap write.

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod cadence;
 pub mod claims;
 pub mod clock;
 pub mod cluster_credential;
@@ -129,6 +130,8 @@ pub struct Context {
     pub memory: Memory,
     /// Slots for passes, so that memory follows them rather than the fleet.
     pub admission: admission::Admission,
+    /// How often settled resources are really looked at (the budget may not allow the resync).
+    pub cadence: cadence::Cadence,
     /// Counters and gauges served at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Which resource manages which Aura object (Leases in the operator's namespace).
@@ -183,6 +186,7 @@ impl Context {
             timing,
             memory: Memory::default(),
             admission: admission::Admission::new(timing.concurrency),
+            cadence: cadence::Cadence::new(timing.resync),
             claims: claims::Claims::new(operator_namespace),
             clock,
             metrics,
@@ -211,8 +215,20 @@ impl Context {
         for (kind, source) in sources.iter() {
             self.metrics.set_resources(kind, &source());
         }
+        let (user_driven, background) = self.admission.waiting();
+        for (priority, count) in [("interactive", user_driven), ("background", background)] {
+            let labels = crate::metrics::PriorityLabels { priority };
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            self.metrics
+                .passes_waiting
+                .get_or_create(&labels)
+                .set(count);
+        }
         for (client_id, budget) in self.aura.budgets() {
             let labels = crate::metrics::CredentialLabels { client_id };
+            // A counter that follows the budget's own count of requests let through.
+            let admitted = self.metrics.budget_admitted.get_or_create(&labels);
+            admitted.inc_by(budget.admitted().saturating_sub(admitted.get()));
             self.metrics
                 .budget_available
                 .get_or_create(&labels)
