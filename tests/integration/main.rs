@@ -16,6 +16,7 @@ mod examples;
 mod gds_session_controller;
 mod health;
 mod instance_controller;
+mod installations;
 mod leader;
 mod lifecycle_controls;
 mod multi_tenant;

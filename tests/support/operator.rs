@@ -7,7 +7,8 @@ use std::time::Duration;
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
 use aura_operator::controllers::clock::Clock;
 use aura_operator::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, Timing,
+    AuraClients, AuraSettings, Context, DefaultCredential, InstallationClass, NamespaceAllow,
+    Timing,
 };
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use aura_operator::emulator::{EmulatorConfig, RunningEmulator, SnapshotProfile, SnapshotStatus};
@@ -18,6 +19,7 @@ use memory_apiserver::{ApiServer, Served};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 
+use super::writes::WriteLog;
 use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 pub const NS: &str = "default";
@@ -69,9 +71,16 @@ pub struct Operator {
     pub default_namespaces: NamespaceAllow,
     /// The client the controller uses: in-process, or over loopback HTTP.
     controller_kube: kube::Client,
-    /// The namespace the controllers watch; None: all (as `aura-operator run` without
+    /// The namespaces the controllers watch; None: all (as `aura-operator run` without
     /// `--namespace`).
-    scope: Option<&'static str>,
+    scopes: Vec<Option<&'static str>>,
+    /// The installation's class (see `--installation-class`): the default installation's
+    /// unless a test starts another.
+    pub class: InstallationClass,
+    /// The installation's own namespace (claims, Secrets of ClusterAuraCredentials by default).
+    pub operator_ns: &'static str,
+    /// The controllers' writes, when a test asked for them (see [`Self::installation`]).
+    pub writes: Option<WriteLog>,
     /// The controllers' clock for schedules and expiry; it survives restarts, as real time does.
     pub clock: Clock,
     /// The running controllers' metrics, to count their passes.
@@ -110,20 +119,58 @@ impl Operator {
     /// Like [`start`](Self::start), but the controllers watch every namespace.
     pub async fn start_cluster_wide() -> Self {
         let mut operator = Self::stopped(fast_config(), timing()).await;
-        operator.scope = None;
+        operator.scopes = vec![None];
+        operator.spawn();
+        operator
+    }
+
+    /// An installation of class `class` (None: the default installation) with its own
+    /// operator namespace, watching `scopes`, on a new API server; its writes are recorded.
+    pub async fn installation(
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        Self::installed(new_api_server(), class, operator_ns, scopes).await
+    }
+
+    /// Another installation like [`Self::installation`], on the API server of `first`, with an
+    /// emulator (an Aura) of its own so that its Aura calls are its own.
+    pub async fn beside(
+        first: &Operator,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        Self::installed(first.api.clone(), class, operator_ns, scopes).await
+    }
+
+    async fn installed(
+        api: ApiServer,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        let mut operator = Self::stopped_on(api, fast_config(), timing()).await;
+        operator.class = match class {
+            Some(name) => InstallationClass::named(name).expect("a valid class"),
+            None => InstallationClass::default_installation(),
+        };
+        operator.operator_ns = operator_ns;
+        operator.scopes = scopes.to_vec();
+        let writes = WriteLog::default();
+        operator.controller_kube = writes.client(&operator.api, NS);
+        operator.writes = Some(writes);
         operator.spawn();
         operator
     }
 
     /// The API server and the emulator, without a controller (start it with `restart`).
     pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
-        // The CRDs as objects, as on a cluster: every write, the operator's status included,
-        // then goes through the schema, defaults and CEL rules a real server applies.
-        let api = ApiServer::new();
-        for (_, crd) in aura_operator::cli::crd::all() {
-            api.install_crd(serde_json::to_value(crd).expect("CRD as JSON"))
-                .expect("CRD installed");
-        }
+        Self::stopped_on(new_api_server(), config, timing).await
+    }
+
+    async fn stopped_on(api: ApiServer, config: EmulatorConfig, timing: Timing) -> Self {
         let emu = start(config).await;
         Self {
             controller_kube: api.client(),
@@ -136,7 +183,10 @@ impl Operator {
             },
             default_namespaces: NamespaceAllow::all(),
             _served: None,
-            scope: Some(NS),
+            scopes: vec![Some(NS)],
+            class: InstallationClass::default_installation(),
+            operator_ns: OPERATOR_NS,
+            writes: None,
             clock: Clock::default(),
             metrics: None,
             task: None,
@@ -164,22 +214,26 @@ impl Operator {
         let metrics = aura_operator::metrics::Metrics::new();
         self.metrics = Some(std::sync::Arc::clone(&metrics));
         let clients = AuraClients::new(settings, default)
-            .with_access(OPERATOR_NS, self.default_namespaces.clone());
+            .with_access(self.operator_ns, self.default_namespaces.clone())
+            .with_class(self.class.clone());
         let ctx = Context::with_clock(
             self.controller_kube.clone(),
             clients,
             self.timing,
             metrics,
-            OPERATOR_NS,
+            self.operator_ns,
             self.clock.clone(),
         );
-        let scope = self.scope;
+        let scopes = self.scopes.clone();
         self.task = Some(tokio::spawn(async move {
             let credentials = aura_operator::controllers::cluster_credential::run(
                 ctx.clone(),
                 std::future::pending(),
             );
-            let kinds = aura_operator::controllers::run_all(ctx, scope, std::future::pending());
+            // One set of controllers per watched namespace, as `aura-operator run` starts them.
+            let kinds = futures::future::join_all(scopes.into_iter().map(|scope| {
+                aura_operator::controllers::run_all(ctx.clone(), scope, std::future::pending())
+            }));
             tokio::join!(credentials, kinds);
         }));
     }
@@ -204,7 +258,7 @@ impl Operator {
 
     /// Starts a new controller that watches only `scope` (None: every namespace).
     pub fn restart_watching(&mut self, scope: Option<&'static str>) {
-        self.scope = scope;
+        self.scopes = vec![scope];
         self.spawn();
     }
 
@@ -479,6 +533,18 @@ impl Drop for Operator {
     }
 }
 
+/// An API server with the CRDs installed as objects, as on a cluster: every write, the
+/// operator's status included, then goes through the schema, defaults and CEL rules a real
+/// server applies.
+fn new_api_server() -> ApiServer {
+    let api = ApiServer::new();
+    for (_, crd) in aura_operator::cli::crd::all() {
+        api.install_crd(serde_json::to_value(crd).expect("CRD as JSON"))
+            .expect("CRD installed");
+    }
+    api
+}
+
 type Condition = k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 /// The conditions of a resource of this operator.
@@ -499,6 +565,12 @@ impl HasConditions for AuraSnapshot {
 }
 
 impl HasConditions for GdsSession {
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+}
+
+impl HasConditions for aura_operator::crd::ClusterAuraCredential {
     fn conditions(&self) -> &[Condition] {
         self.status.as_ref().map_or(&[], |s| &s.conditions)
     }
