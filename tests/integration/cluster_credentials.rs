@@ -144,6 +144,69 @@ async fn a_credential_without_its_secret_is_not_ready_until_the_secret_comes() {
     .await;
 }
 
+/// `spec.secretRef.namespace` names where the Secret is: outside the operator's namespace its
+/// Secrets are not watched, so a Secret that comes later is found by the credential's next look
+/// (seconds, not the resync), and the resources using it go on.
+#[tokio::test]
+async fn a_credential_reads_its_secret_from_the_namespace_it_names() {
+    let op = Operator::start().await;
+    credential_only(
+        &op,
+        "vaulted",
+        json!({"secretRef": {"name": "aura-key", "namespace": "vault"}}),
+    )
+    .await;
+    wait_credential(&op, "vaulted", "missing its Secret", |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.status == "False" && c.message.contains("Secret vault/aura-key not found"))
+        })
+    })
+    .await;
+    let secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "aura-key", "namespace": "vault"},
+        "stringData": {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(op.api.client(), "vault")
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("Secret created");
+    let ready = wait_credential(&op, "vaulted", "Ready", |c| {
+        c.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.status == "True"))
+    })
+    .await;
+    let message = &ready.status.unwrap().conditions[0].message;
+    assert!(message.contains("vault/aura-key"), "{message}");
+    op.apply(instance("vaulted-db", using("vaulted"))).await;
+    op.wait_for("vaulted-db", "Ready", is_ready).await;
+    assert_eq!(creates(&op), 1);
+}
+
+#[tokio::test]
+async fn a_secret_namespace_that_is_no_dns_label_is_refused_by_the_api_server() {
+    let op = Operator::start().await;
+    let credential: ClusterAuraCredential = serde_json::from_value(json!({
+        "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "ClusterAuraCredential",
+        "metadata": {"name": "odd"},
+        "spec": {
+            "secretRef": {"name": "k", "namespace": "Team_A"},
+            "allowedNamespaces": {"names": [NS]}, "allowedTenants": ["*"]
+        }
+    }))
+    .unwrap();
+    let err = Api::<ClusterAuraCredential>::all(op.api.client())
+        .create(&user_post(), &credential)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("spec.secretRef.namespace"), "{text}");
+}
+
 #[tokio::test]
 async fn a_credential_that_does_not_exist_is_refused() {
     let op = Operator::start().await;
