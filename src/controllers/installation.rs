@@ -146,7 +146,10 @@ mod tests {
     fn a_class_must_be_a_dns_label() {
         for bad in ["", "Blue", "-blue", "blue-", "a.b", &"x".repeat(64)] {
             let err = InstallationClass::named(bad).unwrap_err();
-            assert!(err.to_string().contains("is not a DNS label"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("is not a DNS label"),
+                "{bad}: {err}"
+            );
         }
         assert!(InstallationClass::named("team-a-2").is_ok());
     }

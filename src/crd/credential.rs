@@ -73,7 +73,10 @@ pub struct OperatorSecretRef {
     /// installations in different namespaces would each look in their own: name it whenever
     /// more than one installation runs. The operator must be allowed to read Secrets there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub namespace: Option<String>,
     /// Key of the client id.
     #[serde(default = "default_client_id_key")]

@@ -158,9 +158,9 @@ async fn a_credential_reads_its_secret_from_the_namespace_it_names() {
     .await;
     wait_credential(&op, "vaulted", "missing its Secret", |c| {
         c.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.status == "False" && c.message.contains("Secret vault/aura-key not found"))
+            s.conditions.iter().any(|c| {
+                c.status == "False" && c.message.contains("Secret vault/aura-key not found")
+            })
         })
     })
     .await;

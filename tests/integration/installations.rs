@@ -113,7 +113,11 @@ async fn fleet(api: &memory_apiserver::ApiServer, class: &str, ns: &str) {
     let m = |name: &str| meta(&format!("{class}-{name}"), Some(ns), Some(class));
     let using = json!({"credentialRef": {"name": format!("{class}-cred")}});
     create(api, object("AuraInstance", m("db"), instance_spec(using))).await;
-    create(api, object("AuraInstance", m("plain"), instance_spec(json!({})))).await;
+    create(
+        api,
+        object("AuraInstance", m("plain"), instance_spec(json!({}))),
+    )
+    .await;
     let of_db = json!({"instanceRef": {"name": format!("{class}-db")}});
     create(api, object("AuraSnapshot", m("snap"), of_db.clone())).await;
     let mut session = of_db;
@@ -184,7 +188,13 @@ async fn kept_to_itself(op: &Operator, own: &str, other: &str) {
     }
     let stats = op.emu.handle().stats();
     assert_eq!(stats.count_route("POST", CREATE), 2, "{own}: two instances");
-    let names: Vec<String> = op.emu.handle().instances().into_iter().map(|i| i.name).collect();
+    let names: Vec<String> = op
+        .emu
+        .handle()
+        .instances()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     assert!(
         names.iter().all(|n| n.contains(&format!("{own}-"))),
         "{own}'s Aura holds {names:?}"
@@ -200,8 +210,7 @@ async fn kept_to_itself(op: &Operator, own: &str, other: &str) {
 #[tokio::test]
 async fn installations_with_disjoint_namespaces_never_touch_each_others_objects() {
     let blue = Operator::installation(Some("blue"), "aura-blue", &[Some("team-blue")]).await;
-    let green =
-        Operator::beside(&blue, Some("green"), "aura-green", &[Some("team-green")]).await;
+    let green = Operator::beside(&blue, Some("green"), "aura-green", &[Some("team-green")]).await;
     let api = &blue.api;
     credential(api, "blue-", Some("blue"), "aura-blue", &["team-blue"]).await;
     credential(api, "green-", Some("green"), "aura-green", &["team-green"]).await;
@@ -247,16 +256,29 @@ async fn an_unmarked_resource_is_served_by_the_default_installation_only() {
     let blue = Operator::beside(&default, Some("blue"), "aura-blue", &[Some("apps")]).await;
     let api = &default.api;
     let unmarked = meta("plain", Some("apps"), None);
-    create(api, object("AuraInstance", unmarked, instance_spec(json!({})))).await;
+    create(
+        api,
+        object("AuraInstance", unmarked, instance_spec(json!({}))),
+    )
+    .await;
     let marked = meta("blue-db", Some("apps"), Some("blue"));
-    create(api, object("AuraInstance", marked, instance_spec(json!({})))).await;
+    create(
+        api,
+        object("AuraInstance", marked, instance_spec(json!({}))),
+    )
+    .await;
     wait::<AuraInstance>(api, Some("apps"), "plain", "Ready", is_ready).await;
     wait::<AuraInstance>(api, Some("apps"), "blue-db", "Ready", is_ready).await;
     default.after_passes("AuraInstance", 4).await;
     blue.after_passes("AuraInstance", 4).await;
 
     let names = |op: &Operator| -> Vec<String> {
-        op.emu.handle().instances().into_iter().map(|i| i.name).collect()
+        op.emu
+            .handle()
+            .instances()
+            .into_iter()
+            .map(|i| i.name)
+            .collect()
     };
     let (served, other) = (names(&default), names(&blue));
     assert!(
@@ -268,14 +290,23 @@ async fn an_unmarked_resource_is_served_by_the_default_installation_only() {
         "{other:?}"
     );
     let blue_writes = blue.writes.as_ref().unwrap();
-    assert!(blue_writes.touching("plain").is_empty(), "{:#?}", blue_writes.touching("plain"));
+    assert!(
+        blue_writes.touching("plain").is_empty(),
+        "{:#?}",
+        blue_writes.touching("plain")
+    );
     let default_writes = default.writes.as_ref().unwrap();
     assert!(
         default_writes.touching("blue-").is_empty(),
         "{:#?}",
         default_writes.touching("blue-")
     );
-    assert!(default_writes.touching("plain").iter().any(|w| w.path.ends_with("/plain/status")));
+    assert!(
+        default_writes
+            .touching("plain")
+            .iter()
+            .any(|w| w.path.ends_with("/plain/status"))
+    );
 }
 
 #[tokio::test]
@@ -299,17 +330,27 @@ async fn a_resource_naming_another_installations_credential_is_refused_by_its_ow
     }
     let events = api.list("events.k8s.io", "events", Some("apps"));
     assert!(
-        events.iter().any(|e| e["reason"] == "CredentialNotAllowed"
-            && e["regarding"]["name"] == "blue-borrower"),
+        events
+            .iter()
+            .any(|e| e["reason"] == "CredentialNotAllowed"
+                && e["regarding"]["name"] == "blue-borrower"),
         "{events:#?}"
     );
     blue.after_passes("AuraInstance", 2).await;
     // No Aura call for it, and the credential (and its Secret) were left to their installation.
     assert_eq!(blue.emu.handle().stats().total_requests, 0);
     let blue_writes = blue.writes.as_ref().unwrap();
-    assert!(blue_writes.touching("shared-").is_empty(), "{:#?}", blue_writes.touching("shared-"));
+    assert!(
+        blue_writes.touching("shared-").is_empty(),
+        "{:#?}",
+        blue_writes.touching("shared-")
+    );
     let default_writes = default.writes.as_ref().unwrap();
-    assert!(default_writes.touching("blue-").is_empty(), "{:#?}", default_writes.touching("blue-"));
+    assert!(
+        default_writes.touching("blue-").is_empty(),
+        "{:#?}",
+        default_writes.touching("blue-")
+    );
 }
 
 /// Leader election: the Lease is per class, so installations of different classes in the same
@@ -333,9 +374,15 @@ async fn installations_sharing_a_namespace_each_have_their_own_lease() {
     let blue_replica = elector(Some("blue"), "blue-1");
     assert_eq!(default.try_acquire().await.unwrap(), Attempt::Leading);
     assert_eq!(blue.try_acquire().await.unwrap(), Attempt::Leading);
-    assert_eq!(blue_replica.try_acquire().await.unwrap(), Attempt::Following);
+    assert_eq!(
+        blue_replica.try_acquire().await.unwrap(),
+        Attempt::Following
+    );
     let leases = api.list("coordination.k8s.io", "leases", Some("aura-system"));
-    let mut names: Vec<&str> = leases.iter().filter_map(|l| l["metadata"]["name"].as_str()).collect();
+    let mut names: Vec<&str> = leases
+        .iter()
+        .filter_map(|l| l["metadata"]["name"].as_str())
+        .collect();
     names.sort();
     assert_eq!(names, ["aura-operator", "aura-operator-blue"]);
 }

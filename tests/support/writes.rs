@@ -67,7 +67,10 @@ impl WriteLog {
 
     /// The writes about objects whose names start with `prefix`.
     pub fn touching(&self, prefix: &str) -> Vec<Write> {
-        self.all().into_iter().filter(|w| w.touches(prefix)).collect()
+        self.all()
+            .into_iter()
+            .filter(|w| w.touches(prefix))
+            .collect()
     }
 
     /// A client of `api` whose writes go into this log.

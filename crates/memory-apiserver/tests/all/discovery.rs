@@ -472,7 +472,8 @@ async fn the_aura_openapi_document_has_the_real_paths_operations_and_schemas() {
         let now = document.pointer(secret_ref).unwrap().clone();
         let then = real.pointer_mut(secret_ref).unwrap();
         then["description"] = now["description"].clone();
-        then["properties"]["name"]["description"] = now["properties"]["name"]["description"].clone();
+        then["properties"]["name"]["description"] =
+            now["properties"]["name"]["description"].clone();
         then["properties"]["namespace"] = now["properties"]["namespace"].clone();
     }
     let schemas = document["components"]["schemas"].as_object().unwrap();
