@@ -40,13 +40,8 @@ impl InstallationClass {
 
     /// The installation of class `name`.
     pub fn named(name: &str) -> Result<Self, InvalidClass> {
-        let valid = !name.is_empty()
-            && name.len() <= 63
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
+        // A label value, and the end of the Lease name `aura-operator-<class>`.
+        let valid = super::naming::is_name_part(name, 63);
         match valid {
             true => Ok(Self(Some(name.to_owned()))),
             false => Err(InvalidClass(name.to_owned())),

@@ -15,10 +15,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde_json::{Value, json};
 
-use crate::support::operator::{Operator, condition, is_ready, user_post};
+use crate::support::operator::{Operator, condition, is_ready, user_post, wait_object};
 use crate::support::{CLIENT_ID, CLIENT_SECRET};
 
 const CREATE: &str = "/v1/instances";
+/// How long a test waits for an object to get somewhere.
+const WITHIN: Duration = Duration::from_secs(20);
 
 /// Creates any object from its YAML (as JSON) as a user would.
 async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
@@ -126,36 +128,15 @@ async fn fleet(api: &memory_apiserver::ApiServer, class: &str, ns: &str) {
     create(api, object("GdsSession", m("gds"), session)).await;
 }
 
-/// Waits until `check` holds for the object `name` of kind `K` in `ns` (None: cluster-scoped).
-async fn wait<K>(
-    api: &memory_apiserver::ApiServer,
-    ns: Option<&str>,
-    name: &str,
-    what: &str,
-    check: impl Fn(&K) -> bool,
-) -> K
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let what = format!("{name} to be {what}");
-    crate::support::wait_for(&what, Duration::from_secs(20), || {
-        match api.get_as::<K>(ns, name) {
-            Some(obj) if check(&obj) => Ok(obj),
-            other => Err(format!("{other:#?}")),
-        }
-    })
-    .await
-}
-
 /// Waits until the fleet of `class` in `ns` and its credential are Ready.
 async fn fleet_ready(api: &memory_apiserver::ApiServer, class: &str, ns: &str) {
     let name = |n: &str| format!("{class}-{n}");
-    wait::<ClusterAuraCredential>(api, None, &name("cred"), "Ready", is_ready).await;
+    wait_object::<ClusterAuraCredential>(api, None, &name("cred"), "Ready", WITHIN, is_ready).await;
     for n in ["db", "plain"] {
-        wait::<AuraInstance>(api, Some(ns), &name(n), "Ready", is_ready).await;
+        wait_object::<AuraInstance>(api, Some(ns), &name(n), "Ready", WITHIN, is_ready).await;
     }
-    wait::<AuraSnapshot>(api, Some(ns), &name("snap"), "Ready", is_ready).await;
-    wait::<GdsSession>(api, Some(ns), &name("gds"), "Ready", is_ready).await;
+    wait_object::<AuraSnapshot>(api, Some(ns), &name("snap"), "Ready", WITHIN, is_ready).await;
+    wait_object::<GdsSession>(api, Some(ns), &name("gds"), "Ready", WITHIN, is_ready).await;
 }
 
 /// Lets both installations run several resyncs (1 s each in these tests) over settled objects.
@@ -170,11 +151,7 @@ async fn settle(installations: &[&Operator]) {
 /// theirs; and it did write its own statuses (so the log is known to catch writes).
 async fn kept_to_itself(op: &Operator, own: &str, other: &str) {
     let writes = op.writes.as_ref().expect("recorded writes");
-    let strays = writes.touching(&format!("{other}-"));
-    assert!(
-        strays.is_empty(),
-        "{own} wrote about {other}'s objects: {strays:#?}"
-    );
+    writes.assert_untouched(&format!("{other}-"));
     let own_writes = writes.touching(&format!("{own}-"));
     for path in [
         format!("/aurainstances/{own}-db/status"),
@@ -186,6 +163,26 @@ async fn kept_to_itself(op: &Operator, own: &str, other: &str) {
             "{own} never wrote {path}"
         );
     }
+    // Its credential's Ready was written once (Ready from the first look), and never again.
+    let credential_status = format!("/clusterauracredentials/{own}-cred/status");
+    let written = own_writes
+        .iter()
+        .filter(|w| w.path.ends_with(&credential_status));
+    assert_eq!(written.count(), 1, "{own}-cred status writes");
+    let credential = op
+        .api
+        .get_as::<ClusterAuraCredential>(None, &format!("{own}-cred"));
+    let ready = credential
+        .as_ref()
+        .and_then(|c| condition(c, "Ready"))
+        .unwrap();
+    assert!(
+        ready.status == "True"
+            && ready
+                .message
+                .contains(&format!("{}/{own}-key", op.operator_ns)),
+        "{ready:?}"
+    );
     let stats = op.emu.handle().stats();
     assert_eq!(stats.count_route("POST", CREATE), 2, "{own}: two instances");
     let names: Vec<String> = op
@@ -207,47 +204,69 @@ async fn kept_to_itself(op: &Operator, own: &str, other: &str) {
     assert_eq!(sessions.len(), 1, "{own}'s Aura holds {sessions:?}");
 }
 
+/// One installation in a test of two: its class (also its objects' name prefix), its operator
+/// namespace (where its credential's Secret is), the namespaces it watches, and the one its
+/// objects are in.
+struct Side {
+    class: &'static str,
+    operator_ns: &'static str,
+    scopes: &'static [Option<&'static str>],
+    ns: &'static str,
+}
+
+/// Both installations on one API server, each with its credential and fleet, Ready and then
+/// settled; each kept to itself.
+async fn side_by_side(a: Side, b: Side) {
+    let first = Operator::installation(Some(a.class), a.operator_ns, a.scopes).await;
+    let second = Operator::beside(&first, Some(b.class), b.operator_ns, b.scopes).await;
+    let api = &first.api;
+    for side in [&a, &b] {
+        let prefix = format!("{}-", side.class);
+        credential(api, &prefix, Some(side.class), side.operator_ns, &[side.ns]).await;
+        fleet(api, side.class, side.ns).await;
+    }
+    for side in [&a, &b] {
+        fleet_ready(api, side.class, side.ns).await;
+    }
+    settle(&[&first, &second]).await;
+    kept_to_itself(&first, a.class, b.class).await;
+    kept_to_itself(&second, b.class, a.class).await;
+}
+
 #[tokio::test]
 async fn installations_with_disjoint_namespaces_never_touch_each_others_objects() {
-    let blue = Operator::installation(Some("blue"), "aura-blue", &[Some("team-blue")]).await;
-    let green = Operator::beside(&blue, Some("green"), "aura-green", &[Some("team-green")]).await;
-    let api = &blue.api;
-    credential(api, "blue-", Some("blue"), "aura-blue", &["team-blue"]).await;
-    credential(api, "green-", Some("green"), "aura-green", &["team-green"]).await;
-    fleet(api, "blue", "team-blue").await;
-    fleet(api, "green", "team-green").await;
-    fleet_ready(api, "blue", "team-blue").await;
-    fleet_ready(api, "green", "team-green").await;
-    settle(&[&blue, &green]).await;
-    kept_to_itself(&blue, "blue", "green").await;
-    kept_to_itself(&green, "green", "blue").await;
+    let blue = Side {
+        class: "blue",
+        operator_ns: "aura-blue",
+        scopes: &[Some("team-blue")],
+        ns: "team-blue",
+    };
+    let green = Side {
+        class: "green",
+        operator_ns: "aura-green",
+        scopes: &[Some("team-green")],
+        ns: "team-green",
+    };
+    side_by_side(blue, green).await;
 }
 
 /// The harder case: both watch the same namespace (green watches every namespace), and share
 /// their operator namespace, where both credentials' Secrets live.
 #[tokio::test]
 async fn installations_with_overlapping_namespaces_never_touch_each_others_objects() {
-    let blue = Operator::installation(Some("blue"), "aura-system", &[Some("shared")]).await;
-    let green = Operator::beside(&blue, Some("green"), "aura-system", &[None]).await;
-    let api = &blue.api;
-    credential(api, "blue-", Some("blue"), "aura-system", &["shared"]).await;
-    credential(api, "green-", Some("green"), "aura-system", &["shared"]).await;
-    fleet(api, "blue", "shared").await;
-    fleet(api, "green", "shared").await;
-    fleet_ready(api, "blue", "shared").await;
-    fleet_ready(api, "green", "shared").await;
-    settle(&[&blue, &green]).await;
-    kept_to_itself(&blue, "blue", "green").await;
-    kept_to_itself(&green, "green", "blue").await;
-
-    // The credentials' Ready conditions were each written by one installation only, and never
-    // flipped: Ready since the first write.
-    for name in ["blue-cred", "green-cred"] {
-        let cred = api.get_as::<ClusterAuraCredential>(None, name).unwrap();
-        let ready = condition(&cred, "Ready").unwrap();
-        assert_eq!(ready.status, "True", "{name}: {ready:?}");
-        assert!(ready.message.contains("aura-system/"), "{}", ready.message);
-    }
+    let blue = Side {
+        class: "blue",
+        operator_ns: "aura-system",
+        scopes: &[Some("shared")],
+        ns: "shared",
+    };
+    let green = Side {
+        class: "green",
+        operator_ns: "aura-system",
+        scopes: &[None],
+        ns: "shared",
+    };
+    side_by_side(blue, green).await;
 }
 
 #[tokio::test]
@@ -267,8 +286,8 @@ async fn an_unmarked_resource_is_served_by_the_default_installation_only() {
         object("AuraInstance", marked, instance_spec(json!({}))),
     )
     .await;
-    wait::<AuraInstance>(api, Some("apps"), "plain", "Ready", is_ready).await;
-    wait::<AuraInstance>(api, Some("apps"), "blue-db", "Ready", is_ready).await;
+    wait_object::<AuraInstance>(api, Some("apps"), "plain", "Ready", WITHIN, is_ready).await;
+    wait_object::<AuraInstance>(api, Some("apps"), "blue-db", "Ready", WITHIN, is_ready).await;
     default.after_passes("AuraInstance", 4).await;
     blue.after_passes("AuraInstance", 4).await;
 
@@ -290,17 +309,9 @@ async fn an_unmarked_resource_is_served_by_the_default_installation_only() {
         "{other:?}"
     );
     let blue_writes = blue.writes.as_ref().unwrap();
-    assert!(
-        blue_writes.touching("plain").is_empty(),
-        "{:#?}",
-        blue_writes.touching("plain")
-    );
+    blue_writes.assert_untouched("plain");
     let default_writes = default.writes.as_ref().unwrap();
-    assert!(
-        default_writes.touching("blue-").is_empty(),
-        "{:#?}",
-        default_writes.touching("blue-")
-    );
+    default_writes.assert_untouched("blue-");
     assert!(
         default_writes
             .touching("plain")
@@ -315,15 +326,16 @@ async fn a_resource_naming_another_installations_credential_is_refused_by_its_ow
     let blue = Operator::beside(&default, Some("blue"), "aura-blue", &[Some("apps")]).await;
     let api = &default.api;
     credential(api, "shared-", None, "aura-system", &["apps"]).await;
-    wait::<ClusterAuraCredential>(api, None, "shared-cred", "Ready", is_ready).await;
+    wait_object::<ClusterAuraCredential>(api, None, "shared-cred", "Ready", WITHIN, is_ready).await;
     let borrower = meta("blue-borrower", Some("apps"), Some("blue"));
     let using = json!({"credentialRef": {"name": "shared-cred"}});
     create(api, object("AuraInstance", borrower, instance_spec(using))).await;
 
-    let refused = wait::<AuraInstance>(api, Some("apps"), "blue-borrower", "refused", |i| {
-        condition(i, "Ready").is_some_and(|c| c.reason == "CredentialNotAllowed")
-    })
-    .await;
+    let refused =
+        wait_object::<AuraInstance>(api, Some("apps"), "blue-borrower", "refused", WITHIN, |i| {
+            condition(i, "Ready").is_some_and(|c| c.reason == "CredentialNotAllowed")
+        })
+        .await;
     let message = &condition(&refused, "Ready").unwrap().message;
     for part in ["spec.credentialRef", "the default installation", "\"blue\""] {
         assert!(message.contains(part), "{part} in {message}");
@@ -340,17 +352,9 @@ async fn a_resource_naming_another_installations_credential_is_refused_by_its_ow
     // No Aura call for it, and the credential (and its Secret) were left to their installation.
     assert_eq!(blue.emu.handle().stats().total_requests, 0);
     let blue_writes = blue.writes.as_ref().unwrap();
-    assert!(
-        blue_writes.touching("shared-").is_empty(),
-        "{:#?}",
-        blue_writes.touching("shared-")
-    );
+    blue_writes.assert_untouched("shared-");
     let default_writes = default.writes.as_ref().unwrap();
-    assert!(
-        default_writes.touching("blue-").is_empty(),
-        "{:#?}",
-        default_writes.touching("blue-")
-    );
+    default_writes.assert_untouched("blue-");
 }
 
 /// Leader election: the Lease is per class, so installations of different classes in the same

@@ -356,7 +356,7 @@ impl Operator {
         within: Duration,
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
-        self.wait_for_kind_within(name, what, within, check).await
+        wait_object(&self.api, Some(NS), name, what, within, check).await
     }
 
     /// Passes the controllers have finished, of `kind`, so far (from their metrics).
@@ -468,27 +468,14 @@ impl Operator {
     where
         K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     {
-        self.wait_for_kind_within(name, what, Duration::from_secs(15), check)
-            .await
-    }
-
-    async fn wait_for_kind_within<K>(
-        &self,
-        name: &str,
-        what: &str,
-        within: Duration,
-        check: impl Fn(&K) -> bool,
-    ) -> K
-    where
-        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    {
-        let what = format!("{name} to be {what}");
-        super::wait_for(&what, within, || {
-            match self.api.get_as::<K>(Some(NS), name) {
-                Some(obj) if check(&obj) => Ok(obj),
-                other => Err(format!("{other:#?}")),
-            }
-        })
+        wait_object(
+            &self.api,
+            Some(NS),
+            name,
+            what,
+            Duration::from_secs(15),
+            check,
+        )
         .await
     }
 
@@ -531,6 +518,30 @@ impl Drop for Operator {
             task.abort();
         }
     }
+}
+
+/// Waits until `check` holds for the object `name` of kind `K` in `namespace` (None:
+/// cluster-scoped) on `api`, or fails with what was seen last.
+pub async fn wait_object<K>(
+    api: &ApiServer,
+    namespace: Option<&str>,
+    name: &str,
+    what: &str,
+    within: Duration,
+    check: impl Fn(&K) -> bool,
+) -> K
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let what = match namespace {
+        Some(ns) if ns != NS => format!("{ns}/{name} to be {what}"),
+        _ => format!("{name} to be {what}"),
+    };
+    super::wait_for(&what, within, || match api.get_as::<K>(namespace, name) {
+        Some(obj) if check(&obj) => Ok(obj),
+        other => Err(format!("{other:#?}")),
+    })
+    .await
 }
 
 /// An API server with the CRDs installed as objects, as on a cluster: every write, the

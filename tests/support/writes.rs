@@ -73,6 +73,12 @@ impl WriteLog {
             .collect()
     }
 
+    /// Fails, listing them, if any write was about an object whose name starts with `prefix`.
+    pub fn assert_untouched(&self, prefix: &str) {
+        let strays = self.touching(prefix);
+        assert!(strays.is_empty(), "writes about {prefix}*: {strays:#?}");
+    }
+
     /// A client of `api` whose writes go into this log.
     pub fn client(&self, api: &ApiServer, namespace: &str) -> kube::Client {
         let recording = Recording {
