@@ -13,9 +13,10 @@ use aura_operator::crd::{AuraInstance, AuraSnapshot, ClusterAuraCredential, GdsS
 use aura_operator::leader::{Attempt, Elector, LeaseConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use kube::api::{DeleteParams, Patch};
 use serde_json::{Value, json};
 
-use crate::support::operator::{Operator, condition, is_ready, user_post, wait_object};
+use crate::support::operator::{Operator, condition, is_ready, user_patch, user_post, wait_object};
 use crate::support::{CLIENT_ID, CLIENT_SECRET};
 
 const CREATE: &str = "/v1/instances";
@@ -389,4 +390,70 @@ async fn installations_sharing_a_namespace_each_have_their_own_lease() {
         .collect();
     names.sort();
     assert_eq!(names, ["aura-operator", "aura-operator-blue"]);
+}
+
+/// The blue/green upgrade's step: a resource relabelled to the new installation's class is
+/// taken over by it (no second Aura instance: both installations call the same Aura), the old
+/// installation stops looking at it, and the new one cleans up when it is deleted, finalizer
+/// and all.
+#[tokio::test]
+async fn a_relabelled_resource_moves_to_the_other_installation_without_a_second_instance() {
+    let blue = Operator::installation(Some("blue"), "aura-blue", &[Some("apps")]).await;
+    let green =
+        Operator::beside_sharing_aura(&blue, Some("green"), "aura-green", &[Some("apps")]).await;
+    let api = &blue.api;
+    let resource = meta("moving", Some("apps"), Some("blue"));
+    let spec = instance_spec(json!({"deletionPolicy": "Delete"}));
+    create(api, object("AuraInstance", resource, spec)).await;
+    wait_object::<AuraInstance>(api, Some("apps"), "moving", "Ready", WITHIN, is_ready).await;
+    assert_eq!(
+        green.passes("AuraInstance"),
+        0,
+        "green never looked at blue's resource"
+    );
+
+    let relabel = json!({"metadata": {"labels": {LABEL: "green"}}});
+    Api::<AuraInstance>::namespaced(api.client(), "apps")
+        .patch("moving", &user_patch(), &Patch::Merge(&relabel))
+        .await
+        .expect("relabelled");
+    green.after_passes("AuraInstance", 2).await;
+    let blue_passes = blue.passes("AuraInstance");
+    let blue_writes = blue.writes.as_ref().unwrap().touching("moving").len();
+    green.after_passes("AuraInstance", 3).await;
+    assert_eq!(blue.passes("AuraInstance"), blue_passes, "blue let it go");
+    let now = blue.writes.as_ref().unwrap().touching("moving").len();
+    assert_eq!(now, blue_writes, "blue wrote nothing more about it");
+    let moved = api.get_as::<AuraInstance>(Some("apps"), "moving").unwrap();
+    assert!(is_ready(&moved), "{:?}", moved.status);
+    assert_eq!(blue.emu.handle().stats().count_route("POST", CREATE), 1);
+
+    Api::<AuraInstance>::namespaced(api.client(), "apps")
+        .delete("moving", &DeleteParams::default())
+        .await
+        .expect("delete accepted");
+    crate::support::wait_for("moving to be removed", WITHIN, || {
+        match api.get_as::<AuraInstance>(Some("apps"), "moving") {
+            None => Ok(()),
+            Some(obj) => Err(format!("{:#?}", obj.metadata)),
+        }
+    })
+    .await;
+    let finalizer_removed = |op: &Operator| {
+        let writes = op.writes.as_ref().unwrap().touching("moving");
+        writes
+            .iter()
+            .any(|w| w.method == "PATCH" && w.body.to_string().contains("\"remove\""))
+    };
+    assert!(finalizer_removed(&green), "green removed the finalizer");
+    assert!(!finalizer_removed(&blue), "blue did not");
+    assert!(
+        blue.emu
+            .handle()
+            .instances()
+            .iter()
+            .all(|i| i.status != "running"),
+        "deleted in Aura: {:?}",
+        blue.emu.handle().instances()
+    );
 }

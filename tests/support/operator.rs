@@ -81,6 +81,9 @@ pub struct Operator {
     pub operator_ns: &'static str,
     /// The controllers' writes, when a test asked for them (see [`Self::installation`]).
     pub writes: Option<WriteLog>,
+    /// The Aura the controllers call, when not their own emulator (see
+    /// [`Self::beside_sharing_aura`]).
+    aura_url: Option<String>,
     /// The controllers' clock for schedules and expiry; it survives restarts, as real time does.
     pub clock: Clock,
     /// The running controllers' metrics, to count their passes.
@@ -131,7 +134,7 @@ impl Operator {
         operator_ns: &'static str,
         scopes: &[Option<&'static str>],
     ) -> Self {
-        Self::installed(new_api_server(), class, operator_ns, scopes).await
+        Self::installed(new_api_server(), class, operator_ns, scopes, None).await
     }
 
     /// Another installation like [`Self::installation`], on the API server of `first`, with an
@@ -142,7 +145,19 @@ impl Operator {
         operator_ns: &'static str,
         scopes: &[Option<&'static str>],
     ) -> Self {
-        Self::installed(first.api.clone(), class, operator_ns, scopes).await
+        Self::installed(first.api.clone(), class, operator_ns, scopes, None).await
+    }
+
+    /// Another installation like [`Self::beside`], calling the same Aura as `first` (as the
+    /// old and the new installation of a blue/green upgrade do).
+    pub async fn beside_sharing_aura(
+        first: &Operator,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        let aura = Some(first.emu.base_url());
+        Self::installed(first.api.clone(), class, operator_ns, scopes, aura).await
     }
 
     async fn installed(
@@ -150,8 +165,10 @@ impl Operator {
         class: Option<&str>,
         operator_ns: &'static str,
         scopes: &[Option<&'static str>],
+        aura_url: Option<String>,
     ) -> Self {
         let mut operator = Self::stopped_on(api, fast_config(), timing()).await;
+        operator.aura_url = aura_url;
         operator.class = match class {
             Some(name) => InstallationClass::named(name).expect("a valid class"),
             None => InstallationClass::default_installation(),
@@ -187,6 +204,7 @@ impl Operator {
             class: InstallationClass::default_installation(),
             operator_ns: OPERATOR_NS,
             writes: None,
+            aura_url: None,
             clock: Clock::default(),
             metrics: None,
             task: None,
@@ -195,7 +213,7 @@ impl Operator {
 
     fn spawn(&mut self) {
         let settings = AuraSettings {
-            base_url: self.emu.base_url(),
+            base_url: self.aura_url.clone().unwrap_or_else(|| self.emu.base_url()),
             allow_insecure_http: true,
             rate_limit: self.budget,
             timeout: Duration::from_secs(5),
