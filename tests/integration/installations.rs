@@ -186,6 +186,13 @@ async fn kept_to_itself(op: &Operator, own: &str, other: &str) {
     );
     let stats = op.emu.handle().stats();
     assert_eq!(stats.count_route("POST", CREATE), 2, "{own}: two instances");
+    eprintln!(
+        "{own}: {} writes to the API server, {} about its own objects, 0 about {other}'s; \
+         {} Aura requests to its own Aura",
+        writes.all().len(),
+        own_writes.len(),
+        stats.total_requests
+    );
     let names: Vec<String> = op
         .emu
         .handle()
