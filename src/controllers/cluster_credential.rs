@@ -34,6 +34,20 @@ use crate::crd::conditions::{self, Desired, READY};
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let controller = controller(&ctx);
     let store = controller.store();
+    let cached = controller.store();
+    ctx.add_status_source(
+        "ClusterAuraCredential",
+        Box::new(move || {
+            cached
+                .state()
+                .iter()
+                .map(|c| {
+                    let conditions = c.status.as_ref().map(|s| s.conditions.as_slice());
+                    crate::metrics::Seen::of(conditions.unwrap_or_default())
+                })
+                .collect()
+        }),
+    );
     let shutdown = super::once_listed(shutdown, controller.store());
     // Metadata only: no credential is cached in this process.
     let secrets: Api<PartialObjectMeta<Secret>> =

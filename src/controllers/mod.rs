@@ -142,7 +142,7 @@ pub struct Context {
 }
 
 /// Reads the statuses of a controller's cached resources.
-pub type StatusSource = Box<dyn Fn() -> Vec<String> + Send + Sync>;
+pub type StatusSource = Box<dyn Fn() -> Vec<crate::metrics::Seen> + Send + Sync>;
 
 impl Context {
     /// A context whose claims live in the namespace `default`.
@@ -208,13 +208,10 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         self.metrics.resources.clear();
+        self.metrics.resources_by_reason.clear();
+        self.metrics.stalled.clear();
         for (kind, source) in sources.iter() {
-            let mut counts = std::collections::BTreeMap::<String, i64>::new();
-            for status in source() {
-                *counts.entry(status).or_default() += 1;
-            }
-            self.metrics
-                .set_resources(kind, counts.iter().map(|(s, n)| (s.as_str(), *n)));
+            self.metrics.set_resources(kind, &source());
         }
         for (client_id, budget) in self.aura.budgets() {
             let labels = crate::metrics::CredentialLabels { client_id };

@@ -368,7 +368,10 @@ pub async fn finish<K: Kind>(
     .await;
     let label = judged.label();
     match &saved {
-        Ok(()) => remember_settled(pass, &result, next),
+        Ok(()) => {
+            count_first_ready(pass, kind, &before);
+            remember_settled(pass, &result, next);
+        }
         Err(_) => pass.ctx.memory.unsettled(&key),
     }
     match (result, saved) {
@@ -439,15 +442,49 @@ impl Judgement<'_> {
 /// The conditions as they were before the pass, to tell what changed.
 struct Before {
     was_ready: bool,
+    /// When Ready last changed status, while it was not True; None when it was never written.
+    not_ready_since: Option<jiff::Timestamp>,
     sync: Option<(String, String)>,
 }
 
 impl Before {
     fn of(conditions: &[Condition]) -> Self {
+        let ready = conditions::find(conditions, READY);
         Self {
             was_ready: conditions::is_true(conditions, READY),
+            not_ready_since: ready.map(|c| c.last_transition_time.0),
             sync: sync_of(conditions),
         }
+    }
+
+    /// Whether a Ready written now is the resource's first: Ready was never written, or has
+    /// been not-True since the resource's first passes (a status transition moves
+    /// lastTransitionTime, so a resource that was Ready once and lost it has a later one). A
+    /// resource first looked at more than [`FIRST_PASS_WINDOW`] after its creation (the
+    /// operator was down) is not counted rather than counted wrong.
+    fn first_ready_after(&self, created: jiff::Timestamp) -> bool {
+        !self.was_ready
+            && self
+                .not_ready_since
+                .is_none_or(|since| since.duration_since(created) <= FIRST_PASS_WINDOW)
+    }
+}
+
+/// How soon after a resource's creation its first pass writes Ready, for the time-to-Ready
+/// metric to count it.
+const FIRST_PASS_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+
+/// Records the time-to-Ready of a resource whose first Ready this pass wrote.
+fn count_first_ready<K: Kind>(pass: &Pass<'_, K>, kind: &'static str, before: &Before) {
+    let Some(created) = pass.obj.meta().creation_timestamp.as_ref().map(|t| t.0) else {
+        return;
+    };
+    if !conditions::is_true(pass.status.conditions(), READY) || !before.first_ready_after(created) {
+        return;
+    }
+    let took = jiff::Timestamp::now().duration_since(created);
+    if let Ok(took) = Duration::try_from(took) {
+        pass.ctx.metrics.first_ready(kind, took);
     }
 }
 

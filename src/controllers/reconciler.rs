@@ -239,7 +239,11 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
     let Some(_slot) = unless_superseded(&ctx, &key, true, &nothing_learned, slot).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
-    Box::pin(one_pass(obj, ctx)).await
+    // From the slot on: the wait for a slot is queueing, not the pass's own time.
+    let started = tokio::time::Instant::now();
+    let result = Box::pin(one_pass(obj, Arc::clone(&ctx))).await;
+    ctx.metrics.pass_took(K::KIND, started.elapsed());
+    result
 }
 
 async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -424,6 +428,18 @@ where
     }
 }
 
+/// What the gauges count of a cached resource: its Aura status and its conditions.
+fn seen<K: Reconciler>(obj: &K) -> crate::metrics::Seen {
+    let conditions = obj
+        .status()
+        .map(pass::Judged::conditions)
+        .unwrap_or_default();
+    crate::metrics::Seen {
+        status: Some(obj.status_word().unwrap_or_else(|| "pending".to_owned())),
+        ..crate::metrics::Seen::of(conditions)
+    }
+}
+
 /// The Controller of a kind, over this installation's resources of it: triggered by the
 /// changes that deserve a pass ([`worth_a_pass`]), with its cache counted by status for
 /// `/metrics`.
@@ -450,13 +466,7 @@ fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Con
     let cache = reader.clone();
     ctx.add_status_source(
         K::KIND,
-        Box::new(move || {
-            cache
-                .state()
-                .iter()
-                .map(|o| o.status_word().unwrap_or_else(|| "pending".to_owned()))
-                .collect()
-        }),
+        Box::new(move || cache.state().iter().map(|o| seen(o.as_ref())).collect()),
     );
     Controller::for_stream(triggers, reader)
 }

@@ -88,6 +88,8 @@ pub struct Operator {
     pub clock: Clock,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
+    /// The running controllers' context, to refresh the gauges as a scrape does.
+    context: Option<std::sync::Arc<aura_operator::controllers::Context>>,
     _served: Option<Served>,
     task: Option<JoinHandle<()>>,
 }
@@ -207,6 +209,7 @@ impl Operator {
             aura_url: None,
             clock: Clock::default(),
             metrics: None,
+            context: None,
             task: None,
         }
     }
@@ -231,6 +234,13 @@ impl Operator {
         };
         let metrics = aura_operator::metrics::Metrics::new();
         self.metrics = Some(std::sync::Arc::clone(&metrics));
+        // As `run` does: the Aura calls and budget waits of every credential go to /metrics.
+        let settings = AuraSettings {
+            observer: Some(std::sync::Arc::new(
+                aura_operator::metrics::AuraCallMetrics(std::sync::Arc::clone(&metrics)),
+            )),
+            ..settings
+        };
         let clients = AuraClients::new(settings, default)
             .with_access(self.operator_ns, self.default_namespaces.clone())
             .with_class(self.class.clone());
@@ -242,6 +252,7 @@ impl Operator {
             self.operator_ns,
             self.clock.clone(),
         );
+        self.context = Some(ctx.clone());
         let scopes = self.scopes.clone();
         self.task = Some(tokio::spawn(async move {
             let credentials = aura_operator::controllers::cluster_credential::run(
@@ -375,6 +386,23 @@ impl Operator {
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
         wait_object(&self.api, Some(NS), name, what, within, check).await
+    }
+
+    /// The operator's `/metrics` text with the gauges read from the caches first, as a
+    /// scrape of `run`'s `/metrics` does.
+    pub fn refreshed_metrics(&self) -> String {
+        if let Some(ctx) = &self.context {
+            ctx.refresh_gauges();
+        }
+        self.metrics_text()
+    }
+
+    /// The operator's `/metrics` text.
+    pub fn metrics_text(&self) -> String {
+        self.metrics
+            .as_ref()
+            .map(|m| m.encode())
+            .unwrap_or_default()
     }
 
     /// Passes the controllers have finished, of `kind`, so far (from their metrics).
