@@ -464,3 +464,49 @@ async fn a_relabelled_resource_moves_to_the_other_installation_without_a_second_
         blue.emu.handle().instances()
     );
 }
+
+/// The same through `aura-operator run`'s own start-up: a default installation and one of class
+/// blue, both with `--leader-election` in one namespace, each take a Lease of their own and lead.
+#[tokio::test]
+async fn run_with_leader_election_takes_the_lease_of_its_class() {
+    use aura_operator::cli::run::{Operator as Run, RunArgs};
+    use clap::Parser;
+    use futures::FutureExt;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let api = crate::support::operator::new_api_server();
+    let stop = futures::future::pending::<()>().boxed().shared();
+    for class in [&[][..], &["--installation-class", "blue"][..]] {
+        let mut flags = vec![
+            "run",
+            "--leader-election",
+            "--emulator",
+            "--emulator-listen=127.0.0.1:0",
+            "--http-listen=127.0.0.1:0",
+            "--operator-namespace=aura-system",
+        ];
+        flags.extend_from_slice(class);
+        let args = Cli::try_parse_from(flags).expect("flags parse").run;
+        let config = aura_operator::emulator::EmulatorConfig::default();
+        let operator = Run::start(api.client(), args, config, stop.clone())
+            .await
+            .expect("operator starts");
+        tokio::spawn(operator.run());
+    }
+    crate::support::wait_for("both Leases held", WITHIN, || {
+        let held = |name: &str| {
+            api.get_as::<k8s_openapi::api::coordination::v1::Lease>(Some("aura-system"), name)
+                .and_then(|l| l.spec?.holder_identity)
+                .is_some()
+        };
+        match (held("aura-operator"), held("aura-operator-blue")) {
+            (true, true) => Ok(()),
+            other => Err(format!("held (default, blue): {other:?}")),
+        }
+    })
+    .await;
+}

@@ -593,7 +593,7 @@ where
 /// An API server with the CRDs installed as objects, as on a cluster: every write, the
 /// operator's status included, then goes through the schema, defaults and CEL rules a real
 /// server applies.
-fn new_api_server() -> ApiServer {
+pub fn new_api_server() -> ApiServer {
     let api = ApiServer::new();
     for (_, crd) in aura_operator::cli::crd::all() {
         api.install_crd(serde_json::to_value(crd).expect("CRD as JSON"))
