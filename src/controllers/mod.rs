@@ -18,6 +18,7 @@ pub mod events;
 pub mod finalizer;
 pub mod formats;
 pub mod gds_session;
+pub mod installation;
 pub mod instance;
 pub mod memory;
 pub mod naming;
@@ -40,6 +41,7 @@ pub use credentials::{
     AuraClients, AuraSettings, CredentialSource, DefaultCredential, Grant, SecretLocation,
 };
 pub use error::{Error, Result, Retry, Stop, Wait};
+pub use installation::InstallationClass;
 use memory::Memory;
 pub use reasons::Reason;
 

@@ -175,7 +175,8 @@ fn owners<K: Reconciler>(ctx: &Context, secret: &Secret) -> Vec<ObjectRef<K>> {
         .collect()
 }
 
-/// The ClusterAuraCredentials whose spec or Ready status changed: what their resources act on.
+/// This installation's ClusterAuraCredentials whose spec or Ready status changed: what their
+/// resources act on (a resource naming another class's credential is refused anyway).
 /// Not every write: another installation (or anyone) writing a credential's status, labels or
 /// annotations, or its message, must not send every resource using it back to Aura. A new key
 /// in its Secret, Ready all along, is used from each resource's next pass on; a Secret that comes
@@ -184,7 +185,7 @@ fn credential_changes(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<ClusterAuraCredential, watcher::Error>> + Send + 'static {
     let credentials = Api::<ClusterAuraCredential>::all(ctx.kube.clone());
-    watcher(credentials, watcher::Config::default())
+    watcher(credentials, ctx.aura.class().watch())
         .default_backoff()
         .touched_objects()
         .predicate_filter(credential_worth_a_pass, Default::default())
@@ -203,13 +204,13 @@ fn credential_worth_a_pass(credential: &ClusterAuraCredential) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// Resources of kind `K` as they go: marked for deletion (each later write of theirs too), or
-/// removed.
+/// This installation's resources of kind `K` as they go: marked for deletion (each later write
+/// of theirs too), or removed.
 fn going<K: Reconciler>(
     ctx: &Context,
     namespace: Option<&str>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+    watcher(scoped::<K>(ctx, namespace), ctx.aura.class().watch())
         .default_backoff()
         .try_filter_map(|event| {
             let gone = match event {
@@ -439,12 +440,15 @@ fn seen<K: Reconciler>(obj: &K) -> crate::metrics::Seen {
     }
 }
 
-/// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
-/// with its cache counted by status for `/metrics`.
+/// The Controller of a kind, over this installation's resources of it: triggered by the
+/// changes that deserve a pass ([`worth_a_pass`]), with its cache counted by status for
+/// `/metrics`.
 fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Controller<K> {
     let (reader, writer) = reflector::store();
     let notify = Arc::clone(ctx);
-    let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+    // Only this installation's resources, selected by the API server: another installation's
+    // are never sent here, so never cached, reconciled or written to.
+    let triggers = watcher(scoped::<K>(ctx, namespace), ctx.aura.class().watch())
         .default_backoff()
         // The cache keeps one copy of every resource for as long as it lives; it keeps only
         // what the controllers read.

@@ -16,6 +16,7 @@ mod emulator;
 mod examples;
 mod gds_session_controller;
 mod health;
+mod installations;
 mod instance_controller;
 mod leader;
 mod lifecycle_controls;
