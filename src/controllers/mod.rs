@@ -55,7 +55,16 @@ where
     S: Future<Output = ()> + Clone + Send + Sync + 'static,
 {
     use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
+    let stopper = {
+        let ctx = Arc::clone(&ctx);
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            ctx.stopping.stop();
+        }
+    };
     tokio::join!(
+        stopper,
         reconciler::run::<AuraInstance>(ctx.clone(), namespace, shutdown.clone()),
         reconciler::run::<AuraSnapshot>(ctx.clone(), namespace, shutdown.clone()),
         reconciler::run::<GdsSession>(ctx.clone(), namespace, shutdown.clone()),
@@ -132,6 +141,8 @@ pub struct Context {
     pub memory: Memory,
     /// Slots for passes, so that memory follows them rather than the fleet.
     pub admission: admission::Admission,
+    /// Whether the operator is stopping (see [`Stopping`]).
+    pub stopping: Stopping,
     /// How often settled resources are really looked at (the budget may not allow the resync).
     pub cadence: cadence::Cadence,
     /// Counters and gauges served at `/metrics`.
@@ -142,6 +153,33 @@ pub struct Context {
     pub clock: clock::Clock,
     /// Per kind, a way to count cached resources by Aura status at scrape time.
     status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
+}
+
+/// Set when the operator is asked to stop: background passes that may be cut short give up
+/// instead of waiting for the Aura budget, so that a stop is not held up by a queue of looks at
+/// settled resources (a saturated budget held a SIGTERM for over 10 s in benches/capacity.rs).
+#[derive(Default)]
+pub struct Stopping {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stopping {
+    pub fn stop(&self) {
+        self.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Resolves once [`stop`](Self::stop) was called (at once if it was already).
+    pub async fn wait(&self) {
+        let notified = self.notify.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if self.set.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
 }
 
 /// Reads the statuses of a controller's cached resources.
@@ -188,6 +226,7 @@ impl Context {
             timing,
             memory: Memory::default(),
             admission: admission::Admission::new(timing.concurrency),
+            stopping: Stopping::default(),
             cadence: cadence::Cadence::new(timing.resync),
             claims: claims::Claims::new(operator_namespace),
             clock,
@@ -240,5 +279,29 @@ impl Context {
                 .get_or_create(&labels)
                 .set(i64::from(budget.effective_per_minute()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiting_for_a_stop_ends_when_it_comes_or_at_once_after_it() {
+        let stopping = Arc::new(Stopping::default());
+        let waiter = {
+            let stopping = Arc::clone(&stopping);
+            tokio::spawn(async move { stopping.wait().await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "no stop yet");
+        stopping.stop();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .expect("the waiter saw the stop")
+            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_millis(50), stopping.wait())
+            .await
+            .expect("a wait after the stop ends at once");
     }
 }

@@ -188,6 +188,18 @@ pub fn user_driven<K: Kind>(obj: &K) -> bool {
         || obj.meta().generation != obj.status().and_then(|status| status.observed_generation())
 }
 
+/// Whether a pass of `obj` goes first, for a slot and for the Aura budget: a change someone
+/// made that no pass has acted on yet, or the follow-through of one. While `Reconciling` is True
+/// the operator is carrying a change out (Aura resizing, pausing, creating; a retry), and the
+/// polls that see it done are what the user waits for: behind a saturated budget's drift checks
+/// they waited minutes (benches/capacity.rs). Only looks at settled resources wait.
+pub fn goes_first<K: Kind>(obj: &K) -> bool {
+    user_driven(obj)
+        || obj
+            .status()
+            .is_some_and(|status| conditions::is_true(status.conditions(), RECONCILING))
+}
+
 /// The state of one pass over one resource: the object, its API handles, the status as last
 /// written and the status being built.
 pub struct Pass<'c, K: Kind> {
@@ -256,9 +268,10 @@ impl<'c, K: Kind> Pass<'c, K> {
             || self.obj.meta().generation != self.written.observed_generation()
     }
 
-    /// The Aura budget priority of this pass (see [`Self::user_driven`]).
+    /// The Aura budget priority of this pass (see [`goes_first`]).
     pub fn priority(&self) -> aura::Priority {
-        if self.user_driven() {
+        let reconciling = conditions::is_true(self.written.conditions(), RECONCILING);
+        if self.user_driven() || reconciling {
             aura::Priority::Interactive
         } else {
             aura::Priority::Background

@@ -233,7 +233,7 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
         tracing::debug!(uid = key, "credential nudge: settled, next look as planned");
         return Ok(Action::requeue(wait));
     }
-    let slot = ctx.admission.admit(pass::user_driven(&*obj));
+    let slot = ctx.admission.admit(pass::goes_first(&*obj));
     // Nothing is done before the slot, so any wait for it may give way to a newer copy.
     let nothing_learned = pass::Committed::default();
     let Some(_slot) = unless_superseded(&ctx, &key, true, &nothing_learned, slot).await else {
@@ -359,6 +359,14 @@ pub async fn unless_superseded<T>(
                 Some(work.await)
             } else {
                 tracing::debug!(uid = key, "background pass superseded by a change");
+                None
+            }
+        }
+        () = ctx.stopping.wait() => {
+            if committed.is_set() {
+                Some(work.await)
+            } else {
+                tracing::debug!(uid = key, "background pass given up: the operator is stopping");
                 None
             }
         }
