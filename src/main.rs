@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use aura_operator::cli::crd::{CrdArgs, run as run_crd};
+use aura_operator::cli::reference::{ReferenceArgs, run as run_reference};
 use aura_operator::cli::run::{RunArgs, run as run_operator};
 use aura_operator::cli::sandbox::{SandboxArgs, run as run_sandbox};
 use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
@@ -47,6 +48,9 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Print the CustomResourceDefinitions (or write them with --out-dir).
     Crd(CrdArgs),
+    /// Print the API reference of the documentation book, generated from the CRDs (or write
+    /// one Markdown page per kind with --out-dir).
+    Reference(ReferenceArgs),
     /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
     Emulator(EmulatorArgs),
 }
@@ -80,6 +84,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Crd(args) => run_crd(args),
+        Command::Reference(args) => run_reference(args),
         Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
     };
     match result {

@@ -2,5 +2,6 @@
 
 pub mod crd;
 pub mod manifests;
+pub mod reference;
 pub mod run;
 pub mod sandbox;

@@ -5,7 +5,7 @@ use super::plan::{self, Step};
 use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
-use crate::controllers::pass::News;
+use crate::controllers::pass::{self, News};
 use crate::controllers::{Error, Reason, events, references};
 use crate::crd::instance::{AuraInstanceSpec, DataSource, RestorePhase, RestoreStatus};
 
@@ -155,6 +155,11 @@ impl Pass<'_> {
                 .into());
             }
             Step::Update(update) => {
+                if !pass::user_driven(&*self.obj) {
+                    // The spec has not changed since it was last acted on: Aura was changed
+                    // outside Kubernetes, and this puts it back.
+                    self.ctx.metrics.drift_detected("AuraInstance");
+                }
                 let what = describe(&update);
                 aura.instances()
                     .update(id, &update)

@@ -111,6 +111,7 @@ impl Pass<'_> {
         let kind = crate::controllers::formats::Kind::Instance;
         let manager = crate::controllers::FIELD_MANAGER;
         secrets::write(&self.secrets, desired, existing, kind, manager).await?;
+        self.ctx.metrics.secret_written("AuraInstance");
         if drop_pending {
             secret::remove_pending(&self.secrets, name).await?;
         }
