@@ -10,15 +10,18 @@
 mod act;
 mod cleanup;
 mod config_map;
+mod connection_secret;
 mod create;
 mod expiry;
 mod limits;
 mod observe_only;
 pub mod plan;
 mod report;
+pub mod rotation;
 mod schedule;
 pub mod secret;
 mod validate;
+mod verify;
 
 use kube::{Resource, ResourceExt};
 
