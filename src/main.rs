@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use aura_operator::cli::crd::{CrdArgs, run as run_crd};
+use aura_operator::cli::kube_connect::KubeArgs;
+use aura_operator::cli::plan::{PlanArgs, run as run_plan};
 use aura_operator::cli::run::{RunArgs, run as run_operator};
 use aura_operator::cli::sandbox::{SandboxArgs, run as run_sandbox};
 use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
@@ -47,6 +49,17 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Print the CustomResourceDefinitions (or write them with --out-dir).
     Crd(CrdArgs),
+    /// Show what the operator would do in Aura for these manifests, before they are applied.
+    ///
+    /// Reads AuraInstance, AuraSnapshot and GdsSession manifests, finds them in the current
+    /// cluster and in Aura (reads only), and prints the step the operator would take for each.
+    /// Exit status: 0 nothing would change, 2 something would, 1 a refusal or an error.
+    Plan {
+        #[command(flatten)]
+        kube: KubeArgs,
+        #[command(flatten)]
+        args: PlanArgs,
+    },
     /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
     Emulator(EmulatorArgs),
 }
@@ -77,6 +90,10 @@ async fn main() -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Crd(args) => run_crd(args),
+        Command::Plan { kube, args } => match run_plan(&kube, &args).await {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e.to_string()),
+        },
         Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
     };
     match result {

@@ -214,37 +214,9 @@ impl AuraClients {
         namespace: &str,
         name: &str,
     ) -> Result<(ClusterAuraCredentialSpec, (String, SecretString))> {
-        let api: Api<ClusterAuraCredential> = Api::all(kube.clone());
-        let credential = api.get_opt(name).await?.ok_or_else(|| {
-            refused(
-                Reason::CredentialNotFound,
-                "credentialRef",
-                format!("ClusterAuraCredential {name:?} does not exist"),
-            )
-        })?;
-        let allow =
-            NamespaceAllow::from_spec(&credential.spec.allowed_namespaces).map_err(|e| {
-                refused(
-                    Reason::CredentialNotAllowed,
-                    "credentialRef",
-                    format!(
-                        "ClusterAuraCredential {name:?} has an unusable allowedNamespaces: {e}"
-                    ),
-                )
-            })?;
-        if !allow.allows(kube, namespace).await? {
-            return Err(refused(
-                Reason::CredentialNotAllowed,
-                "credentialRef",
-                format!(
-                    "ClusterAuraCredential {name:?} may not be used from namespace {namespace:?} \
-                     (it allows {}); ask a cluster administrator",
-                    allow.describe()
-                ),
-            ));
-        }
-        let key = self.cluster_key(kube, name, &credential.spec).await?;
-        Ok((credential.spec, key))
+        let spec = cluster_spec(kube, namespace, name).await?;
+        let key = self.cluster_key(kube, name, &spec).await?;
+        Ok((spec, key))
     }
 
     /// The key a ClusterAuraCredential's Secret holds. Errors name the credential and its
@@ -339,6 +311,42 @@ impl AuraClients {
         Ok(client)
     }
 }
+/// The spec of ClusterAuraCredential `name`, if `namespace` may use it (its Secret is not
+/// read: `aura-operator plan` checks the allowlist with a key of its own).
+pub async fn cluster_spec(
+    kube: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<ClusterAuraCredentialSpec> {
+    let api: Api<ClusterAuraCredential> = Api::all(kube.clone());
+    let credential = api.get_opt(name).await?.ok_or_else(|| {
+        refused(
+            Reason::CredentialNotFound,
+            "credentialRef",
+            format!("ClusterAuraCredential {name:?} does not exist"),
+        )
+    })?;
+    let allow = NamespaceAllow::from_spec(&credential.spec.allowed_namespaces).map_err(|e| {
+        refused(
+            Reason::CredentialNotAllowed,
+            "credentialRef",
+            format!("ClusterAuraCredential {name:?} has an unusable allowedNamespaces: {e}"),
+        )
+    })?;
+    if !allow.allows(kube, namespace).await? {
+        return Err(refused(
+            Reason::CredentialNotAllowed,
+            "credentialRef",
+            format!(
+                "ClusterAuraCredential {name:?} may not be used from namespace {namespace:?} \
+                 (it allows {}); ask a cluster administrator",
+                allow.describe()
+            ),
+        ));
+    }
+    Ok(credential.spec)
+}
+
 /// A resource that names no credential, with no default to fall back on.
 fn no_default() -> Error {
     Error::invalid(

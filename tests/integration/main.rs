@@ -20,6 +20,7 @@ mod leader;
 mod lifecycle_controls;
 mod multi_tenant;
 mod namespace_deletion;
+mod plan;
 mod rate_budget;
 mod request_shapes;
 mod sandbox;

@@ -9,9 +9,7 @@ use crate::controllers::pass::News;
 use crate::controllers::secrets;
 use crate::controllers::secrets::CONTENT_HASH_ANNOTATION;
 use crate::controllers::{Error, Reason, events, references};
-use crate::crd::instance::{
-    AuraInstanceSpec, Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat,
-};
+use crate::crd::instance::{Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat};
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -32,24 +30,9 @@ impl Pass<'_> {
         Ok(Observed { aura, instance })
     }
 
-    /// The next step (pure).
+    /// The next step (pure): [`plan::for_resource`], which `aura-operator plan` runs too.
     pub(super) fn plan(&self, observed: &Observed) -> Step {
-        let name = self.wanted_name(&observed.instance);
-        // The schedule speaks through `paused`: the plan needs no other notion of it.
-        let scheduled;
-        let spec = if self.wants_paused() && !self.obj.spec.paused {
-            scheduled = AuraInstanceSpec {
-                paused: true,
-                ..self.obj.spec.clone()
-            };
-            &scheduled
-        } else {
-            &self.obj.spec
-        };
-        if self.observe_only() {
-            return Step::Observe(plan::differences(spec, &observed.instance, &name));
-        }
-        plan::next_step(spec, &observed.instance, &name, self.restore_pending())
+        plan::for_resource(&self.obj, &self.status, &observed.instance)
     }
 
     /// Records what Aura reports.
@@ -110,11 +93,7 @@ impl Pass<'_> {
     }
 
     pub(super) fn restore_pending(&self) -> bool {
-        match (&self.obj.spec.restore, &self.status.restore) {
-            (Some(wanted), Some(done)) => wanted.request_id != done.request_id,
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
+        plan::restore_pending(&self.obj, &self.status)
     }
 
     /// Takes `step`. A 409 means Aura is busy: that is a wait, not a failure.
@@ -146,15 +125,7 @@ impl Pass<'_> {
                 ("Upgrading", note.to_owned())
             }),
             Step::WrongType { have, want } => {
-                return Err(Error::invalid(
-                    "type",
-                    format!(
-                        "the instance is {have} and Aura cannot make it {want}: the only tier \
-                         change made in place is professional-db to business-critical. Set type \
-                         back to {have}, or create a new AuraInstance"
-                    ),
-                )
-                .into());
+                return Err(plan::wrong_type(&have, &want).into());
             }
             Step::Update(update) => {
                 let what = describe(&update);

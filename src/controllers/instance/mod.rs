@@ -10,15 +10,15 @@
 mod act;
 mod cleanup;
 mod config_map;
-mod create;
+pub mod create;
 mod expiry;
 mod limits;
-mod observe_only;
+pub mod observe_only;
 pub mod plan;
-mod report;
+pub mod report;
 mod schedule;
 pub mod secret;
-mod validate;
+pub mod validate;
 
 use kube::{Resource, ResourceExt};
 

@@ -1,0 +1,338 @@
+//! `aura-operator plan` against the in-memory API server (over HTTP, through a kubeconfig, as
+//! kubectl reaches a cluster) and the Aura emulator: the step for each resource, refusals with
+//! the controller's reasons, skipped files, no write and no changing call, the number of Aura
+//! calls for a large set, and the exit status of the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aura_operator::aura::{CloudProvider, CreateInstance, InstanceType, TenantId};
+use aura_operator::cli::kube_connect::KubeArgs;
+use aura_operator::cli::plan::report::{Action, Entry, Report};
+use aura_operator::cli::plan::{self, Output, PlanArgs};
+use aura_operator::controllers::naming;
+use aura_operator::crd::AuraInstance;
+use aura_operator::emulator::DEFAULT_TENANT_ID;
+use kube::api::{Patch, PatchParams};
+use memory_apiserver::Served;
+use serde_json::{Value, json};
+
+use crate::support::operator::{NS, OPERATOR_NS, Operator, instance, is_ready, timing, user_post};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, fast_config};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_aura-operator");
+
+/// A folder of files for one test (removed on drop), the API server served over HTTP and a
+/// kubeconfig for it, and a credentials file for the emulator.
+pub struct Env {
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub credentials: PathBuf,
+    pub aura_url: String,
+    _served: Served,
+}
+
+impl Env {
+    pub async fn new(op: &Operator) -> Self {
+        let dir = std::env::temp_dir().join(format!("aura-plan-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let served = op.api.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        served.write_kubeconfig(&kubeconfig, NS).unwrap();
+        let credentials = dir.join("credentials.yaml");
+        let text = format!("clientId: {CLIENT_ID}\nclientSecret: {CLIENT_SECRET}\n");
+        std::fs::write(&credentials, text).unwrap();
+        Self {
+            dir,
+            kubeconfig,
+            credentials,
+            aura_url: op.emu.base_url(),
+            _served: served,
+        }
+    }
+
+    /// Writes `objects` as one multi-document YAML file in its own folder `name`; its path.
+    pub fn manifests(&self, name: &str, objects: &[Value]) -> PathBuf {
+        let folder = self.dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let text: Vec<String> = objects
+            .iter()
+            .map(|o| serde_norway::to_string(o).unwrap())
+            .collect();
+        std::fs::write(folder.join("resources.yaml"), text.join("---\n")).unwrap();
+        folder
+    }
+
+    pub fn kube(&self) -> KubeArgs {
+        KubeArgs {
+            kubeconfig: Some(self.kubeconfig.clone()),
+            ..KubeArgs::default()
+        }
+    }
+
+    pub fn args(&self, files: &[&Path]) -> PlanArgs {
+        PlanArgs {
+            files: files.iter().map(|p| p.to_path_buf()).collect(),
+            output: Output::Text,
+            refresh: false,
+            prune: false,
+            credentials_file: Some(self.credentials.clone()),
+            aura_url: self.aura_url.clone(),
+            allow_insecure_http: true,
+            rate_limit: 100_000,
+            operator_namespace: OPERATOR_NS.to_owned(),
+        }
+    }
+
+    pub async fn plan(&self, files: &[&Path]) -> Report {
+        plan::make(&self.kube(), &self.args(files)).await.unwrap()
+    }
+
+    /// The binary's `plan` with these arguments after the connection flags: exit code, stdout.
+    pub async fn binary(&self, args: &[&str]) -> (i32, String) {
+        let mut command = Command::new(BINARY);
+        command
+            .arg("plan")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--credentials-file")
+            .arg(&self.credentials)
+            .args(["--aura-url", &self.aura_url, "--allow-insecure-http"])
+            .args(["--operator-namespace", OPERATOR_NS])
+            .args(args);
+        // Off the runtime: the API server it talks to is served by this test's runtime.
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), stdout)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn entry<'a>(report: &'a Report, name: &str) -> &'a Entry {
+    report
+        .resources
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no entry {name} in {report:#?}"))
+}
+
+/// Requests that could change something in Aura: anything but a read or a token.
+fn changing_calls(op: &Operator) -> u64 {
+    op.emu
+        .handle()
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.method != "GET" && r.route != "/oauth/token")
+        .map(|r| r.count)
+        .sum()
+}
+
+#[tokio::test]
+async fn plan_says_what_each_resource_would_get_and_changes_nothing() {
+    let mut op = Operator::start().await;
+    op.apply(instance("orders", json!({}))).await;
+    op.apply(instance("steady", json!({}))).await;
+    op.wait_for("orders", "Ready", is_ready).await;
+    op.wait_for("steady", "Ready", is_ready).await;
+    // The controllers stop: whatever is written or sent from here on is the plan's.
+    op.crash().await;
+    let env = Env::new(&op).await;
+    let files = env.manifests(
+        "mixed",
+        &[
+            instance("orders", json!({"memory": "4GB"})),
+            instance("steady", json!({})),
+            instance("fresh", json!({"memory": "8GB"})),
+            instance("odd", json!({"memory": "3GB"})),
+            instance("typo", json!({"memory": "lots"})),
+            instance(
+                "paused-free",
+                json!({"type": "free-db", "memory": "1GB", "paused": true}),
+            ),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+        ],
+    );
+    std::fs::write(files.join("notes.yaml"), "key: [unclosed\n").unwrap();
+    let writes = op.api.counters().writes;
+    let changing = changing_calls(&op);
+
+    let report = env.plan(&[&files]).await;
+
+    assert_eq!(op.api.counters().writes, writes, "plan wrote to Kubernetes");
+    assert_eq!(
+        changing_calls(&op),
+        changing,
+        "plan sent a changing Aura call"
+    );
+    let orders = entry(&report, "orders");
+    assert_eq!(orders.action, Action::Update, "{orders:?}");
+    assert_eq!(
+        orders.changes,
+        ["memory: Aura has \"2GB\", the spec says \"4GB\""]
+    );
+    assert_eq!(entry(&report, "steady").action, Action::NoChange);
+    let fresh = entry(&report, "fresh");
+    assert_eq!(fresh.action, Action::Create);
+    assert!(
+        fresh.changes.contains(&"memory: 8GB".to_owned()),
+        "{fresh:?}"
+    );
+    assert!(
+        fresh.changes.contains(&"type: professional-db".to_owned()),
+        "{fresh:?}"
+    );
+    assert!(
+        fresh
+            .changes
+            .contains(&"region: gcp europe-west1".to_owned()),
+        "{fresh:?}"
+    );
+    // The tenant's offers, as the controller checks them: its reason and message.
+    let odd = entry(&report, "odd");
+    assert_eq!(odd.action, Action::Refused);
+    assert_eq!(odd.reason.as_deref(), Some("InvalidSpec"));
+    assert!(
+        odd.message.as_deref().unwrap().starts_with("spec.memory:"),
+        "{odd:?}"
+    );
+    // The CRD's schema, as the API server checks it.
+    let typo = entry(&report, "typo");
+    assert_eq!(typo.action, Action::Refused);
+    assert!(
+        typo.message.as_deref().unwrap().contains("spec.memory"),
+        "{typo:?}"
+    );
+    // The controller's own validate.
+    let free = entry(&report, "paused-free");
+    assert_eq!(free.action, Action::Refused);
+    assert!(
+        free.message.as_deref().unwrap().starts_with("spec.paused:"),
+        "{free:?}"
+    );
+    assert_eq!(report.resources.len(), 6);
+    assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+    assert!(report.warnings.iter().any(|w| w.contains("notes.yaml")));
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("ConfigMap \"c\""))
+    );
+    assert_eq!(plan::report::exit_code(&report), 1);
+
+    // The binary: 0 when nothing would change, 2 when something would, 1 on a refusal.
+    let same = env.manifests("same", &[instance("steady", json!({}))]);
+    let resize = env.manifests("resize", &[instance("orders", json!({"memory": "4GB"}))]);
+    let refused = env.manifests("refused", &[instance("odd", json!({"memory": "3GB"}))]);
+    let (code, out) = env.binary(&["-f", same.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("AuraInstance default/steady: no change"),
+        "{out}"
+    );
+    let (code, out) = env
+        .binary(&["-f", resize.to_str().unwrap(), "-o", "json"])
+        .await;
+    assert_eq!(code, 2, "{out}");
+    let parsed: Value = serde_json::from_str(&out).expect("JSON output");
+    assert_eq!(parsed["resources"][0]["action"], "update");
+    assert_eq!(parsed["observed_from"], "status");
+    let (code, out) = env.binary(&["-f", refused.to_str().unwrap()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("InvalidSpec: spec.memory"), "{out}");
+    assert_eq!(
+        op.api.counters().writes,
+        writes,
+        "the binary wrote to Kubernetes"
+    );
+    assert_eq!(changing_calls(&op), changing);
+}
+
+#[tokio::test]
+async fn planning_200_manifests_takes_a_handful_of_calls_and_refresh_reads_each() {
+    let op = Operator::stopped(fast_config(), timing()).await;
+    op.emu
+        .handle()
+        .set_invisible_after_create(std::time::Duration::ZERO);
+    let aura = crate::support::client(&op.emu);
+    let tenant = TenantId::new(DEFAULT_TENANT_ID).unwrap();
+    let mut manifests = Vec::new();
+    for n in 0..200 {
+        let name = format!("db-{n:03}");
+        let created = op
+            .instances()
+            .create(
+                &user_post(),
+                &serde_json::from_value::<AuraInstance>(instance(&name, json!({}))).unwrap(),
+            )
+            .await
+            .unwrap();
+        let uid = created.metadata.uid.clone().unwrap();
+        let aura_name = naming::aura_name(None, NS, &name, &uid);
+        let request = CreateInstance::new(
+            &aura_name,
+            tenant.clone(),
+            CloudProvider::Gcp,
+            "europe-west1",
+            InstanceType::ProfessionalDb,
+            "2GB",
+        );
+        let made = aura.instances().create(&request).await.unwrap();
+        let status = json!({"status": {
+            "instanceId": made.id.to_string(), "tenantId": DEFAULT_TENANT_ID,
+            "auraName": aura_name, "status": "running", "memory": "2GB", "storage": "4GB",
+            "observedGeneration": 1
+        }});
+        op.instances()
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+        let memory = if n % 20 == 0 { "4GB" } else { "2GB" };
+        manifests.push(instance(&name, json!({"memory": memory})));
+    }
+    let env = Env::new(&op).await;
+    let files = env.manifests("estate", &manifests);
+    let before = op.emu.handle().stats().total_requests;
+
+    let report = env.plan(&[&files]).await;
+
+    let calls = op.emu.handle().stats().total_requests - before;
+    eprintln!("plan of 200 manifests: {calls} Aura calls");
+    assert_eq!(report.aura_calls, calls);
+    // A token, the tenant's instance list, and the tenant's offers (for the changed specs).
+    assert!(calls <= 3, "{calls} calls");
+    let changed = report
+        .resources
+        .iter()
+        .filter(|e| e.action == Action::Update)
+        .count();
+    let unchanged = report
+        .resources
+        .iter()
+        .filter(|e| e.action == Action::NoChange)
+        .count();
+    assert_eq!((changed, unchanged), (10, 190));
+
+    let mut args = env.args(&[&files]);
+    args.refresh = true;
+    let before = op.emu.handle().stats().total_requests;
+    let live = plan::make(&env.kube(), &args).await.unwrap();
+    let calls = op.emu.handle().stats().total_requests - before;
+    eprintln!(
+        "plan --refresh of 200 manifests: {calls} Aura calls in {:?} s",
+        live.refresh_seconds
+    );
+    assert!(calls >= 200, "{calls} calls");
+    assert_eq!(live.observed_from, "live");
+    assert!(live.refresh_seconds.is_some());
+}
