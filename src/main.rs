@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use aura_operator::cli::crd::{CrdArgs, run as run_crd};
+use aura_operator::cli::import::{ImportArgs, run as run_import};
 use aura_operator::cli::kube_connect::KubeArgs;
 use aura_operator::cli::plan::{PlanArgs, run as run_plan};
+use aura_operator::cli::plugin::{self, PluginCli};
 use aura_operator::cli::run::{RunArgs, run as run_operator};
 use aura_operator::cli::sandbox::{SandboxArgs, run as run_sandbox};
 use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
@@ -60,6 +62,14 @@ enum Command {
         #[command(flatten)]
         args: PlanArgs,
     },
+    /// Write an AuraInstance manifest for each instance of an Aura tenant that nothing manages
+    /// yet (instanceId set, managementPolicy Observe unless asked otherwise).
+    Import {
+        #[command(flatten)]
+        kube: KubeArgs,
+        #[command(flatten)]
+        args: ImportArgs,
+    },
     /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
     Emulator(EmulatorArgs),
 }
@@ -79,6 +89,10 @@ fn init_logging(format: LogFormat) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    if plugin::called_as_plugin(&argv0) {
+        return as_plugin().await;
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
@@ -90,6 +104,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Crd(args) => run_crd(args),
+        Command::Import { kube, args } => run_import(&kube, &args).await.map_err(|e| e.to_string()),
         Command::Plan { kube, args } => match run_plan(&kube, &args).await {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e.to_string()),
@@ -100,6 +115,19 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("aura-operator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kubectl aura ...`: the binary called through a `kubectl-aura` symlink.
+async fn as_plugin() -> ExitCode {
+    let cli = PluginCli::parse();
+    init_logging(LogFormat::Text);
+    match plugin::run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("kubectl aura: {message}");
             ExitCode::FAILURE
         }
     }
