@@ -126,7 +126,12 @@ pub async fn make(kube: &KubeArgs, args: &ImportArgs) -> Result<Imported, Import
         allow_insecure_http: args.allow_insecure_http,
         ..AuraSettings::default()
     };
-    let mut side = AuraSide::new(connection.client.clone(), settings, Some(file));
+    let mut side = AuraSide::new(
+        connection.client.clone(),
+        settings,
+        Some(file),
+        &args.operator_namespace,
+    );
     let aura = side
         .grant(&connection.namespace, &CredentialSource::Default)
         .await?

@@ -350,7 +350,7 @@ async fn adopt(c: &Connection, args: &AdoptArgs) -> Result<String, String> {
         allow_insecure_http: args.allow_insecure_http,
         ..AuraSettings::default()
     };
-    let side = AuraSide::new(c.client.clone(), settings, Some(file));
+    let side = AuraSide::new(c.client.clone(), settings, Some(file), &c.namespace);
     let aura = side
         .grant(&c.namespace, &CredentialSource::Default)
         .await

@@ -336,3 +336,135 @@ async fn planning_200_manifests_takes_a_handful_of_calls_and_refresh_reads_each(
     assert_eq!(live.observed_from, "live");
     assert!(live.refresh_seconds.is_some());
 }
+
+/// Creates any object through the API server as a user would.
+async fn create_raw(op: &Operator, kind: &str, plural: &str, object: Value) {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+    let api_version = object["apiVersion"].as_str().unwrap().to_owned();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+    let namespace = object["metadata"]["namespace"].as_str().map(str::to_owned);
+    let obj: DynamicObject = serde_json::from_value(object).unwrap();
+    let api: kube::Api<DynamicObject> = match namespace {
+        Some(ns) => kube::Api::namespaced_with(op.api.client(), &ns, &resource),
+        None => kube::Api::all_with(op.api.client(), &resource),
+    };
+    api.create(&PostParams::default(), &obj).await.unwrap();
+}
+
+#[tokio::test]
+async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
+    let mut op = Operator::start().await;
+    op.apply(instance("orders", json!({}))).await;
+    op.apply(instance("doomed", json!({"deletionPolicy": "Delete"})))
+        .await;
+    let orders = op.wait_for("orders", "Ready", is_ready).await;
+    op.wait_for("doomed", "Ready", is_ready).await;
+    let orders_id = orders.status.unwrap().instance_id.unwrap();
+    op.crash().await;
+    let key = json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET});
+    for (ns, name) in [(OPERATOR_NS, "team-key"), (NS, "own-key")] {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns}, "stringData": key});
+        create_raw(&op, "Secret", "secrets", secret).await;
+    }
+    let credential = json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": "ClusterAuraCredential",
+        "metadata": {"name": "team"},
+        "spec": {"secretRef": {"name": "team-key"}, "allowedNamespaces": {"names": [NS]},
+                 "allowedTenants": [aura_operator::emulator::SECOND_TENANT_ID]}});
+    create_raw(
+        &op,
+        "ClusterAuraCredential",
+        "clusterauracredentials",
+        credential,
+    )
+    .await;
+    let env = Env::new(&op).await;
+    let own = json!({"credentialsSecretRef": {"name": "own-key"}});
+    let with_own = |extra: Value| {
+        let mut spec = own.clone();
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    let files = env.manifests(
+        "estate",
+        &[
+            instance("limited", json!({"credentialRef": {"name": "team"}})),
+            instance("twin", with_own(json!({"instanceId": orders_id}))),
+            instance("no-credential", json!({})),
+            crate::support::operator::resource(
+                "AuraSnapshot",
+                "nightly",
+                with_own(json!({"instanceRef": {"name": "orders"}})),
+            ),
+            crate::support::operator::resource(
+                "GdsSession",
+                "analysis",
+                with_own(
+                    json!({"tenantId": DEFAULT_TENANT_ID, "cloudProvider": "gcp",
+                                "region": "europe-west1", "memory": "8GB"}),
+                ),
+            ),
+        ],
+    );
+    let mut args = env.args(&[&files]);
+    args.credentials_file = None;
+    args.prune = true;
+    let writes = op.api.counters().writes;
+
+    let report = plan::make(&env.kube(), &args).await.unwrap();
+
+    assert_eq!(op.api.counters().writes, writes);
+    let limited = entry(&report, "limited");
+    assert_eq!(limited.action, Action::Refused);
+    assert_eq!(limited.reason.as_deref(), Some("CredentialNotAllowed"));
+    assert!(
+        limited
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("spec.tenantId:"),
+        "{limited:?}"
+    );
+    let twin = entry(&report, "twin");
+    assert_eq!(twin.action, Action::Refused);
+    assert_eq!(twin.reason.as_deref(), Some("AlreadyManaged"), "{twin:?}");
+    assert!(
+        twin.message.as_deref().unwrap().contains("default/orders"),
+        "{twin:?}"
+    );
+    let none = entry(&report, "no-credential");
+    assert_eq!(none.reason.as_deref(), Some("CredentialsInvalid"));
+    assert!(
+        none.message
+            .as_deref()
+            .unwrap()
+            .contains("--credentials-file"),
+        "{none:?}"
+    );
+    assert_eq!(entry(&report, "nightly").action, Action::Create);
+    let analysis = entry(&report, "analysis");
+    assert_eq!(analysis.action, Action::Create);
+    assert!(
+        analysis.changes.contains(&"memory: 8GB".to_owned()),
+        "{analysis:?}"
+    );
+    // Pruned: in the cluster, not in the files.
+    let kept = entry(&report, "orders");
+    assert_eq!(
+        (kept.action, kept.source.as_str()),
+        (Action::NoChange, "cluster")
+    );
+    assert!(
+        kept.message
+            .as_deref()
+            .unwrap()
+            .contains("deletionPolicy Retain"),
+        "{kept:?}"
+    );
+    let doomed = entry(&report, "doomed");
+    assert_eq!(doomed.action, Action::Delete, "{doomed:?}");
+}

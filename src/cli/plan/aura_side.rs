@@ -17,7 +17,7 @@ use crate::controllers::access::Restrictions;
 use crate::controllers::credentials::cluster_spec;
 use crate::controllers::instance::validate::unknown_tenant;
 use crate::controllers::{
-    AuraClients, AuraSettings, CredentialSource, DefaultCredential, Error, Grant,
+    AuraClients, AuraSettings, CredentialSource, DefaultCredential, Error, Grant, NamespaceAllow,
 };
 
 /// Counts every request the plan's clients send.
@@ -79,17 +79,19 @@ pub struct AuraSide {
 
 impl AuraSide {
     /// Clients for `settings` (the operator's rate budget), with `file` for every resource
-    /// when given.
+    /// when given; ClusterAuraCredential Secrets are read in `operator_namespace`.
     pub fn new(
         kube: kube::Client,
         mut settings: AuraSettings,
         file: Option<(String, SecretString)>,
+        operator_namespace: &str,
     ) -> Self {
         let calls = Arc::new(Counter::default());
         settings.observer = Some(Arc::clone(&calls) as Arc<dyn CallObserver>);
         Self {
             kube,
-            clients: AuraClients::new(settings, DefaultCredential::None),
+            clients: AuraClients::new(settings, DefaultCredential::None)
+                .with_access(operator_namespace, NamespaceAllow::all()),
             file,
             calls,
             lists: HashMap::new(),

@@ -130,7 +130,12 @@ pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError>
         ..AuraSettings::default()
     };
     let mut planner = Planner {
-        aura: AuraSide::new(connection.client.clone(), settings, file),
+        aura: AuraSide::new(
+            connection.client.clone(),
+            settings,
+            file,
+            &args.operator_namespace,
+        ),
         cluster: Cluster::new(connection.client),
         admission: Admission::new(),
         refresh: args.refresh,
