@@ -356,30 +356,48 @@ async fn create_raw(op: &Operator, kind: &str, plural: &str, object: Value) {
 #[tokio::test]
 async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
     let mut op = Operator::start().await;
-    op.apply(instance("orders", json!({}))).await;
-    op.apply(instance("doomed", json!({"deletionPolicy": "Delete"})))
-        .await;
-    let orders = op.wait_for("orders", "Ready", is_ready).await;
-    op.wait_for("doomed", "Ready", is_ready).await;
-    let orders_id = orders.status.unwrap().instance_id.unwrap();
-    op.crash().await;
     let key = json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET});
     for (ns, name) in [(OPERATOR_NS, "team-key"), (NS, "own-key")] {
         let secret = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": name, "namespace": ns}, "stringData": key});
         create_raw(&op, "Secret", "secrets", secret).await;
     }
-    let credential = json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": "ClusterAuraCredential",
-        "metadata": {"name": "team"},
-        "spec": {"secretRef": {"name": "team-key"}, "allowedNamespaces": {"names": [NS]},
-                 "allowedTenants": [aura_operator::emulator::SECOND_TENANT_ID]}});
-    create_raw(
-        &op,
-        "ClusterAuraCredential",
-        "clusterauracredentials",
-        credential,
-    )
+    let second_tenant = [aura_operator::emulator::SECOND_TENANT_ID];
+    for (name, extra) in [
+        ("team", json!({"allowedTenants": second_tenant})),
+        (
+            "small",
+            json!({"allowedTenants": ["*"], "limits": {"maxInstancesPerNamespace": 1}}),
+        ),
+    ] {
+        let mut spec = json!({"secretRef": {"name": "team-key"},
+                              "allowedNamespaces": {"names": [NS]}});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let credential = json!({"apiVersion": "aura.neo4j.io/v1alpha1",
+            "kind": "ClusterAuraCredential", "metadata": {"name": name}, "spec": spec});
+        create_raw(
+            &op,
+            "ClusterAuraCredential",
+            "clusterauracredentials",
+            credential,
+        )
+        .await;
+    }
+    op.apply(instance("orders", json!({}))).await;
+    op.apply(instance("doomed", json!({"deletionPolicy": "Delete"})))
+        .await;
+    op.apply(instance(
+        "first",
+        json!({"credentialRef": {"name": "small"}}),
+    ))
     .await;
+    let orders = op.wait_for("orders", "Ready", is_ready).await;
+    op.wait_for("doomed", "Ready", is_ready).await;
+    op.wait_for("first", "Ready", is_ready).await;
+    let orders_id = orders.status.unwrap().instance_id.unwrap();
+    op.crash().await;
     let env = Env::new(&op).await;
     let own = json!({"credentialsSecretRef": {"name": "own-key"}});
     let with_own = |extra: Value| {
@@ -393,6 +411,8 @@ async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
         "estate",
         &[
             instance("limited", json!({"credentialRef": {"name": "team"}})),
+            instance("first", json!({"credentialRef": {"name": "small"}})),
+            instance("second", json!({"credentialRef": {"name": "small"}})),
             instance("twin", with_own(json!({"instanceId": orders_id}))),
             instance("no-credential", json!({})),
             crate::support::operator::resource(
@@ -428,6 +448,20 @@ async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
             .unwrap()
             .starts_with("spec.tenantId:"),
         "{limited:?}"
+    );
+    assert_eq!(entry(&report, "first").action, Action::NoChange);
+    let second = entry(&report, "second");
+    assert_eq!(
+        second.reason.as_deref(),
+        Some("CredentialLimitExceeded"),
+        "{second:?}"
+    );
+    assert!(
+        second
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("maxInstancesPerNamespace (1)")
     );
     let twin = entry(&report, "twin");
     assert_eq!(twin.action, Action::Refused);

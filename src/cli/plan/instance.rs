@@ -7,10 +7,11 @@ use kube::ResourceExt;
 use super::Planner;
 use super::report::{Action, Entry};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, TenantId};
+use crate::controllers::access::Restrictions;
 use crate::controllers::claims::{self, AuraObject};
 use crate::controllers::convert::{cdc, tier};
 use crate::controllers::instance::plan::{self, Step};
-use crate::controllers::instance::{create, observe_only, report, validate};
+use crate::controllers::instance::{create, limits, observe_only, report, validate};
 use crate::controllers::reconciler::Reconciler;
 use crate::controllers::{CredentialSource, Error, suspend};
 use crate::crd::AuraInstance;
@@ -67,6 +68,9 @@ impl Planner {
         }
         let user_driven = s.cluster.is_none_or(|c| spec_of(c) != spec_of(obj));
         let new = status.instance_id.is_none();
+        if !observe && new {
+            self.check_count(obj, &grant.restrictions).await?;
+        }
         if !observe
             && (user_driven || new)
             && let Some(tenant) = &tenant
@@ -140,7 +144,7 @@ impl Planner {
         &mut self,
         obj: &AuraInstance,
         aura: &aura::Client,
-        restrictions: &crate::controllers::access::Restrictions,
+        restrictions: &Restrictions,
         id: &str,
     ) -> Result<Instance, Error> {
         let instance_id = InstanceId::new(id).map_err(|_| {
@@ -160,6 +164,27 @@ impl Planner {
         restrictions.check_tenant(tenant, "instanceId")?;
         create::placement(&obj.spec, &instance)?;
         Ok(instance)
+    }
+
+    /// Refuses a new instance beyond its ClusterAuraCredential's per-namespace limit, counted
+    /// as the controller counts (a resource not in the cluster yet comes after all others).
+    async fn check_count(
+        &mut self,
+        obj: &AuraInstance,
+        restrictions: &Restrictions,
+    ) -> Result<(), Error> {
+        let (Some(max), Some(credential)) =
+            (restrictions.max_instances(), restrictions.credential())
+        else {
+            return Ok(());
+        };
+        let namespace = obj.namespace().unwrap_or_default();
+        let others = self.cluster.all::<AuraInstance>(&namespace).await?;
+        let ahead = limits::ahead(obj, &others, credential);
+        if ahead < max as usize {
+            return Ok(());
+        }
+        Err(limits::over_limit(&namespace, ahead, credential, max))
     }
 
     /// Refuses an instance whose claim another live AuraInstance holds.

@@ -26,6 +26,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -277,7 +278,10 @@ impl Planner {
         meta.namespace = Some(input.namespace.clone());
         meta.uid = identity.uid;
         meta.generation = identity.generation;
-        meta.creation_timestamp = identity.creation_timestamp;
+        // A resource not in the cluster yet would be created now, after every other.
+        meta.creation_timestamp = identity
+            .creation_timestamp
+            .or_else(|| Some(Time(jiff::Timestamp::now())));
         meta.resource_version = identity.resource_version;
         Ok(Ok((obj, cluster)))
     }

@@ -12,7 +12,7 @@ mod cleanup;
 mod config_map;
 pub mod create;
 mod expiry;
-mod limits;
+pub mod limits;
 pub mod observe_only;
 pub mod plan;
 pub mod report;
