@@ -102,30 +102,35 @@ pub struct AdoptArgs {
 /// Runs the plugin; the exit status (plan's 0/2/1, else 0 or 1).
 pub async fn run(cli: PluginCli) -> Result<u8, String> {
     let kube = &cli.kube;
-    match cli.command {
-        PluginCommand::Plan(args) => plan::run(kube, &args).await.map_err(|e| e.to_string()),
-        PluginCommand::Import(args) => import::run(kube, &args)
-            .await
-            .map(|()| 0)
-            .map_err(|e| e.to_string()),
-        other => {
-            let connection = kube.connect().await.map_err(|e| e.to_string())?;
-            let text = one_shot(&connection, other).await?;
-            print!("{text}");
-            Ok(0)
+    let text = match cli.command {
+        PluginCommand::Plan(args) => {
+            return plan::run(kube, &args).await.map_err(|e| e.to_string());
         }
-    }
+        PluginCommand::Import(args) => {
+            return import::run(kube, &args)
+                .await
+                .map(|()| 0)
+                .map_err(|e| e.to_string());
+        }
+        PluginCommand::Status { all_namespaces } => {
+            status(&to(kube).await?, all_namespaces).await?
+        }
+        PluginCommand::Connect { name } => connect(&to(kube).await?, &name).await?,
+        PluginCommand::Suspend { name, kind } => {
+            annotate(&to(kube).await?, kind, &name, true).await?
+        }
+        PluginCommand::Resume { name, kind } => {
+            annotate(&to(kube).await?, kind, &name, false).await?
+        }
+        PluginCommand::Adopt(args) => adopt(&to(kube).await?, &args).await?,
+    };
+    print!("{text}");
+    Ok(0)
 }
 
-async fn one_shot(c: &Connection, command: PluginCommand) -> Result<String, String> {
-    match command {
-        PluginCommand::Status { all_namespaces } => status(c, all_namespaces).await,
-        PluginCommand::Connect { name } => connect(c, &name).await,
-        PluginCommand::Suspend { name, kind } => annotate(c, kind, &name, true).await,
-        PluginCommand::Resume { name, kind } => annotate(c, kind, &name, false).await,
-        PluginCommand::Adopt(args) => adopt(c, &args).await,
-        PluginCommand::Plan(_) | PluginCommand::Import(_) => Ok(String::new()),
-    }
+/// The cluster, as kubectl would reach it with the same flags.
+async fn to(kube: &KubeArgs) -> Result<Connection, String> {
+    kube.connect().await.map_err(|e| e.to_string())
 }
 
 fn api<K>(c: &Connection, all: bool) -> Api<K>

@@ -306,8 +306,12 @@ async fn planning_200_manifests_takes_a_handful_of_calls_and_refresh_reads_each(
 
     let report = env.plan(&[&files]).await;
 
-    let calls = op.emu.handle().stats().total_requests - before;
-    eprintln!("plan of 200 manifests: {calls} Aura calls");
+    let stats = op.emu.handle().stats();
+    let calls = stats.total_requests - before;
+    eprintln!(
+        "plan of 200 manifests: {calls} Aura calls: {:?}",
+        stats.requests
+    );
     assert_eq!(report.aura_calls, calls);
     // A token, the tenant's instance list, and the tenant's offers (for the changed specs).
     assert!(calls <= 3, "{calls} calls");

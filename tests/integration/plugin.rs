@@ -97,6 +97,16 @@ async fn kubectl_aura_status_connect_suspend_resume_adopt_and_plan() {
         "{out}"
     );
 
+    // A user who may not read the Secret is told which one and what permission it takes.
+    op.api.fail_next("get", "", "secrets", 1, 403);
+    let (code, _, err) = kubectl_aura(&env, &plugins, &["connect", "orders"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("you may not read Secret default/orders-connection")
+            && err.contains("get on secrets"),
+        "{err}"
+    );
+
     let (code, out, _) = kubectl_aura(&env, &plugins, &["suspend", "orders"]).await;
     assert_eq!(code, 0, "{out}");
     op.wait_for("orders", "suspended", |i: &AuraInstance| {

@@ -27,8 +27,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use self::admission::Admission;
 use self::aura_side::AuraSide;
@@ -188,11 +186,11 @@ fn cluster_error(what: &str, source: kube::Error) -> PlanError {
 
 /// What planning needs: the cluster, Aura, the API server's admission, and the options.
 pub struct Planner {
-    pub(crate) cluster: Cluster,
-    pub(crate) aura: AuraSide,
+    cluster: Cluster,
+    aura: AuraSide,
     admission: Admission,
-    pub(crate) refresh: bool,
-    pub(crate) operator_namespace: String,
+    refresh: bool,
+    operator_namespace: String,
 }
 
 impl Planner {
@@ -266,7 +264,7 @@ impl Planner {
             Ok(admitted) => admitted,
             Err(refusal) => return Ok(Err(refuse(&refusal.reason, refusal.message))),
         };
-        let mut obj: K = match from_admitted(admitted) {
+        let mut obj: K = match serde_json::from_value(admitted) {
             Ok(obj) => obj,
             Err(e) => return Ok(Err(refuse("BadRequest", e.to_string()))),
         };
@@ -285,8 +283,4 @@ impl Planner {
         meta.resource_version = identity.resource_version;
         Ok(Ok((obj, cluster)))
     }
-}
-
-fn from_admitted<K: DeserializeOwned>(admitted: Value) -> serde_json::Result<K> {
-    serde_json::from_value(admitted)
 }
