@@ -44,7 +44,34 @@ impl Planner {
             return Ok(suspended(s.entry.clone()));
         }
         let status = s.cluster.and_then(|c| c.status.clone()).unwrap_or_default();
-        let observe = obj.spec.management_policy == ManagementPolicy::Observe;
+        let (aura, restrictions, tenant) = self.checked_use(s, &status).await?;
+        let (instance, adopted) = match (&status.instance_id, &obj.spec.instance_id) {
+            (Some(id), _) => {
+                let found = self.recorded(s, &status, &aura, tenant.as_ref(), id);
+                (found.await?, false)
+            }
+            (None, Some(id)) => (self.adopted(obj, &aura, &restrictions, id).await?, true),
+            (None, None) => return Ok(creation(s.entry.clone(), obj, tenant.as_ref())),
+        };
+        let step = plan::for_resource(obj, &status, &instance);
+        let mut entry = from_step(s.entry.clone(), obj, &instance, step)?;
+        entry.aura_id = Some(instance.id.to_string());
+        if adopted {
+            let note = format!("adopts Aura instance {} ({})", instance.id, instance.name);
+            entry.changes.insert(0, note);
+        }
+        Ok(entry)
+    }
+
+    /// The credential the resource would use, what it allows, and the tenant: the checks a
+    /// pass makes before it looks at the instance (for Full: the credential's tenants, limits
+    /// and count, and, for a new or changed spec, the tenant's offers).
+    async fn checked_use(
+        &mut self,
+        s: &Subject<'_>,
+        status: &AuraInstanceStatus,
+    ) -> Result<(aura::Client, Restrictions, Option<TenantId>), Error> {
+        let obj = &s.obj;
         let source = CredentialSource::named(
             obj.spec.credentials_secret_ref.as_ref(),
             obj.spec.credential_ref.as_ref(),
@@ -52,54 +79,30 @@ impl Planner {
         .unwrap_or(CredentialSource::Default);
         let namespace = obj.namespace().unwrap_or_default();
         let grant = self.aura.grant(&namespace, &source).await?;
-        let aura = grant.client;
+        let (aura, restrictions) = (grant.client, grant.restrictions);
         let tenant = match &status.tenant_id {
             Some(id) => TenantId::new(id.as_str()).ok(),
             None => validate::tenant_of(&obj.spec, &aura).await?,
         };
-        if !observe {
-            if let Some(tenant) = &tenant {
-                let field = tenant_field(obj);
-                grant
-                    .restrictions
-                    .check_tenant(Some(tenant.as_str()), field)?;
-            }
-            grant.restrictions.check_instance(&obj.spec)?;
+        if obj.spec.management_policy == ManagementPolicy::Observe {
+            return Ok((aura, restrictions, tenant));
+        }
+        if let Some(tenant) = &tenant {
+            restrictions.check_tenant(Some(tenant.as_str()), tenant_field(obj))?;
+        }
+        restrictions.check_instance(&obj.spec)?;
+        let new = status.instance_id.is_none();
+        if new {
+            self.check_count(obj, &restrictions).await?;
         }
         let user_driven = s.cluster.is_none_or(|c| spec_of(c) != spec_of(obj));
-        let new = status.instance_id.is_none();
-        if !observe && new {
-            self.check_count(obj, &grant.restrictions).await?;
-        }
-        if !observe
-            && (user_driven || new)
+        if (user_driven || new)
             && let Some(tenant) = &tenant
         {
             let offers = self.aura.tenant(&aura, tenant).await?;
             validate::check_shape(&obj.spec, offers)?;
         }
-        let (instance, adopted) = match (&status.instance_id, &obj.spec.instance_id) {
-            (Some(id), _) => (
-                self.recorded(s, &status, &aura, tenant.as_ref(), id)
-                    .await?,
-                false,
-            ),
-            (None, Some(id)) => (
-                self.adopted(obj, &aura, &grant.restrictions, id).await?,
-                true,
-            ),
-            (None, None) => return Ok(creation(s.entry.clone(), obj, tenant.as_ref())),
-        };
-        let step = plan::for_resource(obj, &status, &instance);
-        let mut entry = from_step(s.entry.clone(), obj, &instance, step)?;
-        entry.aura_id = Some(instance.id.to_string());
-        if adopted {
-            entry.changes.insert(
-                0,
-                format!("adopts Aura instance {} ({})", instance.id, instance.name),
-            );
-        }
-        Ok(entry)
+        Ok((aura, restrictions, tenant))
     }
 
     /// The instance the resource records, as observed: from its status and one list of its
