@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use crate::aura::{self, Instance, InstanceStatus, TenantId};
 use crate::cli::kube_connect::{ConnectError, KubeArgs};
-use crate::cli::plan::aura_side::{self, AuraSide};
+use crate::cli::plan::aura_side::ReadArgs;
+use crate::controllers::Error;
 use crate::controllers::claims::{self, AuraObject};
-use crate::controllers::{AuraSettings, CredentialSource, Error};
 use crate::crd::AuraInstance;
 
 /// Options of `import`.
@@ -31,18 +31,8 @@ pub struct ImportArgs {
     /// Write one file per instance into this folder; default: all to standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// A YAML file with clientId and clientSecret of the Aura credential to read with.
-    #[arg(long)]
-    pub credentials_file: PathBuf,
-    /// Aura API base URL.
-    #[arg(long, env = "AURA_API_URL", default_value = aura::DEFAULT_BASE_URL)]
-    pub aura_url: String,
-    /// Allow a plain-http Aura URL (the emulator's).
-    #[arg(long)]
-    pub allow_insecure_http: bool,
-    /// The operator's namespace, where its claims live.
-    #[arg(long, env = "AURA_OPERATOR_NAMESPACE", default_value = "aura-operator")]
-    pub operator_namespace: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,8 +48,6 @@ pub enum Policy {
 pub enum ImportError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Credentials(#[from] aura_side::FileError),
     #[error("{0}")]
     Aura(#[from] Error),
     #[error("cannot list AuraInstances to skip the managed ones: {0}")]
@@ -120,22 +108,10 @@ pub async fn run(kube: &KubeArgs, args: &ImportArgs) -> Result<(), ImportError> 
 /// The manifests for the tenant's unmanaged instances.
 pub async fn make(kube: &KubeArgs, args: &ImportArgs) -> Result<Imported, ImportError> {
     let connection = kube.connect().await?;
-    let file = aura_side::read_credentials(&args.credentials_file)?;
-    let settings = AuraSettings {
-        base_url: args.aura_url.clone(),
-        allow_insecure_http: args.allow_insecure_http,
-        ..AuraSettings::default()
-    };
-    let mut side = AuraSide::new(
-        connection.client.clone(),
-        settings,
-        Some(file),
-        &args.operator_namespace,
-    );
-    let aura = side
-        .grant(&connection.namespace, &CredentialSource::Default)
-        .await?
-        .client;
+    let (mut side, aura) = args
+        .read
+        .client(&connection.client, &connection.namespace)
+        .await?;
     let tenant = tenant_id(&aura, &args.tenant).await?;
     let managers = managers(&connection.client).await?;
     let listed = side.instances(&aura, &tenant).await?.to_vec();
@@ -153,11 +129,14 @@ pub async fn make(kube: &KubeArgs, args: &ImportArgs) -> Result<Imported, Import
             continue;
         };
         let name = unique(&mut names, &resource_name(&instance));
+        let namespace = &connection.namespace;
+        let credential = args.read.credential_ref.as_deref();
         let manifest = manifest(
             &instance,
             &name,
-            &connection.namespace,
+            namespace,
             args.management_policy,
+            credential,
         );
         imported.manifests.push((format!("{name}.yaml"), manifest));
     }
@@ -209,7 +188,14 @@ async fn managed_by(
     if let Some(who) = managers.get(id) {
         return Ok(Some(who.clone()));
     }
-    match claims::holder(kube, &args.operator_namespace, AuraObject::Instance, id).await {
+    match claims::holder(
+        kube,
+        &args.read.operator_namespace,
+        AuraObject::Instance,
+        id,
+    )
+    .await
+    {
         Ok(found) => Ok(found.map(|(holder, _)| format!("AuraInstance {holder} (its claim)"))),
         // Claims the user may not read: the resources listed above are what can be told.
         Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
@@ -217,8 +203,15 @@ async fn managed_by(
     }
 }
 
-/// The manifest of one instance: its live state as a spec, `instanceId` set.
-pub fn manifest(instance: &Instance, name: &str, namespace: &str, policy: Policy) -> Value {
+/// The manifest of one instance: its live state as a spec, `instanceId` set, and the
+/// ClusterAuraCredential it names, if any.
+pub fn manifest(
+    instance: &Instance,
+    name: &str,
+    namespace: &str,
+    policy: Policy,
+    credential: Option<&str>,
+) -> Value {
     let mut spec = json!({
         "instanceId": instance.id.to_string(),
         "region": instance.region,
@@ -264,6 +257,10 @@ pub fn manifest(instance: &Instance, name: &str, namespace: &str, policy: Policy
         (
             "graphAnalyticsPlugin",
             instance.graph_analytics_plugin.map(|v| json!(v)),
+        ),
+        (
+            "credentialRef",
+            credential.map(|name| json!({"name": name})),
         ),
     ];
     if let Some(map) = spec.as_object_mut() {

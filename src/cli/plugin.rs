@@ -11,11 +11,11 @@ use serde_json::json;
 
 use crate::cli::import::{self, ImportArgs, Policy};
 use crate::cli::kube_connect::{Connection, KubeArgs};
-use crate::cli::plan::aura_side::{self, AuraSide};
+use crate::cli::plan::aura_side::ReadArgs;
 use crate::cli::plan::{self, PlanArgs};
 use crate::controllers::instance::secret;
 use crate::controllers::secrets::Existing;
-use crate::controllers::{AuraSettings, CredentialSource, suspend};
+use crate::controllers::suspend;
 use crate::crd::conditions::{self, DRIFTED, READY};
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 
@@ -87,16 +87,8 @@ pub struct AdoptArgs {
     pub name: Option<String>,
     #[arg(long, value_enum, default_value = "Observe")]
     pub management_policy: Policy,
-    /// The ClusterAuraCredential the resource names (spec.credentialRef).
-    #[arg(long)]
-    pub credential_ref: Option<String>,
-    /// A YAML file with clientId and clientSecret, to read the instance with.
-    #[arg(long)]
-    pub credentials_file: std::path::PathBuf,
-    #[arg(long, env = "AURA_API_URL", default_value = crate::aura::DEFAULT_BASE_URL)]
-    pub aura_url: String,
-    #[arg(long)]
-    pub allow_insecure_http: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Runs the plugin; the exit status (plan's 0/2/1, else 0 or 1).
@@ -349,18 +341,11 @@ async fn annotate(c: &Connection, kind: Kind, name: &str, on: bool) -> Result<St
 }
 
 async fn adopt(c: &Connection, args: &AdoptArgs) -> Result<String, String> {
-    let file = aura_side::read_credentials(&args.credentials_file).map_err(|e| e.to_string())?;
-    let settings = AuraSettings {
-        base_url: args.aura_url.clone(),
-        allow_insecure_http: args.allow_insecure_http,
-        ..AuraSettings::default()
-    };
-    let side = AuraSide::new(c.client.clone(), settings, Some(file), &c.namespace);
-    let aura = side
-        .grant(&c.namespace, &CredentialSource::Default)
+    let (side, aura) = args
+        .read
+        .client(&c.client, &c.namespace)
         .await
-        .map_err(|e| e.to_string())?
-        .client;
+        .map_err(|e| e.to_string())?;
     let id = crate::aura::InstanceId::new(args.instance_id.as_str()).map_err(|e| e.to_string())?;
     let instance = side
         .instance(&aura, &id)
@@ -371,10 +356,14 @@ async fn adopt(c: &Connection, args: &AdoptArgs) -> Result<String, String> {
         .name
         .clone()
         .unwrap_or_else(|| import::resource_name(&instance));
-    let mut manifest = import::manifest(&instance, &name, &c.namespace, args.management_policy);
-    if let Some(credential) = &args.credential_ref {
-        manifest["spec"]["credentialRef"] = json!({"name": credential});
-    }
+    let credential = args.read.credential_ref.as_deref();
+    let manifest = import::manifest(
+        &instance,
+        &name,
+        &c.namespace,
+        args.management_policy,
+        credential,
+    );
     let obj: AuraInstance = serde_json::from_value(manifest).map_err(|e| e.to_string())?;
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),

@@ -8,6 +8,7 @@ use aura_operator::aura::{
     CloudProvider, CreateInstance, InstanceId, InstanceStatus, InstanceType, TenantId,
 };
 use aura_operator::cli::import::{self, ImportArgs, Policy};
+use aura_operator::cli::plan::aura_side::ReadArgs;
 use aura_operator::cli::plan::report::{Action, exit_code};
 use aura_operator::emulator::DEFAULT_TENANT_ID;
 use serde_json::json;
@@ -91,10 +92,13 @@ async fn plan_on_what_import_writes_says_no_change_for_every_instance() {
         tenant: "Emulated Tenant".to_owned(),
         management_policy: Policy::Observe,
         out: Some(out.clone()),
-        credentials_file: env.credentials.clone(),
-        aura_url: env.aura_url.clone(),
-        allow_insecure_http: true,
-        operator_namespace: OPERATOR_NS.to_owned(),
+        read: ReadArgs {
+            credentials_file: Some(env.credentials.clone()),
+            credential_ref: None,
+            aura_url: env.aura_url.clone(),
+            allow_insecure_http: true,
+            operator_namespace: OPERATOR_NS.to_owned(),
+        },
     };
     let writes = op.api.counters().writes;
 

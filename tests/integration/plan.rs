@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aura_operator::aura::{CloudProvider, CreateInstance, InstanceType, TenantId};
+use aura_operator::cli::import::{ImportArgs, Policy};
 use aura_operator::cli::kube_connect::KubeArgs;
+use aura_operator::cli::plan::aura_side::ReadArgs;
 use aura_operator::cli::plan::report::{Action, Entry, Report};
 use aura_operator::cli::plan::{self, Output, PlanArgs};
 use aura_operator::controllers::naming;
@@ -505,4 +507,31 @@ async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
     );
     let doomed = entry(&report, "doomed");
     assert_eq!(doomed.action, Action::Delete, "{doomed:?}");
+
+    // import reads with a ClusterAuraCredential of the cluster and names it in the manifests.
+    let (legacy, _) = op.made_in_aura("legacy").await;
+    let import = ImportArgs {
+        tenant: DEFAULT_TENANT_ID.to_owned(),
+        management_policy: Policy::Observe,
+        out: None,
+        read: ReadArgs {
+            credentials_file: None,
+            credential_ref: Some("small".to_owned()),
+            aura_url: env.aura_url.clone(),
+            allow_insecure_http: true,
+            operator_namespace: OPERATOR_NS.to_owned(),
+        },
+    };
+    let imported = aura_operator::cli::import::make(&env.kube(), &import)
+        .await
+        .unwrap();
+    assert_eq!(imported.manifests.len(), 1, "{:?}", imported.skipped);
+    let (_, manifest) = &imported.manifests[0];
+    assert_eq!(manifest["spec"]["instanceId"], legacy.as_str());
+    assert_eq!(manifest["spec"]["credentialRef"]["name"], "small");
+    assert_eq!(
+        imported.skipped.len(),
+        3,
+        "orders, doomed and first are managed"
+    );
 }

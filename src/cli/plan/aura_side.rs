@@ -176,3 +176,58 @@ impl AuraSide {
         }
     }
 }
+
+/// How `import` and `kubectl aura adopt` read Aura: with a credentials file, or with a
+/// ClusterAuraCredential of the cluster (which the manifests then name).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReadArgs {
+    /// A YAML file with clientId and clientSecret to read Aura with.
+    #[arg(long)]
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// A ClusterAuraCredential: read with its key (unless --credentials-file is given), and
+    /// named in the manifests' spec.credentialRef.
+    #[arg(long)]
+    pub credential_ref: Option<String>,
+    /// Aura API base URL.
+    #[arg(long, env = "AURA_API_URL", default_value = aura::DEFAULT_BASE_URL)]
+    pub aura_url: String,
+    /// Allow a plain-http Aura URL (the emulator's).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// The operator's namespace: its claims and the Secrets of ClusterAuraCredentials.
+    #[arg(long, env = "AURA_OPERATOR_NAMESPACE", default_value = "aura-operator")]
+    pub operator_namespace: String,
+}
+
+impl ReadArgs {
+    /// The reads and the client, for work in `namespace`.
+    pub async fn client(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+    ) -> Result<(AuraSide, aura::Client), Error> {
+        let file = match &self.credentials_file {
+            Some(path) => {
+                Some(read_credentials(path).map_err(|e| Error::Credentials(e.to_string()))?)
+            }
+            None => None,
+        };
+        let source = match (&file, &self.credential_ref) {
+            (None, Some(name)) => CredentialSource::Cluster(name.clone()),
+            (None, None) => {
+                return Err(Error::Credentials(
+                    "pass --credentials-file or --credential-ref to read Aura with".to_owned(),
+                ));
+            }
+            (Some(_), _) => CredentialSource::Default,
+        };
+        let settings = AuraSettings {
+            base_url: self.aura_url.clone(),
+            allow_insecure_http: self.allow_insecure_http,
+            ..AuraSettings::default()
+        };
+        let side = AuraSide::new(kube.clone(), settings, file, &self.operator_namespace);
+        let client = side.grant(namespace, &source).await?.client;
+        Ok((side, client))
+    }
+}
