@@ -402,6 +402,19 @@ async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
     let orders = op.wait_for("orders", "Ready", is_ready).await;
     op.wait_for("doomed", "Ready", is_ready).await;
     op.wait_for("first", "Ready", is_ready).await;
+    let taken = crate::support::operator::resource(
+        "AuraSnapshot",
+        "taken",
+        json!({"instanceRef": {"name": "orders"}}),
+    );
+    op.create::<aura_operator::crd::AuraSnapshot>(taken.clone())
+        .await;
+    op.wait_for_any(
+        "taken",
+        "Ready",
+        is_ready::<aura_operator::crd::AuraSnapshot>,
+    )
+    .await;
     let orders_id = orders.status.unwrap().instance_id.unwrap();
     op.crash().await;
     let env = Env::new(&op).await;
@@ -507,6 +520,24 @@ async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
     );
     let doomed = entry(&report, "doomed");
     assert_eq!(doomed.action, Action::Delete, "{doomed:?}");
+
+    // A recorded snapshot: from its status by default, read live with --refresh.
+    let snapshot_reads = || {
+        op.emu
+            .handle()
+            .stats()
+            .count_route("GET", "/v1/instances/{id}/snapshots/{snapshot_id}")
+    };
+    let recorded = env.manifests("taken", &[taken]);
+    let mut args = env.args(&[&recorded]);
+    let reads = snapshot_reads();
+    let report = plan::make(&env.kube(), &args).await.unwrap();
+    assert_eq!(entry(&report, "taken").action, Action::NoChange);
+    assert_eq!(snapshot_reads(), reads, "no read without --refresh");
+    args.refresh = true;
+    let report = plan::make(&env.kube(), &args).await.unwrap();
+    assert_eq!(entry(&report, "taken").action, Action::NoChange);
+    assert_eq!(snapshot_reads(), reads + 1, "one live read with --refresh");
 
     // import reads with a ClusterAuraCredential of the cluster and names it in the manifests.
     let (legacy, _) = op.made_in_aura("legacy").await;

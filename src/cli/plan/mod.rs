@@ -218,11 +218,11 @@ impl Planner {
                 Err(refused) => refused,
             },
             "AuraSnapshot" => match self.admitted::<AuraSnapshot>(input, &entry).await? {
-                Ok((obj, cluster)) => snapshot::plan(entry, &obj, cluster.as_ref()),
+                Ok((obj, cluster)) => self.snapshot(entry, &obj, cluster.as_ref()).await,
                 Err(refused) => refused,
             },
             _ => match self.admitted::<GdsSession>(input, &entry).await? {
-                Ok((obj, cluster)) => session::plan(entry, &obj, cluster.as_ref()),
+                Ok((obj, cluster)) => self.session(entry, &obj, cluster.as_ref()).await,
                 Err(refused) => refused,
             },
         })
