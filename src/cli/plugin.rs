@@ -31,7 +31,7 @@ pub fn called_as_plugin(argv0: &str) -> bool {
 
 /// Neo4j Aura resources from kubectl.
 #[derive(Debug, Parser)]
-#[command(name = "kubectl aura", version)]
+#[command(name = "kubectl aura", bin_name = "kubectl aura", version)]
 pub struct PluginCli {
     #[command(flatten)]
     pub kube: KubeArgs,
