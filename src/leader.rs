@@ -20,7 +20,9 @@ use tokio::time::Instant;
 /// Lease timing.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
-    /// Lease name, e.g. `aura-operator`.
+    /// Lease name: `aura-operator`, or `aura-operator-<class>` for an installation class (see
+    /// [`crate::controllers::installation`]), so that installations sharing a namespace do not
+    /// share a leader.
     pub name: String,
     /// Namespace of the Lease (the operator's own).
     pub namespace: String,

@@ -11,6 +11,7 @@ use aura_operator::cli::import::{ImportArgs, run as run_import};
 use aura_operator::cli::kube_connect::KubeArgs;
 use aura_operator::cli::plan::{PlanArgs, run as run_plan};
 use aura_operator::cli::plugin::{self, PluginCli};
+use aura_operator::cli::reference::{ReferenceArgs, run as run_reference};
 use aura_operator::cli::run::{RunArgs, run as run_operator};
 use aura_operator::cli::sandbox::{SandboxArgs, run as run_sandbox};
 use aura_operator::emulator::cli::{EmulatorArgs, run as run_emulator};
@@ -70,6 +71,9 @@ enum Command {
         #[command(flatten)]
         args: ImportArgs,
     },
+    /// Print the API reference of the documentation book, generated from the CRDs (or write
+    /// one Markdown page per kind with --out-dir).
+    Reference(ReferenceArgs),
     /// Serve a local emulation of the Aura API (for trials and tests; never for production data).
     Emulator(EmulatorArgs),
 }
@@ -109,6 +113,7 @@ async fn main() -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e.to_string()),
         },
+        Command::Reference(args) => run_reference(args),
         Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
     };
     match result {

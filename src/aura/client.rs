@@ -32,6 +32,9 @@ pub trait CallObserver: Send + Sync {
         status: Option<StatusCode>,
         elapsed: Duration,
     );
+
+    /// How long a request waited for the credential's rate budget before it was sent.
+    fn on_budget_wait(&self, _priority: Priority, _waited: Duration) {}
 }
 
 /// A cloneable Aura API client. Clones share the token, the rate budget and the connection pool.
@@ -261,8 +264,12 @@ impl Client {
         route: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply, AttemptError> {
+        let asked = Instant::now();
         let admission = self.inner.budget.acquire(self.priority).await;
         let started = Instant::now();
+        if let Some(observer) = &self.inner.observer {
+            observer.on_budget_wait(self.priority, started - asked);
+        }
         let outcome = self.read(method, route, request).await;
         let status = match &outcome {
             Ok(reply) => Some(reply.status),

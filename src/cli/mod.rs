@@ -6,5 +6,6 @@ pub mod kube_connect;
 pub mod manifests;
 pub mod plan;
 pub mod plugin;
+pub mod reference;
 pub mod run;
 pub mod sandbox;

@@ -14,7 +14,8 @@ use secrecy::SecretString;
 
 use crate::aura::{self, RateLimit};
 use crate::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, SecretLocation, Timing,
+    AuraClients, AuraSettings, Context, DefaultCredential, InstallationClass, NamespaceAllow,
+    SecretLocation, Timing,
 };
 use crate::crd::{AuraInstance, AuraSnapshot, ClusterAuraCredential, GdsSession};
 use crate::emulator;
@@ -41,9 +42,16 @@ pub struct RunArgs {
     )]
     pub http_listen: SocketAddr,
 
-    /// Act only while holding the Lease `aura-operator` (run several replicas safely).
+    /// Act only while holding the Lease `aura-operator` (`aura-operator-<class>` with
+    /// --installation-class) in the operator's namespace (run several replicas safely).
     #[arg(long, env = "AURA_OPERATOR_LEADER_ELECTION")]
     pub leader_election: bool,
+
+    /// Serve only the resources and ClusterAuraCredentials labelled
+    /// `aura.neo4j.io/installation-class=NAME`. Unset: the default installation, which serves
+    /// those without the label. For several installations in one cluster.
+    #[arg(long = "installation-class", env = "AURA_INSTALLATION_CLASS", value_name = "NAME", value_parser = parse_class)]
+    pub installation_class: Option<InstallationClass>,
 
     /// Aura API base URL.
     #[arg(long, env = "AURA_API_URL", default_value = aura::DEFAULT_BASE_URL)]
@@ -117,6 +125,10 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
     }
 }
 
+fn parse_class(text: &str) -> Result<InstallationClass, String> {
+    InstallationClass::named(text).map_err(|e| e.to_string())
+}
+
 fn parse_selector(text: &str) -> Result<Selector, String> {
     text.split(',')
         .map(str::trim)
@@ -134,6 +146,11 @@ fn parse_selector(text: &str) -> Result<Selector, String> {
 }
 
 impl RunArgs {
+    /// The installation class (the default installation's unless set).
+    pub fn class(&self) -> InstallationClass {
+        self.installation_class.clone().unwrap_or_default()
+    }
+
     /// Who may use the default credential. Without a flag: every namespace for the emulator
     /// (nothing real is at stake), else only the operator's own namespace, so that installing
     /// the operator with a real key does not hand that key to every namespace.
@@ -315,8 +332,10 @@ impl Operator {
             allowed = %allowed.describe(),
             "namespaces that may use the default credential"
         );
+        tracing::info!(installation = %args.class(), "serving the objects of");
         let clients = AuraClients::new(settings, default)
-            .with_access(args.operator_namespace.clone(), allowed);
+            .with_access(args.operator_namespace.clone(), allowed)
+            .with_class(args.class());
         let ctx = Context::with_metrics(
             kube.clone(),
             clients,
@@ -392,10 +411,9 @@ async fn run_controllers(
     let leadership = if args.leader_election {
         let identity = std::env::var("POD_NAME")
             .unwrap_or_else(|_| format!("aura-operator-{}", std::process::id()));
-        let elector = Elector::new(
-            kube,
-            LeaseConfig::new(args.operator_namespace.clone(), identity),
-        );
+        let mut lease = LeaseConfig::new(args.operator_namespace.clone(), identity);
+        lease.name = args.class().lease_name();
+        let elector = Elector::new(kube, lease);
         tokio::select! {
             leading = elector.lead() => Some(leading),
             () = signal.clone() => return Ok(()),
@@ -550,10 +568,22 @@ mod tests {
         assert!(cli.run.leader_election);
         assert_eq!(cli.run.namespaces, ["team-a", "team-b", "team-c"]);
         assert_eq!(cli.run.http_listen.port(), 9090);
+        assert_eq!(cli.run.class(), InstallationClass::default_installation());
         assert_eq!(
             cli.run.default_credentials_secret.unwrap().name,
             "aura-credentials"
         );
+    }
+
+    #[test]
+    fn an_installation_class_names_its_lease_and_must_be_a_dns_label() {
+        let blue = args(&["--installation-class", "blue"]);
+        assert_eq!(blue.class().name(), Some("blue"));
+        assert_eq!(blue.class().lease_name(), "aura-operator-blue");
+        let err = Cli::try_parse_from(["run", "--installation-class", "Blue_1"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("is not a DNS label"), "{err}");
     }
 
     fn args(flags: &[&str]) -> RunArgs {

@@ -317,6 +317,7 @@ fn operator_args(http_listen: SocketAddr) -> RunArgs {
         namespaces: Vec::new(),
         http_listen,
         leader_election: false,
+        installation_class: None,
         aura_url: crate::aura::DEFAULT_BASE_URL.to_owned(),
         default_credentials_secret: None,
         default_credentials_namespaces: Vec::new(),

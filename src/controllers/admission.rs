@@ -16,6 +16,7 @@
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Passes at once by default: enough to keep a real API server and Aura's budget busy (a pass
 /// takes a few round trips of tens of milliseconds), few enough that the passes' memory is a
@@ -28,6 +29,25 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 pub struct Admission {
     user_driven: Arc<Semaphore>,
     background: Arc<Semaphore>,
+    /// Passes waiting for a slot, per pool: the queue depth `/metrics` shows.
+    waiting_user_driven: Arc<AtomicUsize>,
+    waiting_background: Arc<AtomicUsize>,
+}
+
+/// Counts a pass as waiting while it lives, also when the wait is dropped (superseded).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Admission {
@@ -37,16 +57,27 @@ impl Admission {
         Self {
             user_driven: Arc::new(Semaphore::new(concurrency)),
             background: Arc::new(Semaphore::new((concurrency / 2).max(1))),
+            waiting_user_driven: Arc::default(),
+            waiting_background: Arc::default(),
         }
+    }
+
+    /// Passes waiting for a slot now: (user-driven, background).
+    pub fn waiting(&self) -> (usize, usize) {
+        (
+            self.waiting_user_driven.load(Ordering::Relaxed),
+            self.waiting_background.load(Ordering::Relaxed),
+        )
     }
 
     /// Waits for a slot; the pass holds it until the permit is dropped.
     pub async fn admit(&self, user_driven: bool) -> OwnedSemaphorePermit {
-        let pool = if user_driven {
-            &self.user_driven
+        let (pool, waiting) = if user_driven {
+            (&self.user_driven, &self.waiting_user_driven)
         } else {
-            &self.background
+            (&self.background, &self.waiting_background)
         };
+        let _waiting = Waiting::start(waiting);
         Arc::clone(pool)
             .acquire_owned()
             .await
@@ -88,5 +119,29 @@ mod tests {
         let admitted =
             tokio::time::timeout(std::time::Duration::from_millis(50), admission.admit(true)).await;
         assert!(admitted.is_ok(), "a freed slot was not handed on");
+    }
+
+    #[tokio::test]
+    async fn passes_waiting_for_a_slot_are_counted_until_admitted_or_dropped() {
+        let admission = Arc::new(Admission::new(2));
+        let held = admission.admit(false).await;
+        assert_eq!(admission.waiting(), (0, 0));
+        let queued = {
+            let admission = Arc::clone(&admission);
+            tokio::spawn(async move { admission.admit(false).await })
+        };
+        let dropped = {
+            let admission = Arc::clone(&admission);
+            tokio::spawn(async move { admission.admit(false).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(admission.waiting(), (0, 2));
+        // A superseded pass drops its wait.
+        dropped.abort();
+        let _ = dropped.await;
+        assert_eq!(admission.waiting(), (0, 1));
+        drop(held);
+        let _slot = queued.await.unwrap();
+        assert_eq!(admission.waiting(), (0, 0));
     }
 }

@@ -61,14 +61,7 @@ impl AuraObject {
     /// The claim's name: the prefix and the id when the id is a valid name part (Aura's ids
     /// are), else the prefix and a fingerprint of the id (the annotation keeps the exact id).
     pub fn claim_name(self, id: &str) -> String {
-        let valid = !id.is_empty()
-            && id.len() <= 200
-            && id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !id.starts_with('-')
-            && !id.ends_with('-');
-        if valid {
+        if naming::is_name_part(id, 200) {
             format!("{}{id}", self.prefix())
         } else {
             format!("{}x-{}", self.prefix(), naming::fingerprint(&hex_of(id)))

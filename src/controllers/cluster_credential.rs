@@ -1,11 +1,17 @@
-//! The status of each ClusterAuraCredential: Ready when its Secret (in the operator's namespace)
-//! exists and holds both keys, so an administrator sees a broken credential before a team does.
+//! The status of each ClusterAuraCredential of this installation's class (see
+//! [`super::installation`]): Ready when its Secret exists and holds both keys, so an
+//! administrator sees a broken credential before a team does. Credentials of another class are
+//! not even watched: their status is the other installation's to write.
 //!
 //! Only presence is checked, not the key against Aura: a check would spend the credential's
-//! rate budget on every pass. The Secret's value never reaches the status; its metadata is
-//! watched (no data cached) so that creating or fixing it updates the status at once.
+//! rate budget on every pass. The Secret's value never reaches the status. The metadata of the
+//! Secrets in the operator's namespace is watched (no data cached) so that creating or fixing
+//! one updates the status at once; a Secret in another namespace (`spec.secretRef.namespace`)
+//! is not watched (that would mean watching every Secret of the cluster), so a credential
+//! whose Secret is there and not usable is looked at again every few seconds instead.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
@@ -28,6 +34,20 @@ use crate::crd::conditions::{self, Desired, READY};
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let controller = controller(&ctx);
     let store = controller.store();
+    let cached = controller.store();
+    ctx.add_status_source(
+        "ClusterAuraCredential",
+        Box::new(move || {
+            cached
+                .state()
+                .iter()
+                .map(|c| {
+                    let conditions = c.status.as_ref().map(|s| s.conditions.as_slice());
+                    crate::metrics::Seen::of(conditions.unwrap_or_default())
+                })
+                .collect()
+        }),
+    );
     let shutdown = super::once_listed(shutdown, controller.store());
     // Metadata only: no credential is cached in this process.
     let secrets: Api<PartialObjectMeta<Secret>> =
@@ -38,10 +58,18 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     controller
         .watches_stream(secret_changes, move |secret| {
             let name = secret.name_any();
+            let namespace = secret.namespace().unwrap_or_default();
             store
                 .state()
                 .into_iter()
-                .filter(|c| c.spec.secret_ref.name == name)
+                .filter(|c| {
+                    c.spec.secret_ref.name == name
+                        && c.spec
+                            .secret_ref
+                            .namespace
+                            .as_ref()
+                            .is_none_or(|n| *n == namespace)
+                })
                 .map(|c| ObjectRef::from_obj(&*c))
                 .collect::<Vec<_>>()
         })
@@ -60,14 +88,14 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .await;
 }
 
-/// The Controller of ClusterAuraCredentials, triggered by a new spec (generation) only: not by
-/// status writes, so that another writer of the status (a second installation judging from
-/// another namespace) and this one do not answer each other's writes. The resync and the
-/// Secret's changes bring the other passes.
+/// The Controller of this installation's ClusterAuraCredentials, triggered by a new spec
+/// (generation) only: not by status writes, so that another writer of the status and this one
+/// do not answer each other's writes. The resync and the Secret's changes bring the other
+/// passes.
 fn controller(ctx: &Context) -> Controller<ClusterAuraCredential> {
     let credentials: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
     let (reader, writer) = reflector::store();
-    let triggers = watcher(credentials, watcher::Config::default())
+    let triggers = watcher(credentials, ctx.aura.class().watch())
         .default_backoff()
         .reflect(writer)
         .touched_objects()
@@ -80,6 +108,7 @@ fn controller(ctx: &Context) -> Controller<ClusterAuraCredential> {
 async fn check(credential: Arc<ClusterAuraCredential>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = credential.name_any();
     let judged = judge(&ctx, &name, &credential).await?;
+    let next = next_look(&ctx, &credential, &judged);
     let written = credential.status.clone().unwrap_or_default();
     let mut status = written.clone();
     let generation = credential.meta().generation;
@@ -88,8 +117,22 @@ async fn check(credential: Arc<ClusterAuraCredential>, ctx: Arc<Context>) -> Res
     status.observed_generation = generation;
     let api: Api<ClusterAuraCredential> = Api::all(ctx.kube.clone());
     status::write(&api, &name, &written, &status).await?;
-    Ok(Action::requeue(ctx.timing.resync))
+    Ok(Action::requeue(next))
 }
+
+/// When to judge again: at the resync, unless the Secret is in a namespace whose Secrets are
+/// not watched and the credential is not Ready, so that a fix there shows within seconds.
+fn next_look(ctx: &Context, credential: &ClusterAuraCredential, judged: &Desired<'_>) -> Duration {
+    let unwatched = ctx.aura.secret_namespace(&credential.spec) != ctx.aura.operator_namespace();
+    match unwatched && !judged.status {
+        true => UNWATCHED_RETRY.min(ctx.timing.resync),
+        false => ctx.timing.resync,
+    }
+}
+
+/// How often a credential whose Secret is in an unwatched namespace and unusable is judged
+/// again.
+const UNWATCHED_RETRY: Duration = Duration::from_secs(10);
 
 /// The Ready condition the credential deserves. Only a Kubernetes failure is an error.
 async fn judge(
@@ -111,7 +154,7 @@ async fn judge(
             Reason::Ready.as_str(),
             format!(
                 "Secret {}/{} holds both keys",
-                ctx.aura.operator_namespace(),
+                ctx.aura.secret_namespace(&credential.spec),
                 credential.spec.secret_ref.name
             ),
         )),

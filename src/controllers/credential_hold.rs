@@ -10,8 +10,9 @@
 //! needs it any more (see [`run`]: a resource may have switched to another Secret).
 //!
 //! The operator-wide default credential lives in the operator's own namespace and is not held.
-//! If the operator is uninstalled before the resources, nothing lifts the hold: README
-//! ("Uninstalling") gives the two commands that do.
+//! If the operator is uninstalled before the resources, nothing lifts the hold: the book's
+//! Lifecycle page (docs/src/lifecycle.md, "If the operator is uninstalled first") gives the
+//! commands that do.
 
 use std::sync::Arc;
 

@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::access::{NamespaceAllow, Restrictions, refused};
 use super::error::Error;
+use super::installation::InstallationClass;
 use super::reasons::Reason;
 
 use crate::aura::{self, CallObserver, RateLimit};
@@ -124,8 +125,10 @@ pub struct AuraClients {
     default: DefaultCredential,
     /// Namespaces allowed to use the default credential.
     default_namespaces: NamespaceAllow,
-    /// Where the Secrets of ClusterAuraCredentials live.
+    /// Where the Secrets of ClusterAuraCredentials live unless they name a namespace.
     operator_namespace: String,
+    /// The installation class: only ClusterAuraCredentials of this class are served.
+    class: InstallationClass,
     cache: Mutex<HashMap<String, (SecretString, aura::Client)>>,
 }
 
@@ -138,6 +141,7 @@ impl AuraClients {
             default,
             default_namespaces: NamespaceAllow::all(),
             operator_namespace: "default".to_owned(),
+            class: InstallationClass::default(),
             cache: Mutex::default(),
         }
     }
@@ -154,8 +158,28 @@ impl AuraClients {
         self
     }
 
+    /// The installation class whose ClusterAuraCredentials (and resources) this operator
+    /// serves; the default installation's unless set.
+    pub fn with_class(mut self, class: InstallationClass) -> Self {
+        self.class = class;
+        self
+    }
+
     pub fn operator_namespace(&self) -> &str {
         &self.operator_namespace
+    }
+
+    pub fn class(&self) -> &InstallationClass {
+        &self.class
+    }
+
+    /// The namespace of a ClusterAuraCredential's Secret: the one it names, else the
+    /// operator's.
+    pub fn secret_namespace<'a>(&'a self, spec: &'a ClusterAuraCredentialSpec) -> &'a str {
+        spec.secret_ref
+            .namespace
+            .as_deref()
+            .unwrap_or(&self.operator_namespace)
     }
 
     /// The client for the credential a resource in `namespace` uses.
@@ -214,9 +238,53 @@ impl AuraClients {
         namespace: &str,
         name: &str,
     ) -> Result<(ClusterAuraCredentialSpec, (String, SecretString))> {
-        let spec = cluster_spec(kube, namespace, name).await?;
+        let spec = self.cluster_spec(kube, namespace, name).await?;
         let key = self.cluster_key(kube, name, &spec).await?;
         Ok((spec, key))
+    }
+
+    /// The spec of ClusterAuraCredential `name`, if this installation serves it and
+    /// `namespace` may use it; its Secret is not read (`aura-operator plan` checks these with a
+    /// key of its own).
+    pub async fn cluster_spec(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+        name: &str,
+    ) -> Result<ClusterAuraCredentialSpec> {
+        let api: Api<ClusterAuraCredential> = Api::all(kube.clone());
+        let credential = api.get_opt(name).await?.ok_or_else(|| {
+            refused(
+                Reason::CredentialNotFound,
+                "credentialRef",
+                format!("ClusterAuraCredential {name:?} does not exist"),
+            )
+        })?;
+        if !self.class.serves(&credential) {
+            return Err(other_class(name, &credential, &self.class));
+        }
+        let allow =
+            NamespaceAllow::from_spec(&credential.spec.allowed_namespaces).map_err(|e| {
+                refused(
+                    Reason::CredentialNotAllowed,
+                    "credentialRef",
+                    format!(
+                        "ClusterAuraCredential {name:?} has an unusable allowedNamespaces: {e}"
+                    ),
+                )
+            })?;
+        if !allow.allows(kube, namespace).await? {
+            return Err(refused(
+                Reason::CredentialNotAllowed,
+                "credentialRef",
+                format!(
+                    "ClusterAuraCredential {name:?} may not be used from namespace {namespace:?} \
+                     (it allows {}); ask a cluster administrator",
+                    allow.describe()
+                ),
+            ));
+        }
+        Ok(credential.spec)
     }
 
     /// The key a ClusterAuraCredential's Secret holds. Errors name the credential and its
@@ -228,7 +296,7 @@ impl AuraClients {
         spec: &ClusterAuraCredentialSpec,
     ) -> Result<(String, SecretString)> {
         let location = SecretLocation {
-            namespace: self.operator_namespace.clone(),
+            namespace: self.secret_namespace(spec).to_owned(),
             name: spec.secret_ref.name.clone(),
         };
         let keys = (
@@ -311,40 +379,23 @@ impl AuraClients {
         Ok(client)
     }
 }
-/// The spec of ClusterAuraCredential `name`, if `namespace` may use it (its Secret is not
-/// read: `aura-operator plan` checks the allowlist with a key of its own).
-pub async fn cluster_spec(
-    kube: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<ClusterAuraCredentialSpec> {
-    let api: Api<ClusterAuraCredential> = Api::all(kube.clone());
-    let credential = api.get_opt(name).await?.ok_or_else(|| {
-        refused(
-            Reason::CredentialNotFound,
-            "credentialRef",
-            format!("ClusterAuraCredential {name:?} does not exist"),
-        )
-    })?;
-    let allow = NamespaceAllow::from_spec(&credential.spec.allowed_namespaces).map_err(|e| {
-        refused(
-            Reason::CredentialNotAllowed,
-            "credentialRef",
-            format!("ClusterAuraCredential {name:?} has an unusable allowedNamespaces: {e}"),
-        )
-    })?;
-    if !allow.allows(kube, namespace).await? {
-        return Err(refused(
-            Reason::CredentialNotAllowed,
-            "credentialRef",
-            format!(
-                "ClusterAuraCredential {name:?} may not be used from namespace {namespace:?} \
-                 (it allows {}); ask a cluster administrator",
-                allow.describe()
-            ),
-        ));
-    }
-    Ok(credential.spec)
+/// The refusal of a ClusterAuraCredential that another installation serves: this one never
+/// reads its Secret nor writes to it, and says which label would make it usable here.
+fn other_class(name: &str, credential: &ClusterAuraCredential, ours: &InstallationClass) -> Error {
+    let label = super::installation::LABEL;
+    let fix = match ours.name() {
+        Some(class) => format!("labelled {label}={class}"),
+        None => format!("without the label {label}"),
+    };
+    refused(
+        Reason::CredentialNotAllowed,
+        "credentialRef",
+        format!(
+            "ClusterAuraCredential {name:?} belongs to {}, and this resource to {ours}: name a \
+             ClusterAuraCredential {fix}, or mark this resource for that installation",
+            InstallationClass::of(credential)
+        ),
+    )
 }
 
 /// A resource that names no credential, with no default to fall back on.

@@ -11,8 +11,9 @@ use super::pass::{Judged, Kind, News, Pass};
 use crate::crd::conditions::{self, DRIFTED, Desired};
 
 impl<K: Kind> Pass<'_, K> {
-    /// Records `differences` (empty: in sync) in the Drifted condition.
-    pub async fn record_drift(&mut self, differences: &[String]) {
+    /// Records `differences` (empty: in sync) in the Drifted condition; a drift that appears or
+    /// changes is counted in the `drift_detected` metric of `kind`.
+    pub async fn record_drift(&mut self, kind: &'static str, differences: &[String]) {
         let now = Time(jiff::Timestamp::now());
         let generation = self.obj.meta().generation;
         let desired = if differences.is_empty() {
@@ -33,6 +34,7 @@ impl<K: Kind> Pass<'_, K> {
         let message = desired.message.clone();
         conditions::set(conds, desired, generation, now);
         if !differences.is_empty() && was.as_deref() != Some(message.as_str()) {
+            self.ctx.metrics.drift_detected(kind);
             let note = format!("{message} (managementPolicy Observe: nothing is changed)");
             self.announce(News::warning(Reason::Drifted.as_str(), note));
         }

@@ -29,11 +29,20 @@ pub struct Memory {
     tenants: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
     tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
     recorded_instances: Mutex<HashMap<String, String>>,
-    /// Per resource UID, a settled pass's next look at Aura and what of the resource it saw
-    /// (its [`worth_a_pass`](super::reconciler::worth_a_pass) hash); see [`Memory::quiet_for`].
-    settled: Mutex<HashMap<String, (Instant, u64)>>,
+    /// Per resource UID, a settled pass's next look at Aura, what of the resource it saw (its
+    /// [`worth_a_pass`](super::reconciler::worth_a_pass) hash; see [`Memory::quiet_for`]) and
+    /// when it ended (for the gap to the next look).
+    settled: Mutex<HashMap<String, Settled>>,
     /// Resource UIDs whose next pass was brought by a ClusterAuraCredential's Ready changing.
     nudged: Mutex<HashSet<String>>,
+}
+
+/// What the last pass of a settled resource left.
+#[derive(Clone, Copy)]
+struct Settled {
+    due: Instant,
+    seen: u64,
+    looked: Instant,
 }
 
 /// The polling schedule of one busy resource.
@@ -158,8 +167,19 @@ impl Memory {
 
     /// Records that a pass left `owner` settled, having seen it as `seen` (its
     /// [`worth_a_pass`](super::reconciler::worth_a_pass) hash), until its next look at `due`.
-    pub fn settled(&self, owner: &str, due: Instant, seen: u64) {
-        lock(&self.settled).insert(owner.to_owned(), (due, seen));
+    /// Returns the time since the previous pass that left it settled, if the one before this
+    /// did: the gap between two drift checks.
+    pub fn settled(&self, owner: &str, due: Instant, seen: u64) -> Option<Duration> {
+        let looked = Instant::now();
+        let entry = Settled { due, seen, looked };
+        lock(&self.settled)
+            .insert(owner.to_owned(), entry)
+            .map(|before| looked.saturating_duration_since(before.looked))
+    }
+
+    /// Whether the last pass of `owner` left it settled.
+    pub fn is_settled(&self, owner: &str) -> bool {
+        lock(&self.settled).contains_key(owner)
     }
 
     /// Records that the last pass of `owner` did not leave it settled.
@@ -184,11 +204,11 @@ impl Memory {
         if !lock(&self.nudged).remove(owner) {
             return None;
         }
-        let (due, was) = *lock(&self.settled).get(owner)?;
-        if was != seen {
+        let settled = *lock(&self.settled).get(owner)?;
+        if settled.seen != seen {
             return None;
         }
-        let left = due.saturating_duration_since(Instant::now());
+        let left = settled.due.saturating_duration_since(Instant::now());
         (!left.is_zero()).then_some(left)
     }
 

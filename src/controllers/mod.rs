@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod cadence;
 pub mod claims;
 pub mod clock;
 pub mod cluster_credential;
@@ -17,6 +18,7 @@ pub mod events;
 pub mod finalizer;
 pub mod formats;
 pub mod gds_session;
+pub mod installation;
 pub mod instance;
 pub mod memory;
 pub mod naming;
@@ -39,6 +41,7 @@ pub use credentials::{
     AuraClients, AuraSettings, CredentialSource, DefaultCredential, Grant, SecretLocation,
 };
 pub use error::{Error, Result, Retry, Stop, Wait};
+pub use installation::InstallationClass;
 use memory::Memory;
 pub use reasons::Reason;
 
@@ -52,7 +55,16 @@ where
     S: Future<Output = ()> + Clone + Send + Sync + 'static,
 {
     use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
+    let stopper = {
+        let ctx = Arc::clone(&ctx);
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            ctx.stopping.stop();
+        }
+    };
     tokio::join!(
+        stopper,
         reconciler::run::<AuraInstance>(ctx.clone(), namespace, shutdown.clone()),
         reconciler::run::<AuraSnapshot>(ctx.clone(), namespace, shutdown.clone()),
         reconciler::run::<GdsSession>(ctx.clone(), namespace, shutdown.clone()),
@@ -129,6 +141,10 @@ pub struct Context {
     pub memory: Memory,
     /// Slots for passes, so that memory follows them rather than the fleet.
     pub admission: admission::Admission,
+    /// Whether the operator is stopping (see [`Stopping`]).
+    pub stopping: Stopping,
+    /// How often settled resources are really looked at (the budget may not allow the resync).
+    pub cadence: cadence::Cadence,
     /// Counters and gauges served at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Which resource manages which Aura object (Leases in the operator's namespace).
@@ -139,8 +155,35 @@ pub struct Context {
     status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
 }
 
+/// Set when the operator is asked to stop: background passes that may be cut short give up
+/// instead of waiting for the Aura budget, so that a stop is not held up by a queue of looks at
+/// settled resources (a saturated budget held a SIGTERM for over 10 s in benches/capacity.rs).
+#[derive(Default)]
+pub struct Stopping {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stopping {
+    pub fn stop(&self) {
+        self.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Resolves once [`stop`](Self::stop) was called (at once if it was already).
+    pub async fn wait(&self) {
+        let notified = self.notify.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if self.set.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
+}
+
 /// Reads the statuses of a controller's cached resources.
-pub type StatusSource = Box<dyn Fn() -> Vec<String> + Send + Sync>;
+pub type StatusSource = Box<dyn Fn() -> Vec<crate::metrics::Seen> + Send + Sync>;
 
 impl Context {
     /// A context whose claims live in the namespace `default`.
@@ -183,6 +226,8 @@ impl Context {
             timing,
             memory: Memory::default(),
             admission: admission::Admission::new(timing.concurrency),
+            stopping: Stopping::default(),
+            cadence: cadence::Cadence::new(timing.resync),
             claims: claims::Claims::new(operator_namespace),
             clock,
             metrics,
@@ -206,16 +251,25 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         self.metrics.resources.clear();
+        self.metrics.resources_by_reason.clear();
+        self.metrics.stalled.clear();
         for (kind, source) in sources.iter() {
-            let mut counts = std::collections::BTreeMap::<String, i64>::new();
-            for status in source() {
-                *counts.entry(status).or_default() += 1;
-            }
+            self.metrics.set_resources(kind, &source());
+        }
+        let (user_driven, background) = self.admission.waiting();
+        for (priority, count) in [("interactive", user_driven), ("background", background)] {
+            let labels = crate::metrics::PriorityLabels { priority };
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
             self.metrics
-                .set_resources(kind, counts.iter().map(|(s, n)| (s.as_str(), *n)));
+                .passes_waiting
+                .get_or_create(&labels)
+                .set(count);
         }
         for (client_id, budget) in self.aura.budgets() {
             let labels = crate::metrics::CredentialLabels { client_id };
+            // A counter that follows the budget's own count of requests let through.
+            let admitted = self.metrics.budget_admitted.get_or_create(&labels);
+            admitted.inc_by(budget.admitted().saturating_sub(admitted.get()));
             self.metrics
                 .budget_available
                 .get_or_create(&labels)
@@ -225,5 +279,29 @@ impl Context {
                 .get_or_create(&labels)
                 .set(i64::from(budget.effective_per_minute()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiting_for_a_stop_ends_when_it_comes_or_at_once_after_it() {
+        let stopping = Arc::new(Stopping::default());
+        let waiter = {
+            let stopping = Arc::clone(&stopping);
+            tokio::spawn(async move { stopping.wait().await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "no stop yet");
+        stopping.stop();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .expect("the waiter saw the stop")
+            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_millis(50), stopping.wait())
+            .await
+            .expect("a wait after the stop ends at once");
     }
 }

@@ -31,6 +31,18 @@ pub fn aura_name(prefix: Option<&str>, namespace: &str, name: &str, uid: &str) -
     format!("{short}-{}", fingerprint(uid))
 }
 
+/// Whether `text` can be part of a Kubernetes name or label value: 1 to `max_len` lowercase
+/// letters, digits and '-', with no '-' at either end.
+pub fn is_name_part(text: &str, max_len: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= max_len
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+}
+
 /// Whether an Aura instance name carries this resource's mark.
 pub fn is_ours(aura_name: &str, uid: &str) -> bool {
     aura_name.ends_with(&format!("-{}", fingerprint(uid)))

@@ -5,6 +5,7 @@
 //! ended with a [`Verdict`]; [`super::reconciler`] runs the steps and calls [`finish`].
 
 use std::fmt::Debug;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -187,6 +188,18 @@ pub fn user_driven<K: Kind>(obj: &K) -> bool {
         || obj.meta().generation != obj.status().and_then(|status| status.observed_generation())
 }
 
+/// Whether a pass of `obj` goes first, for a slot and for the Aura budget: a change someone
+/// made that no pass has acted on yet, or the follow-through of one. While `Reconciling` is True
+/// the operator is carrying a change out (Aura resizing, pausing, creating; a retry), and the
+/// polls that see it done are what the user waits for: behind a saturated budget's drift checks
+/// they waited minutes (benches/capacity.rs). Only looks at settled resources wait.
+pub fn goes_first<K: Kind>(obj: &K) -> bool {
+    user_driven(obj)
+        || obj
+            .status()
+            .is_some_and(|status| conditions::is_true(status.conditions(), RECONCILING))
+}
+
 /// The state of one pass over one resource: the object, its API handles, the status as last
 /// written and the status being built.
 pub struct Pass<'c, K: Kind> {
@@ -255,9 +268,10 @@ impl<'c, K: Kind> Pass<'c, K> {
             || self.obj.meta().generation != self.written.observed_generation()
     }
 
-    /// The Aura budget priority of this pass (see [`Self::user_driven`]).
+    /// The Aura budget priority of this pass (see [`goes_first`]).
     pub fn priority(&self) -> aura::Priority {
-        if self.user_driven() {
+        let reconciling = conditions::is_true(self.written.conditions(), RECONCILING);
+        if self.user_driven() || reconciling {
             aura::Priority::Interactive
         } else {
             aura::Priority::Background
@@ -297,14 +311,39 @@ pub fn next_pass(
     wake_at: Option<jiff::Timestamp>,
 ) -> Duration {
     let after = match busy_state {
+        // Settled again: exactly one interval after this look, so looks never come closer.
+        None if ctx.memory.is_settled(key) => ctx.timing.resync,
+        // Just settled (created, changed, or first seen after a restart): at its own moment of
+        // the interval, so that resources settling together do not look again together.
         None => {
             ctx.memory.reset_polls(key);
-            ctx.timing.resync
+            spread(key, ctx.timing.resync, ctx.clock.now())
         }
         Some(state) => ctx.memory.next_poll(key, state, ctx.timing.poll),
     };
     let wake = wake_at.map(|at| ctx.clock.until(at) + Duration::from_secs(1));
     wake.map_or(after, |wake| wake.min(after))
+}
+
+/// The wait until a resource that has just settled looks at Aura again: about `every`, at a
+/// moment of the interval that its `key` alone decides. Resources that settle together (a
+/// thousand applied at once, or all of them after a restart) would otherwise look again
+/// together, once per interval, in bursts that queue behind the Aura budget; with a phase of its
+/// own, each comes at its own time, so the looks are spread evenly and the budget is spent at a
+/// steady rate. The wait is between half and one and a half intervals (exactly `every` for a
+/// look made at its phase); later looks of a resource that stays settled come one interval
+/// apart, which keeps the phase.
+pub fn spread(key: &str, every: Duration, now: jiff::Timestamp) -> Duration {
+    let period = every.as_millis().max(1) as u64;
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    let phase = hasher.finish() % period;
+    let position = (now.as_millisecond().rem_euclid(period as i64)) as u64;
+    let mut wait = (phase + period - position) % period;
+    if wait < period / 2 {
+        wait += period;
+    }
+    Duration::from_millis(wait)
 }
 
 /// A growing wait while something outside the resource (an instance, a referenced resource)
@@ -368,7 +407,10 @@ pub async fn finish<K: Kind>(
     .await;
     let label = judged.label();
     match &saved {
-        Ok(()) => remember_settled(pass, &result, next),
+        Ok(()) => {
+            count_first_ready(pass, kind, &before);
+            remember_settled(pass, &result, next);
+        }
         Err(_) => pass.ctx.memory.unsettled(&key),
     }
     match (result, saved) {
@@ -412,7 +454,9 @@ fn remember_settled<K: Kind>(
     match (settled, next, seen) {
         (true, Some(next), Some(seen)) => {
             let due = tokio::time::Instant::now() + next;
-            pass.ctx.memory.settled(&key, due, seen);
+            if let Some(gap) = pass.ctx.memory.settled(&key, due, seen) {
+                pass.ctx.cadence.looked(gap, &pass.ctx.metrics);
+            }
         }
         _ => pass.ctx.memory.unsettled(&key),
     }
@@ -439,15 +483,49 @@ impl Judgement<'_> {
 /// The conditions as they were before the pass, to tell what changed.
 struct Before {
     was_ready: bool,
+    /// When Ready last changed status, while it was not True; None when it was never written.
+    not_ready_since: Option<jiff::Timestamp>,
     sync: Option<(String, String)>,
 }
 
 impl Before {
     fn of(conditions: &[Condition]) -> Self {
+        let ready = conditions::find(conditions, READY);
         Self {
             was_ready: conditions::is_true(conditions, READY),
+            not_ready_since: ready.map(|c| c.last_transition_time.0),
             sync: sync_of(conditions),
         }
+    }
+
+    /// Whether a Ready written now is the resource's first: Ready was never written, or has
+    /// been not-True since the resource's first passes (a status transition moves
+    /// lastTransitionTime, so a resource that was Ready once and lost it has a later one). A
+    /// resource first looked at more than [`FIRST_PASS_WINDOW`] after its creation (the
+    /// operator was down) is not counted rather than counted wrong.
+    fn first_ready_after(&self, created: jiff::Timestamp) -> bool {
+        !self.was_ready
+            && self
+                .not_ready_since
+                .is_none_or(|since| since.duration_since(created) <= FIRST_PASS_WINDOW)
+    }
+}
+
+/// How soon after a resource's creation its first pass writes Ready, for the time-to-Ready
+/// metric to count it.
+const FIRST_PASS_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+
+/// Records the time-to-Ready of a resource whose first Ready this pass wrote.
+fn count_first_ready<K: Kind>(pass: &Pass<'_, K>, kind: &'static str, before: &Before) {
+    let Some(created) = pass.obj.meta().creation_timestamp.as_ref().map(|t| t.0) else {
+        return;
+    };
+    if !conditions::is_true(pass.status.conditions(), READY) || !before.first_ready_after(created) {
+        return;
+    }
+    let took = jiff::Timestamp::now().duration_since(created);
+    if let Ok(took) = Duration::try_from(took) {
+        pass.ctx.metrics.first_ready(kind, took);
     }
 }
 
@@ -694,5 +772,35 @@ mod tests {
         // A generation not acted on yet: ready (the old spec), but reconciling.
         judge(&mut conds, &Judgement::Failed(&transient), Some(1));
         assert_eq!(health(&conds), (true, true, false));
+    }
+
+    #[test]
+    fn resources_that_settle_together_look_again_spread_over_the_interval() {
+        let every = Duration::from_secs(60);
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let mut buckets = [0u32; 10];
+        for i in 0..1_000 {
+            let wait = spread(&format!("uid-{i}"), every, now);
+            assert!(wait >= every / 2 && wait < every * 3 / 2, "{wait:?}");
+            // Where in the interval the look lands.
+            let at = (now.as_millisecond() as u128 + wait.as_millis()) % every.as_millis();
+            buckets[(at * 10 / every.as_millis()) as usize] += 1;
+        }
+        // 100 a bucket on average; a burst would put most of them in one.
+        for count in buckets {
+            assert!((60..=140).contains(&count), "{buckets:?}");
+        }
+    }
+
+    #[test]
+    fn a_resource_in_step_looks_again_after_exactly_one_interval() {
+        let every = Duration::from_secs(300);
+        let start = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let first = spread("uid-7", every, start);
+        let looked = start + jiff::SignedDuration::try_from(first).unwrap();
+        assert_eq!(spread("uid-7", every, looked), every);
+        // A pass a little late still keeps the phase: the next wait is a little shorter.
+        let late = looked + jiff::SignedDuration::from_secs(4);
+        assert_eq!(spread("uid-7", every, late), every - Duration::from_secs(4));
     }
 }

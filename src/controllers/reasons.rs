@@ -1,6 +1,6 @@
 //! Every reason a `Ready` or `Synced` condition can carry, in one closed list.
 //!
-//! The reason is what dashboards, alerts, `kubectl wait` scripts and the README's troubleshooting
+//! The reason is what dashboards, alerts, `kubectl wait` scripts and the book's troubleshooting
 //! table key on, so it is never built from text: a pass can only name one of these. The same word
 //! is the Event reason of a problem and the `result` label of the reconcile metric.
 
@@ -192,13 +192,16 @@ mod tests {
         }
     }
 
-    /// The reasons listed in the README's troubleshooting table.
+    /// The reasons listed in the book's troubleshooting table.
     fn documented() -> std::collections::BTreeSet<String> {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
-        let table = readme
+        let page = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/src/operations/troubleshooting.md"
+        ));
+        let table = page
             .split("| reason | meaning | what to do |")
             .nth(1)
-            .expect("the README has the troubleshooting table");
+            .expect("the troubleshooting page has the table");
         table
             .lines()
             .skip(2)
@@ -216,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_documents_every_reason_and_no_other() {
+    fn the_troubleshooting_page_documents_every_reason_and_no_other() {
         let known: std::collections::BTreeSet<String> =
             Reason::ALL.iter().map(|r| r.as_str().to_owned()).collect();
         let documented = documented();
@@ -224,7 +227,7 @@ mod tests {
         let unknown: Vec<_> = documented.difference(&known).collect();
         assert!(
             missing.is_empty() && unknown.is_empty(),
-            "README troubleshooting table: missing {missing:?}, not reasons {unknown:?}"
+            "docs/src/operations/troubleshooting.md table: missing {missing:?}, not reasons {unknown:?}"
         );
     }
 

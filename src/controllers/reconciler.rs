@@ -175,7 +175,8 @@ fn owners<K: Reconciler>(ctx: &Context, secret: &Secret) -> Vec<ObjectRef<K>> {
         .collect()
 }
 
-/// The ClusterAuraCredentials whose spec or Ready status changed: what their resources act on.
+/// This installation's ClusterAuraCredentials whose spec or Ready status changed: what their
+/// resources act on (a resource naming another class's credential is refused anyway).
 /// Not every write: another installation (or anyone) writing a credential's status, labels or
 /// annotations, or its message, must not send every resource using it back to Aura. A new key
 /// in its Secret, Ready all along, is used from each resource's next pass on; a Secret that comes
@@ -184,7 +185,7 @@ fn credential_changes(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<ClusterAuraCredential, watcher::Error>> + Send + 'static {
     let credentials = Api::<ClusterAuraCredential>::all(ctx.kube.clone());
-    watcher(credentials, watcher::Config::default())
+    watcher(credentials, ctx.aura.class().watch())
         .default_backoff()
         .touched_objects()
         .predicate_filter(credential_worth_a_pass, Default::default())
@@ -203,13 +204,13 @@ fn credential_worth_a_pass(credential: &ClusterAuraCredential) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// Resources of kind `K` as they go: marked for deletion (each later write of theirs too), or
-/// removed.
+/// This installation's resources of kind `K` as they go: marked for deletion (each later write
+/// of theirs too), or removed.
 fn going<K: Reconciler>(
     ctx: &Context,
     namespace: Option<&str>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+    watcher(scoped::<K>(ctx, namespace), ctx.aura.class().watch())
         .default_backoff()
         .try_filter_map(|event| {
             let gone = match event {
@@ -232,13 +233,17 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
         tracing::debug!(uid = key, "credential nudge: settled, next look as planned");
         return Ok(Action::requeue(wait));
     }
-    let slot = ctx.admission.admit(pass::user_driven(&*obj));
+    let slot = ctx.admission.admit(pass::goes_first(&*obj));
     // Nothing is done before the slot, so any wait for it may give way to a newer copy.
     let nothing_learned = pass::Committed::default();
     let Some(_slot) = unless_superseded(&ctx, &key, true, &nothing_learned, slot).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
-    Box::pin(one_pass(obj, ctx)).await
+    // From the slot on: the wait for a slot is queueing, not the pass's own time.
+    let started = tokio::time::Instant::now();
+    let result = Box::pin(one_pass(obj, Arc::clone(&ctx))).await;
+    ctx.metrics.pass_took(K::KIND, started.elapsed());
+    result
 }
 
 async fn one_pass<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -357,6 +362,14 @@ pub async fn unless_superseded<T>(
                 None
             }
         }
+        () = ctx.stopping.wait() => {
+            if committed.is_set() {
+                Some(work.await)
+            } else {
+                tracing::debug!(uid = key, "background pass given up: the operator is stopping");
+                None
+            }
+        }
     };
     ctx.memory.pass_ended(key);
     result
@@ -423,12 +436,27 @@ where
     }
 }
 
-/// The Controller of a kind: triggered by the changes that deserve a pass ([`worth_a_pass`]),
-/// with its cache counted by status for `/metrics`.
+/// What the gauges count of a cached resource: its Aura status and its conditions.
+fn seen<K: Reconciler>(obj: &K) -> crate::metrics::Seen {
+    let conditions = obj
+        .status()
+        .map(pass::Judged::conditions)
+        .unwrap_or_default();
+    crate::metrics::Seen {
+        status: Some(obj.status_word().unwrap_or_else(|| "pending".to_owned())),
+        ..crate::metrics::Seen::of(conditions)
+    }
+}
+
+/// The Controller of a kind, over this installation's resources of it: triggered by the
+/// changes that deserve a pass ([`worth_a_pass`]), with its cache counted by status for
+/// `/metrics`.
 fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Controller<K> {
     let (reader, writer) = reflector::store();
     let notify = Arc::clone(ctx);
-    let triggers = watcher(scoped::<K>(ctx, namespace), watcher::Config::default())
+    // Only this installation's resources, selected by the API server: another installation's
+    // are never sent here, so never cached, reconciled or written to.
+    let triggers = watcher(scoped::<K>(ctx, namespace), ctx.aura.class().watch())
         .default_backoff()
         // The cache keeps one copy of every resource for as long as it lives; it keeps only
         // what the controllers read.
@@ -446,13 +474,7 @@ fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Con
     let cache = reader.clone();
     ctx.add_status_source(
         K::KIND,
-        Box::new(move || {
-            cache
-                .state()
-                .iter()
-                .map(|o| o.status_word().unwrap_or_else(|| "pending".to_owned()))
-                .collect()
-        }),
+        Box::new(move || cache.state().iter().map(|o| seen(o.as_ref())).collect()),
     );
     Controller::for_stream(triggers, reader)
 }

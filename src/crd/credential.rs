@@ -3,9 +3,9 @@
 //!
 //! An Aura API key carries every right of its owner in every project and never expires, so a
 //! key must not be usable by whoever can create an AuraInstance somewhere. The key stays in a
-//! Secret of the operator's namespace, which namespace users never need to read; this
-//! cluster-scoped resource says who may use it and for what. Resources name it with
-//! `spec.credentialRef`.
+//! Secret of a namespace namespace users never need to read (the operator's own unless
+//! `spec.secretRef.namespace` names another); this cluster-scoped resource says who may use it
+//! and for what. Resources name it with `spec.credentialRef`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
@@ -34,8 +34,9 @@ use super::instance::InstanceType;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterAuraCredentialSpec {
-    /// The Secret holding the Aura API key, in the operator's own namespace (namespace users
-    /// need no access to it).
+    /// The Secret holding the Aura API key: in the namespace `namespace` names, else in the
+    /// namespace of the operator installation that serves this credential (namespace users need
+    /// no access to it).
     pub secret_ref: OperatorSecretRef,
 
     /// Namespaces whose resources may use this credential: those listed by name, and those
@@ -60,13 +61,23 @@ pub struct ClusterAuraCredentialSpec {
     pub limits: CredentialLimits,
 }
 
-/// The Secret of an Aura API key, in the operator's namespace.
+/// The Secret of an Aura API key, kept away from namespace users.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperatorSecretRef {
-    /// Secret name, in the operator's namespace.
+    /// Secret name.
     #[schemars(length(min = 1))]
     pub name: String,
+    /// Namespace of the Secret. Unset: the namespace of the operator installation that serves
+    /// this credential (its `--operator-namespace`, the Helm release namespace), so that two
+    /// installations in different namespaces would each look in their own: name it whenever
+    /// more than one installation runs. The operator must be allowed to read Secrets there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub namespace: Option<String>,
     /// Key of the client id.
     #[serde(default = "default_client_id_key")]
     pub client_id_key: String,

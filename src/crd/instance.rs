@@ -498,7 +498,8 @@ pub struct AuraInstanceStatus {
     /// aura.neo4j.io/suspend is "true"). Reconciling (kstatus): True while the operator works
     /// towards the spec. Stalled (kstatus): True when only a person can help (the reason and
     /// message say what to do); both False otherwise. Drifted (managementPolicy Observe only):
-    /// which fields differ between Aura and the spec. Their reasons are listed in the README.
+    /// which fields differ between Aura and the spec. Their reasons are listed in the
+    /// documentation's troubleshooting page.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

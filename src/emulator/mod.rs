@@ -49,7 +49,7 @@ pub use config::{DEFAULT_INVISIBLE_AFTER_CREATE, DEFAULT_TENANT_ID, SECOND_TENAN
 pub use faults::{Fault, FaultAction, FaultSpec};
 pub use settings::{OverwriteAnswer, Settings, SettingsPatch};
 pub use state::{InstanceStatus, SnapshotProfile, SnapshotStatus};
-pub use stats::{RequestCount, Stats};
+pub use stats::{Call, RequestCount, Stats};
 
 use server::{Shared, lock};
 use state::{InstanceRecord, SnapshotRecord};
@@ -234,6 +234,17 @@ impl EmulatorHandle {
 
     pub fn stats(&self) -> Stats {
         stats_of(&self.shared)
+    }
+
+    /// Starts keeping every request with its time and concrete path (for benchmarks that
+    /// need per-instance timings; tests count with [`stats`](Self::stats)).
+    pub fn start_journal(&self) {
+        lock(&self.shared.counters).start_journal();
+    }
+
+    /// The requests kept since the journal started or was last taken.
+    pub fn take_journal(&self) -> Vec<Call> {
+        lock(&self.shared.counters).take_journal()
     }
 
     /// Instances with their current status, in creation order.

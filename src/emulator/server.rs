@@ -208,7 +208,10 @@ pub async fn gate(
     let verdict = lock(&shared.limiter).check(&key, shared.clock.now());
     if let Err(wait) = verdict {
         let response = too_many_requests(wait);
-        lock(&shared.counters).record(method.as_str(), &route, 429);
+        let mut counters = lock(&shared.counters);
+        counters.record(method.as_str(), &route, 429);
+        counters.journal(method.as_str(), &path, 429);
+        drop(counters);
         return with_request_id(response);
     }
 
@@ -261,7 +264,10 @@ pub async fn gate(
             }
         },
     };
-    lock(&shared.counters).record(method.as_str(), &route, response.status().as_u16());
+    let mut counters = lock(&shared.counters);
+    counters.record(method.as_str(), &route, response.status().as_u16());
+    counters.journal(method.as_str(), &path, response.status().as_u16());
+    drop(counters);
     with_request_id(response)
 }
 

@@ -47,12 +47,27 @@ impl Stats {
     }
 }
 
+/// One request as the journal keeps it (see [`EmulatorHandle::start_journal`]).
+///
+/// [`EmulatorHandle::start_journal`]: super::EmulatorHandle::start_journal
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// When the answer was decided (the real time, not the emulator's clock).
+    pub at: std::time::Instant,
+    pub method: String,
+    /// The concrete path, ids included.
+    pub path: String,
+    pub status: u16,
+}
+
 #[derive(Debug, Default)]
 pub struct Counters {
     requests: BTreeMap<(String, String, u16), u64>,
     pub rate_limited: u64,
     pub faults_fired: u64,
     pub dropped_connections: u64,
+    /// Every request with its time and path, while a benchmark asks for it.
+    journal: Option<Vec<Call>>,
 }
 
 impl Counters {
@@ -67,6 +82,31 @@ impl Counters {
         if status == 429 {
             self.rate_limited += 1;
         }
+    }
+
+    /// Keeps `path` in the journal, if one is kept.
+    pub fn journal(&mut self, method: &str, path: &str, status: u16) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(Call {
+                at: std::time::Instant::now(),
+                method: method.to_owned(),
+                path: path.to_owned(),
+                status,
+            });
+        }
+    }
+
+    /// Starts (or restarts) the journal, empty.
+    pub fn start_journal(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// The journal so far; it goes on, empty.
+    pub fn take_journal(&mut self) -> Vec<Call> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn snapshot(&self, instances_created: u64) -> Stats {

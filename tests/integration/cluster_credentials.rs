@@ -21,13 +21,18 @@ const CREATE: &str = "/v1/instances";
 
 /// The Secret of a ClusterAuraCredential, in the operator's namespace (the emulator's key).
 async fn key_secret(op: &Operator, name: &str) {
+    key_secret_in(op, OPERATOR_NS, name).await;
+}
+
+/// The Secret of a ClusterAuraCredential in `namespace` (the emulator's key).
+async fn key_secret_in(op: &Operator, namespace: &str, name: &str) {
     let secret: Secret = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": OPERATOR_NS},
+        "metadata": {"name": name, "namespace": namespace},
         "stringData": {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
     }))
     .unwrap();
-    Api::<Secret>::namespaced(op.api.client(), OPERATOR_NS)
+    Api::<Secret>::namespaced(op.api.client(), namespace)
         .create(&PostParams::default(), &secret)
         .await
         .expect("Secret created");
@@ -100,6 +105,13 @@ async fn refused(op: &Operator, name: &str, reason: &str, field: &str) -> AuraIn
     refused
 }
 
+/// An instance `name` using the credential `credential` becomes Ready, with one create.
+async fn ready_through(op: &Operator, name: &str, credential: &str) {
+    op.apply(instance(name, using(credential))).await;
+    op.wait_for(name, "Ready", is_ready).await;
+    assert_eq!(creates(op), 1);
+}
+
 fn creates(op: &Operator) -> u64 {
     op.emu.handle().stats().count_route("POST", CREATE)
 }
@@ -118,9 +130,7 @@ async fn an_instance_with_a_cluster_credential_of_an_allowed_namespace_becomes_r
     .await;
     let message = &ready.status.unwrap().conditions[0].message;
     assert!(!message.contains(CLIENT_SECRET), "{message}");
-    op.apply(instance("orders", using("team"))).await;
-    op.wait_for("orders", "Ready", is_ready).await;
-    assert_eq!(creates(&op), 1);
+    ready_through(&op, "orders", "team").await;
 }
 
 #[tokio::test]
@@ -142,6 +152,58 @@ async fn a_credential_without_its_secret_is_not_ready_until_the_secret_comes() {
             .is_some_and(|s| s.conditions.iter().any(|c| c.status == "True"))
     })
     .await;
+}
+
+/// `spec.secretRef.namespace` names where the Secret is: outside the operator's namespace its
+/// Secrets are not watched, so a Secret that comes later is found by the credential's next look
+/// (seconds, not the resync), and the resources using it go on.
+#[tokio::test]
+async fn a_credential_reads_its_secret_from_the_namespace_it_names() {
+    let op = Operator::start().await;
+    credential_only(
+        &op,
+        "vaulted",
+        json!({"secretRef": {"name": "aura-key", "namespace": "vault"}}),
+    )
+    .await;
+    wait_credential(&op, "vaulted", "missing its Secret", |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.status == "False" && c.message.contains("Secret vault/aura-key not found")
+            })
+        })
+    })
+    .await;
+    key_secret_in(&op, "vault", "aura-key").await;
+    let ready = wait_credential(&op, "vaulted", "Ready", |c| {
+        c.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.status == "True"))
+    })
+    .await;
+    let message = &ready.status.unwrap().conditions[0].message;
+    assert!(message.contains("vault/aura-key"), "{message}");
+    ready_through(&op, "vaulted-db", "vaulted").await;
+}
+
+#[tokio::test]
+async fn a_secret_namespace_that_is_no_dns_label_is_refused_by_the_api_server() {
+    let op = Operator::start().await;
+    let credential: ClusterAuraCredential = serde_json::from_value(json!({
+        "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "ClusterAuraCredential",
+        "metadata": {"name": "odd"},
+        "spec": {
+            "secretRef": {"name": "k", "namespace": "Team_A"},
+            "allowedNamespaces": {"names": [NS]}, "allowedTenants": ["*"]
+        }
+    }))
+    .unwrap();
+    let err = Api::<ClusterAuraCredential>::all(op.api.client())
+        .create(&user_post(), &credential)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("spec.secretRef.namespace"), "{text}");
 }
 
 #[tokio::test]

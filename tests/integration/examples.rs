@@ -99,7 +99,7 @@ fn operator_check<K: Reconciler>(doc: &Value) -> Result<(), String> {
     obj.validate().map_err(|e| e.to_string())
 }
 
-fn check(doc: &Value) -> Result<(), String> {
+pub(crate) fn check(doc: &Value) -> Result<(), String> {
     check_schema(doc)?;
     let spec = &doc["spec"];
     match doc["kind"].as_str().unwrap_or_default() {

@@ -1,6 +1,6 @@
 //! Health as GitOps tools read it, through the real Controllers: each state an AuraInstance (and
 //! a snapshot, a session) goes through must read right under kstatus's documented computation
-//! (Flux) and under the Argo CD health script the README gives.
+//! (Flux) and under the Argo CD health script docs/src/install.md gives.
 
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ fn kstatus(generation: Option<i64>, observed: Option<i64>, conditions: &[Conditi
     KStatus::Current
 }
 
-/// The README's Argo CD health script (`resource.customizations.health.aura.neo4j.io_*`), the
+/// The Argo CD health script of docs/src/install.md (`resource.customizations.health.aura.neo4j.io_*`), the
 /// same rules in Rust: Argo CD has no built-in health for these kinds.
 fn argo_cd(
     generation: Option<i64>,

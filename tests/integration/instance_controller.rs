@@ -725,10 +725,9 @@ async fn an_instance_can_be_created_as_a_clone_of_another_resource() {
     assert_eq!(op.emu.handle().instances().len(), 2);
 }
 
-#[tokio::test]
-async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
-    // One Aura request every ~0.1 s, and resyncs every 200 ms for 24 instances: background
-    // passes queue for the budget about 2 s deep.
+/// 24 settled instances whose looks queue for the Aura budget: one request every ~0.1 s, and a
+/// resync every 200 ms, so background passes wait about 2 s deep.
+async fn a_fleet_queued_for_the_budget() -> Operator {
     let timing = aura_operator::controllers::Timing {
         resync: Duration::from_millis(200),
         // Fewer slots than resources: most background passes wait for a slot, not only for
@@ -751,6 +750,12 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
     }
     // A round of resyncs: background passes now queue for the budget.
     op.after_passes("AuraInstance", 24).await;
+    op
+}
+
+#[tokio::test]
+async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
+    let op = a_fleet_queued_for_the_budget().await;
     let patches = |op: &Operator| {
         op.emu
             .handle()
@@ -776,6 +781,29 @@ async fn a_spec_change_goes_ahead_of_polls_queued_for_the_aura_budget() {
     assert!(
         waited < Duration::from_millis(1200),
         "the resize waited {waited:?} behind background polls"
+    );
+}
+
+#[tokio::test]
+async fn the_polls_that_carry_a_change_out_go_ahead_of_looks_queued_for_the_budget() {
+    let op = a_fleet_queued_for_the_budget().await;
+    let started = std::time::Instant::now();
+    op.patch_spec("fleet-3", json!({"memory": "4GB"})).await;
+    op.wait_for("fleet-3", "Ready with 4GB", |obj| {
+        is_ready(obj)
+            && obj.status.as_ref().is_some_and(|s| {
+                s.memory.as_deref() == Some("4GB")
+                    && s.observed_generation == obj.metadata.generation
+            })
+    })
+    .await;
+    let waited = started.elapsed();
+    eprintln!("resize to Ready: {waited:?}");
+    // The change's own pass goes first, and so must the polls that see Aura finish it (they
+    // waited ~2 s each behind the looks at settled instances before they went first too).
+    assert!(
+        waited < Duration::from_millis(1500),
+        "the resize took {waited:?} to be Ready behind background looks"
     );
 }
 

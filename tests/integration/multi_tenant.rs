@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::support;
 use crate::support::operator::{
     OPERATOR_NS, Operator, condition, instance, is_ready, ready_reason, resource, secret_value,
-    user_patch, user_post,
+    user_patch, user_post, wait_object,
 };
 
 const TEAM_A: &str = "team-a";
@@ -67,14 +67,8 @@ async fn wait_in<K>(
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let what = format!("{namespace}/{name} to be {what}");
-    support::wait_for(&what, Duration::from_secs(15), || {
-        match op.api.get_as::<K>(Some(namespace), name) {
-            Some(obj) if check(&obj) => Ok(obj),
-            other => Err(format!("{other:#?}")),
-        }
-    })
-    .await
+    let within = Duration::from_secs(15);
+    wait_object(&op.api, Some(namespace), name, what, within, check).await
 }
 
 async fn wait_gone_in<K>(op: &Operator, namespace: &str, name: &str)

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod operator;
+pub mod writes;
 
 use std::time::Duration;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
 use aura_operator::controllers::clock::Clock;
 use aura_operator::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, NamespaceAllow, Timing,
+    AuraClients, AuraSettings, Context, DefaultCredential, InstallationClass, NamespaceAllow,
+    Timing,
 };
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use aura_operator::emulator::{EmulatorConfig, RunningEmulator, SnapshotProfile, SnapshotStatus};
@@ -18,6 +19,7 @@ use memory_apiserver::{ApiServer, Served};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 
+use super::writes::WriteLog;
 use super::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 
 pub const NS: &str = "default";
@@ -69,13 +71,25 @@ pub struct Operator {
     pub default_namespaces: NamespaceAllow,
     /// The client the controller uses: in-process, or over loopback HTTP.
     controller_kube: kube::Client,
-    /// The namespace the controllers watch; None: all (as `aura-operator run` without
+    /// The namespaces the controllers watch; None: all (as `aura-operator run` without
     /// `--namespace`).
-    scope: Option<&'static str>,
+    scopes: Vec<Option<&'static str>>,
+    /// The installation's class (see `--installation-class`): the default installation's
+    /// unless a test starts another.
+    pub class: InstallationClass,
+    /// The installation's own namespace (claims, Secrets of ClusterAuraCredentials by default).
+    pub operator_ns: &'static str,
+    /// The controllers' writes, when a test asked for them (see [`Self::installation`]).
+    pub writes: Option<WriteLog>,
+    /// The Aura the controllers call, when not their own emulator (see
+    /// [`Self::beside_sharing_aura`]).
+    aura_url: Option<String>,
     /// The controllers' clock for schedules and expiry; it survives restarts, as real time does.
     pub clock: Clock,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
+    /// The running controllers' context, to refresh the gauges as a scrape does.
+    context: Option<std::sync::Arc<aura_operator::controllers::Context>>,
     _served: Option<Served>,
     task: Option<JoinHandle<()>>,
 }
@@ -110,20 +124,72 @@ impl Operator {
     /// Like [`start`](Self::start), but the controllers watch every namespace.
     pub async fn start_cluster_wide() -> Self {
         let mut operator = Self::stopped(fast_config(), timing()).await;
-        operator.scope = None;
+        operator.scopes = vec![None];
+        operator.spawn();
+        operator
+    }
+
+    /// An installation of class `class` (None: the default installation) with its own
+    /// operator namespace, watching `scopes`, on a new API server; its writes are recorded.
+    pub async fn installation(
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        Self::installed(new_api_server(), class, operator_ns, scopes, None).await
+    }
+
+    /// Another installation like [`Self::installation`], on the API server of `first`, with an
+    /// emulator (an Aura) of its own so that its Aura calls are its own.
+    pub async fn beside(
+        first: &Operator,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        Self::installed(first.api.clone(), class, operator_ns, scopes, None).await
+    }
+
+    /// Another installation like [`Self::beside`], calling the same Aura as `first` (as the
+    /// old and the new installation of a blue/green upgrade do).
+    pub async fn beside_sharing_aura(
+        first: &Operator,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+    ) -> Self {
+        let aura = Some(first.emu.base_url());
+        Self::installed(first.api.clone(), class, operator_ns, scopes, aura).await
+    }
+
+    async fn installed(
+        api: ApiServer,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+        aura_url: Option<String>,
+    ) -> Self {
+        let mut operator = Self::stopped_on(api, fast_config(), timing()).await;
+        operator.aura_url = aura_url;
+        operator.class = match class {
+            Some(name) => InstallationClass::named(name).expect("a valid class"),
+            None => InstallationClass::default_installation(),
+        };
+        operator.operator_ns = operator_ns;
+        operator.scopes = scopes.to_vec();
+        let writes = WriteLog::default();
+        operator.controller_kube = writes.client(&operator.api, NS);
+        operator.writes = Some(writes);
         operator.spawn();
         operator
     }
 
     /// The API server and the emulator, without a controller (start it with `restart`).
     pub async fn stopped(config: EmulatorConfig, timing: Timing) -> Self {
-        // The CRDs as objects, as on a cluster: every write, the operator's status included,
-        // then goes through the schema, defaults and CEL rules a real server applies.
-        let api = ApiServer::new();
-        for (_, crd) in aura_operator::cli::crd::all() {
-            api.install_crd(serde_json::to_value(crd).expect("CRD as JSON"))
-                .expect("CRD installed");
-        }
+        Self::stopped_on(new_api_server(), config, timing).await
+    }
+
+    async fn stopped_on(api: ApiServer, config: EmulatorConfig, timing: Timing) -> Self {
         let emu = start(config).await;
         Self {
             controller_kube: api.client(),
@@ -136,16 +202,21 @@ impl Operator {
             },
             default_namespaces: NamespaceAllow::all(),
             _served: None,
-            scope: Some(NS),
+            scopes: vec![Some(NS)],
+            class: InstallationClass::default_installation(),
+            operator_ns: OPERATOR_NS,
+            writes: None,
+            aura_url: None,
             clock: Clock::default(),
             metrics: None,
+            context: None,
             task: None,
         }
     }
 
     fn spawn(&mut self) {
         let settings = AuraSettings {
-            base_url: self.emu.base_url(),
+            base_url: self.aura_url.clone().unwrap_or_else(|| self.emu.base_url()),
             allow_insecure_http: true,
             rate_limit: self.budget,
             timeout: Duration::from_secs(5),
@@ -163,23 +234,35 @@ impl Operator {
         };
         let metrics = aura_operator::metrics::Metrics::new();
         self.metrics = Some(std::sync::Arc::clone(&metrics));
+        // As `run` does: the Aura calls and budget waits of every credential go to /metrics.
+        let settings = AuraSettings {
+            observer: Some(std::sync::Arc::new(
+                aura_operator::metrics::AuraCallMetrics(std::sync::Arc::clone(&metrics)),
+            )),
+            ..settings
+        };
         let clients = AuraClients::new(settings, default)
-            .with_access(OPERATOR_NS, self.default_namespaces.clone());
+            .with_access(self.operator_ns, self.default_namespaces.clone())
+            .with_class(self.class.clone());
         let ctx = Context::with_clock(
             self.controller_kube.clone(),
             clients,
             self.timing,
             metrics,
-            OPERATOR_NS,
+            self.operator_ns,
             self.clock.clone(),
         );
-        let scope = self.scope;
+        self.context = Some(ctx.clone());
+        let scopes = self.scopes.clone();
         self.task = Some(tokio::spawn(async move {
             let credentials = aura_operator::controllers::cluster_credential::run(
                 ctx.clone(),
                 std::future::pending(),
             );
-            let kinds = aura_operator::controllers::run_all(ctx, scope, std::future::pending());
+            // One set of controllers per watched namespace, as `aura-operator run` starts them.
+            let kinds = futures::future::join_all(scopes.into_iter().map(|scope| {
+                aura_operator::controllers::run_all(ctx.clone(), scope, std::future::pending())
+            }));
             tokio::join!(credentials, kinds);
         }));
     }
@@ -204,7 +287,7 @@ impl Operator {
 
     /// Starts a new controller that watches only `scope` (None: every namespace).
     pub fn restart_watching(&mut self, scope: Option<&'static str>) {
-        self.scope = scope;
+        self.scopes = vec![scope];
         self.spawn();
     }
 
@@ -302,7 +385,24 @@ impl Operator {
         within: Duration,
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
-        self.wait_for_kind_within(name, what, within, check).await
+        wait_object(&self.api, Some(NS), name, what, within, check).await
+    }
+
+    /// The operator's `/metrics` text with the gauges read from the caches first, as a
+    /// scrape of `run`'s `/metrics` does.
+    pub fn refreshed_metrics(&self) -> String {
+        if let Some(ctx) = &self.context {
+            ctx.refresh_gauges();
+        }
+        self.metrics_text()
+    }
+
+    /// The operator's `/metrics` text.
+    pub fn metrics_text(&self) -> String {
+        self.metrics
+            .as_ref()
+            .map(|m| m.encode())
+            .unwrap_or_default()
     }
 
     /// Passes the controllers have finished, of `kind`, so far (from their metrics).
@@ -414,27 +514,14 @@ impl Operator {
     where
         K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     {
-        self.wait_for_kind_within(name, what, Duration::from_secs(15), check)
-            .await
-    }
-
-    async fn wait_for_kind_within<K>(
-        &self,
-        name: &str,
-        what: &str,
-        within: Duration,
-        check: impl Fn(&K) -> bool,
-    ) -> K
-    where
-        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    {
-        let what = format!("{name} to be {what}");
-        super::wait_for(&what, within, || {
-            match self.api.get_as::<K>(Some(NS), name) {
-                Some(obj) if check(&obj) => Ok(obj),
-                other => Err(format!("{other:#?}")),
-            }
-        })
+        wait_object(
+            &self.api,
+            Some(NS),
+            name,
+            what,
+            Duration::from_secs(15),
+            check,
+        )
         .await
     }
 
@@ -479,6 +566,42 @@ impl Drop for Operator {
     }
 }
 
+/// Waits until `check` holds for the object `name` of kind `K` in `namespace` (None:
+/// cluster-scoped) on `api`, or fails with what was seen last.
+pub async fn wait_object<K>(
+    api: &ApiServer,
+    namespace: Option<&str>,
+    name: &str,
+    what: &str,
+    within: Duration,
+    check: impl Fn(&K) -> bool,
+) -> K
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let what = match namespace {
+        Some(ns) if ns != NS => format!("{ns}/{name} to be {what}"),
+        _ => format!("{name} to be {what}"),
+    };
+    super::wait_for(&what, within, || match api.get_as::<K>(namespace, name) {
+        Some(obj) if check(&obj) => Ok(obj),
+        other => Err(format!("{other:#?}")),
+    })
+    .await
+}
+
+/// An API server with the CRDs installed as objects, as on a cluster: every write, the
+/// operator's status included, then goes through the schema, defaults and CEL rules a real
+/// server applies.
+pub fn new_api_server() -> ApiServer {
+    let api = ApiServer::new();
+    for (_, crd) in aura_operator::cli::crd::all() {
+        api.install_crd(serde_json::to_value(crd).expect("CRD as JSON"))
+            .expect("CRD installed");
+    }
+    api
+}
+
 type Condition = k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 /// The conditions of a resource of this operator.
@@ -499,6 +622,12 @@ impl HasConditions for AuraSnapshot {
 }
 
 impl HasConditions for GdsSession {
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+}
+
+impl HasConditions for aura_operator::crd::ClusterAuraCredential {
     fn conditions(&self) -> &[Condition] {
         self.status.as_ref().map_or(&[], |s| &s.conditions)
     }

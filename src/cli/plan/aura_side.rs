@@ -14,7 +14,6 @@ use serde::Deserialize;
 
 use crate::aura::{self, CallObserver, Instance, InstanceId, InstanceSummary, Tenant, TenantId};
 use crate::controllers::access::Restrictions;
-use crate::controllers::credentials::cluster_spec;
 use crate::controllers::instance::validate::unknown_tenant;
 use crate::controllers::{
     AuraClients, AuraSettings, CredentialSource, DefaultCredential, Error, Grant, NamespaceAllow,
@@ -122,9 +121,12 @@ impl AuraSide {
                 .await;
         };
         let restrictions = match source {
-            CredentialSource::Cluster(name) => {
-                Restrictions::of(name, cluster_spec(&self.kube, namespace, name).await?)
-            }
+            CredentialSource::Cluster(name) => Restrictions::of(
+                name,
+                self.clients
+                    .cluster_spec(&self.kube, namespace, name)
+                    .await?,
+            ),
             _ => Restrictions::default(),
         };
         Ok(Grant {

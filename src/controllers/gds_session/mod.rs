@@ -81,7 +81,7 @@ impl Reconciler for GdsSession {
             ensure::Found::Session(session) => {
                 pass.observe(session);
                 let drift = observe_only::differences(&pass.obj.spec, session);
-                pass.record_drift(&drift).await;
+                pass.record_drift(Self::KIND, &drift).await;
                 Some(drift)
             }
             _ => {

@@ -84,6 +84,7 @@ impl Pass<'_> {
                 FIELD_MANAGER,
             )
             .await?;
+            self.ctx.metrics.secret_written("GdsSession");
             self.tell_secret_written(&name, existing.is_none(), changed);
         }
         let binding = self.obj.spec.connection_secret.format == Some(SecretFormat::ServiceBinding);

@@ -5,7 +5,7 @@ use super::secret::{self, Contents};
 use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
-use crate::controllers::pass::News;
+use crate::controllers::pass::{self, News};
 use crate::controllers::secrets;
 use crate::controllers::secrets::CONTENT_HASH_ANNOTATION;
 use crate::controllers::{Error, Reason, events, references};
@@ -128,6 +128,11 @@ impl Pass<'_> {
                 return Err(plan::wrong_type(&have, &want).into());
             }
             Step::Update(update) => {
+                if !pass::user_driven(&*self.obj) {
+                    // The spec has not changed since it was last acted on: Aura was changed
+                    // outside Kubernetes, and this puts it back.
+                    self.ctx.metrics.drift_detected("AuraInstance");
+                }
                 let what = describe(&update);
                 aura.instances()
                     .update(id, &update)
@@ -321,6 +326,7 @@ impl Pass<'_> {
                 crate::controllers::FIELD_MANAGER,
             )
             .await?;
+            self.ctx.metrics.secret_written("AuraInstance");
             self.tell_secret_written(&name, existing.is_none(), changed);
         }
         self.status.binding = (self.obj.spec.connection_secret.format

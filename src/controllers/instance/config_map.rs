@@ -115,6 +115,7 @@ impl Pass<'_> {
             body["kind"] = "ConfigMap".into();
             let params = PatchParams::apply(FIELD_MANAGER).force();
             api.patch(&name, &params, &Patch::Apply(body)).await?;
+            self.ctx.metrics.secret_written("AuraInstance");
         }
         self.status.connection_config_map = Some(name);
         Ok(())

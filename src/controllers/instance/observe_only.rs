@@ -57,7 +57,7 @@ impl Pass<'_> {
     /// Records the drift in the Drifted condition (see [`drift`](crate::controllers::drift))
     /// and says how the pass ended; calls nothing.
     pub(super) async fn report_drift(&mut self, differences: Vec<String>) -> Outcome {
-        self.record_drift(&differences).await;
+        self.record_drift("AuraInstance", &differences).await;
         let status = self
             .status
             .status
