@@ -7,6 +7,7 @@ pub mod aura;
 pub mod cli;
 pub mod controllers;
 pub mod crd;
+pub mod database;
 pub mod emulator;
 pub mod http;
 pub mod leader;

@@ -79,7 +79,10 @@ enum Command {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // neo4rs warns at every login over neo4j+s that its client-side routing is experimental (the
+    // operator does not use it: the server routes): by default only its errors are shown.
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info,neo4rs=error"));
     // Colour only on a terminal: escape codes in a pod's log or a file are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

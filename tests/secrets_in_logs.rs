@@ -75,8 +75,9 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     );
     let decode_err = client.instances().create(&request).await.unwrap_err();
 
-    // The controller's whole create path, Secret write included.
-    let operator = support::operator::Operator::start().await;
+    // The controller's whole create path, Secret write included, with Bolt logins (checks and a
+    // password rotation) on.
+    let operator = support::operator::Operator::start_verifying().await;
     let obj = serde_json::json!({
         "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
         "metadata": {"name": "logged", "namespace": "default"},
@@ -92,6 +93,33 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         .expect("connection Secret");
     let operator_password =
         support::operator::secret_value(&secret, "NEO4J_PASSWORD").expect("a password");
+    let rotate = serde_json::json!({"metadata": {"annotations": {
+        "aura.neo4j.io/rotate-password": "logged-1"}}});
+    operator
+        .instances()
+        .patch(
+            "logged",
+            &support::operator::user_patch(),
+            &kube::api::Patch::Merge(&rotate),
+        )
+        .await
+        .unwrap();
+    let rotated_password = support::wait_for("a rotation", Duration::from_secs(15), || {
+        let secret = operator.secret("logged-connection").ok_or("no Secret")?;
+        let now = support::operator::secret_value(&secret, "NEO4J_PASSWORD").ok_or("none")?;
+        let pending = support::operator::secret_value(&secret, "aura-operator.pending-password");
+        if now == operator_password || pending.is_some() {
+            return Err("not rotated yet".to_owned());
+        }
+        Ok(now)
+    })
+    .await;
+    operator
+        .wait_for("logged", "the rotated password verified", |obj| {
+            support::operator::condition(obj, "ConnectionVerified")
+                .is_some_and(|c| c.status == "True")
+        })
+        .await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -113,6 +141,7 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     for secret in [
         password.as_str(),
         operator_password.as_str(),
+        rotated_password.as_str(),
         encoded.as_str(),
         CLIENT_SECRET,
         "not-the-secret-4711",

@@ -1,6 +1,7 @@
 //! `aura-operator run`: the controllers against the current Kubernetes context.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -91,6 +92,21 @@ pub struct RunArgs {
     /// trying the operator without an Aura account; nothing it creates is real.
     #[arg(long)]
     pub emulator: bool,
+
+    /// Log in to each instance over Bolt (port 7687, TLS verified) to check its connection
+    /// Secret (condition ConnectionVerified). Turn off where the cluster has no egress to 7687.
+    #[arg(
+        long,
+        env = "AURA_VERIFY_CONNECTIONS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub verify_connections: bool,
+
+    /// A PEM CA file to trust for Bolt instead of the system roots (a private CA; with
+    /// --emulator the emulator's own CA is used when this is not set).
+    #[arg(long, env = "AURA_EXTRA_CA_FILE", value_name = "FILE")]
+    pub extra_ca_file: Option<std::path::PathBuf>,
 
     /// Address the built-in emulator listens on (with --emulator).
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -269,6 +285,27 @@ pub struct Operator {
     stop: Stop,
 }
 
+/// Starts the built-in emulator. If its Bolt CA cannot be written (a read-only filesystem),
+/// it starts without Bolt and connection checks go off, with a warning, rather than not at all.
+async fn start_emulator(
+    config: emulator::EmulatorConfig,
+    listen: SocketAddr,
+    database: &mut crate::database::DatabaseSettings,
+) -> std::io::Result<emulator::RunningEmulator> {
+    match emulator::start(config.clone(), listen).await {
+        Err(error) if config.bolt => {
+            tracing::warn!(%error, "the emulator cannot serve Bolt; connection checks are off");
+            database.verify = false;
+            let without = emulator::EmulatorConfig {
+                bolt: false,
+                ..config
+            };
+            emulator::start(without, listen).await
+        }
+        started => started,
+    }
+}
+
 impl Operator {
     /// Sets up everything the controllers need on `kube` and serves the HTTP port (ready from
     /// now on: a follower is a healthy standby). With `args.emulator`, starts the emulator with
@@ -277,9 +314,14 @@ impl Operator {
     pub async fn start(
         kube: kube::Client,
         args: RunArgs,
-        emulator_config: emulator::EmulatorConfig,
+        mut emulator_config: emulator::EmulatorConfig,
         stop: Stop,
     ) -> Result<Self, RunError> {
+        let mut database = crate::database::DatabaseSettings {
+            verify: args.verify_connections,
+            extra_ca_file: args.extra_ca_file.clone(),
+            ..Default::default()
+        };
         let mut settings = AuraSettings {
             base_url: args.aura_url.clone(),
             allow_insecure_http: args.allow_insecure_http,
@@ -298,7 +340,9 @@ impl Operator {
                 return Err(RunError::Conflicting);
             }
             let credential = emulator_config.credentials[0].clone();
-            let running = emulator::start(emulator_config, args.emulator_listen)
+            // Instances then answer Bolt, so verification works as against Aura.
+            emulator_config.bolt |= args.verify_connections;
+            let running = start_emulator(emulator_config, args.emulator_listen, &mut database)
                 .await
                 .map_err(|source| RunError::Emulator {
                     addr: args.emulator_listen,
@@ -311,6 +355,9 @@ impl Operator {
             );
             settings.base_url = running.base_url();
             settings.allow_insecure_http = true;
+            if database.extra_ca_file.is_none() {
+                database.extra_ca_file = running.bolt_ca_file().map(|p| p.to_path_buf());
+            }
             default = DefaultCredential::Fixed {
                 client_id: credential.client_id.clone(),
                 client_secret: SecretString::from(credential.client_secret.clone()),
@@ -336,12 +383,14 @@ impl Operator {
         let clients = AuraClients::new(settings, default)
             .with_access(args.operator_namespace.clone(), allowed)
             .with_class(args.class());
-        let ctx = Context::with_metrics(
+        let ctx = Context::with_clock(
             kube.clone(),
             clients,
             timing,
             metrics,
             &args.operator_namespace,
+            crate::controllers::clock::Clock::default(),
+            database,
         );
 
         let ready = Arc::new(AtomicBool::new(false));
@@ -371,6 +420,12 @@ impl Operator {
     }
 
     /// The built-in emulator's API base URL (with `/v1`), if there is one.
+    /// The PEM file of the built-in emulator's Bolt CA, when its instances answer Bolt.
+    pub fn bolt_ca_file(&self) -> Option<PathBuf> {
+        let emulator = self.emulator.as_ref()?;
+        emulator.bolt_ca_file().map(Path::to_path_buf)
+    }
+
     pub fn emulator_url(&self) -> Option<String> {
         self.emulator
             .as_ref()
@@ -544,6 +599,39 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[tokio::test]
+    async fn an_emulator_that_cannot_write_its_bolt_ca_starts_without_bolt_and_checks() {
+        let config = emulator::EmulatorConfig {
+            bolt: true,
+            bolt_ca_file: Some("/nonexistent-aura-operator-dir/ca.pem".into()),
+            ..emulator::EmulatorConfig::default()
+        };
+        let mut database = crate::database::DatabaseSettings {
+            verify: true,
+            ..Default::default()
+        };
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let running = start_emulator(config, listen, &mut database)
+            .await
+            .expect("started without Bolt");
+        assert!(running.bolt_ca_file().is_none());
+        assert!(!database.verify, "checks go off with Bolt");
+        running.shutdown().await;
+    }
+
+    #[test]
+    fn connection_checks_are_on_by_default_and_can_be_turned_off() {
+        assert!(args(&[]).verify_connections);
+        let off = args(&[
+            "--verify-connections",
+            "false",
+            "--extra-ca-file",
+            "/ca.pem",
+        ]);
+        assert!(!off.verify_connections);
+        assert_eq!(off.extra_ca_file, Some("/ca.pem".into()));
+    }
 
     #[derive(Parser)]
     struct Cli {

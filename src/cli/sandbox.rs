@@ -239,6 +239,7 @@ pub async fn run(args: SandboxArgs) -> Result<bool, SandboxError> {
         emulator_url,
         metrics_url,
         kubeconfig: kubeconfig.path.clone(),
+        bolt_ca: operator.bolt_ca_file(),
         waiting: args.wait_ready.is_some(),
     };
     match args.output {
@@ -329,6 +330,9 @@ fn operator_args(http_listen: SocketAddr) -> RunArgs {
         rate_limit: 125,
         resync_seconds: 300,
         max_concurrent_passes: crate::controllers::admission::DEFAULT_CONCURRENCY as u16,
+        // Instances answer Bolt with the emulator's CA, which the operator then trusts.
+        verify_connections: true,
+        extra_ca_file: None,
     }
 }
 
@@ -566,6 +570,8 @@ struct Banner {
     emulator_url: String,
     metrics_url: String,
     kubeconfig: PathBuf,
+    /// The emulator's Bolt CA, to trust in drivers that connect to its instances.
+    bolt_ca: Option<PathBuf>,
     /// `--wait-ready`: it will exit by itself, so no "try" commands.
     waiting: bool,
 }
@@ -591,6 +597,9 @@ impl std::fmt::Display for Banner {
         writeln!(f, "  Aura emulator:    {}", self.emulator_url)?;
         writeln!(f, "  operator metrics: {}", self.metrics_url)?;
         writeln!(f, "  kubeconfig:       {}", self.kubeconfig.display())?;
+        if let Some(ca) = &self.bolt_ca {
+            writeln!(f, "  Bolt CA (PEM):    {}", ca.display())?;
+        }
         writeln!(f)?;
         if self.waiting {
             return write!(f, "  {export}");
@@ -1296,6 +1305,7 @@ mod tests {
             api_url: "http://127.0.0.1:7443".into(),
             emulator_url: "http://127.0.0.1:4000/v1".into(),
             metrics_url: "http://127.0.0.1:4001/metrics".into(),
+            bolt_ca: Some("/tmp/aura-emulator-4000-bolt-ca.pem".into()),
             kubeconfig: PathBuf::from("/run/user/1000/aura-operator/sandbox.kubeconfig"),
             waiting: false,
         }
@@ -1307,6 +1317,7 @@ mod tests {
             "http://127.0.0.1:4000/v1",
             "kubectl apply -f deploy/examples/aurainstance-emulator.yaml",
             "kubectl get auraInstances",
+            "Bolt CA (PEM):    /tmp/aura-emulator-4000-bolt-ca.pem",
         ] {
             assert!(banner.contains(expected), "{expected:?} missing:\n{banner}");
         }

@@ -35,6 +35,9 @@ pub struct Memory {
     settled: Mutex<HashMap<String, Settled>>,
     /// Resource UIDs whose next pass was brought by a ClusterAuraCredential's Ready changing.
     nudged: Mutex<HashSet<String>>,
+    /// Per resource UID, the last Bolt login check: a fingerprint of what it logged in with and
+    /// when (see [`Memory::login_check_due`]).
+    login_checks: Mutex<HashMap<String, (u64, Instant)>>,
 }
 
 /// What the last pass of a settled resource left.
@@ -244,10 +247,24 @@ impl Memory {
     }
 
     /// Forgets everything about a resource that is gone.
+    /// Whether the connection of `key` should be checked again: never checked by this process,
+    /// checked with other credentials (`fingerprint`), or last checked `every` ago or more.
+    pub fn login_check_due(&self, key: &str, fingerprint: u64, every: Duration) -> bool {
+        lock(&self.login_checks)
+            .get(key)
+            .is_none_or(|(seen, at)| *seen != fingerprint || at.elapsed() >= every)
+    }
+
+    /// Records a connection check of `key` with credentials `fingerprint`, now.
+    pub fn login_checked(&self, key: &str, fingerprint: u64) {
+        lock(&self.login_checks).insert(key.to_owned(), (fingerprint, Instant::now()));
+    }
+
     pub fn forget(&self, key: &str) {
         lock(&self.changes).remove(key);
         lock(&self.settled).remove(key);
         lock(&self.nudged).remove(key);
+        lock(&self.login_checks).remove(key);
         let prefix = format!("{key}/");
         let mut passwords = lock(&self.passwords);
         let owned: Vec<String> = passwords

@@ -151,6 +151,8 @@ pub struct Context {
     pub claims: claims::Claims,
     /// What time it is for schedules and expiry (tests move it).
     pub clock: clock::Clock,
+    /// Whether and how connection Secrets are verified by logging in over Bolt.
+    pub database: crate::database::DatabaseSettings,
     /// Per kind, a way to count cached resources by Aura status at scrape time.
     status_sources: std::sync::Mutex<Vec<(&'static str, StatusSource)>>,
 }
@@ -206,6 +208,7 @@ impl Context {
             metrics,
             operator_namespace,
             clock::Clock::default(),
+            crate::database::DatabaseSettings::default(),
         )
     }
 
@@ -217,6 +220,7 @@ impl Context {
         metrics: Arc<Metrics>,
         operator_namespace: &str,
         clock: clock::Clock,
+        database: crate::database::DatabaseSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
             reporting_instance: std::env::var("POD_NAME")
@@ -230,6 +234,7 @@ impl Context {
             cadence: cadence::Cadence::new(timing.resync),
             claims: claims::Claims::new(operator_namespace),
             clock,
+            database,
             metrics,
             status_sources: std::sync::Mutex::default(),
         })

@@ -43,6 +43,8 @@ reasons! {
     InSync,
     /// Synced True: the last pass reached Aura and Kubernetes.
     ReconcileSucceeded,
+    /// ConnectionVerified True: the Secret's username and password logged in over Bolt.
+    LoggedIn,
 
     // Progress, and states a pass reports without failing.
     /// Aura is working on the object (creating, updating, pausing, resuming, restoring).
@@ -123,6 +125,12 @@ reasons! {
     SessionNotFound,
     /// Another resource already manages this Aura object (see `controllers::claims`).
     AlreadyManaged,
+    /// The database refused the connection Secret's username and password (ConnectionVerified
+    /// False; Ready False too).
+    AuthenticationFailed,
+    /// ConnectionVerified False: the database could not be reached over Bolt (network, TLS, a
+    /// paused instance); Ready is left as it is.
+    Unreachable,
 
     // Events of a deletion (the resource is gone, so no condition carries them).
     /// An adopted instance was kept: `deletionPolicy: Delete` without the confirmation

@@ -62,6 +62,49 @@ pub struct ConnectionSecretSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     pub keys: BTreeMap<String, String>,
+    /// AuraInstance: log in over Bolt (port 7687, TLS verified) with the Secret's username and
+    /// password after each change and once per resync interval, and report it in the
+    /// ConnectionVerified condition (Ready is False while the database refuses the password).
+    /// Default true; false never connects. The operator's --verify-connections=false turns it
+    /// off for every resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
+    /// AuraInstance: rotate the database password on a schedule (and at once whenever the
+    /// annotation aura.neo4j.io/rotate-password gets a new value, with or without this field).
+    /// The new password is kept in the Secret (key aura-operator.pending-password) before the
+    /// database changes it, so a restart at any step leaves a password that logs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationSpec>,
+}
+
+/// When the operator rotates the database password of an AuraInstance.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationSpec {
+    /// Rotate this long after the last rotation (or the resource's creation): 720h, 30d, 1w.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// Whose password changes. AdminUser (default): the Secret's own user (neo4j) changes its
+    /// password; new connections made with the old one fail until applications reload.
+    /// TwoUsers: applications get their own users <userPrefix>_a and <userPrefix>_b, used in
+    /// turn: each rotation sets a new password on the idle one and publishes it, so connections
+    /// made with the previous credentials keep working until the next rotation. The admin
+    /// password then lives in the Secret <connection Secret name>-admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RotationStrategy>,
+    /// TwoUsers: the prefix of the two users' names (default app: app_a and app_b).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_prefix: Option<String>,
+}
+
+/// Whose password a rotation changes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RotationStrategy {
+    /// The Secret's own (admin) user changes its password.
+    #[default]
+    AdminUser,
+    /// Two application users, used in turn.
+    TwoUsers,
 }
 
 /// The keys the Secret holds, in a convention applications already read. aura (default): one

@@ -23,6 +23,8 @@ pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 /// Observe-only resources: whether Aura differs from the spec (the message lists the fields).
 pub const DRIFTED: &str = "Drifted";
+/// AuraInstance: whether the connection Secret's credentials log in to the database over Bolt.
+pub const CONNECTION_VERIFIED: &str = "ConnectionVerified";
 
 /// A condition to set: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -301,6 +301,24 @@ pub struct ScheduleStatus {
     pub next_resume: Option<Time>,
 }
 
+/// What the operator did about password rotation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordRotationStatus {
+    /// When the password was last rotated (published in the Secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotated: Option<Time>,
+    /// The value of the annotation aura.neo4j.io/rotate-password last dealt with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_request: Option<String>,
+    /// Why the last rotation asked for was refused; absent when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// strategy TwoUsers: the application user the connection Secret holds now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
 /// When the resource deletes itself (spec.expireAfter).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -490,6 +508,10 @@ pub struct AuraInstanceStatus {
     /// The restore request last carried out (or being carried out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,
+    /// Password rotation: when it last happened, the rotate-password annotation value last
+    /// dealt with, and why the last rotation asked for was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_rotation: Option<PasswordRotationStatus>,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

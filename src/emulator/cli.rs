@@ -43,6 +43,13 @@ pub struct EmulatorArgs {
     /// Status for requests with an expired token (Aura documents 403; some clients expect 401).
     #[arg(long, default_value_t = 403, value_parser = parse_expired_status)]
     pub expired_token_status: u16,
+    /// Serve Bolt over TLS for each new instance (its `connection_url` then points at a port of
+    /// its own on 127.0.0.1), signed by a CA made at start.
+    #[arg(long)]
+    pub bolt: bool,
+    /// Where to write that CA's PEM (default: a file in the temp directory, printed at start).
+    #[arg(long, value_name = "FILE", requires = "bolt")]
+    pub bolt_ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EmulatorArgs {
@@ -57,6 +64,8 @@ impl std::fmt::Debug for EmulatorArgs {
             .field("transition_ms", &self.transition_ms)
             .field("invisible_after_create_ms", &self.invisible_after_create_ms)
             .field("expired_token_status", &self.expired_token_status)
+            .field("bolt", &self.bolt)
+            .field("bolt_ca_file", &self.bolt_ca_file)
             .finish()
     }
 }
@@ -93,6 +102,8 @@ impl EmulatorArgs {
             token_ttl: Duration::from_secs(self.token_ttl_secs),
             expired_token_status: self.expired_token_status,
             rate_limit_per_minute: (self.rate_limit > 0).then_some(self.rate_limit),
+            bolt: self.bolt,
+            bolt_ca_file: self.bolt_ca_file.clone(),
             ..EmulatorConfig::default()
         };
         if let Some(path) = &self.seed {
@@ -135,6 +146,12 @@ pub async fn run(args: EmulatorArgs) -> Result<(), RunError> {
             &args.client_id
         )
     );
+    if let Some(ca) = running.bolt_ca_file() {
+        println!(
+            "  Bolt CA (trust it in drivers and the operator's --extra-ca-file): {}",
+            ca.display()
+        );
+    }
     let waited = tokio::signal::ctrl_c().await;
     running.shutdown().await;
     waited.map_err(RunError::Signal)

@@ -159,6 +159,11 @@ pub struct EmulatorConfig {
     pub default_session_ttl: Duration,
     /// Body size for the `oversized_body` fault.
     pub oversized_body_bytes: usize,
+    /// Serve Bolt over TLS for every new instance (issue 22): `connection_url` then points at a
+    /// listener of the instance's own on 127.0.0.1.
+    pub bolt: bool,
+    /// Where to write the Bolt CA's PEM; a file in the temp directory when `None`.
+    pub bolt_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -173,6 +178,8 @@ impl Default for EmulatorConfig {
             rate_limit_per_minute: Some(125),
             default_session_ttl: Duration::from_secs(3600),
             oversized_body_bytes: 16 * 1024 * 1024,
+            bolt: false,
+            bolt_ca_file: None,
         }
     }
 }

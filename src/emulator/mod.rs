@@ -18,8 +18,9 @@
 //!
 //! Statuses change lazily on the emulator clock (see [`state`]); nothing runs in the background.
 //! As Aura does, a paid instance paused for 30 days resumes by itself (`resuming`, then `running`).
-//! Secrets (client secrets, tokens, passwords) are never logged, and database passwords are not
-//! even stored: they appear only in the create response.
+//! Secrets (client secrets, tokens, passwords) are never logged. Database passwords are kept in
+//! the instance record only for the Bolt listener ([`bolt`]) to check logins against; no API
+//! answer other than the create response contains one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod bolt;
 pub mod cli;
 mod clock;
 pub mod config;
@@ -58,9 +60,17 @@ use state::{InstanceRecord, SnapshotRecord};
 pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<RunningEmulator> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config, addr));
-    let router = routes::router(shared.clone());
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let bolt = match config.bolt {
+        true => {
+            let ca_file =
+                (config.bolt_ca_file.clone()).unwrap_or_else(|| bolt::default_ca_file(addr.port()));
+            Some(bolt::BoltHub::new(&ca_file, shutdown_rx.clone())?)
+        }
+        false => None,
+    };
+    let shared = Arc::new(Shared::new(config, addr, bolt));
+    let router = routes::router(shared.clone());
     let task = tokio::spawn(server::accept_loop(listener, router, shutdown_rx));
     Ok(RunningEmulator {
         addr,
@@ -98,6 +108,11 @@ impl RunningEmulator {
     /// The token URL, e.g. `http://127.0.0.1:8787/oauth/token`.
     pub fn token_url(&self) -> String {
         format!("http://{}/oauth/token", self.addr)
+    }
+
+    /// The PEM file of the CA that signs the Bolt listeners' certificate; `None` without Bolt.
+    pub fn bolt_ca_file(&self) -> Option<&std::path::Path> {
+        self.shared.bolt.as_ref().map(|b| b.ca_file().as_path())
     }
 
     pub fn handle(&self) -> EmulatorHandle {
@@ -175,6 +190,22 @@ pub(crate) fn fail_session(
             id: session_id.to_string(),
         })?;
     session.failure = Some(reason.to_string());
+    Ok(())
+}
+
+/// Sets (or creates) a database user's password, as the Aura console would.
+pub(crate) fn set_database_password(
+    shared: &Shared,
+    instance_id: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), UnknownInstance> {
+    let mut store = shared.store();
+    let instance = store
+        .instance_mut(instance_id)
+        .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
+    let secret = secrecy::SecretString::from(password.to_string());
+    instance.users.insert(user.to_string(), secret);
     Ok(())
 }
 
@@ -333,6 +364,37 @@ impl EmulatorHandle {
     /// shared/aura-api.md §4.7), until it is deleted.
     pub fn fail_session(&self, session_id: &str, reason: &str) -> Result<(), UnknownResource> {
         fail_session(&self.shared, session_id, reason)
+    }
+
+    /// Sets a database user's password as the Aura console (or another client) would: existing
+    /// connections stay open, new logins need the new password. Creates the user if missing.
+    pub fn set_database_password(
+        &self,
+        instance_id: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(), UnknownInstance> {
+        set_database_password(&self.shared, instance_id, user, password)
+    }
+
+    /// Cuts (or restores) the network path to an instance's Bolt listener: connections are
+    /// closed at once while Aura still reports the instance running.
+    pub fn cut_bolt(&self, instance_id: &str, cut: bool) -> Result<(), UnknownInstance> {
+        let mut store = self.shared.store();
+        let instance = store
+            .instance_mut(instance_id)
+            .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
+        instance.bolt_cut = cut;
+        Ok(())
+    }
+
+    /// The database users of an instance, by name (no passwords).
+    pub fn database_users(&self, instance_id: &str) -> Result<Vec<String>, UnknownInstance> {
+        let store = self.shared.store();
+        let instance = store
+            .instance(instance_id)
+            .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
+        Ok(instance.users.keys().cloned().collect())
     }
 
     /// Makes every issued token expired, as if an hour had passed for tokens only.

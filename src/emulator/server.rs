@@ -42,6 +42,8 @@ pub struct Shared {
     pub faults: Mutex<FaultSet>,
     pub counters: Mutex<Counters>,
     limiter: Mutex<RateLimiter>,
+    /// The Bolt listeners' TLS identity, when the emulator serves Bolt.
+    pub bolt: Option<super::bolt::BoltHub>,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it; every guarded value stays consistent
@@ -51,7 +53,11 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(config: EmulatorConfig, addr: SocketAddr) -> Self {
+    pub fn new(
+        config: EmulatorConfig,
+        addr: SocketAddr,
+        bolt: Option<super::bolt::BoltHub>,
+    ) -> Self {
         let state = State::new(
             config.tenants.clone(),
             config.timings,
@@ -64,6 +70,7 @@ impl Shared {
             faults: Mutex::default(),
             counters: Mutex::default(),
             limiter: Mutex::new(RateLimiter::new(config.rate_limit_per_minute)),
+            bolt,
             config,
         }
     }

@@ -100,8 +100,8 @@ pub struct Pending {
 /// shared/aura-api.md). Free instances cannot be paused through the API at all.
 pub const AUTO_RESUME_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// A stored instance. There is deliberately no password field: the password exists only in the
-/// create response, so nothing can leak it later.
+/// A stored instance. Its database users' passwords are `SecretString`s, so `Debug` of the record
+/// cannot print them; only the create response ever contains one.
 #[derive(Debug, Clone)]
 pub struct InstanceRecord {
     pub id: String,
@@ -126,6 +126,12 @@ pub struct InstanceRecord {
     pub cdc_enrichment_mode: String,
     pub vector_optimized: bool,
     pub graph_analytics_plugin: bool,
+    /// Database users and passwords, checked by the Bolt listener.
+    pub users: super::bolt::users::Users,
+    /// The instance's Bolt listener port, when the emulator serves Bolt.
+    pub bolt_port: Option<u16>,
+    /// Tests cut the network to the listener: connections are closed at once, as a paused one.
+    pub bolt_cut: bool,
 }
 
 impl InstanceRecord {

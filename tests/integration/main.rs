@@ -7,8 +7,10 @@ mod support;
 
 mod aura_client;
 mod binary_smoke;
+mod bolt;
 mod cluster_credentials;
 mod connection_formats;
+mod connection_verification;
 mod contract;
 mod crds;
 mod docs;
@@ -24,6 +26,7 @@ mod lifecycle_controls;
 mod metrics;
 mod multi_tenant;
 mod namespace_deletion;
+mod password_rotation;
 mod plan;
 mod plugin;
 mod rate_budget;

@@ -86,6 +86,8 @@ pub struct Operator {
     aura_url: Option<String>,
     /// The controllers' clock for schedules and expiry; it survives restarts, as real time does.
     pub clock: Clock,
+    /// How the controllers log in to databases (verification off unless a test turns it on).
+    pub database: aura_operator::database::DatabaseSettings,
     /// The running controllers' metrics, to count their passes.
     metrics: Option<std::sync::Arc<aura_operator::metrics::Metrics>>,
     /// The running controllers' context, to refresh the gauges as a scrape does.
@@ -101,6 +103,23 @@ impl Operator {
 
     pub async fn start_with(config: EmulatorConfig, timing: Timing) -> Self {
         let mut operator = Self::stopped(config, timing).await;
+        operator.spawn();
+        operator
+    }
+
+    /// Like [`start`](Self::start), with instances that answer Bolt (the emulator's CA trusted)
+    /// and connection verification on (issue 22).
+    pub async fn start_verifying() -> Self {
+        let config = EmulatorConfig {
+            bolt: true,
+            ..fast_config()
+        };
+        let mut operator = Self::stopped(config, timing()).await;
+        operator.database = aura_operator::database::DatabaseSettings {
+            verify: true,
+            extra_ca_file: operator.emu.bolt_ca_file().map(|p| p.to_path_buf()),
+            timeout: Duration::from_secs(5),
+        };
         operator.spawn();
         operator
     }
@@ -208,6 +227,7 @@ impl Operator {
             writes: None,
             aura_url: None,
             clock: Clock::default(),
+            database: Default::default(),
             metrics: None,
             context: None,
             task: None,
@@ -251,6 +271,7 @@ impl Operator {
             metrics,
             self.operator_ns,
             self.clock.clone(),
+            self.database.clone(),
         );
         self.context = Some(ctx.clone());
         let scopes = self.scopes.clone();

@@ -160,6 +160,14 @@ impl Reconciler for GdsSession {
 /// from, and a placement.
 fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
     super::formats::validate(&spec.connection_secret, super::formats::Kind::Session)?;
+    // The session's Secret carries the instance's user: an AuraInstance checks and rotates it.
+    if spec.connection_secret.rotation.is_some() || spec.connection_secret.verify.is_some() {
+        return Err(Error::invalid(
+            "connectionSecret",
+            "verify and rotation belong to the AuraInstance whose password the session uses; \
+             remove them here",
+        ));
+    }
     if let Some(text) = &spec.ttl
         && gds_session::parse_ttl(text).is_none()
     {

@@ -1,15 +1,13 @@
-//! The apply pass: one step towards the spec, and the connection Secret.
+//! The apply pass: one step towards the spec (the connection Secret is written by
+//! [`super::connection_secret`]).
 
 use super::plan::{self, Step};
-use super::secret::{self, Contents};
 use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
 use crate::controllers::pass::{self, News};
-use crate::controllers::secrets;
-use crate::controllers::secrets::CONTENT_HASH_ANNOTATION;
 use crate::controllers::{Error, Reason, events, references};
-use crate::crd::instance::{Binding, DataSource, RestorePhase, RestoreStatus, SecretFormat};
+use crate::crd::instance::{DataSource, RestorePhase, RestoreStatus};
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -24,9 +22,11 @@ impl Pass<'_> {
         }
         let instance = self.ensure_instance(&aura, tenant.as_ref()).await?;
         self.forget_drift();
-        self.write_secret(&instance, None).await?;
+        let login = self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
         self.observe(&instance);
+        let login = self.rotate_password(&instance, login).await?;
+        self.check_connection(&instance, login).await;
         Ok(Observed { aura, instance })
     }
 
@@ -271,110 +271,6 @@ impl Pass<'_> {
 
     fn api_namespace(&self) -> String {
         kube::ResourceExt::namespace(&*self.obj).unwrap_or_default()
-    }
-
-    /// Writes the connection Secret if it is missing or differs. The password comes from memory
-    /// or from the Secret itself; an instance this operator created must have one.
-    pub(super) async fn write_secret(
-        &mut self,
-        instance: &Instance,
-        username: Option<&str>,
-    ) -> Result<()> {
-        let name = secret::name(&self.obj);
-        let id = instance.id.to_string();
-        let existing = secrets::read(&self.secrets, &name).await?;
-        let mut password = self
-            .ctx
-            .memory
-            .password(&self.key(), &id)
-            .or_else(|| existing.as_ref().and_then(|e| e.password_for(&id)));
-        let mut kept_username = None;
-        if password.is_none() && self.obj.spec.instance_id.is_some() {
-            (password, kept_username) = self.password_kept_for(&id).await?;
-        }
-        if let Some(password) = &password {
-            self.ctx
-                .memory
-                .keep_password(&self.key(), &id, password.clone());
-        }
-        let uri = instance
-            .connection_url
-            .clone()
-            .or_else(|| self.status.connection_url.clone());
-        // Aura's create answer names the user; later passes keep what the Secret says.
-        let username = username
-            .map(str::to_owned)
-            .or_else(|| existing.as_ref().and_then(|e| e.username_for(&id)))
-            .or(kept_username)
-            .unwrap_or_else(|| "neo4j".to_owned());
-        let contents = Contents {
-            instance_id: &id,
-            aura_name: &instance.name,
-            uri: uri.as_deref(),
-            username: &username,
-            password: password.as_ref(),
-        };
-        let desired = secret::build(&self.obj, &contents).map_err(Error::from)?;
-        let up_to_date = existing.as_ref().is_some_and(|e| e.matches(&desired));
-        if !up_to_date {
-            let changed = secrets::content_changes(existing.as_ref(), &desired);
-            secrets::write(
-                &self.secrets,
-                &desired,
-                existing.as_ref(),
-                crate::controllers::formats::Kind::Instance,
-                crate::controllers::FIELD_MANAGER,
-            )
-            .await?;
-            self.ctx.metrics.secret_written("AuraInstance");
-            self.tell_secret_written(&name, existing.is_none(), changed);
-        }
-        self.status.binding = (self.obj.spec.connection_secret.format
-            == Some(SecretFormat::ServiceBinding))
-        .then(|| Binding { name: name.clone() });
-        self.status.connection_secret = Some(name);
-        self.status.password_stored = Some(password.is_some());
-        Ok(())
-    }
-
-    /// Says what a write of the connection Secret did: wrote it again after someone deleted
-    /// it, or changed its content (so that consumers reload).
-    fn tell_secret_written(&mut self, name: &str, was_missing: bool, changed: bool) {
-        if was_missing && self.status.password_stored == Some(true) {
-            let note = format!("connection Secret {name} was missing; wrote it again");
-            self.announce(News::normal("SecretRecreated", note));
-        } else if changed {
-            let note = format!(
-                "connection Secret {name} has new content (annotation {CONTENT_HASH_ANNOTATION}); \
-                 applications reading it should reload"
-            );
-            self.announce(News::normal("ConnectionSecretChanged", note));
-        }
-    }
-}
-
-impl Pass<'_> {
-    /// The password (and username) of an adopted instance, from a Secret an earlier resource
-    /// left behind when it was deleted with `deletionPolicy: Retain`.
-    async fn password_kept_for(
-        &self,
-        id: &str,
-    ) -> Result<(Option<secrecy::SecretString>, Option<String>)> {
-        let Some(kept) = secrets::find_released(&self.secrets, id).await? else {
-            return Ok((None, None));
-        };
-        let kept_name = kept.secret.metadata.name.clone().unwrap_or_default();
-        events::normal(
-            self.ctx,
-            &*self.obj,
-            "PasswordRecovered",
-            format!(
-                "took the password of Aura instance {id} from Secret {kept_name}, kept when its \
-                 earlier resource was deleted"
-            ),
-        )
-        .await;
-        Ok((kept.password_for(id), kept.username_for(id)))
     }
 }
 

@@ -147,6 +147,8 @@ impl Pass<'_> {
     async fn retain(&mut self, id: &str, reason: Reason, why: Option<String>) -> Result<()> {
         let name = secret::name(&self.obj);
         let kept = secrets::release(&self.secrets, &name).await?;
+        // Rotation strategy TwoUsers keeps the admin password apart: it stays too.
+        secrets::release(&self.secrets, &secret::admin_name(&self.obj)).await?;
         if let Some(config_map) = self.status.connection_config_map.clone() {
             let api = kube::Api::namespaced(self.ctx.kube.clone(), &self.namespace());
             config_map::release(&api, &config_map).await?;

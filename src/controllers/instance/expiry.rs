@@ -24,9 +24,14 @@ const WARNING_LEAD: SignedDuration = SignedDuration::from_hours(1);
 
 /// Parses `spec.expireAfter` (`72h`, `7d`, `1d12h`; a day is 24 hours).
 pub fn parse(after: &str) -> Result<SignedDuration, Error> {
+    parse_duration("expireAfter", after)
+}
+
+/// Parses a positive duration written in `field` (`72h`, `7d`, `1d12h`; a day is 24 hours).
+pub fn parse_duration(field: &str, after: &str) -> Result<SignedDuration, Error> {
     let invalid = |why: &str| {
         Error::invalid(
-            "expireAfter",
+            field,
             format!(
                 "{after:?} {why}; write a duration such as 72h, 7d or 1d12h (units w, d, h, m, s)"
             ),

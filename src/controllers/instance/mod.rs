@@ -10,15 +10,18 @@
 mod act;
 mod cleanup;
 mod config_map;
+mod connection_secret;
 pub mod create;
 mod expiry;
 pub mod limits;
 pub mod observe_only;
 pub mod plan;
 pub mod report;
+pub mod rotation;
 mod schedule;
 pub mod secret;
 pub mod validate;
+mod verify;
 
 use kube::{Resource, ResourceExt};
 

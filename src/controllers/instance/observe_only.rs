@@ -48,9 +48,11 @@ impl Pass<'_> {
             );
             self.announce(News::normal("Observing", note));
         }
-        self.write_secret(&instance, None).await?;
+        let login = self.write_secret(&instance, None).await?;
         self.write_config_map(&instance).await?;
         self.observe(&instance);
+        // Only to refuse a rotation asked by annotation: observing never changes the password.
+        self.rotate_password(&instance, login).await?;
         Ok(Observed { aura, instance })
     }
 

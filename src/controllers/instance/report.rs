@@ -19,6 +19,9 @@ impl Pass<'_> {
                     secret::layout(&self.obj).describe("password")
                 ),
             ),
+            Outcome::Settled if let Some(refused) = self.authentication_failed() => {
+                Verdict::stalled(Reason::AuthenticationFailed, refused)
+            }
             Outcome::Settled => {
                 let state = self.status.status.clone();
                 let reason = if state == Some(InstanceStatus::Paused) {

@@ -29,6 +29,24 @@ pub fn as_spec_error(err: aura::Error) -> Error {
 }
 
 /// Checks that need no Aura call.
+/// A prefix that makes plain Neo4j user names (`<prefix>_a`): a letter, then letters, digits
+/// or underscores, 1 to 60 characters.
+fn check_user_prefix(prefix: &str) -> Result<(), Error> {
+    let mut chars = prefix.chars();
+    let starts = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if starts && rest && prefix.len() <= 60 {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "connectionSecret.rotation.userPrefix",
+        format!(
+            "{prefix:?} must start with a letter and hold only letters, digits and underscores \
+             (at most 60 characters)"
+        ),
+    ))
+}
+
 pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
     formats::validate(&spec.connection_secret, formats::Kind::Instance)?;
     if spec.management_policy == ManagementPolicy::Observe && spec.instance_id.is_none() {
@@ -55,6 +73,21 @@ pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
     }
     if let Some(after) = &spec.expire_after {
         super::expiry::parse(after)?;
+    }
+    if let Some(rotation) = &spec.connection_secret.rotation {
+        if spec.management_policy == ManagementPolicy::Observe {
+            return Err(Error::invalid(
+                "connectionSecret.rotation",
+                "managementPolicy Observe never changes the database password; remove rotation \
+                 or let the operator manage the instance",
+            ));
+        }
+        if let Some(every) = &rotation.every {
+            super::expiry::parse_duration("connectionSecret.rotation.every", every)?;
+        }
+        if let Some(prefix) = &rotation.user_prefix {
+            check_user_prefix(prefix)?;
+        }
     }
     if spec.graph_analytics_plugin == Some(true)
         && spec.instance_type != InstanceType::ProfessionalDb
@@ -170,6 +203,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_user_prefix_must_make_plain_user_names() {
+        assert!(check_user_prefix("app").is_ok());
+        assert!(check_user_prefix("svc_orders2").is_ok());
+        for bad in ["", "2app", "app-x", "app x", &"a".repeat(61)] {
+            let err = check_user_prefix(bad).expect_err(bad);
+            assert!(err.to_string().contains("userPrefix"), "{err}");
+        }
+    }
 
     #[test]
     fn free_instances_cannot_be_paused() {

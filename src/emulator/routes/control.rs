@@ -74,6 +74,31 @@ pub async fn set_instance_status(
     Ok(Json(json!(view)))
 }
 
+/// A password set as the console would; `Debug` leaves it out.
+#[derive(serde::Deserialize)]
+pub struct PasswordChange {
+    password: String,
+}
+
+/// `POST /_emulator/instances/{id}/users/{user}/password` with `{"password": "..."}`: the
+/// user's password changes (or the user is created) as in the Aura console. Answers 204.
+pub async fn set_database_password(
+    State(shared): State<Arc<Shared>>,
+    Path((id, user)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let change: PasswordChange = parse_json(&body)?;
+    if change.password.chars().count() < 8 {
+        return Err(ApiError::invalid_field(
+            "password",
+            "must be at least 8 characters",
+        ));
+    }
+    crate::emulator::set_database_password(&shared, &id, &user, &change.password)
+        .map_err(|_| ApiError::db_not_found(&id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, serde::Deserialize)]
 pub struct SnapshotStatusChange {
     status: SnapshotStatus,

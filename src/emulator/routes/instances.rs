@@ -62,9 +62,18 @@ pub fn accepted(instance: &InstanceRecord, origin: &str) -> (StatusCode, Json<Va
     (StatusCode::ACCEPTED, data(instance_json(instance, origin)))
 }
 
+/// Aura's `neo4j+s://<id>.databases.neo4j.io`, or the instance's Bolt listener when the
+/// emulator serves Bolt (one port per instance where Aura has one host per instance).
+fn connection_url(instance: &InstanceRecord) -> String {
+    match instance.bolt_port {
+        Some(port) => format!("neo4j+s://127.0.0.1:{port}"),
+        None => format!("neo4j+s://{}.databases.neo4j.io", instance.id),
+    }
+}
+
 pub fn instance_json(instance: &InstanceRecord, origin: &str) -> Value {
-    let connection_url = (instance.status != InstanceStatus::Creating)
-        .then(|| format!("neo4j+s://{}.databases.neo4j.io", instance.id));
+    let connection_url =
+        (instance.status != InstanceStatus::Creating).then(|| connection_url(instance));
     let mut body = json!({
         "id": instance.id,
         "name": instance.name,
@@ -395,7 +404,19 @@ pub async fn create(
         cdc_enrichment_mode: "OFF".into(),
         vector_optimized: request.vector_optimized.unwrap_or(false),
         graph_analytics_plugin: request.graph_analytics_plugin.unwrap_or(false),
+        users: Default::default(),
+        bolt_port: None,
+        bolt_cut: false,
     };
+    let password = random_password();
+    let neo4j = secrecy::SecretString::from(password.clone());
+    instance.users.insert("neo4j".to_string(), neo4j);
+    if shared.bolt.is_some() {
+        let port = crate::emulator::bolt::open(&shared, &id).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })?;
+        instance.bolt_port = Some(port);
+    }
     let from_source = request.source_instance_id.is_some() || request.source_snapshot_id.is_some();
     let then = if from_source {
         Outcome::Load(store.timings.loading)
@@ -403,7 +424,6 @@ pub async fn create(
         Outcome::Become(InstanceStatus::Running)
     };
     instance.begin(InstanceStatus::Creating, then, now, store.timings.create);
-    let password = random_password();
     let body = json!({
         "id": instance.id,
         "name": instance.name,
@@ -411,7 +431,7 @@ pub async fn create(
         "cloud_provider": instance.cloud_provider,
         "region": instance.region,
         "type": instance.instance_type,
-        "connection_url": format!("neo4j+s://{id}.databases.neo4j.io"),
+        "connection_url": connection_url(&instance),
         "username": "neo4j",
         "password": password,
         "vector_optimized": instance.vector_optimized,

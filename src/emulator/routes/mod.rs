@@ -106,6 +106,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             post(control::set_instance_status),
         )
         .route(
+            "/_emulator/instances/{id}/users/{user}/password",
+            post(control::set_database_password),
+        )
+        .route(
             "/_emulator/snapshots/{id}/status",
             post(control::set_snapshot_status),
         )

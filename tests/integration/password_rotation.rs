@@ -1,0 +1,546 @@
+//! Password rotation (issue 22): on demand by annotation and on a schedule, escrowed in the
+//! Secret before the database changes it, and finished after a restart at any step.
+
+use std::time::Duration;
+
+use crate::support::operator::{Operator, condition, instance, secret_value, user_patch};
+use aura_operator::crd::AuraInstance;
+use aura_operator::database::{self, DatabaseError, Login};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Patch;
+use secrecy::SecretString;
+use serde_json::json;
+
+const PENDING: &str = "aura-operator.pending-password";
+const ROTATE: &str = "aura.neo4j.io/rotate-password";
+
+fn password(secret: &Secret) -> String {
+    secret_value(secret, "NEO4J_PASSWORD").expect("a password in the Secret")
+}
+
+fn content_hash(secret: &Secret) -> String {
+    secret.metadata.annotations.as_ref().unwrap()["aura.neo4j.io/content-hash"].clone()
+}
+
+fn handled(obj: &AuraInstance) -> Option<String> {
+    obj.status
+        .as_ref()?
+        .password_rotation
+        .as_ref()?
+        .handled_request
+        .clone()
+}
+
+fn refused(obj: &AuraInstance) -> Option<String> {
+    obj.status
+        .as_ref()?
+        .password_rotation
+        .as_ref()?
+        .refused
+        .clone()
+}
+
+/// Logs in to the instance of `secret` as neo4j with `password`, as an application would.
+async fn log_in(op: &Operator, secret: &Secret, password: &str) -> Result<(), DatabaseError> {
+    log_in_as(op, secret, "neo4j", password).await
+}
+
+async fn log_in_as(
+    op: &Operator,
+    secret: &Secret,
+    user: &str,
+    password: &str,
+) -> Result<(), DatabaseError> {
+    let login = Login {
+        uri: secret_value(secret, "NEO4J_URI").unwrap(),
+        username: user.to_owned(),
+        password: SecretString::from(password.to_owned()),
+    };
+    database::verify(&op.database, &login).await
+}
+
+/// The user and password a Secret holds.
+fn credentials(secret: &Secret) -> (String, String) {
+    let user = secret_value(secret, "NEO4J_USERNAME").expect("a username");
+    (user, password(secret))
+}
+
+/// Waits for an Event with `reason` (published right after the status write of its pass).
+async fn event(op: &Operator, reason: &str) {
+    crate::support::wait_for(reason, Duration::from_secs(10), || {
+        let seen = op.event_reasons().iter().any(|r| r == reason);
+        if seen {
+            Ok(())
+        } else {
+            Err("no such Event yet".to_owned())
+        }
+    })
+    .await;
+}
+
+async fn annotate(op: &Operator, name: &str, value: &str) {
+    let patch = json!({"metadata": {"annotations": {ROTATE: value}}});
+    op.instances()
+        .patch(name, &user_patch(), &Patch::Merge(&patch))
+        .await
+        .expect("annotated");
+}
+
+async fn verified(op: &Operator, name: &str) -> AuraInstance {
+    op.wait_for(name, "ConnectionVerified True", |obj| {
+        condition(obj, "ConnectionVerified").is_some_and(|c| c.status == "True")
+    })
+    .await
+}
+
+/// Waits until the rotation asked as `value` is published: handled, no pending key left.
+async fn rotated(op: &Operator, name: &str, value: &str) -> Secret {
+    op.wait_for(name, "rotation handled", |obj| {
+        handled(obj).as_deref() == Some(value)
+    })
+    .await;
+    published(op, name).await
+}
+
+/// Waits until the Secret of `name` holds no pending password.
+async fn published(op: &Operator, name: &str) -> Secret {
+    crate::support::wait_for("the pending key to go", Duration::from_secs(10), || {
+        let secret = op
+            .secret(&format!("{name}-connection"))
+            .ok_or("no Secret")?;
+        let pending = secret
+            .data
+            .as_ref()
+            .is_some_and(|d| d.contains_key(PENDING));
+        if pending {
+            Err("still pending".to_owned())
+        } else {
+            Ok(secret)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_new_annotation_value_rotates_the_password_and_publishes_it() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("rotating", json!({}))).await;
+    verified(&op, "rotating").await;
+    let before = op.secret("rotating-connection").unwrap();
+    let old = password(&before);
+
+    annotate(&op, "rotating", "first").await;
+    let after = rotated(&op, "rotating", "first").await;
+    let new = password(&after);
+    assert_ne!(new, old);
+    assert!(new.len() >= 32 && new.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_ne!(
+        content_hash(&after),
+        content_hash(&before),
+        "consumers see a change"
+    );
+    log_in(&op, &after, &new)
+        .await
+        .expect("the new password logs in");
+    let refused_old = log_in(&op, &after, &old).await;
+    assert!(
+        matches!(refused_old, Err(DatabaseError::Unauthorized(_))),
+        "{refused_old:?}"
+    );
+    event(&op, "PasswordRotated").await;
+    let obj = verified(&op, "rotating").await;
+    assert!(
+        obj.status
+            .unwrap()
+            .password_rotation
+            .unwrap()
+            .last_rotated
+            .is_some()
+    );
+
+    // The same value again asks for nothing; a new one rotates once more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(password(&op.secret("rotating-connection").unwrap()), new);
+    annotate(&op, "rotating", "second").await;
+    let again = rotated(&op, "rotating", "second").await;
+    assert_ne!(password(&again), new);
+}
+
+#[tokio::test]
+async fn a_schedule_rotates_when_the_interval_has_passed() {
+    let op = Operator::start_verifying().await;
+    let spec = json!({"connectionSecret": {"rotation": {"every": "720h"}}});
+    op.apply(instance("scheduled", spec)).await;
+    verified(&op, "scheduled").await;
+    let first = password(&op.secret("scheduled-connection").unwrap());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        password(&op.secret("scheduled-connection").unwrap()),
+        first,
+        "not due yet"
+    );
+
+    op.clock.advance(Duration::from_secs(721 * 3600));
+    op.wait_for("scheduled", "a scheduled rotation", |obj| {
+        obj.status
+            .as_ref()
+            .and_then(|s| s.password_rotation.as_ref())
+            .is_some_and(|r| r.last_rotated.is_some())
+    })
+    .await;
+    let secret = published(&op, "scheduled").await;
+    let second = password(&secret);
+    assert_ne!(second, first);
+    log_in(&op, &secret, &second)
+        .await
+        .expect("the rotated password logs in");
+}
+
+/// A restart finds the state a kill left; `prepare` makes that state while the operator is
+/// down. Afterwards the Secret's password must log in and nothing be pending.
+async fn restart_finishes(
+    prepare: impl AsyncFnOnce(&Operator, &str, &str, &SecretString),
+) -> (Operator, String) {
+    let mut op = Operator::start_verifying().await;
+    op.apply(instance("killed", json!({}))).await;
+    let obj = verified(&op, "killed").await;
+    let id = obj.status.unwrap().instance_id.unwrap();
+    op.crash().await;
+    let escrowed = "escrowed-before-the-kill-0123456789";
+    let patch = json!({"stringData": {PENDING: escrowed}});
+    op.secrets()
+        .patch("killed-connection", &user_patch(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    annotate(&op, "killed", "after-kill").await;
+    prepare(&op, "killed", &id, &SecretString::from(escrowed.to_owned())).await;
+    op.restart();
+    let secret = rotated(&op, "killed", "after-kill").await;
+    let now = password(&secret);
+    log_in(&op, &secret, &now)
+        .await
+        .expect("the Secret's password logs in");
+    (op, now)
+}
+
+#[tokio::test]
+async fn a_kill_after_the_escrow_resumes_with_the_escrowed_password() {
+    // The database still has the old password: the change is made with the escrowed one.
+    let (_, now) = restart_finishes(async |_, _, _, _| {}).await;
+    assert_eq!(now, "escrowed-before-the-kill-0123456789");
+}
+
+#[tokio::test]
+async fn a_kill_after_the_database_changed_promotes_the_pending_password() {
+    let (op, now) = restart_finishes(async |op: &Operator, _, id: &str, _| {
+        op.emu
+            .handle()
+            .set_database_password(id, "neo4j", "escrowed-before-the-kill-0123456789")
+            .unwrap();
+    })
+    .await;
+    assert_eq!(now, "escrowed-before-the-kill-0123456789");
+    event(&op, "PasswordRotated").await;
+}
+
+#[tokio::test]
+async fn a_kill_after_the_status_was_recorded_still_publishes() {
+    let (_, now) = restart_finishes(async |op: &Operator, name: &str, id: &str, _| {
+        op.emu
+            .handle()
+            .set_database_password(id, "neo4j", "escrowed-before-the-kill-0123456789")
+            .unwrap();
+        let status = json!({"status": {"passwordRotation": {"handledRequest": "after-kill"}}});
+        op.instances()
+            .patch_status(name, &user_patch(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(now, "escrowed-before-the-kill-0123456789");
+}
+
+#[tokio::test]
+async fn kills_at_any_moment_of_a_rotation_leave_a_password_that_logs_in() {
+    for kill_after in [0u64, 2, 5, 10, 20, 40, 80] {
+        let mut op = Operator::start_verifying().await;
+        op.apply(instance("cycle", json!({}))).await;
+        verified(&op, "cycle").await;
+        let value = format!("kill-{kill_after}");
+        annotate(&op, "cycle", &value).await;
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        op.crash().await;
+        // Right after the kill: the password, or the pending one, logs in.
+        let secret = op.secret("cycle-connection").unwrap();
+        let current = log_in(&op, &secret, &password(&secret)).await;
+        let pending = secret_value(&secret, PENDING);
+        eprintln!(
+            "killed after {kill_after} ms: current password logs in: {}, pending key: {}",
+            current.is_ok(),
+            pending.is_some()
+        );
+        if current.is_err() {
+            let pending = pending.expect("a pending password when the current one fails");
+            log_in(&op, &secret, &pending)
+                .await
+                .unwrap_or_else(|e| panic!("killed after {kill_after} ms: {e}"));
+        }
+        op.restart();
+        let after = rotated(&op, "cycle", &value).await;
+        log_in(&op, &after, &password(&after))
+            .await
+            .unwrap_or_else(|e| panic!("killed after {kill_after} ms: {e}"));
+    }
+}
+
+/// Asks `name` (applied with `spec`) for a rotation and returns the refusal it records.
+async fn refusal_of(op: &Operator, name: &str, spec: serde_json::Value) -> String {
+    op.apply(instance(name, spec)).await;
+    annotate(op, name, "please").await;
+    let obj = op
+        .wait_for(name, "refused", |obj| refused(obj).is_some())
+        .await;
+    assert_eq!(
+        handled(&obj).as_deref(),
+        Some("please"),
+        "the request is dealt with"
+    );
+    refused(&obj).unwrap()
+}
+
+#[tokio::test]
+async fn observe_only_and_passwordless_adopted_resources_refuse_with_a_reason() {
+    let op = Operator::start_verifying().await;
+    let (id, _) = op.made_in_aura("watched").await;
+    let observed = json!({"instanceId": id, "managementPolicy": "Observe"});
+    let why = refusal_of(&op, "watcher", observed).await;
+    assert!(why.contains("Observe"), "{why}");
+
+    let (other, _) = op.made_in_aura("no-password").await;
+    let why = refusal_of(&op, "adopter", json!({"instanceId": other})).await;
+    assert!(why.contains("no password"), "{why}");
+    event(&op, "RotationRefused").await;
+}
+
+#[tokio::test]
+async fn a_rotation_schedule_on_an_observe_only_resource_is_an_invalid_spec() {
+    let op = Operator::start_verifying().await;
+    let (id, _) = op.made_in_aura("watched-2").await;
+    let spec = json!({
+        "instanceId": id,
+        "managementPolicy": "Observe",
+        "connectionSecret": {"rotation": {"every": "720h"}}
+    });
+    op.apply(instance("watcher-2", spec)).await;
+    let obj = op
+        .wait_for("watcher-2", "InvalidSpec", |obj| {
+            condition(obj, "Ready").is_some_and(|c| c.reason == "InvalidSpec")
+        })
+        .await;
+    let message = &condition(&obj, "Ready").unwrap().message;
+    assert!(message.contains("connectionSecret.rotation"), "{message}");
+}
+
+fn two_users() -> serde_json::Value {
+    json!({"connectionSecret": {"rotation": {"strategy": "TwoUsers"}}})
+}
+
+/// Waits until the Secret of `name` holds `user` with nothing pending.
+async fn holds_user(op: &Operator, name: &str, user: &str) -> Secret {
+    crate::support::wait_for(user, Duration::from_secs(15), || {
+        let secret = op
+            .secret(&format!("{name}-connection"))
+            .ok_or("no Secret")?;
+        let pending = secret
+            .data
+            .as_ref()
+            .is_some_and(|d| d.contains_key(PENDING));
+        let now = secret_value(&secret, "NEO4J_USERNAME");
+        if pending || now.as_deref() != Some(user) {
+            return Err(format!("holds {now:?}, pending {pending}"));
+        }
+        Ok(secret)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_users_alternate_and_the_previous_credentials_keep_working() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("pair", two_users())).await;
+    let first = holds_user(&op, "pair", "app_a").await;
+    let admin = op
+        .secret("pair-connection-admin")
+        .expect("the admin Secret");
+    let (admin_user, admin_password) = credentials(&admin);
+    assert_eq!(admin_user, "neo4j");
+    log_in(&op, &first, &admin_password)
+        .await
+        .expect("the admin logs in");
+    let (_, a1) = credentials(&first);
+    log_in_as(&op, &first, "app_a", &a1)
+        .await
+        .expect("app_a logs in");
+    verified(&op, "pair").await;
+
+    annotate(&op, "pair", "1").await;
+    let second = holds_user(&op, "pair", "app_b").await;
+    let (_, b1) = credentials(&second);
+    log_in_as(&op, &second, "app_b", &b1)
+        .await
+        .expect("app_b logs in");
+    log_in_as(&op, &second, "app_a", &a1)
+        .await
+        .expect("the previous credentials still log in for one interval");
+    assert_ne!(content_hash(&second), content_hash(&first));
+
+    annotate(&op, "pair", "2").await;
+    let third = holds_user(&op, "pair", "app_a").await;
+    let (_, a2) = credentials(&third);
+    assert_ne!(a2, a1);
+    log_in_as(&op, &third, "app_a", &a2)
+        .await
+        .expect("app_a's new password");
+    let old = log_in_as(&op, &third, "app_a", &a1).await;
+    assert!(
+        matches!(old, Err(DatabaseError::Unauthorized(_))),
+        "{old:?}"
+    );
+    log_in_as(&op, &third, "app_b", &b1)
+        .await
+        .expect("app_b until the next rotation");
+    let id = op
+        .instances()
+        .get("pair")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .instance_id
+        .unwrap();
+    let users = op.emu.handle().database_users(&id).unwrap();
+    assert_eq!(users, vec!["app_a", "app_b", "neo4j"]);
+    log_in(&op, &third, &admin_password)
+        .await
+        .expect("the admin password is unchanged");
+}
+
+#[tokio::test]
+async fn a_kill_after_escrowing_the_idle_user_publishes_it_after_restart() {
+    two_user_kill(false).await;
+}
+
+#[tokio::test]
+async fn a_kill_after_the_idle_user_changed_publishes_it_after_restart() {
+    two_user_kill(true).await;
+}
+
+/// The state a kill leaves after the escrow of app_b (and, if `changed`, after the database
+/// took its password), then a restart.
+async fn two_user_kill(changed: bool) {
+    let mut op = Operator::start_verifying().await;
+    op.apply(instance("pair-killed", two_users())).await;
+    holds_user(&op, "pair-killed", "app_a").await;
+    verified(&op, "pair-killed").await;
+    op.crash().await;
+    let escrowed = "escrowed-for-app-b-0123456789";
+    let patch =
+        json!({"stringData": {PENDING: escrowed, "aura-operator.pending-username": "app_b"}});
+    op.secrets()
+        .patch(
+            "pair-killed-connection",
+            &user_patch(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    annotate(&op, "pair-killed", "after-kill").await;
+    if changed {
+        let obj = op.instances().get("pair-killed").await.unwrap();
+        let id = obj.status.unwrap().instance_id.unwrap();
+        op.emu
+            .handle()
+            .set_database_password(&id, "app_b", escrowed)
+            .unwrap();
+    }
+    op.restart();
+    let secret = holds_user(&op, "pair-killed", "app_b").await;
+    assert_eq!(
+        credentials(&secret),
+        ("app_b".to_owned(), escrowed.to_owned())
+    );
+    log_in_as(&op, &secret, "app_b", escrowed)
+        .await
+        .expect("app_b logs in");
+}
+
+#[tokio::test]
+async fn kills_at_any_moment_of_a_two_user_rotation_leave_credentials_that_log_in() {
+    for kill_after in [0u64, 40, 70, 80, 90, 100, 120, 160] {
+        let mut op = Operator::start_verifying().await;
+        op.apply(instance("pair-cycle", two_users())).await;
+        holds_user(&op, "pair-cycle", "app_a").await;
+        let value = format!("kill-{kill_after}");
+        annotate(&op, "pair-cycle", &value).await;
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        op.crash().await;
+        let secret = op.secret("pair-cycle-connection").unwrap();
+        let (user, now) = credentials(&secret);
+        log_in_as(&op, &secret, &user, &now)
+            .await
+            .unwrap_or_else(|e| panic!("killed after {kill_after} ms: {e}"));
+        let pending = secret_value(&secret, PENDING).is_some();
+        eprintln!("two users, killed after {kill_after} ms: pending credentials: {pending}");
+        op.restart();
+        let after = rotated(&op, "pair-cycle", &value).await;
+        let (user, now) = credentials(&after);
+        assert_eq!(user, "app_b", "killed after {kill_after} ms");
+        log_in_as(&op, &after, &user, &now)
+            .await
+            .unwrap_or_else(|e| panic!("killed after {kill_after} ms: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn retain_keeps_the_admin_secret_beside_the_connection_secret() {
+    let op = Operator::start_verifying().await;
+    let mut spec = two_users();
+    spec["deletionPolicy"] = json!("Retain");
+    op.apply(instance("pair-kept", spec)).await;
+    holds_user(&op, "pair-kept", "app_a").await;
+    op.delete("pair-kept").await;
+    op.wait_gone("pair-kept").await;
+    let admin = op
+        .secret("pair-kept-connection-admin")
+        .expect("the admin Secret is kept");
+    assert_eq!(credentials(&admin).0, "neo4j");
+    assert!(op.secret("pair-kept-connection").is_some());
+}
+
+#[tokio::test]
+async fn an_attached_gds_session_follows_a_rotation_at_its_next_pass() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("graph", json!({}))).await;
+    verified(&op, "graph").await;
+    let spec = json!({"instanceRef": {"name": "graph"}, "memory": "8GB", "ttl": "30m"});
+    let session = crate::support::operator::resource("GdsSession", "analysis", spec);
+    op.create::<aura_operator::crd::GdsSession>(session).await;
+    annotate(&op, "graph", "for-gds").await;
+    let rotated_secret = rotated(&op, "graph", "for-gds").await;
+    let new = password(&rotated_secret);
+    crate::support::wait_for(
+        "the session Secret to follow",
+        Duration::from_secs(15),
+        || {
+            let copied = op
+                .secret("analysis-gds")
+                .and_then(|s| secret_value(&s, "NEO4J_PASSWORD"));
+            if copied.as_deref() == Some(new.as_str()) {
+                Ok(())
+            } else {
+                Err("still the old password".to_owned())
+            }
+        },
+    )
+    .await;
+}
