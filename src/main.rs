@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use aura_operator::cli::crd::{CrdArgs, run as run_crd};
+use aura_operator::cli::import::{ImportArgs, run as run_import};
+use aura_operator::cli::kube_connect::KubeArgs;
+use aura_operator::cli::plan::{PlanArgs, run as run_plan};
+use aura_operator::cli::plugin::{self, PluginCli};
 use aura_operator::cli::reference::{ReferenceArgs, run as run_reference};
 use aura_operator::cli::run::{RunArgs, run as run_operator};
 use aura_operator::cli::sandbox::{SandboxArgs, run as run_sandbox};
@@ -48,6 +52,25 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Print the CustomResourceDefinitions (or write them with --out-dir).
     Crd(CrdArgs),
+    /// Show what the operator would do in Aura for these manifests, before they are applied.
+    ///
+    /// Reads AuraInstance, AuraSnapshot and GdsSession manifests, finds them in the current
+    /// cluster and in Aura (reads only), and prints the step the operator would take for each.
+    /// Exit status: 0 nothing would change, 2 something would, 1 a refusal or an error.
+    Plan {
+        #[command(flatten)]
+        kube: KubeArgs,
+        #[command(flatten)]
+        args: PlanArgs,
+    },
+    /// Write an AuraInstance manifest for each instance of an Aura tenant that nothing manages
+    /// yet (instanceId set, managementPolicy Observe unless asked otherwise).
+    Import {
+        #[command(flatten)]
+        kube: KubeArgs,
+        #[command(flatten)]
+        args: ImportArgs,
+    },
     /// Print the API reference of the documentation book, generated from the CRDs (or write
     /// one Markdown page per kind with --out-dir).
     Reference(ReferenceArgs),
@@ -73,6 +96,10 @@ fn init_logging(format: LogFormat) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    if plugin::called_as_plugin(&argv0) {
+        return as_plugin().await;
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
@@ -84,6 +111,11 @@ async fn main() -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Crd(args) => run_crd(args),
+        Command::Import { kube, args } => run_import(&kube, &args).await.map_err(|e| e.to_string()),
+        Command::Plan { kube, args } => match run_plan(&kube, &args).await {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e.to_string()),
+        },
         Command::Reference(args) => run_reference(args),
         Command::Emulator(args) => run_emulator(args).await.map_err(|e| e.to_string()),
     };
@@ -91,6 +123,19 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("aura-operator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kubectl aura ...`: the binary called through a `kubectl-aura` symlink.
+async fn as_plugin() -> ExitCode {
+    let cli = PluginCli::parse();
+    init_logging(LogFormat::Text);
+    match plugin::run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("kubectl aura: {message}");
             ExitCode::FAILURE
         }
     }

@@ -99,7 +99,7 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Manifest>, ManifestError> {
 }
 
 /// The files `path` stands for: itself, or a folder's manifest files in name order.
-fn files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+pub fn files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ManifestError::Missing {
             path: path.to_owned(),

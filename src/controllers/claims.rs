@@ -162,6 +162,22 @@ pub async fn claim<K: Kind>(
     Ok(Claim::HeldBy(last_seen))
 }
 
+/// Who holds the claim on `id`, by a read only (`aura-operator plan` and `import`): the
+/// holder's `namespace/name` and UID, or None when nobody claims it.
+pub async fn holder(
+    kube: &kube::Client,
+    namespace: &str,
+    object: AuraObject,
+    id: &str,
+) -> kube::Result<Option<(String, Option<String>)>> {
+    let api: Api<Lease> = Api::namespaced(kube.clone(), namespace);
+    let found = api.get_opt(&object.claim_name(id)).await?;
+    Ok(found.map(|claim| {
+        let uid = holder_uid(&claim).map(str::to_owned);
+        (holder_identity(&claim), uid)
+    }))
+}
+
 /// Goes on only while `holder` holds the claim on `id`; else stops the pass with
 /// `AlreadyManaged`, naming the resource that manages the object.
 pub async fn require<K: Kind>(

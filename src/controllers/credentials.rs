@@ -238,6 +238,20 @@ impl AuraClients {
         namespace: &str,
         name: &str,
     ) -> Result<(ClusterAuraCredentialSpec, (String, SecretString))> {
+        let spec = self.cluster_spec(kube, namespace, name).await?;
+        let key = self.cluster_key(kube, name, &spec).await?;
+        Ok((spec, key))
+    }
+
+    /// The spec of ClusterAuraCredential `name`, if this installation serves it and
+    /// `namespace` may use it; its Secret is not read (`aura-operator plan` checks these with a
+    /// key of its own).
+    pub async fn cluster_spec(
+        &self,
+        kube: &kube::Client,
+        namespace: &str,
+        name: &str,
+    ) -> Result<ClusterAuraCredentialSpec> {
         let api: Api<ClusterAuraCredential> = Api::all(kube.clone());
         let credential = api.get_opt(name).await?.ok_or_else(|| {
             refused(
@@ -270,8 +284,7 @@ impl AuraClients {
                 ),
             ));
         }
-        let key = self.cluster_key(kube, name, &credential.spec).await?;
-        Ok((credential.spec, key))
+        Ok(credential.spec)
     }
 
     /// The key a ClusterAuraCredential's Secret holds. Errors name the credential and its

@@ -102,19 +102,13 @@ impl Reconciler for GdsSession {
             ensure::Found::Ended(state) => return Step::Ended(state.clone()),
             ensure::Found::Missing(why) => return Step::Missing(why.clone()),
         };
-        match &session.status {
-            aura::SessionStatus::Ready => Step::WriteSecret,
-            aura::SessionStatus::Failed => Step::Failed(
-                session
-                    .problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.reason, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            other if other.as_str().is_empty() => Step::Wait("Starting".to_owned()),
-            other => Step::Wait(other.to_string()),
-        }
+        let problems = session
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.reason, p.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        step_for(&session.status, problems)
     }
 
     async fn act(pass: &mut Pass<'_>, observed: Observed, step: Step) -> Result<Verdict> {
@@ -251,6 +245,17 @@ pub enum Step {
     Ended(String),
     /// Observe-only: there is no live session of that name (the message says so).
     Missing(String),
+}
+
+/// The step for a live session in `status` (pure; `aura-operator plan` reads it too);
+/// `problems` is Aura's explanation of a failure.
+pub fn step_for(status: &aura::SessionStatus, problems: String) -> Step {
+    match status {
+        aura::SessionStatus::Ready => Step::WriteSecret,
+        aura::SessionStatus::Failed => Step::Failed(problems),
+        other if other.as_str().is_empty() => Step::Wait("Starting".to_owned()),
+        other => Step::Wait(other.to_string()),
+    }
 }
 
 /// Reasons for an instanceRef that does not resolve yet.

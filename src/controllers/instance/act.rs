@@ -7,7 +7,7 @@ use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
 use crate::controllers::pass::{self, News};
 use crate::controllers::{Error, Reason, events, references};
-use crate::crd::instance::{AuraInstanceSpec, DataSource, RestorePhase, RestoreStatus};
+use crate::crd::instance::{DataSource, RestorePhase, RestoreStatus};
 
 impl Pass<'_> {
     /// Observes: the credential, the tenant (and the spec against what it offers), the
@@ -30,24 +30,9 @@ impl Pass<'_> {
         Ok(Observed { aura, instance })
     }
 
-    /// The next step (pure).
+    /// The next step (pure): [`plan::for_resource`], which `aura-operator plan` runs too.
     pub(super) fn plan(&self, observed: &Observed) -> Step {
-        let name = self.wanted_name(&observed.instance);
-        // The schedule speaks through `paused`: the plan needs no other notion of it.
-        let scheduled;
-        let spec = if self.wants_paused() && !self.obj.spec.paused {
-            scheduled = AuraInstanceSpec {
-                paused: true,
-                ..self.obj.spec.clone()
-            };
-            &scheduled
-        } else {
-            &self.obj.spec
-        };
-        if self.observe_only() {
-            return Step::Observe(plan::differences(spec, &observed.instance, &name));
-        }
-        plan::next_step(spec, &observed.instance, &name, self.restore_pending())
+        plan::for_resource(&self.obj, &self.status, &observed.instance)
     }
 
     /// Records what Aura reports.
@@ -108,11 +93,7 @@ impl Pass<'_> {
     }
 
     pub(super) fn restore_pending(&self) -> bool {
-        match (&self.obj.spec.restore, &self.status.restore) {
-            (Some(wanted), Some(done)) => wanted.request_id != done.request_id,
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
+        plan::restore_pending(&self.obj, &self.status)
     }
 
     /// Takes `step`. A 409 means Aura is busy: that is a wait, not a failure.
@@ -144,15 +125,7 @@ impl Pass<'_> {
                 ("Upgrading", note.to_owned())
             }),
             Step::WrongType { have, want } => {
-                return Err(Error::invalid(
-                    "type",
-                    format!(
-                        "the instance is {have} and Aura cannot make it {want}: the only tier \
-                         change made in place is professional-db to business-critical. Set type \
-                         back to {have}, or create a new AuraInstance"
-                    ),
-                )
-                .into());
+                return Err(plan::wrong_type(&have, &want).into());
             }
             Step::Update(update) => {
                 if !pass::user_driven(&*self.obj) {

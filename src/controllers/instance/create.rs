@@ -23,9 +23,8 @@ use super::{Pass, Result};
 use crate::aura::{self, CreateInstance, Instance, InstanceId, TenantId};
 use crate::controllers::claims::{self, AuraObject};
 use crate::controllers::convert::{provider, tier};
-use crate::controllers::naming;
 use crate::controllers::{Error, Reason, Wait, events};
-use crate::crd::instance::{CreateIntent, InstanceOrigin, LostPasswordPolicy};
+use crate::crd::instance::{AuraInstanceSpec, CreateIntent, InstanceOrigin, LostPasswordPolicy};
 
 impl Pass<'_> {
     /// The Aura instance this resource manages, created or adopted as needed.
@@ -165,12 +164,7 @@ impl Pass<'_> {
 
     /// The Aura name for this resource (prefix from the spec, fingerprint from the UID).
     pub(super) fn desired_name(&self) -> String {
-        naming::aura_name(
-            self.obj.spec.aura_name.as_deref(),
-            &self.obj.namespace().unwrap_or_default(),
-            &self.obj.name_any(),
-            &self.obj.uid().unwrap_or_default(),
-        )
+        super::plan::desired_name(&self.obj)
     }
 
     /// Goes on only while this resource holds the claim on instance `id` (see [`claims`]):
@@ -188,21 +182,6 @@ impl Pass<'_> {
         }
     }
 
-    /// The name the instance should have in Aura. An adopted instance keeps its own name unless
-    /// `spec.auraName` asks for another (taken as the exact name: the instance is not ours to
-    /// mark); one this resource created carries its fingerprint.
-    pub(super) fn wanted_name(&self, instance: &Instance) -> String {
-        if self.obj.spec.instance_id.is_none() {
-            return self.desired_name();
-        }
-        match self.obj.spec.aura_name.as_deref().map(str::trim) {
-            Some(name) if !name.is_empty() => {
-                name.chars().take(aura::instances::MAX_NAME_LEN).collect()
-            }
-            _ => instance.name.clone(),
-        }
-    }
-
     async fn existing(&mut self, aura: &aura::Client, id: &str) -> Result<Instance> {
         let id = InstanceId::new(id).map_err(as_spec_error)?;
         // Resources recorded before claims existed get theirs here, on their next pass.
@@ -212,14 +191,7 @@ impl Pass<'_> {
             Ok(instance) => Ok(instance),
             // Aura does not show it yet: go on with what its create answered, still creating.
             Err(e) if e.is_not_found() && self.may_be_invisible() => Ok(self.as_created(id)),
-            Err(e) if e.is_not_found() => Err(Error::NeedsAttention {
-                reason: Reason::InstanceNotFound,
-                message: format!(
-                    "Aura instance {id} no longer exists (deleted outside Kubernetes?). The operator does \
-                     not recreate it on its own: delete this AuraInstance and apply it again to get a new one"
-                ),
-            }
-            .into()),
+            Err(e) if e.is_not_found() => Err(gone(&id).into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -231,10 +203,7 @@ impl Pass<'_> {
         self.claim(id).await?;
         let instance = aura.instances().get(&instance_id).await.map_err(|e| {
             if e.is_not_found() {
-                Error::invalid(
-                    "instanceId",
-                    format!("Aura has no instance {id} visible to this credential"),
-                )
+                not_adoptable(id)
             } else {
                 Error::Aura(e)
             }
@@ -260,44 +229,7 @@ impl Pass<'_> {
     }
 
     pub(super) fn check_adopted_placement(&self, instance: &Instance) -> Result<(), Error> {
-        let spec = &self.obj.spec;
-        let mismatch = |field: &str, have: String, want: String| {
-            Error::invalid(
-                field,
-                format!(
-                    "instance {} has {have:?}, the spec says {want:?}; placement cannot change",
-                    instance.id
-                ),
-            )
-        };
-        if let Some(p) = &instance.cloud_provider
-            && *p != provider(spec.cloud_provider)
-        {
-            return Err(mismatch(
-                "cloudProvider",
-                p.to_string(),
-                provider(spec.cloud_provider).to_string(),
-            ));
-        }
-        if let Some(r) = &instance.region
-            && *r != spec.region
-        {
-            return Err(mismatch("region", r.clone(), spec.region.clone()));
-        }
-        // The one tier change Aura makes in place is the plan's to carry out (an upgrade).
-        let upgrade = instance.instance_type == Some(aura::InstanceType::ProfessionalDb)
-            && tier(spec.instance_type) == aura::InstanceType::BusinessCritical;
-        if let Some(t) = &instance.instance_type
-            && *t != tier(spec.instance_type)
-            && !upgrade
-        {
-            return Err(mismatch(
-                "type",
-                t.to_string(),
-                tier(spec.instance_type).to_string(),
-            ));
-        }
-        Ok(())
+        placement(&self.obj.spec, instance)
     }
 
     /// Instances of the tenant with exactly `name`, not being deleted.
@@ -503,4 +435,66 @@ impl Pass<'_> {
             }.into()),
         }
     }
+}
+
+/// The refusal of an instance whose cloud provider, region or tier (other than the one upgrade
+/// Aura makes in place) differs from the spec: placement cannot change.
+pub fn placement(spec: &AuraInstanceSpec, instance: &Instance) -> Result<(), Error> {
+    let mismatch = |field: &str, have: String, want: String| {
+        Error::invalid(
+            field,
+            format!(
+                "instance {} has {have:?}, the spec says {want:?}; placement cannot change",
+                instance.id
+            ),
+        )
+    };
+    if let Some(p) = &instance.cloud_provider
+        && *p != provider(spec.cloud_provider)
+    {
+        return Err(mismatch(
+            "cloudProvider",
+            p.to_string(),
+            provider(spec.cloud_provider).to_string(),
+        ));
+    }
+    if let Some(r) = &instance.region
+        && *r != spec.region
+    {
+        return Err(mismatch("region", r.clone(), spec.region.clone()));
+    }
+    // The one tier change Aura makes in place is the plan's to carry out (an upgrade).
+    let upgrade = instance.instance_type == Some(aura::InstanceType::ProfessionalDb)
+        && tier(spec.instance_type) == aura::InstanceType::BusinessCritical;
+    if let Some(t) = &instance.instance_type
+        && *t != tier(spec.instance_type)
+        && !upgrade
+    {
+        return Err(mismatch(
+            "type",
+            t.to_string(),
+            tier(spec.instance_type).to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The refusal when the recorded instance is gone from Aura: the operator does not recreate it
+/// on its own.
+pub fn gone(id: &InstanceId) -> Error {
+    Error::NeedsAttention {
+        reason: Reason::InstanceNotFound,
+        message: format!(
+            "Aura instance {id} no longer exists (deleted outside Kubernetes?). The operator does \
+             not recreate it on its own: delete this AuraInstance and apply it again to get a new one"
+        ),
+    }
+}
+
+/// The refusal when the instance `spec.instanceId` names is not in Aura.
+pub fn not_adoptable(id: &str) -> Error {
+    Error::invalid(
+        "instanceId",
+        format!("Aura has no instance {id} visible to this credential"),
+    )
 }

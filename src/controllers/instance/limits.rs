@@ -7,8 +7,8 @@ use kube::api::ListParams;
 
 use super::{Pass, Result};
 use crate::aura::{self, InstanceId, TenantId};
-use crate::controllers::Reason;
 use crate::controllers::access::refused;
+use crate::controllers::{Error, Reason};
 use crate::crd::AuraInstance;
 use crate::crd::conditions::{self, READY};
 
@@ -63,40 +63,51 @@ impl Pass<'_> {
             return Ok(());
         };
         let others = self.api.list(&ListParams::default()).await?;
-        let ahead = others
-            .iter()
-            .filter(|other| uses(other, credential) && self.comes_after(other))
-            .count();
+        let ahead = ahead(&self.obj, &others.items, credential);
         if ahead < max as usize {
             return Ok(());
         }
-        Err(refused(
-            Reason::CredentialLimitExceeded,
-            "credentialRef",
-            format!(
-                "namespace {:?} already has {ahead} AuraInstances using ClusterAuraCredential \
-                 {credential:?}, as many as its limits.maxInstancesPerNamespace ({max}) allows",
-                self.namespace()
-            ),
-        )
-        .into())
+        Err(over_limit(&self.namespace(), ahead, credential, max).into())
     }
+}
 
-    /// Whether `other` (another live AuraInstance) counts before this one.
-    fn comes_after(&self, other: &AuraInstance) -> bool {
-        if other.uid() == self.obj.uid() || other.metadata.deletion_timestamp.is_some() {
-            return false;
-        }
-        let holds = other
-            .status
-            .as_ref()
-            .is_some_and(|s| s.instance_id.is_some() || s.create_intent.is_some());
-        let created = |o: &AuraInstance| {
-            let at = o.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            (at, o.name_any())
-        };
-        holds || created(other) < created(&self.obj)
+/// How many of `others` (the namespace's AuraInstances) count before `obj` against the
+/// per-namespace limit of ClusterAuraCredential `credential`: those using it that hold an Aura
+/// instance or were created before `obj`, so the oldest keep the credential whatever the order
+/// of their passes.
+pub fn ahead(obj: &AuraInstance, others: &[AuraInstance], credential: &str) -> usize {
+    others
+        .iter()
+        .filter(|other| uses(other, credential) && comes_after(obj, other))
+        .count()
+}
+
+/// The refusal of one instance too many.
+pub fn over_limit(namespace: &str, ahead: usize, credential: &str, max: u32) -> Error {
+    refused(
+        Reason::CredentialLimitExceeded,
+        "credentialRef",
+        format!(
+            "namespace {namespace:?} already has {ahead} AuraInstances using ClusterAuraCredential \
+             {credential:?}, as many as its limits.maxInstancesPerNamespace ({max}) allows"
+        ),
+    )
+}
+
+/// Whether `other` (another live AuraInstance) counts before `obj`.
+fn comes_after(obj: &AuraInstance, other: &AuraInstance) -> bool {
+    if other.uid() == obj.uid() || other.metadata.deletion_timestamp.is_some() {
+        return false;
     }
+    let holds = other
+        .status
+        .as_ref()
+        .is_some_and(|s| s.instance_id.is_some() || s.create_intent.is_some());
+    let created = |o: &AuraInstance| {
+        let at = o.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        (at, o.name_any())
+    };
+    holds || created(other) < created(obj)
 }
 
 /// Whether `instance` is refused by a limit of its credential (the count among them) and not

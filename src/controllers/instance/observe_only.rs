@@ -31,16 +31,7 @@ impl Pass<'_> {
         })?;
         let instance = match aura.instances().get(&instance_id).await {
             Ok(instance) => instance,
-            Err(e) if e.is_not_found() => {
-                return Err(Error::NeedsAttention {
-                    reason: Reason::InstanceNotFound,
-                    message: format!(
-                        "Aura has no instance {id} visible to this credential; under \
-                         managementPolicy Observe the operator never creates one"
-                    ),
-                }
-                .into());
-            }
+            Err(e) if e.is_not_found() => return Err(not_found(&id).into()),
             Err(e) => return Err(e.into()),
         };
         let tenant = instance.tenant_id.as_ref().map(|t| t.as_str());
@@ -78,5 +69,16 @@ impl Pass<'_> {
             status,
             differences,
         }
+    }
+}
+
+/// The refusal when the instance an observe-only resource names is not in Aura.
+pub fn not_found(id: &str) -> Error {
+    Error::NeedsAttention {
+        reason: Reason::InstanceNotFound,
+        message: format!(
+            "Aura has no instance {id} visible to this credential; under managementPolicy \
+             Observe the operator never creates one"
+        ),
     }
 }

@@ -3,10 +3,16 @@
 //! One step per pass: Aura accepts one operation at a time (it answers 409 while another is
 //! running), so the controller acts once, then polls until the instance settles.
 
+use kube::ResourceExt;
+
 use super::validate::spec_field;
 use crate::aura::{self, CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
 use crate::controllers::convert::{cdc, tier};
-use crate::crd::instance::AuraInstanceSpec;
+use crate::controllers::{Error, naming};
+use crate::crd::AuraInstance;
+use crate::crd::instance::{
+    AuraInstanceSpec, AuraInstanceStatus, ManagementPolicy, ScheduledState,
+};
 
 /// The next action on the Aura instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +41,84 @@ pub enum Step {
     Stuck(InstanceStatus),
     /// Observe-only: report these differences from the spec (see [`differences`]), change nothing.
     Observe(Vec<String>),
+}
+
+/// The step for a resource (its spec, metadata and status as the pass built it) and the
+/// instance as observed: the controller's plan, and what `aura-operator plan` reports. The
+/// schedule speaks through `paused`, so the plan needs no other notion of it.
+pub fn for_resource(obj: &AuraInstance, status: &AuraInstanceStatus, observed: &Instance) -> Step {
+    let name = wanted_name(obj, observed);
+    let scheduled;
+    let spec = if wants_paused(obj, status) && !obj.spec.paused {
+        scheduled = AuraInstanceSpec {
+            paused: true,
+            ..obj.spec.clone()
+        };
+        &scheduled
+    } else {
+        &obj.spec
+    };
+    if obj.spec.management_policy == ManagementPolicy::Observe {
+        return Step::Observe(differences(spec, observed, &name));
+    }
+    next_step(spec, observed, &name, restore_pending(obj, status))
+}
+
+/// The Aura name for a resource this operator creates: the spec's prefix (or namespace and
+/// name) and the fingerprint of its UID.
+pub fn desired_name(obj: &AuraInstance) -> String {
+    naming::aura_name(
+        obj.spec.aura_name.as_deref(),
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+        &obj.uid().unwrap_or_default(),
+    )
+}
+
+/// The name the instance should have in Aura. An adopted instance keeps its own name unless
+/// `spec.auraName` asks for another (taken as the exact name: the instance is not ours to
+/// mark); one this resource created carries its fingerprint.
+pub fn wanted_name(obj: &AuraInstance, instance: &Instance) -> String {
+    if obj.spec.instance_id.is_none() {
+        return desired_name(obj);
+    }
+    match obj.spec.aura_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => {
+            name.chars().take(aura::instances::MAX_NAME_LEN).collect()
+        }
+        _ => instance.name.clone(),
+    }
+}
+
+/// Whether the instance should be paused now: the spec says so, or its schedule does (as the
+/// status records the schedule's last reading).
+pub fn wants_paused(obj: &AuraInstance, status: &AuraInstanceStatus) -> bool {
+    obj.spec.paused
+        || status
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.wants == ScheduledState::Paused)
+}
+
+/// Whether a restore request in the spec has not been carried out yet.
+pub fn restore_pending(obj: &AuraInstance, status: &AuraInstanceStatus) -> bool {
+    match (&obj.spec.restore, &status.restore) {
+        (Some(wanted), Some(done)) => wanted.request_id != done.request_id,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// The refusal of a tier change Aura cannot make ([`Step::WrongType`]).
+pub fn wrong_type(have: &aura::InstanceType, want: &aura::InstanceType) -> Error {
+    Error::invalid(
+        "type",
+        format!(
+            "the instance is {have} and Aura cannot make it {want}: the only tier change made \
+             in place is professional-db to business-critical. Set type back to {have}, or \
+             create a new AuraInstance"
+        ),
+    )
 }
 
 /// Mutable fields whose spec value differs from what Aura reports. Fields Aura does not
@@ -421,6 +505,146 @@ mod tests {
         assert_eq!(
             next_step(&spec(json!({})), &instance("suspended", "2GB"), NAME, false),
             Step::Stuck(InstanceStatus::Suspended)
+        );
+    }
+}
+
+/// The controller's plan (a pass's `plan` step, through the [`Reconciler`] trait) and
+/// `aura-operator plan`'s (the resource's status as observed state, see
+/// [`crate::cli::plan::instance::from_status`]) decide the same step for the same spec and
+/// state.
+#[cfg(test)]
+mod same_as_the_cli {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::controllers::reconciler::Reconciler;
+    use crate::controllers::{AuraClients, AuraSettings, Context, DefaultCredential, Timing};
+
+    fn resource(spec: serde_json::Value, status: serde_json::Value) -> AuraInstance {
+        let mut base = json!({
+            "tenantId": "a1b2c3d4-0000-4000-8000-000000000001", "cloudProvider": "gcp",
+            "region": "europe-west1", "type": "professional-db", "memory": "2GB",
+            "secondariesCount": 1, "cdcEnrichmentMode": "FULL", "vectorOptimized": true
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().unwrap().clone());
+        serde_json::from_value(json!({
+            "apiVersion": "aura.neo4j.io/v1alpha1", "kind": "AuraInstance",
+            "metadata": {"name": "orders", "namespace": "team-a",
+                         "uid": "5f3a9c1e-0000-4000-8000-00000000abcd", "generation": 2},
+            "spec": base, "status": status
+        }))
+        .unwrap()
+    }
+
+    fn status(aura_status: &str, memory: &str, extra: serde_json::Value) -> serde_json::Value {
+        let mut base = json!({
+            "instanceId": "c9f0d13a", "tenantId": "a1b2c3d4-0000-4000-8000-000000000001",
+            "auraName": "team-a-orders-5f3a9c1e", "status": aura_status, "memory": memory,
+            "storage": "4GB", "observedGeneration": 1
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        base
+    }
+
+    /// The live instance the controller would have read: as the cluster's resource recorded
+    /// it, with the fields its status does not keep as the cluster's spec made them.
+    fn live(cluster: &AuraInstance) -> Instance {
+        let status = cluster.status.clone().unwrap();
+        serde_json::from_value(json!({
+            "id": status.instance_id, "name": status.aura_name, "status": status.status,
+            "tenant_id": status.tenant_id, "memory": status.memory, "storage": status.storage,
+            "type": "professional-db", "secondaries_count": 1, "cdc_enrichment_mode": "FULL",
+            "vector_optimized": true
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_controller_and_plan_decide_the_same_step() {
+        let kube = memory_apiserver::ApiServer::new().client();
+        let clients = AuraClients::new(AuraSettings::default(), DefaultCredential::None);
+        let ctx = Context::new(kube, clients, Timing::default());
+        let aura = crate::aura::ClientBuilder::new(
+            crate::aura::Credentials::new("id", "secret".to_owned()).unwrap(),
+        )
+        .build()
+        .unwrap();
+        let scheduled = json!({"schedule": {"wants": "Paused"}});
+        let restored = json!({"restore": {"requestId": "r1", "phase": "Completed"}});
+        let cases = [
+            (json!({}), status("running", "2GB", json!({}))),
+            (
+                json!({"memory": "4GB"}),
+                status("running", "2GB", json!({})),
+            ),
+            (json!({"paused": true}), status("running", "2GB", json!({}))),
+            (json!({}), status("paused", "2GB", json!({}))),
+            (json!({}), status("running", "2GB", scheduled)),
+            (
+                json!({"auraName": "billing"}),
+                status("running", "2GB", json!({})),
+            ),
+            (
+                json!({"type": "business-critical"}),
+                status("running", "2GB", json!({})),
+            ),
+            (
+                json!({"secondariesCount": 2}),
+                status("running", "2GB", json!({})),
+            ),
+            (json!({}), status("updating", "2GB", json!({}))),
+            (json!({}), status("suspended", "2GB", json!({}))),
+            (
+                json!({"restore": {"requestId": "r2", "from": {"instanceId": "a"}}}),
+                status("running", "2GB", restored),
+            ),
+            (
+                json!({"managementPolicy": "Observe", "instanceId": "c9f0d13a", "memory": "8GB"}),
+                status("running", "2GB", json!({})),
+            ),
+        ];
+        let mut steps = Vec::new();
+        for (spec, recorded) in cases {
+            let cluster = resource(json!({}), recorded.clone());
+            let wanted = resource(spec.clone(), recorded);
+            let instance = live(&cluster);
+            let observed = super::super::Observed {
+                aura: aura.clone(),
+                instance: instance.clone(),
+            };
+            let pass = super::super::Pass::new(Arc::new(wanted.clone()), &ctx);
+            let controller = <AuraInstance as Reconciler>::plan(&pass, &observed);
+            let status = cluster.status.clone().unwrap();
+            let from_status =
+                crate::cli::plan::instance::from_status(instance.id.clone(), &status, &cluster);
+            let cli = for_resource(&wanted, &status, &from_status);
+            assert_eq!(controller, cli, "spec {spec}");
+            steps.push(controller);
+        }
+        // The cases are not all the same step: the comparison covers each kind of step.
+        let kinds: std::collections::BTreeSet<_> = steps
+            .iter()
+            .map(|s| {
+                format!("{s:?}")
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            [
+                "Observe", "Pause", "Restore", "Resume", "Settled", "Stuck", "Update", "Upgrade",
+                "Wait"
+            ]
         );
     }
 }

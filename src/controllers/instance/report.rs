@@ -39,30 +39,38 @@ impl Pass<'_> {
                 status,
                 differences,
             } => observed(status, differences),
-            Outcome::Stuck(InstanceStatus::LoadingFailed) => Verdict::stalled(
-                Reason::LoadingFailed,
-                "Aura reports `loading failed`: the data load into this instance failed and the \
-                 operator cannot recover it; look in the Aura console (restore a snapshot, or \
-                 delete the instance)",
-            ),
-            Outcome::Stuck(InstanceStatus::Suspended) => Verdict::stalled(
-                Reason::AuraSuspended,
-                "Aura reports `suspended`: Aura suspended this instance (often billing or a \
-                 policy); the operator cannot resume it. Look in the Aura console or ask Neo4j \
-                 support",
-            ),
-            // A word this operator does not know may be a new transient state: keep looking.
-            Outcome::Stuck(status) => Verdict::not_ready(
-                Reason::AuraStatusUnhandled,
-                format!("Aura reports {status:?}; the operator waits"),
-            ),
+            Outcome::Stuck(status) => stuck(status),
         }
+    }
+}
+
+/// Ready for an instance in a status the operator cannot act on (suspended, loading failed,
+/// a word it does not know).
+pub fn stuck(status: &InstanceStatus) -> Verdict {
+    match status {
+        InstanceStatus::LoadingFailed => Verdict::stalled(
+            Reason::LoadingFailed,
+            "Aura reports `loading failed`: the data load into this instance failed and the \
+             operator cannot recover it; look in the Aura console (restore a snapshot, or \
+             delete the instance)",
+        ),
+        InstanceStatus::Suspended => Verdict::stalled(
+            Reason::AuraSuspended,
+            "Aura reports `suspended`: Aura suspended this instance (often billing or a \
+             policy); the operator cannot resume it. Look in the Aura console or ask Neo4j \
+             support",
+        ),
+        // A word this operator does not know may be a new transient state: keep looking.
+        status => Verdict::not_ready(
+            Reason::AuraStatusUnhandled,
+            format!("Aura reports {status:?}; the operator waits"),
+        ),
     }
 }
 
 /// Ready for an observe-only resource: observed, settled (running or paused) and as the spec
 /// says. It does not promise a password: `status.passwordStored` tells.
-fn observed(status: &InstanceStatus, differences: &[String]) -> Verdict {
+pub fn observed(status: &InstanceStatus, differences: &[String]) -> Verdict {
     if status.is_transient() {
         let state = status.to_string();
         let message = format!("Aura is {state}; observing only (managementPolicy Observe)");

@@ -124,12 +124,7 @@ impl Pass<'_> {
 
     /// Whether the instance should be paused now: the spec says so, or its schedule does.
     pub(super) fn wants_paused(&self) -> bool {
-        self.obj.spec.paused
-            || self
-                .status
-                .schedule
-                .as_ref()
-                .is_some_and(|s| s.wants == ScheduledState::Paused)
+        super::plan::wants_paused(&self.obj, &self.status)
     }
 
     fn transition_note(&self, wants: ScheduledState, window: &Window) -> (&'static str, String) {

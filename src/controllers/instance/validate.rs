@@ -109,6 +109,44 @@ pub fn check_spec(spec: &AuraInstanceSpec) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks the spec's provider, region, type, version and memory against what the tenant
+/// offers (its instance configurations).
+pub fn check_shape(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Error> {
+    let shape = Shape {
+        cloud_provider: &provider(spec.cloud_provider),
+        region: &spec.region,
+        instance_type: &tier(spec.instance_type),
+        version: &spec.version,
+        memory: &spec.memory,
+    };
+    tenant.check_shape(shape).map_err(as_spec_error)?;
+    Ok(())
+}
+
+/// The tenant the spec names: its id, or the id of the tenant of that name (one call). None
+/// when it names neither (adopting an instance: the instance tells).
+pub async fn tenant_of(
+    spec: &AuraInstanceSpec,
+    aura: &aura::Client,
+) -> Result<Option<TenantId>, Error> {
+    let id = match (&spec.tenant_id, &spec.tenant_name) {
+        (Some(id), _) => TenantId::new(id.as_str())
+            .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
+        (None, Some(name)) => aura
+            .tenants()
+            .find_id_by_name(name)
+            .await
+            .map_err(as_spec_error)?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(id))
+}
+
+/// The refusal of a tenant Aura does not know.
+pub fn unknown_tenant(id: &TenantId) -> Error {
+    Error::invalid("tenantId", format!("Aura knows no tenant {id}"))
+}
+
 impl Pass<'_> {
     /// The tenant the instance lives in: as recorded, as given, or looked up by name. `None` only
     /// when adopting an instance without naming its tenant (the instance tells).
@@ -116,16 +154,8 @@ impl Pass<'_> {
         if let Some(id) = &self.status.tenant_id {
             return Ok(TenantId::new(id.as_str()).ok());
         }
-        let spec = &self.obj.spec;
-        let id = match (&spec.tenant_id, &spec.tenant_name) {
-            (Some(id), _) => TenantId::new(id.as_str())
-                .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
-            (None, Some(name)) => aura
-                .tenants()
-                .find_id_by_name(name)
-                .await
-                .map_err(as_spec_error)?,
-            (None, None) => return Ok(None),
+        let Some(id) = tenant_of(&self.obj.spec, aura).await? else {
+            return Ok(None);
         };
         self.status.tenant_id = Some(id.to_string());
         Ok(Some(id))
@@ -143,14 +173,7 @@ impl Pass<'_> {
             Some(known) => known,
             None => self.fetch_tenant_once(aura, tenant).await?,
         };
-        let shape = Shape {
-            cloud_provider: &provider(spec.cloud_provider),
-            region: &spec.region,
-            instance_type: &tier(spec.instance_type),
-            version: &spec.version,
-            memory: &spec.memory,
-        };
-        tenant.check_shape(shape).map_err(as_spec_error)?;
+        check_shape(spec, &tenant)?;
         Ok(())
     }
 
@@ -165,7 +188,7 @@ impl Pass<'_> {
         }
         let fetched = aura.tenants().get(id).await.map_err(|e| {
             if e.is_not_found() {
-                Error::invalid("tenantId", format!("Aura knows no tenant {id}"))
+                unknown_tenant(id)
             } else {
                 Error::Aura(e)
             }

@@ -89,13 +89,7 @@ impl Reconciler for AuraSnapshot {
 
     /// Nothing more to do once the snapshot is asked for: where Aura is with it.
     fn plan(_: &Pass<'_>, snapshot: &Snapshot) -> Outcome {
-        match &snapshot.status {
-            SnapshotStatus::Completed => Outcome::Completed,
-            SnapshotStatus::Failed | SnapshotStatus::Cancelled => {
-                Outcome::Failed(snapshot.status.to_string())
-            }
-            other => Outcome::Taking(other.to_string()),
-        }
+        outcome(&snapshot.status)
     }
 
     async fn act(pass: &mut Pass<'_>, _: Snapshot, outcome: Outcome) -> Result<Verdict> {
@@ -131,6 +125,15 @@ pub enum Outcome {
     Taking(String),
     /// Aura gave up on it (`Failed`, `Cancelled`); it will not change any more.
     Failed(String),
+}
+
+/// Where Aura is with a snapshot in `status` (pure; `aura-operator plan` reads it too).
+pub fn outcome(status: &SnapshotStatus) -> Outcome {
+    match status {
+        SnapshotStatus::Completed => Outcome::Completed,
+        SnapshotStatus::Failed | SnapshotStatus::Cancelled => Outcome::Failed(status.to_string()),
+        other => Outcome::Taking(other.to_string()),
+    }
 }
 
 /// Reasons for an instanceRef that does not resolve yet.
