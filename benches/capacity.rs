@@ -65,21 +65,16 @@ impl Options {
             transition_ms: 1_000,
             benchmarking: false,
         };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| -> Result<u64, String> {
-                let text = args.next().ok_or(format!("{name} needs a value"))?;
-                text.parse()
-                    .map_err(|_| format!("{name}: {text:?} is not a number"))
-            };
-            match arg.as_str() {
-                "--instances" => options.instances = value(&arg)? as usize,
-                "--rate-limit" => options.rate_limit = value(&arg)? as u32,
-                "--resync-seconds" => options.resync_seconds = value(&arg)?,
-                "--changes" => options.changes = value(&arg)? as usize,
-                "--intervals" => options.intervals = value(&arg)?,
-                "--transition-ms" => options.transition_ms = value(&arg)?,
-                "--bench" => options.benchmarking = true,
+        let flags = support::Flags::read()?;
+        options.benchmarking = flags.benchmarking;
+        for (name, value) in flags.numbers {
+            match name.as_str() {
+                "--instances" => options.instances = value as usize,
+                "--rate-limit" => options.rate_limit = value as u32,
+                "--resync-seconds" => options.resync_seconds = value,
+                "--changes" => options.changes = value as usize,
+                "--intervals" => options.intervals = value,
+                "--transition-ms" => options.transition_ms = value,
                 other => return Err(format!("unknown option {other}")),
             }
         }

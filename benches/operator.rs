@@ -70,20 +70,15 @@ impl Options {
             transition_ms: 200,
             benchmarking: false,
         };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| -> Result<u64, String> {
-                let text = args.next().ok_or(format!("{name} needs a value"))?;
-                text.parse()
-                    .map_err(|_| format!("{name}: {text:?} is not a number"))
-            };
-            match arg.as_str() {
-                "--instances" => options.instances = value(&arg)? as usize,
-                "--rate-limit" => options.rate_limit = value(&arg)? as u32,
-                "--steady-seconds" => options.steady_seconds = value(&arg)?,
-                "--resync-seconds" => options.resync_seconds = value(&arg)?,
-                "--transition-ms" => options.transition_ms = value(&arg)?,
-                "--bench" => options.benchmarking = true,
+        let flags = support::Flags::read()?;
+        options.benchmarking = flags.benchmarking;
+        for (name, value) in flags.numbers {
+            match name.as_str() {
+                "--instances" => options.instances = value as usize,
+                "--rate-limit" => options.rate_limit = value as u32,
+                "--steady-seconds" => options.steady_seconds = value,
+                "--resync-seconds" => options.resync_seconds = value,
+                "--transition-ms" => options.transition_ms = value,
                 other => return Err(format!("unknown option {other}")),
             }
         }

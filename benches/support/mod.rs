@@ -26,6 +26,35 @@ pub const CREDENTIALS_SECRET: &str = "aura-creds";
 pub const GROUP: &str = "aura.neo4j.io";
 pub const PLURAL: &str = "aurainstances";
 
+/// A bench's command line: `--name NUMBER` pairs, and whether cargo ran it as a benchmark
+/// (`--bench`; `cargo test --all-targets` runs bench targets without it).
+pub struct Flags {
+    pub numbers: Vec<(String, u64)>,
+    pub benchmarking: bool,
+}
+
+impl Flags {
+    pub fn read() -> Result<Self, String> {
+        let mut flags = Self {
+            numbers: Vec::new(),
+            benchmarking: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            if arg == "--bench" {
+                flags.benchmarking = true;
+                continue;
+            }
+            let text = args.next().ok_or(format!("{arg} needs a value"))?;
+            let value = text
+                .parse()
+                .map_err(|_| format!("{arg}: {text:?} is not a number"))?;
+            flags.numbers.push((arg, value));
+        }
+        Ok(flags)
+    }
+}
+
 /// The operator's budget and resync, as its flags take them.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::aura::{self, CallObserver, Instance, InstanceId, InstanceSummary, Tenant, TenantId};
 use crate::controllers::access::Restrictions;
-use crate::controllers::instance::validate::unknown_tenant;
+use crate::controllers::instance::validate::{fetch_tenant, unknown_tenant};
 use crate::controllers::{
     AuraClients, AuraSettings, CredentialSource, DefaultCredential, Error, Grant, NamespaceAllow,
 };
@@ -153,13 +153,7 @@ impl AuraSide {
     pub async fn tenant(&mut self, aura: &aura::Client, id: &TenantId) -> Result<&Tenant, Error> {
         let key = (aura.client_id().to_owned(), id.to_string());
         if !self.tenants.contains_key(&key) {
-            let fetched = aura.tenants().get(id).await.map_err(|e| {
-                if e.is_not_found() {
-                    unknown_tenant(id)
-                } else {
-                    Error::Aura(e)
-                }
-            })?;
+            let fetched = fetch_tenant(aura, id).await?;
             self.tenants.insert(key.clone(), fetched);
         }
         self.tenants.get(&key).ok_or_else(|| unknown_tenant(id))

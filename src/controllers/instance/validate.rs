@@ -142,6 +142,18 @@ pub async fn tenant_of(
     Ok(Some(id))
 }
 
+/// Reads what a tenant offers; a tenant Aura does not know is a spec error naming the field.
+/// The controllers and `aura-operator plan` read it the same way.
+pub async fn fetch_tenant(aura: &aura::Client, id: &TenantId) -> Result<Tenant, Error> {
+    aura.tenants().get(id).await.map_err(|e| {
+        if e.is_not_found() {
+            unknown_tenant(id)
+        } else {
+            Error::Aura(e)
+        }
+    })
+}
+
 /// The refusal of a tenant Aura does not know.
 pub fn unknown_tenant(id: &TenantId) -> Error {
     Error::invalid("tenantId", format!("Aura knows no tenant {id}"))
@@ -186,13 +198,7 @@ impl Pass<'_> {
         if let Some(known) = self.ctx.memory.tenant(id) {
             return Ok(known);
         }
-        let fetched = aura.tenants().get(id).await.map_err(|e| {
-            if e.is_not_found() {
-                unknown_tenant(id)
-            } else {
-                Error::Aura(e)
-            }
-        })?;
+        let fetched = fetch_tenant(aura, id).await?;
         self.ctx.memory.keep_tenant(fetched.clone());
         Ok(fetched)
     }
