@@ -141,7 +141,7 @@ fn parse_location(text: &str) -> Result<SecretLocation, String> {
     }
 }
 
-fn parse_class(text: &str) -> Result<InstallationClass, String> {
+pub(crate) fn parse_class(text: &str) -> Result<InstallationClass, String> {
     InstallationClass::named(text).map_err(|e| e.to_string())
 }
 

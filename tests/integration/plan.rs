@@ -83,6 +83,7 @@ impl Env {
             allow_insecure_http: true,
             rate_limit: 100_000,
             operator_namespace: OPERATOR_NS.to_owned(),
+            installation_class: None,
         }
     }
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::aura::{self, CallObserver, Instance, InstanceId, InstanceSummary, Tenant, TenantId};
 use crate::controllers::access::Restrictions;
+use crate::controllers::installation::InstallationClass;
 use crate::controllers::instance::validate::{fetch_tenant, unknown_tenant};
 use crate::controllers::{
     AuraClients, AuraSettings, CredentialSource, DefaultCredential, Error, Grant, NamespaceAllow,
@@ -96,6 +97,12 @@ impl AuraSide {
             lists: HashMap::new(),
             tenants: HashMap::new(),
         }
+    }
+
+    /// Plans as the installation of `class`: its ClusterAuraCredentials only.
+    pub fn with_class(mut self, class: InstallationClass) -> Self {
+        self.clients = self.clients.with_class(class);
+        self
     }
 
     /// Aura requests sent so far.

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::cli::manifests::{self, Manifest};
+use crate::controllers::installation::{InstallationClass, LABEL};
 
 /// The group of the operator's kinds.
 pub const GROUP: &str = "aura.neo4j.io";
@@ -46,6 +47,38 @@ pub fn read(
             manifest,
         })
         .collect())
+}
+
+/// The inputs the installation of `class` serves; the others are named in a warning (another
+/// installation plans them).
+pub fn of_class(
+    inputs: Vec<Input>,
+    class: &InstallationClass,
+    warnings: &mut Vec<String>,
+) -> Vec<Input> {
+    inputs
+        .into_iter()
+        .filter(|input| {
+            let m = &input.manifest;
+            let label = m.object["metadata"]["labels"][LABEL].as_str();
+            if label == class.name() {
+                return true;
+            }
+            let how = match label {
+                Some(other) => format!("--installation-class {other}"),
+                None => "no --installation-class".to_owned(),
+            };
+            warnings.push(format!(
+                "skipped: {}: {} {:?} is served by another installation (label {LABEL}: {}); \
+                 plan it with {how}",
+                m.origin,
+                m.kind,
+                m.name,
+                label.unwrap_or("none, the default installation")
+            ));
+            false
+        })
+        .collect()
 }
 
 /// Whether `m` is of a kind `plan` plans; else a warning names it.
@@ -90,5 +123,40 @@ mod tests {
         );
         assert!(warnings[1].contains("ConfigMap \"c\""), "{warnings:?}");
         assert!(warnings[2].contains("AuraWidget \"w\""), "{warnings:?}");
+    }
+
+    #[test]
+    fn manifests_of_another_installation_are_skipped_with_the_flag_that_plans_them() {
+        let dir = std::env::temp_dir().join(format!("plan-class-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("a.yaml"),
+            "apiVersion: aura.neo4j.io/v1alpha1\nkind: AuraInstance\nmetadata: {name: plain}\n\
+             ---\napiVersion: aura.neo4j.io/v1alpha1\nkind: AuraInstance\n\
+             metadata: {name: blue, labels: {aura.neo4j.io/installation-class: blue}}\n",
+        )
+        .unwrap();
+        let read = |class: &InstallationClass| {
+            let mut warnings = Vec::new();
+            let inputs = read(std::slice::from_ref(&dir), "default", &mut warnings).unwrap();
+            let names: Vec<String> = of_class(inputs, class, &mut warnings)
+                .into_iter()
+                .map(|i| i.manifest.name)
+                .collect();
+            (names, warnings)
+        };
+        let (names, warnings) = read(&InstallationClass::default_installation());
+        assert_eq!(names, ["plain"]);
+        assert!(
+            warnings[0].contains("\"blue\"") && warnings[0].contains("--installation-class blue"),
+            "{warnings:?}"
+        );
+        let (names, warnings) = read(&InstallationClass::named("blue").unwrap());
+        assert_eq!(names, ["blue"]);
+        assert!(
+            warnings[0].contains("\"plain\"") && warnings[0].contains("no --installation-class"),
+            "{warnings:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

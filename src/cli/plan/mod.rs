@@ -36,6 +36,7 @@ use self::report::{Action, Entry, Report};
 use crate::aura::{self, RateLimit};
 use crate::cli::kube_connect::{ConnectError, KubeArgs};
 use crate::controllers::AuraSettings;
+use crate::controllers::installation::InstallationClass;
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 
 /// Options of `plan` (the kubectl flags come with [`KubeArgs`]).
@@ -71,6 +72,11 @@ pub struct PlanArgs {
     /// The operator's namespace, where its claims (which resource manages which instance) live.
     #[arg(long, env = "AURA_OPERATOR_NAMESPACE", default_value = "aura-operator")]
     pub operator_namespace: String,
+    /// Plan as the installation of this class (`run --installation-class`): manifests labelled
+    /// for another installation are skipped with a warning, and ClusterAuraCredentials of another
+    /// class are refused as that installation's. Unset: the default installation.
+    #[arg(long, env = "AURA_INSTALLATION_CLASS", value_parser = crate::cli::run::parse_class)]
+    pub installation_class: Option<InstallationClass>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +119,9 @@ pub async fn run(kube: &KubeArgs, args: &PlanArgs) -> Result<u8, PlanError> {
 pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError> {
     let connection = kube.connect().await?;
     let mut warnings = Vec::new();
+    let class = args.installation_class.clone().unwrap_or_default();
     let inputs = input::read(&args.files, &connection.namespace, &mut warnings)?;
+    let inputs = input::of_class(inputs, &class, &mut warnings);
     let file = args
         .credentials_file
         .as_deref()
@@ -134,7 +142,8 @@ pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError>
             settings,
             file,
             &args.operator_namespace,
-        ),
+        )
+        .with_class(class),
         cluster: Cluster::new(connection.client),
         admission: Admission::new(),
         refresh: args.refresh,
