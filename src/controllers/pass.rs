@@ -503,11 +503,10 @@ impl Before {
     /// lastTransitionTime, so a resource that was Ready once and lost it has a later one). A
     /// resource first looked at more than [`FIRST_PASS_WINDOW`] after its creation (the
     /// operator was down) is not counted rather than counted wrong.
-    fn first_ready_after(&self, created: jiff::Timestamp) -> bool {
-        !self.was_ready
-            && self
-                .not_ready_since
-                .is_none_or(|since| since.duration_since(created) <= FIRST_PASS_WINDOW)
+    fn first_ready_after(&self, created: jiff::Timestamp, now: jiff::Timestamp) -> bool {
+        // When the first pass is the one making it Ready (an adoption), that pass is now.
+        let first_pass = self.not_ready_since.unwrap_or(now);
+        !self.was_ready && first_pass.duration_since(created) <= FIRST_PASS_WINDOW
     }
 }
 
@@ -520,10 +519,13 @@ fn count_first_ready<K: Kind>(pass: &Pass<'_, K>, kind: &'static str, before: &B
     let Some(created) = pass.obj.meta().creation_timestamp.as_ref().map(|t| t.0) else {
         return;
     };
-    if !conditions::is_true(pass.status.conditions(), READY) || !before.first_ready_after(created) {
+    let now = jiff::Timestamp::now();
+    if !conditions::is_true(pass.status.conditions(), READY)
+        || !before.first_ready_after(created, now)
+    {
         return;
     }
-    let took = jiff::Timestamp::now().duration_since(created);
+    let took = now.duration_since(created);
     if let Ok(took) = Duration::try_from(took) {
         pass.ctx.metrics.first_ready(kind, took);
     }
@@ -802,5 +804,26 @@ mod tests {
         // A pass a little late still keeps the phase: the next wait is a little shorter.
         let late = looked + jiff::SignedDuration::from_secs(4);
         assert_eq!(spread("uid-7", every, late), every - Duration::from_secs(4));
+    }
+
+    #[test]
+    fn only_a_ready_that_follows_the_first_passes_counts_as_the_first() {
+        let created = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let at = |seconds: i64| created + jiff::SignedDuration::from_secs(seconds);
+        let before = |ready: bool, since: Option<i64>| Before {
+            was_ready: ready,
+            not_ready_since: since.map(at),
+            sync: None,
+        };
+        // Created, not Ready since the first pass a second later: a slow create still counts.
+        assert!(before(false, Some(1)).first_ready_after(created, at(900)));
+        // Ready once, lost it an hour later: its recovery is no first Ready.
+        assert!(!before(false, Some(3_600)).first_ready_after(created, at(3_700)));
+        // Already Ready.
+        assert!(!before(true, Some(1)).first_ready_after(created, at(900)));
+        // Never judged, Ready at its first pass: counted only when that pass is soon after the
+        // creation (an operator down for a day must not report a day).
+        assert!(before(false, None).first_ready_after(created, at(3)));
+        assert!(!before(false, None).first_ready_after(created, at(86_400)));
     }
 }
