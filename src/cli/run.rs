@@ -13,7 +13,7 @@ use kube::api::ListParams;
 use kube::core::Selector;
 use secrecy::SecretString;
 
-use crate::aura::{self, RateLimit};
+use crate::aura;
 use crate::controllers::{
     AuraClients, AuraSettings, Context, DefaultCredential, InstallationClass, NamespaceAllow,
     SecretLocation, Timing,
@@ -322,15 +322,8 @@ impl Operator {
             extra_ca_file: args.extra_ca_file.clone(),
             ..Default::default()
         };
-        let mut settings = AuraSettings {
-            base_url: args.aura_url.clone(),
-            allow_insecure_http: args.allow_insecure_http,
-            rate_limit: RateLimit {
-                per_minute: args.rate_limit,
-                ..RateLimit::default()
-            },
-            ..AuraSettings::default()
-        };
+        let mut settings =
+            AuraSettings::from_flags(&args.aura_url, args.allow_insecure_http, args.rate_limit);
         let mut default = match args.default_credentials_secret.clone() {
             Some(location) => DefaultCredential::Secret(location),
             None => DefaultCredential::None,

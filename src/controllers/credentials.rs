@@ -57,6 +57,22 @@ impl Default for AuraSettings {
     }
 }
 
+impl AuraSettings {
+    /// The settings `run` and `plan` take from their flags: where Aura is, whether plain http
+    /// is allowed (the emulator's), and the budget per credential; the rest as default.
+    pub fn from_flags(base_url: &str, allow_insecure_http: bool, per_minute: u32) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            allow_insecure_http,
+            rate_limit: RateLimit {
+                per_minute,
+                ..RateLimit::default()
+            },
+            ..Self::default()
+        }
+    }
+}
+
 /// The credential for resources that do not name one.
 #[derive(Clone, Default)]
 pub enum DefaultCredential {

@@ -33,7 +33,7 @@ use self::aura_side::AuraSide;
 use self::cluster::{Cluster, Listed};
 use self::input::Input;
 use self::report::{Action, Entry, Report};
-use crate::aura::{self, RateLimit};
+use crate::aura;
 use crate::cli::kube_connect::{ConnectError, KubeArgs};
 use crate::controllers::AuraSettings;
 use crate::controllers::installation::InstallationClass;
@@ -127,15 +127,8 @@ pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError>
         .as_deref()
         .map(aura_side::read_credentials)
         .transpose()?;
-    let settings = AuraSettings {
-        base_url: args.aura_url.clone(),
-        allow_insecure_http: args.allow_insecure_http,
-        rate_limit: RateLimit {
-            per_minute: args.rate_limit,
-            ..RateLimit::default()
-        },
-        ..AuraSettings::default()
-    };
+    let settings =
+        AuraSettings::from_flags(&args.aura_url, args.allow_insecure_http, args.rate_limit);
     let mut planner = Planner {
         aura: AuraSide::new(
             connection.client.clone(),
