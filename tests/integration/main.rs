@@ -21,6 +21,7 @@ mod health;
 mod import;
 mod installations;
 mod instance_controller;
+mod layers;
 mod leader;
 mod lifecycle_controls;
 mod metrics;

@@ -12,7 +12,7 @@ use aura_operator::cli::kube_connect::KubeArgs;
 use aura_operator::cli::plan::aura_side::ReadArgs;
 use aura_operator::cli::plan::report::{Action, Entry, Report};
 use aura_operator::cli::plan::{self, Output, PlanArgs};
-use aura_operator::controllers::naming;
+use aura_operator::controllers::connection::naming;
 use aura_operator::crd::AuraInstance;
 use aura_operator::emulator::DEFAULT_TENANT_ID;
 use kube::api::{Patch, PatchParams};

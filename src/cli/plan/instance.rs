@@ -7,13 +7,14 @@ use kube::ResourceExt;
 use super::Planner;
 use super::report::{Action, Entry};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, TenantId};
-use crate::controllers::access::Restrictions;
-use crate::controllers::claims::{self, AuraObject};
-use crate::controllers::convert::{cdc, tier};
+use crate::controllers::connection::convert::{cdc, tier};
 use crate::controllers::instance::plan::{self, Step};
 use crate::controllers::instance::{create, limits, observe_only, report, validate};
 use crate::controllers::reconciler::Reconciler;
-use crate::controllers::{CredentialSource, Error, suspend};
+use crate::controllers::reconciler::suspend;
+use crate::controllers::tenancy::access::Restrictions;
+use crate::controllers::tenancy::claims::{self, AuraObject};
+use crate::controllers::{CredentialSource, Error};
 use crate::crd::AuraInstance;
 use crate::crd::instance::{AuraInstanceStatus, ManagementPolicy};
 
@@ -279,7 +280,7 @@ fn creation(entry: Entry, obj: &AuraInstance, tenant: Option<&TenantId>) -> Entr
         format!("memory: {}", spec.memory),
         format!(
             "region: {} {}",
-            crate::controllers::convert::provider(spec.cloud_provider),
+            crate::controllers::connection::convert::provider(spec.cloud_provider),
             spec.region
         ),
     ];

@@ -36,7 +36,7 @@ use self::report::{Action, Entry, Report};
 use crate::aura;
 use crate::cli::kube_connect::{ConnectError, KubeArgs};
 use crate::controllers::AuraSettings;
-use crate::controllers::installation::InstallationClass;
+use crate::controllers::tenancy::installation::InstallationClass;
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 
 /// Options of `plan` (the kubectl flags come with [`KubeArgs`]).

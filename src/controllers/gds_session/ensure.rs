@@ -19,12 +19,15 @@ use crate::aura::{
     self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId, SessionStatus,
     SizeEstimateRequest, TenantId,
 };
-use crate::controllers::claims::{self, AuraObject, Claim};
-use crate::controllers::convert::provider;
-use crate::controllers::naming;
-use crate::controllers::pass::News;
-use crate::controllers::references::ReferencedInstance;
-use crate::controllers::{Error, Reason, Wait, events};
+use crate::controllers::connection::convert::provider;
+use crate::controllers::connection::naming;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::error::Wait;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::News;
+use crate::controllers::tenancy::claims::{self, AuraObject, Claim};
+use crate::controllers::tenancy::references::ReferencedInstance;
 use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
 
 /// What `ensure_session` found.
@@ -66,7 +69,7 @@ impl Pass<'_> {
     ) -> Result<Found> {
         if let Some(id) = self.status.session_id.clone() {
             // Resources recorded before claims existed get theirs here, on their next pass.
-            claims::require(self.ctx, &*self.obj, AuraObject::Session, &id).await?;
+            claims::require(&self.ctx.claims, &*self.obj, AuraObject::Session, &id).await?;
             let ended = self.status.status.as_ref().filter(|s| s.has_ended());
             if let Some(state) = ended
                 && self.obj.spec.expired_policy == ExpiredPolicy::Report
@@ -195,7 +198,13 @@ impl Pass<'_> {
     /// so two resources naming the same session both get it: the one that claims it second
     /// records its id (so that it does not ask Aura again) and is refused.
     async fn claim_created(&mut self, id: &SessionId) -> Result<()> {
-        let claim = claims::claim(self.ctx, &*self.obj, AuraObject::Session, id.as_str()).await?;
+        let claim = claims::claim(
+            &self.ctx.claims,
+            &*self.obj,
+            AuraObject::Session,
+            id.as_str(),
+        )
+        .await?;
         let Claim::HeldBy(other) = claim else {
             return Ok(());
         };

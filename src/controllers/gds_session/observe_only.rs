@@ -11,10 +11,10 @@
 use super::ensure::Found;
 use super::{Pass, Result};
 use crate::aura::{self, Session, SessionFilter, SessionId, SessionStatus};
-use crate::controllers::Error;
-use crate::controllers::convert::provider;
-use crate::controllers::pass::News;
-use crate::controllers::references::ReferencedInstance;
+use crate::controllers::connection::convert::provider;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::reconciler::pass::News;
+use crate::controllers::tenancy::references::ReferencedInstance;
 use crate::crd::gds_session::{self, GdsSessionSpec};
 use crate::crd::instance::ManagementPolicy;
 
