@@ -18,6 +18,9 @@ mod ensure;
 mod observe_only;
 mod secret;
 
+pub use ensure::{instance_field, spec_tenant, tenant_field};
+pub use observe_only::placement_field;
+
 use super::CredentialSource;
 use super::claims::{self, AuraObject, Claim};
 use super::error::{Error, Result};
