@@ -200,13 +200,28 @@ fn applied_now() -> Time {
     Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
 }
 
-/// A manifest after the API server's admission: the object as it would be stored, with the
-/// cluster's copy; or its refused entry.
+/// An admitted manifest: its entry, the object as the API server would store it, and the
+/// cluster's copy.
+struct Stored<K> {
+    entry: Entry,
+    obj: K,
+    cluster: Option<K>,
+}
+
+/// A manifest after the API server's admission, or its refused entry.
 enum Admitted {
-    Instance(Entry, Box<AuraInstance>, Option<AuraInstance>),
-    Snapshot(Entry, Box<AuraSnapshot>, Option<AuraSnapshot>),
-    Session(Entry, Box<GdsSession>, Option<GdsSession>),
+    Instance(Box<Stored<AuraInstance>>),
+    Snapshot(Box<Stored<AuraSnapshot>>),
+    Session(Box<Stored<GdsSession>>),
     Refused(Entry),
+}
+
+fn stored<K>(entry: Entry, obj: K, cluster: Option<K>) -> Box<Stored<K>> {
+    Box::new(Stored {
+        entry,
+        obj,
+        cluster,
+    })
 }
 
 /// The AuraInstances that applying the manifests would add to the cluster, each with a stand-in
@@ -215,8 +230,8 @@ fn pending(admitted: &[Admitted]) -> Vec<AuraInstance> {
     admitted
         .iter()
         .filter_map(|one| match one {
-            Admitted::Instance(entry, obj, None) => {
-                let mut obj = obj.as_ref().clone();
+            Admitted::Instance(stored) if stored.cluster.is_none() => {
+                let (entry, mut obj) = (&stored.entry, stored.obj.clone());
                 obj.metadata.uid = Some(format!("planned:{}/{}", entry.namespace, entry.name));
                 Some(obj)
             }
@@ -251,15 +266,15 @@ impl Planner {
         );
         Ok(match m.kind.as_str() {
             "AuraInstance" => match self.admitted::<AuraInstance>(input, &entry).await? {
-                Ok((obj, cluster)) => Admitted::Instance(entry, Box::new(obj), cluster),
+                Ok((obj, cluster)) => Admitted::Instance(stored(entry, obj, cluster)),
                 Err(refused) => Admitted::Refused(refused),
             },
             "AuraSnapshot" => match self.admitted::<AuraSnapshot>(input, &entry).await? {
-                Ok((obj, cluster)) => Admitted::Snapshot(entry, Box::new(obj), cluster),
+                Ok((obj, cluster)) => Admitted::Snapshot(stored(entry, obj, cluster)),
                 Err(refused) => Admitted::Refused(refused),
             },
             _ => match self.admitted::<GdsSession>(input, &entry).await? {
-                Ok((obj, cluster)) => Admitted::Session(entry, Box::new(obj), cluster),
+                Ok((obj, cluster)) => Admitted::Session(stored(entry, obj, cluster)),
                 Err(refused) => Admitted::Refused(refused),
             },
         })
@@ -268,21 +283,22 @@ impl Planner {
     /// The entry of one admitted manifest.
     async fn one(&mut self, admitted: Admitted) -> Entry {
         match admitted {
-            Admitted::Instance(entry, obj, cluster) => {
+            Admitted::Instance(s) => {
+                let Stored {
+                    entry,
+                    obj,
+                    cluster,
+                } = *s;
                 let cluster = cluster.as_ref();
                 self.instance(instance::Subject {
-                    obj: *obj,
+                    obj,
                     cluster,
                     entry,
                 })
                 .await
             }
-            Admitted::Snapshot(entry, obj, cluster) => {
-                self.snapshot(entry, &obj, cluster.as_ref()).await
-            }
-            Admitted::Session(entry, obj, cluster) => {
-                self.session(entry, &obj, cluster.as_ref()).await
-            }
+            Admitted::Snapshot(s) => self.snapshot(s.entry, &s.obj, s.cluster.as_ref()).await,
+            Admitted::Session(s) => self.session(s.entry, &s.obj, s.cluster.as_ref()).await,
             Admitted::Refused(entry) => entry,
         }
     }
