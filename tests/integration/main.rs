@@ -29,6 +29,7 @@ mod multi_tenant;
 mod namespace_deletion;
 mod password_rotation;
 mod plan;
+mod plan_against_operator;
 mod plugin;
 mod rate_budget;
 mod request_shapes;

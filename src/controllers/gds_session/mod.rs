@@ -18,6 +18,9 @@ mod ensure;
 mod observe_only;
 mod secret;
 
+pub use ensure::{instance_field, spec_tenant, tenant_field};
+pub use observe_only::placement_field;
+
 use crate::aura::{self, SessionFilter, SessionId};
 use crate::controllers::machinery::error::{Error, Result};
 use crate::controllers::machinery::events;
