@@ -90,6 +90,18 @@ impl Context {
                 .budget_effective
                 .get_or_create(&labels)
                 .set(i64::from(budget.effective_per_minute()));
+            let (interactive, background) = budget.waiting();
+            for (priority, count) in [("interactive", interactive), ("background", background)] {
+                let labels = crate::metrics::CredentialPriorityLabels {
+                    client_id: labels.client_id.clone(),
+                    priority,
+                };
+                let count = i64::try_from(count).unwrap_or(i64::MAX);
+                self.metrics
+                    .budget_waiting
+                    .get_or_create(&labels)
+                    .set(count);
+            }
         }
     }
 }
