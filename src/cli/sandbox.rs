@@ -241,6 +241,8 @@ pub async fn run(args: SandboxArgs) -> Result<bool, SandboxError> {
         kubeconfig: kubeconfig.path.clone(),
         bolt_ca: operator.bolt_ca_file(),
         waiting: args.wait_ready.is_some(),
+        program: std::env::current_exe()
+            .map_or_else(|_| "aura-operator".to_owned(), |p| p.display().to_string()),
     };
     match args.output {
         OutputFormat::Text => print_out(&banner.to_string()),
@@ -574,6 +576,8 @@ struct Banner {
     bolt_ca: Option<PathBuf>,
     /// `--wait-ready`: it will exit by itself, so no "try" commands.
     waiting: bool,
+    /// How to call this program again (for `plan`).
+    program: String,
 }
 
 impl std::fmt::Display for Banner {
@@ -615,6 +619,18 @@ impl std::fmt::Display for Banner {
             "  kubectl wait auraInstance/demo --for=condition=Ready --timeout=2m"
         )?;
         writeln!(f, "  kubectl get auraInstances")?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "What a change would do, before it lands (as in a CI check):"
+        )?;
+        writeln!(
+            f,
+            "  AURA_EMULATOR_URL={} AURA_OPERATOR_NAMESPACE={DEFAULT_NAMESPACE} {} plan -f \\\n    \
+             deploy/examples/aurainstance-emulator.yaml",
+            self.emulator_url,
+            shell_quote(&self.program),
+        )?;
         writeln!(f)?;
         write!(f, "Ctrl-C stops the sandbox.")
     }
@@ -1308,6 +1324,7 @@ mod tests {
             bolt_ca: Some("/tmp/aura-emulator-4000-bolt-ca.pem".into()),
             kubeconfig: PathBuf::from("/run/user/1000/aura-operator/sandbox.kubeconfig"),
             waiting: false,
+            program: "/home/me/aura-operator/target/release/aura-operator".into(),
         }
         .to_string();
         for expected in [
@@ -1318,6 +1335,8 @@ mod tests {
             "kubectl apply -f deploy/examples/aurainstance-emulator.yaml",
             "kubectl get auraInstances",
             "Bolt CA (PEM):    /tmp/aura-emulator-4000-bolt-ca.pem",
+            "AURA_EMULATOR_URL=http://127.0.0.1:4000/v1 AURA_OPERATOR_NAMESPACE=default \
+             /home/me/aura-operator/target/release/aura-operator plan -f",
         ] {
             assert!(banner.contains(expected), "{expected:?} missing:\n{banner}");
         }

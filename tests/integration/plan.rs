@@ -79,6 +79,7 @@ impl Env {
             refresh: false,
             prune: false,
             credentials_file: Some(self.credentials.clone()),
+            emulator: None,
             aura_url: self.aura_url.clone(),
             allow_insecure_http: true,
             rate_limit: 100_000,

@@ -295,6 +295,104 @@ async fn the_sandbox_is_a_cluster_kube_clients_use_and_stops_on_ctrl_c() {
     sandbox.assert_no_secret(&[&password]);
 }
 
+/// The `plan` command the banner prints, as words: `NAME=value` assignments, then the program
+/// and its arguments (a trailing `\` continues on the next line).
+fn printed_plan_command(banner: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let start = banner
+        .find("AURA_EMULATOR_URL=")
+        .unwrap_or_else(|| panic!("no plan command in the banner:\n{banner}"));
+    let mut words = Vec::new();
+    for line in banner[start..].lines() {
+        let line = line.trim();
+        let continued = line.ends_with('\\');
+        words.extend(
+            line.trim_end_matches('\\')
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+        if !continued {
+            break;
+        }
+    }
+    let split = words.iter().position(|w| !w.contains('=')).unwrap();
+    let env = words[..split]
+        .iter()
+        .map(|w| {
+            let (name, value) = w.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    (env, words[split..].to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_command_the_banner_prints_shows_a_change_before_it_lands() {
+    let scratch = Scratch::new();
+    let kubeconfig = scratch.path("sandbox.kubeconfig");
+    let path = kubeconfig.to_str().unwrap().to_owned();
+    let sandbox = Sandbox::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--kubeconfig",
+        &path,
+        "--transition-ms",
+        "50",
+    ]);
+    let banner = wait_for(
+        "the banner",
+        Duration::from_secs(30),
+        async || Some(sandbox.stdout()).filter(|s| s.contains("Ctrl-C")),
+        || sandbox.output(),
+    )
+    .await;
+    let (env, words) = printed_plan_command(&banner);
+    // Run from the repository's folder, as the banner says, with the exported kubeconfig.
+    let plan = |expected: i32| {
+        let output = Command::new(&words[0])
+            .args(&words[1..])
+            .envs(env.iter().cloned())
+            .env("KUBECONFIG", &path)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("the printed program runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "{words:?} with {env:?}:\n{stdout}\n{stderr}"
+        );
+        assert!(!stdout.contains(EMULATOR_SECRET) && !stderr.contains(EMULATOR_SECRET));
+        stdout
+    };
+    let before = plan(2);
+    assert!(
+        before.contains("demo") && before.contains("create"),
+        "the example would be created:\n{before}"
+    );
+
+    let client =
+        memory_apiserver::client_from_kubeconfig(&std::fs::read_to_string(&kubeconfig).unwrap())
+            .await
+            .unwrap();
+    let instances: Api<AuraInstance> = Api::default_namespaced(client);
+    instances
+        .create(&PostParams::default(), &example())
+        .await
+        .expect("the example is created");
+    wait_for(
+        "Ready",
+        Duration::from_secs(30),
+        async || instances.get("demo").await.ok().filter(is_ready),
+        || sandbox.output(),
+    )
+    .await;
+    let after = plan(0);
+    assert!(after.contains("demo"), "{after}");
+    assert!(!after.contains("create"), "nothing left to do:\n{after}");
+    sandbox.assert_no_secret(&[]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_and_wait_ready_exits_0_with_a_json_report_once_the_example_is_ready() {
     let scratch = Scratch::new();

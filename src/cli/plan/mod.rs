@@ -38,6 +38,7 @@ use crate::cli::kube_connect::{ConnectError, KubeArgs};
 use crate::controllers::AuraSettings;
 use crate::controllers::tenancy::installation::InstallationClass;
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
+use secrecy::SecretString;
 
 /// Options of `plan` (the kubectl flags come with [`KubeArgs`]).
 #[derive(Debug, Clone, clap::Args)]
@@ -60,6 +61,11 @@ pub struct PlanArgs {
     /// credential it names (which plan otherwise reads from the cluster).
     #[arg(long)]
     pub credentials_file: Option<PathBuf>,
+    /// Plan against an Aura emulator at this URL (the one `sandbox` or `run --emulator` prints)
+    /// with the emulator's own credential: the operator's there, which plan cannot otherwise
+    /// read. Excludes --credentials-file; --aura-url and --allow-insecure-http are then unused.
+    #[arg(long, env = "AURA_EMULATOR_URL", value_name = "URL")]
+    pub emulator: Option<String>,
     /// Aura API base URL.
     #[arg(long, env = "AURA_API_URL", default_value = aura::DEFAULT_BASE_URL)]
     pub aura_url: String,
@@ -94,6 +100,10 @@ pub enum PlanError {
     Manifests(#[from] crate::cli::manifests::ManifestError),
     #[error(transparent)]
     Credentials(#[from] aura_side::FileError),
+    #[error(
+        "--emulator (AURA_EMULATOR_URL) and --credentials-file exclude each other: the emulator has a credential of its own"
+    )]
+    EmulatorAndFile,
     #[error("cannot read {what} from the cluster: {source}")]
     Cluster {
         what: String,
@@ -115,6 +125,37 @@ pub async fn run(kube: &KubeArgs, args: &PlanArgs) -> Result<u8, PlanError> {
     Ok(report::exit_code(&report))
 }
 
+/// The credential (if one stands in for every resource's) and the Aura settings: an emulator's
+/// own credential and plain-http URL, or the flags'.
+fn aura_settings(
+    args: &PlanArgs,
+) -> Result<(Option<(String, SecretString)>, AuraSettings), PlanError> {
+    let Some(url) = &args.emulator else {
+        let file = args
+            .credentials_file
+            .as_deref()
+            .map(aura_side::read_credentials)
+            .transpose()?;
+        let settings =
+            AuraSettings::from_flags(&args.aura_url, args.allow_insecure_http, args.rate_limit);
+        return Ok((file, settings));
+    };
+    if args.credentials_file.is_some() {
+        return Err(PlanError::EmulatorAndFile);
+    }
+    let config = crate::emulator::EmulatorConfig::default();
+    let credential = config.credentials.first().map(|c| {
+        (
+            c.client_id.clone(),
+            SecretString::from(c.client_secret.clone()),
+        )
+    });
+    Ok((
+        credential,
+        AuraSettings::from_flags(url, true, args.rate_limit),
+    ))
+}
+
 /// The plan of `args.files` against the cluster `kube` connects to.
 pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError> {
     let connection = kube.connect().await?;
@@ -122,13 +163,7 @@ pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError>
     let class = args.installation_class.clone().unwrap_or_default();
     let inputs = input::read(&args.files, &connection.namespace, &mut warnings)?;
     let inputs = input::of_class(inputs, &class, &mut warnings);
-    let file = args
-        .credentials_file
-        .as_deref()
-        .map(aura_side::read_credentials)
-        .transpose()?;
-    let settings =
-        AuraSettings::from_flags(&args.aura_url, args.allow_insecure_http, args.rate_limit);
+    let (file, settings) = aura_settings(args)?;
     let mut planner = Planner {
         aura: AuraSide::new(
             connection.client.clone(),
@@ -358,5 +393,56 @@ impl Planner {
             .or_else(|| Some(self.created.clone()));
         meta.resource_version = identity.resource_version;
         Ok(Ok((obj, cluster)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        plan: PlanArgs,
+    }
+
+    fn args(words: &[&str]) -> PlanArgs {
+        let words = ["plan", "-f", "x.yaml"].iter().chain(words);
+        Cli::try_parse_from(words).unwrap().plan
+    }
+
+    #[test]
+    fn an_emulator_brings_its_url_and_its_own_credential() {
+        let (file, settings) =
+            aura_settings(&args(&["--emulator", "http://127.0.0.1:4000/v1"])).unwrap();
+        let (id, secret) = file.expect("the emulator's credential");
+        let ours = &crate::emulator::EmulatorConfig::default().credentials[0];
+        assert_eq!(id, ours.client_id);
+        assert_eq!(secret.expose_secret(), ours.client_secret);
+        assert_eq!(settings.base_url, "http://127.0.0.1:4000/v1");
+        assert!(settings.allow_insecure_http);
+        // Without it: Aura's URL, https only, and no credential standing in.
+        let (file, settings) = aura_settings(&args(&[])).unwrap();
+        assert!(file.is_none());
+        assert!(!settings.allow_insecure_http);
+        assert_eq!(settings.base_url, aura::DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn an_emulator_and_a_credentials_file_exclude_each_other() {
+        let both = args(&[
+            "--emulator",
+            "http://127.0.0.1:4000/v1",
+            "--credentials-file",
+            "creds.yaml",
+        ]);
+        let Err(err) = aura_settings(&both) else {
+            panic!("both were taken");
+        };
+        assert!(matches!(err, PlanError::EmulatorAndFile), "{err}");
+        assert!(err.to_string().contains("--credentials-file"), "{err}");
     }
 }
