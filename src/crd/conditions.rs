@@ -25,6 +25,9 @@ pub const STALLED: &str = "Stalled";
 pub const DRIFTED: &str = "Drifted";
 /// AuraInstance: whether the connection Secret's credentials log in to the database over Bolt.
 pub const CONNECTION_VERIFIED: &str = "ConnectionVerified";
+/// AuraInstance: whether the connection Secret holds the user `connectionSecret.rotation.strategy`
+/// asks for (False while a switch of strategy is under way or refused).
+pub const ROTATION_STRATEGY: &str = "RotationStrategy";
 
 /// A condition to set: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -317,6 +317,14 @@ pub struct PasswordRotationStatus {
     /// strategy TwoUsers: the application user the connection Secret holds now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The Secret holding the admin user's credentials (<connection Secret>-admin): recorded
+    /// before the operator writes it, cleared once a switch back to AdminUser deleted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_secret: Option<String>,
+    /// A switch back to AdminUser: the application users it drops once the connection Secret
+    /// holds the admin user again (recorded before that Secret changes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retiring_users: Vec<String>,
 }
 
 /// When the resource deletes itself (spec.expireAfter).
