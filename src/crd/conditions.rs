@@ -62,6 +62,19 @@ fn status_text(status: bool) -> &'static str {
     if status { "True" } else { "False" }
 }
 
+/// [`set`], returning the reason the condition had before (None: it was absent), for callers
+/// that announce a change of reason.
+pub fn set_after(
+    conditions: &mut Vec<Condition>,
+    desired: Desired<'_>,
+    generation: Option<i64>,
+    now: Time,
+) -> Option<String> {
+    let was = find(conditions, desired.type_).map(|c| c.reason.clone());
+    set(conditions, desired, generation, now);
+    was
+}
+
 /// Sets `desired` in `conditions`, keeping `lastTransitionTime` unless the status flips.
 /// Returns whether anything changed.
 pub fn set(

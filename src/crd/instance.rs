@@ -517,7 +517,8 @@ pub struct AuraInstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,
     /// Password rotation: when it last happened, the rotate-password annotation value last
-    /// dealt with, and why the last rotation asked for was refused.
+    /// dealt with, why the last rotation asked for was refused, and what strategy TwoUsers set
+    /// up (the application user in the Secret, the admin Secret, users a switch back drops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_rotation: Option<PasswordRotationStatus>,
     /// The generation of the spec this status describes.

@@ -848,29 +848,43 @@ async fn kills_at_any_moment_of_a_switch_to_two_users_lose_nothing() {
     }
 }
 
-/// The switch back stopped at a step boundary: `prepare` makes that state while the operator
-/// is down (from a TwoUsers resource holding app_b). Then a restart finishes it.
-async fn switch_back_resumes(name: &str, prepare: impl AsyncFnOnce(&Operator, &str, &str, &str)) {
+/// The switch back stopped after its first `steps` steps, as a kill leaves it (the steps made
+/// by hand while the operator is down, from a TwoUsers resource holding app_b): the Secret
+/// logs in and the admin password is in a Secret; a restart finishes the switch.
+async fn switch_back_resumes(name: &str, steps: usize) {
     let mut op = Operator::start_verifying().await;
     let admin = two_users_rotated_once(&op, name).await;
     op.crash().await;
     op.patch_spec(name, strategy("AdminUser")).await;
     let id = instance_id(&op, name).await;
-    prepare(&op, name, &id, &admin).await;
-    safe_after_kill(&op, name, &format!("{name}: the state the kill left")).await;
+    if steps >= 1 {
+        // The status a switch records before the connection Secret changes.
+        let status = json!({"status": {"passwordRotation": {
+            "user": null, "retiringUsers": ["app_a", "app_b"],
+            "adminSecret": format!("{name}-connection-admin")}}});
+        op.instances()
+            .patch_status(name, &user_patch(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+    }
+    if steps >= 2 {
+        publish_admin_by_hand(&op, name, &admin).await;
+    }
+    if steps >= 3 {
+        op.emu.handle().drop_database_user(&id, "app_a").unwrap();
+        op.emu.handle().drop_database_user(&id, "app_b").unwrap();
+    }
+    if steps >= 4 {
+        let admin_secret = format!("{name}-connection-admin");
+        op.secrets()
+            .delete(&admin_secret, &Default::default())
+            .await
+            .unwrap();
+    }
+    let label = format!("{name}: stopped after {steps} steps");
+    safe_after_kill(&op, name, &label).await;
     op.restart();
     back_on_the_admin(&op, name, &admin).await;
-}
-
-/// The status a switch records before the connection Secret changes.
-async fn record_retiring(op: &Operator, name: &str) {
-    let status = json!({"status": {"passwordRotation": {
-        "user": null, "retiringUsers": ["app_a", "app_b"],
-        "adminSecret": format!("{name}-connection-admin")}}});
-    op.instances()
-        .patch_status(name, &user_patch(), &Patch::Merge(&status))
-        .await
-        .unwrap();
 }
 
 /// The connection Secret published with the admin's credentials.
@@ -888,54 +902,22 @@ async fn publish_admin_by_hand(op: &Operator, name: &str, admin: &str) {
 
 #[tokio::test]
 async fn a_kill_after_recording_the_users_to_drop_resumes_the_switch() {
-    switch_back_resumes("step-1", async |op: &Operator, name: &str, _, _| {
-        record_retiring(op, name).await;
-    })
-    .await;
+    switch_back_resumes("step-1", 1).await;
 }
 
 #[tokio::test]
 async fn a_kill_after_publishing_the_admin_resumes_the_switch() {
-    switch_back_resumes(
-        "step-2",
-        async |op: &Operator, name: &str, _, admin: &str| {
-            record_retiring(op, name).await;
-            publish_admin_by_hand(op, name, admin).await;
-        },
-    )
-    .await;
+    switch_back_resumes("step-2", 2).await;
 }
 
 #[tokio::test]
 async fn a_kill_after_dropping_the_users_resumes_the_switch() {
-    switch_back_resumes(
-        "step-3",
-        async |op: &Operator, name: &str, id: &str, admin: &str| {
-            record_retiring(op, name).await;
-            publish_admin_by_hand(op, name, admin).await;
-            op.emu.handle().drop_database_user(id, "app_a").unwrap();
-            op.emu.handle().drop_database_user(id, "app_b").unwrap();
-        },
-    )
-    .await;
+    switch_back_resumes("step-3", 3).await;
 }
 
 #[tokio::test]
 async fn a_kill_after_deleting_the_admin_secret_clears_the_status() {
-    switch_back_resumes(
-        "step-4",
-        async |op: &Operator, name: &str, id: &str, admin: &str| {
-            record_retiring(op, name).await;
-            publish_admin_by_hand(op, name, admin).await;
-            op.emu.handle().drop_database_user(id, "app_a").unwrap();
-            op.emu.handle().drop_database_user(id, "app_b").unwrap();
-            op.secrets()
-                .delete(&format!("{name}-connection-admin"), &Default::default())
-                .await
-                .unwrap();
-        },
-    )
-    .await;
+    switch_back_resumes("step-4", 4).await;
 }
 
 #[tokio::test]
@@ -961,5 +943,24 @@ async fn a_stale_admin_secret_is_replaced_by_the_working_admin_login_when_two_us
         credentials(&admin).1,
         current,
         "the working admin password is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_new_user_prefix_moves_to_the_new_pair_and_keeps_the_admin_secret() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("prefix", two_users())).await;
+    holds_user(&op, "prefix", "app_a").await;
+    let admin = credentials(&op.secret("prefix-connection-admin").unwrap());
+    let svc =
+        json!({"connectionSecret": {"rotation": {"strategy": "TwoUsers", "userPrefix": "svc"}}});
+    op.patch_spec("prefix", svc).await;
+    let secret = holds_user(&op, "prefix", "svc_a").await;
+    facts(&op, "prefix", "after a new userPrefix").await;
+    assert!(logs_in(&op, &secret, &secret).await);
+    assert_eq!(
+        credentials(&op.secret("prefix-connection-admin").unwrap()),
+        admin,
+        "the admin Secret still holds the admin"
     );
 }

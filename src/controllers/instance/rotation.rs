@@ -98,6 +98,17 @@ impl Pass<'_> {
         Ok(login)
     }
 
+    /// Whether `login` is an application user: of the spec's pair, or one a rotation published
+    /// (the pair of an earlier `userPrefix`).
+    fn holds_application_user(&self, login: &Login) -> bool {
+        let done = self.status.password_rotation.as_ref();
+        self.application_users().contains(&login.username)
+            || done.is_some_and(|r| {
+                r.user.as_ref() == Some(&login.username)
+                    || r.retiring_users.contains(&login.username)
+            })
+    }
+
     /// Finishes a rotation a restart interrupted, or rotates when asked or due.
     async fn rotate(&mut self, instance: &Instance, login: Option<Login>) -> Result<Option<Login>> {
         let Some(cause) = self.rotation_cause(login.as_ref()) else {
@@ -242,12 +253,15 @@ impl Pass<'_> {
     async fn admin_login(&mut self, login: &Login) -> Result<Option<Login>> {
         let name = secret::admin_name(&self.obj);
         let stored = self.stored_admin(&login.uri).await?;
-        if self.application_users().contains(&login.username) {
+        if self.holds_application_user(login) {
             return Ok(stored);
         }
         if let Some(stored) = stored {
+            // Only the same user with a newer password that works replaces the stored copy.
             let settings = &self.ctx.database;
-            if same_credentials(&stored, login) || database::verify(settings, login).await.is_err()
+            if stored.username != login.username
+                || same_credentials(&stored, login)
+                || database::verify(settings, login).await.is_err()
             {
                 return Ok(Some(stored));
             }

@@ -15,8 +15,6 @@
 //! The condition `RotationStrategy` reports which user the Secret holds against the strategy;
 //! its reasons are the closed list [`StrategyReason`].
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::Resource;
 use kube::api::DeleteParams;
 use secrecy::ExposeSecret;
 
@@ -26,7 +24,7 @@ use crate::aura::{Instance, InstanceStatus};
 use crate::controllers::pass::News;
 use crate::controllers::secrets;
 use crate::crd::common::RotationStrategy;
-use crate::crd::conditions::{self, Desired, ROTATION_STRATEGY};
+use crate::crd::conditions::{Desired, ROTATION_STRATEGY};
 use crate::database::{self, DatabaseError, Login};
 
 /// Why the strategy's switch did not finish in this pass (rotations wait meanwhile).
@@ -299,13 +297,10 @@ impl Pass<'_> {
     /// Sets the `RotationStrategy` condition from this pass's outcome, with an Event when its
     /// reason changes to something a person should hear about.
     pub(super) fn report_strategy(&mut self, hold: Option<Hold>, login: Option<&Login>) {
-        if self.observe_only() {
-            self.status
-                .conditions
-                .retain(|c| c.type_ != ROTATION_STRATEGY);
-            return;
-        }
-        let Some((reason, message)) = self.strategy_state(hold, login) else {
+        let state = (!self.observe_only())
+            .then(|| self.strategy_state(hold, login))
+            .flatten();
+        let Some((reason, message)) = state else {
             self.status
                 .conditions
                 .retain(|c| c.type_ != ROTATION_STRATEGY);
@@ -321,13 +316,9 @@ impl Pass<'_> {
             reason: reason.as_str(),
             message: message.clone(),
         };
-        let generation = self.obj.meta().generation;
-        let conds = &mut self.status.conditions;
-        let was = conditions::find(conds, ROTATION_STRATEGY).map(|c| c.reason.clone());
-        conditions::set(conds, desired, generation, Time(jiff::Timestamp::now()));
-        if was.as_deref() == Some(reason.as_str()) {
+        let Some(was) = self.set_condition(desired) else {
             return;
-        }
+        };
         let news = match reason {
             StrategyReason::SwitchRefused => News::warning("StrategySwitchRefused", message),
             StrategyReason::RotationOff => News::normal("RotationStopped", message),
