@@ -16,6 +16,9 @@
 //! if not, the change is made again (dropped if the database refuses it). So a kill at any step
 //! leaves a Secret whose credentials (or, for a moment, its pending ones, which the next pass
 //! promotes) log in.
+//!
+//! A change of strategy on a live resource (or `rotation` removed) is [`super::strategy`]'s;
+//! rotations wait while a switch is under way.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;

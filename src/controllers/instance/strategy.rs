@@ -62,6 +62,14 @@ impl StrategyReason {
     }
 }
 
+/// Whether a condition reason `was` means the Secret held another strategy's user (AdminUser,
+/// or no rotation): not a new resource's first application user.
+fn switched_from(was: Option<&str>) -> bool {
+    [StrategyReason::AdminUser, StrategyReason::RotationOff]
+        .iter()
+        .any(|r| was == Some(r.as_str()))
+}
+
 /// Whether two logins are the same user with the same password.
 pub(super) fn same_credentials(a: &Login, b: &Login) -> bool {
     a.username == b.username && a.password.expose_secret() == b.password.expose_secret()
@@ -322,7 +330,9 @@ impl Pass<'_> {
         let news = match reason {
             StrategyReason::SwitchRefused => News::warning("StrategySwitchRefused", message),
             StrategyReason::RotationOff => News::normal("RotationStopped", message),
-            StrategyReason::TwoUsers if was.is_some() => News::normal("StrategySwitched", message),
+            StrategyReason::TwoUsers if switched_from(was.as_deref()) => {
+                News::normal("StrategySwitched", message)
+            }
             _ => return,
         };
         self.announce(news);
@@ -361,13 +371,13 @@ impl Pass<'_> {
             ));
         };
         if rotation.strategy.unwrap_or_default() == RotationStrategy::AdminUser {
-            let user = login.map_or("the admin user", |l| l.username.as_str());
+            let user = login.map_or_else(
+                || "the admin user".to_owned(),
+                |l| format!("the admin user {}", l.username),
+            );
             return Some((
                 StrategyReason::AdminUser,
-                format!(
-                    "Secret {secret} holds the admin user {user}; rotations change its own \
-                     password"
-                ),
+                format!("Secret {secret} holds {user}; rotations change its own password"),
             ));
         }
         if let Some(user) = &done.user {
