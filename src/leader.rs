@@ -21,8 +21,8 @@ use tokio::time::Instant;
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
     /// Lease name: `aura-operator`, or `aura-operator-<class>` for an installation class (see
-    /// [`crate::controllers::installation`]), so that installations sharing a namespace do not
-    /// share a leader.
+    /// [`installation`](crate::controllers::tenancy::installation)), so that installations
+    /// sharing a namespace do not share a leader.
     pub name: String,
     /// Namespace of the Lease (the operator's own).
     pub namespace: String,

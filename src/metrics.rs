@@ -44,6 +44,13 @@ pub struct CredentialLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CredentialPriorityLabels {
+    pub client_id: String,
+    /// `interactive` or `background`, as in [`PriorityLabels`].
+    pub priority: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
     pub kind: &'static str,
     pub status: String,
@@ -125,6 +132,7 @@ pub struct Metrics {
     pub drift_check_interval: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub passes_waiting: Family<PriorityLabels, Gauge>,
     pub budget_admitted: Family<CredentialLabels, Counter>,
+    pub budget_waiting: Family<CredentialPriorityLabels, Gauge>,
 }
 
 /// Registers families and remembers each one's name and type: an empty family is left out of
@@ -270,6 +278,11 @@ impl Default for Metrics {
             "Requests the credential's rate budget let through; rate() x 60 / the effective rate is its utilisation",
             Family::default(),
         );
+        let budget_waiting = d.add(
+            "aura_rate_budget_waiting",
+            "Aura requests queued for the credential's rate budget right now, by priority",
+            Family::default(),
+        );
         Self {
             registry: d.registry,
             declared: d.declared,
@@ -290,6 +303,7 @@ impl Default for Metrics {
             drift_check_interval,
             passes_waiting,
             budget_admitted,
+            budget_waiting,
         }
     }
 }

@@ -244,6 +244,16 @@ impl RateBudget {
         1 + (spare.as_nanos() / interval.as_nanos().max(1)) as u32
     }
 
+    /// Requests queued for a slot now, interactive and background (waiters that gave up are
+    /// not counted): how far behind the budget the callers are.
+    pub fn waiting(&self) -> (usize, usize) {
+        let state = self.lock();
+        let live = |queue: &VecDeque<oneshot::Sender<Admission>>| {
+            queue.iter().filter(|tx| !tx.is_closed()).count()
+        };
+        (live(&state.interactive), live(&state.background))
+    }
+
     /// Waits for a slot. Cancel-safe: a dropped waiter gives its place up.
     pub async fn acquire(self: &Arc<Self>, priority: Priority) -> Admission {
         let rx = {
@@ -502,6 +512,29 @@ mod tests {
         let order = order.lock().unwrap().clone();
         assert_eq!(order[0], "user", "{order:?}");
         assert_eq!(&order[1..], ["bg0", "bg1", "bg2", "bg3", "bg4"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_queue_is_counted_by_priority_without_waiters_that_gave_up() {
+        let budget = RateBudget::new(limit(60, 1));
+        budget.acquire(Priority::Background).await; // spend the burst
+        let spawn = |priority| {
+            let b = Arc::clone(&budget);
+            tokio::spawn(async move { b.acquire(priority).await })
+        };
+        let background: Vec<_> = (0..3).map(|_| spawn(Priority::Background)).collect();
+        let interactive = spawn(Priority::Interactive);
+        tokio::task::yield_now().await;
+        assert_eq!(budget.waiting(), (1, 3));
+        background[0].abort();
+        tokio::task::yield_now().await;
+        assert_eq!(budget.waiting(), (1, 2));
+        interactive.await.unwrap();
+        assert_eq!(budget.waiting(), (0, 2));
+        for waiter in background.into_iter().skip(1) {
+            waiter.await.unwrap();
+        }
+        assert_eq!(budget.waiting(), (0, 0));
     }
 
     #[tokio::test(start_paused = true)]

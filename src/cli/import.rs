@@ -16,7 +16,7 @@ use crate::aura::{self, Instance, InstanceStatus, TenantId};
 use crate::cli::kube_connect::{ConnectError, KubeArgs};
 use crate::cli::plan::aura_side::ReadArgs;
 use crate::controllers::Error;
-use crate::controllers::claims::{self, AuraObject};
+use crate::controllers::tenancy::claims::{self, AuraObject};
 use crate::crd::AuraInstance;
 
 /// Options of `import`.

@@ -13,9 +13,9 @@ use crate::cli::import::{self, ImportArgs, Policy};
 use crate::cli::kube_connect::{Connection, KubeArgs};
 use crate::cli::plan::aura_side::ReadArgs;
 use crate::cli::plan::{self, PlanArgs};
+use crate::controllers::connection::secrets::Existing;
 use crate::controllers::instance::secret;
-use crate::controllers::secrets::Existing;
-use crate::controllers::suspend;
+use crate::controllers::reconciler::suspend;
 use crate::crd::conditions::{self, DRIFTED, READY};
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 

@@ -127,7 +127,7 @@ pub struct RunArgs {
     /// Passes (reconciles) that run at once for changes someone made; polls and drift checks get
     /// half as many. The rest wait in a queue that costs little memory: the operator's peak
     /// memory follows this number, not the number of resources.
-    #[arg(long, env = "AURA_MAX_CONCURRENT_PASSES", default_value_t = crate::controllers::admission::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "AURA_MAX_CONCURRENT_PASSES", default_value_t = crate::controllers::machinery::admission::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrent_passes: u16,
 }
 
@@ -382,7 +382,7 @@ impl Operator {
             timing,
             metrics,
             &args.operator_namespace,
-            crate::controllers::clock::Clock::default(),
+            crate::controllers::machinery::clock::Clock::default(),
             database,
         );
 

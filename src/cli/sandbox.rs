@@ -329,7 +329,7 @@ fn operator_args(http_listen: SocketAddr) -> RunArgs {
         allow_insecure_http: false,
         rate_limit: 125,
         resync_seconds: 300,
-        max_concurrent_passes: crate::controllers::admission::DEFAULT_CONCURRENCY as u16,
+        max_concurrent_passes: crate::controllers::machinery::admission::DEFAULT_CONCURRENCY as u16,
         // Instances answer Bolt with the emulator's CA, which the operator then trusts.
         verify_connections: true,
         extra_ca_file: None,

@@ -1,7 +1,7 @@
 //! The status of each ClusterAuraCredential of this installation's class (see
-//! [`super::installation`]): Ready when its Secret exists and holds both keys, so an
-//! administrator sees a broken credential before a team does. Credentials of another class are
-//! not even watched: their status is the other installation's to write.
+//! [`installation`](super::tenancy::installation)): Ready when its Secret exists and holds both
+//! keys, so an administrator sees a broken credential before a team does. Credentials of another
+//! class are not even watched: their status is the other installation's to write.
 //!
 //! Only presence is checked, not the key against Aura: a check would spend the credential's
 //! rate budget on every pass. The Secret's value never reaches the status. The metadata of the
@@ -23,10 +23,12 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 
-use super::access::NamespaceAllow;
-use super::error::Error;
-use super::reasons::Reason;
-use super::{Context, status};
+use super::machinery::error::Error;
+use super::machinery::reasons::Reason;
+use super::machinery::status;
+use super::machinery::watch::once_listed;
+use super::reconciler::Context;
+use super::tenancy::access::NamespaceAllow;
 use crate::crd::ClusterAuraCredential;
 use crate::crd::conditions::{self, Desired, READY};
 
@@ -48,7 +50,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 .collect()
         }),
     );
-    let shutdown = super::once_listed(shutdown, controller.store());
+    let shutdown = once_listed(shutdown, controller.store());
     // Metadata only: no credential is cached in this process.
     let secrets: Api<PartialObjectMeta<Secret>> =
         Api::namespaced(ctx.kube.clone(), ctx.aura.operator_namespace());

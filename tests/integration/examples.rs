@@ -3,7 +3,7 @@
 //! would silently drop a typo).
 //! Secrets in the samples are placeholders.
 
-use aura_operator::controllers::formats::{self, Kind};
+use aura_operator::controllers::connection::formats::{self, Kind};
 use aura_operator::controllers::reconciler::Reconciler;
 use aura_operator::crd::common::ConnectionSecretSpec;
 use aura_operator::crd::credential::AllowedNamespaces;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use aura_operator::aura::SessionFilter;
-use aura_operator::controllers::installation::LABEL;
+use aura_operator::controllers::tenancy::installation::LABEL;
 use aura_operator::crd::{AuraInstance, AuraSnapshot, ClusterAuraCredential, GdsSession};
 use aura_operator::leader::{Attempt, Elector, LeaseConfig};
 use k8s_openapi::api::core::v1::Secret;

@@ -536,7 +536,8 @@ async fn a_restart_after_the_secret_was_written_but_not_the_status_adopts_instea
     let mut op = Operator::stopped(support::fast_config(), support::operator::timing()).await;
     let obj = op.apply(instance("survivor", json!({}))).await;
     let uid = obj.metadata.uid.clone().unwrap();
-    let aura_name = aura_operator::controllers::naming::aura_name(None, NS, "survivor", &uid);
+    let aura_name =
+        aura_operator::controllers::connection::naming::aura_name(None, NS, "survivor", &uid);
     let client = support::client(&op.emu);
     let tenant = aura_operator::aura::TenantId::new(DEFAULT_TENANT_ID).unwrap();
     let request = aura_operator::aura::CreateInstance::new(

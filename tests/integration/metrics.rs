@@ -62,6 +62,20 @@ async fn an_instance_is_counted_from_creation_to_ready_and_its_drift_too() {
         None,
         "no drift yet"
     );
+    // The credential's budget queue, per priority: empty once the instance is Ready.
+    let queued: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("aura_operator_aura_rate_budget_waiting{"))
+        .collect();
+    assert_eq!(queued.len(), 2, "one series per priority:\n{text}");
+    for priority in ["interactive", "background"] {
+        let line = queued
+            .iter()
+            .find(|line| line.contains(&format!(r#"priority="{priority}""#)))
+            .unwrap_or_else(|| panic!("no {priority} queue: {queued:?}"));
+        assert!(line.contains("client_id=\""), "{line}");
+        assert!(line.ends_with(" 0"), "nothing queued after Ready: {line}");
+    }
 
     // Someone resizes the instance in the Aura console; the resync puts it back.
     let id =
@@ -163,6 +177,7 @@ fn the_dashboard_and_the_alerts_name_only_exported_metrics() {
         "aura_operator_drift_check_gap_seconds_bucket",
         "aura_operator_passes_waiting",
         "aura_operator_aura_rate_budget_admitted_total",
+        "aura_operator_aura_rate_budget_waiting",
     ] {
         assert!(used.contains(wanted), "{wanted} is shown nowhere");
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::operator::{NS, Operator, instance, is_ready, resource, user_post};
 use crate::support::{self, CLIENT_ID, CLIENT_SECRET};
 use aura_operator::aura::SessionFilter;
-use aura_operator::controllers::credential_hold;
+use aura_operator::controllers::tenancy::credential_hold;
 use aura_operator::crd::{AuraInstance, AuraSnapshot, GdsSession};
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;

@@ -12,7 +12,7 @@ use aura_operator::cli::kube_connect::KubeArgs;
 use aura_operator::cli::plan::aura_side::ReadArgs;
 use aura_operator::cli::plan::report::{Action, Entry, Report};
 use aura_operator::cli::plan::{self, Output, PlanArgs};
-use aura_operator::controllers::naming;
+use aura_operator::controllers::connection::naming;
 use aura_operator::crd::AuraInstance;
 use aura_operator::emulator::DEFAULT_TENANT_ID;
 use kube::api::{Patch, PatchParams};
@@ -345,7 +345,7 @@ async fn planning_200_manifests_takes_a_handful_of_calls_and_refresh_reads_each(
 }
 
 /// Creates any object through the API server as a user would.
-async fn create_raw(op: &Operator, kind: &str, plural: &str, object: Value) {
+pub async fn create_raw(op: &Operator, kind: &str, plural: &str, object: Value) {
     use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
     let api_version = object["apiVersion"].as_str().unwrap().to_owned();
     let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
@@ -360,38 +360,42 @@ async fn create_raw(op: &Operator, kind: &str, plural: &str, object: Value) {
     api.create(&PostParams::default(), &obj).await.unwrap();
 }
 
+/// The emulator's key as the Secret `name` in `namespace`.
+pub async fn key_secret(op: &Operator, namespace: &str, name: &str) {
+    let key = json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET});
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace}, "stringData": key});
+    create_raw(op, "Secret", "secrets", secret).await;
+}
+
+/// A ClusterAuraCredential `name` over the Secret `team-key` of the operator's namespace, for
+/// the test namespace, with `extra` spec fields.
+pub async fn cluster_credential(op: &Operator, name: &str, extra: Value) {
+    let mut spec = json!({"secretRef": {"name": "team-key"},
+                          "allowedNamespaces": {"names": [NS]}});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let credential = json!({"apiVersion": "aura.neo4j.io/v1alpha1",
+        "kind": "ClusterAuraCredential", "metadata": {"name": name}, "spec": spec});
+    create_raw(
+        op,
+        "ClusterAuraCredential",
+        "clusterauracredentials",
+        credential,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn credentials_from_the_cluster_claims_snapshots_sessions_and_prune() {
     let mut op = Operator::start().await;
-    let key = json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET});
-    for (ns, name) in [(OPERATOR_NS, "team-key"), (NS, "own-key")] {
-        let secret = json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": ns}, "stringData": key});
-        create_raw(&op, "Secret", "secrets", secret).await;
-    }
+    key_secret(&op, OPERATOR_NS, "team-key").await;
+    key_secret(&op, NS, "own-key").await;
     let second_tenant = [aura_operator::emulator::SECOND_TENANT_ID];
-    for (name, extra) in [
-        ("team", json!({"allowedTenants": second_tenant})),
-        (
-            "small",
-            json!({"allowedTenants": ["*"], "limits": {"maxInstancesPerNamespace": 1}}),
-        ),
-    ] {
-        let mut spec = json!({"secretRef": {"name": "team-key"},
-                              "allowedNamespaces": {"names": [NS]}});
-        spec.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let credential = json!({"apiVersion": "aura.neo4j.io/v1alpha1",
-            "kind": "ClusterAuraCredential", "metadata": {"name": name}, "spec": spec});
-        create_raw(
-            &op,
-            "ClusterAuraCredential",
-            "clusterauracredentials",
-            credential,
-        )
-        .await;
-    }
+    cluster_credential(&op, "team", json!({"allowedTenants": second_tenant})).await;
+    let small = json!({"allowedTenants": ["*"], "limits": {"maxInstancesPerNamespace": 1}});
+    cluster_credential(&op, "small", small).await;
     op.apply(instance("orders", json!({}))).await;
     op.apply(instance("doomed", json!({"deletionPolicy": "Delete"})))
         .await;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aura_operator::controllers::suspend;
+use aura_operator::controllers::reconciler::suspend;
 use aura_operator::crd::AuraInstance;
 use kube::ResourceExt;
 use serde_json::json;

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use crate::support::{CLIENT_ID, CLIENT_SECRET, fast_config, start};
 use aura_operator::aura::{RateLimit, RetryPolicy};
-use aura_operator::controllers::{
-    AuraClients, AuraSettings, Context, DefaultCredential, reconciler,
-};
+use aura_operator::controllers::reconciler;
+use aura_operator::controllers::{AuraClients, AuraSettings, Context, DefaultCredential};
 use aura_operator::crd::AuraInstance;
 use aura_operator::emulator::DEFAULT_TENANT_ID;
 use http::{Request, Response, StatusCode};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aura_operator::aura::{PollBackoff, RateLimit, RetryPolicy};
-use aura_operator::controllers::clock::Clock;
+use aura_operator::controllers::machinery::clock::Clock;
 use aura_operator::controllers::{
     AuraClients, AuraSettings, Context, DefaultCredential, InstallationClass, NamespaceAllow,
     Timing,

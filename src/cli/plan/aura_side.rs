@@ -13,9 +13,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::aura::{self, CallObserver, Instance, InstanceId, InstanceSummary, Tenant, TenantId};
-use crate::controllers::access::Restrictions;
-use crate::controllers::installation::InstallationClass;
 use crate::controllers::instance::validate::{fetch_tenant, unknown_tenant};
+use crate::controllers::tenancy::access::Restrictions;
+use crate::controllers::tenancy::installation::InstallationClass;
 use crate::controllers::{
     AuraClients, AuraSettings, CredentialSource, DefaultCredential, Error, Grant, NamespaceAllow,
 };

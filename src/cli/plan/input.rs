@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::cli::manifests::{self, Manifest};
-use crate::controllers::installation::{InstallationClass, LABEL};
+use crate::controllers::tenancy::installation::{InstallationClass, LABEL};
 
 /// The group of the operator's kinds.
 pub const GROUP: &str = "aura.neo4j.io";

@@ -7,13 +7,14 @@ use kube::ResourceExt;
 use super::Planner;
 use super::report::{Action, Entry};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, TenantId};
-use crate::controllers::access::Restrictions;
-use crate::controllers::claims::{self, AuraObject};
-use crate::controllers::convert::{cdc, tier};
+use crate::controllers::connection::convert::{cdc, tier};
 use crate::controllers::instance::plan::{self, Step};
 use crate::controllers::instance::{create, limits, observe_only, report, validate};
 use crate::controllers::reconciler::Reconciler;
-use crate::controllers::{CredentialSource, Error, suspend};
+use crate::controllers::reconciler::suspend;
+use crate::controllers::tenancy::access::Restrictions;
+use crate::controllers::tenancy::claims::{self, AuraObject};
+use crate::controllers::{CredentialSource, Error};
 use crate::crd::AuraInstance;
 use crate::crd::instance::{AuraInstanceStatus, ManagementPolicy};
 
@@ -170,7 +171,9 @@ impl Planner {
     }
 
     /// Refuses a new instance beyond its ClusterAuraCredential's per-namespace limit, counted
-    /// as the controller counts (a resource not in the cluster yet comes after all others).
+    /// as the controller counts ([`limits::ahead`]) among the namespace's AuraInstances once the
+    /// files are applied: the cluster's, and the files' new ones, which come after the cluster's
+    /// and, being created in the same second, in name order among themselves.
     async fn check_count(
         &mut self,
         obj: &AuraInstance,
@@ -182,12 +185,34 @@ impl Planner {
             return Ok(());
         };
         let namespace = obj.namespace().unwrap_or_default();
-        let others = self.cluster.all::<AuraInstance>(&namespace).await?;
+        let mut others = self.cluster.all::<AuraInstance>(&namespace).await?;
+        let new: Vec<AuraInstance> = self
+            .pending
+            .iter()
+            .filter(|p| p.namespace() == obj.namespace() && p.name_any() != obj.name_any())
+            .cloned()
+            .collect();
+        others.extend(new.iter().cloned());
         let ahead = limits::ahead(obj, &others, credential);
         if ahead < max as usize {
             return Ok(());
         }
-        Err(limits::over_limit(&namespace, ahead, credential, max))
+        let refusal = limits::over_limit(&namespace, ahead, credential, max);
+        let new_ahead: Vec<String> = new
+            .iter()
+            .filter(|p| limits::ahead(obj, std::slice::from_ref(*p), credential) == 1)
+            .map(|p| p.name_any())
+            .collect();
+        if new_ahead.is_empty() {
+            return Err(refusal);
+        }
+        let count = Count {
+            namespace: &namespace,
+            credential,
+            max,
+            place: ahead + 1,
+        };
+        Err(count.explain(refusal, &new_ahead))
     }
 
     /// Refuses an instance whose claim another live AuraInstance holds.
@@ -221,6 +246,50 @@ impl Planner {
         }
         Ok(())
     }
+}
+
+/// Where a new instance would come in its credential's per-namespace count.
+struct Count<'a> {
+    namespace: &'a str,
+    credential: &'a str,
+    max: u32,
+    /// 1 for the first instance counted.
+    place: usize,
+}
+
+impl Count<'_> {
+    /// The controller's refusal, with why plan expects it: the other new manifests counted
+    /// ahead, and the order plan assumes for them.
+    fn explain(&self, refusal: Error, new_ahead: &[String]) -> Error {
+        let Error::NeedsAttention { reason, message } = refusal else {
+            return refusal;
+        };
+        let message = format!(
+            "{message}. It would be the {} AuraInstance in namespace {:?} under \
+             ClusterAuraCredential {:?}, limit {}, counting {} from this plan before it: new \
+             manifests count in name order, as the operator orders resources created in the same \
+             second; applied apart or in another order, which one is refused depends on which is \
+             created and reconciled first",
+            ordinal(self.place),
+            self.namespace,
+            self.credential,
+            self.max,
+            new_ahead.join(", "),
+        );
+        Error::NeedsAttention { reason, message }
+    }
+}
+
+/// 1st, 2nd, 3rd, 4th... 11th, 12th, 13th... 21st.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// A read the user may not make counts as nothing found: plan reports what it can see.
@@ -279,7 +348,7 @@ fn creation(entry: Entry, obj: &AuraInstance, tenant: Option<&TenantId>) -> Entr
         format!("memory: {}", spec.memory),
         format!(
             "region: {} {}",
-            crate::controllers::convert::provider(spec.cloud_provider),
+            crate::controllers::connection::convert::provider(spec.cloud_provider),
             spec.region
         ),
     ];
@@ -384,4 +453,24 @@ pub fn refused(entry: Entry, err: &Error) -> Entry {
         ..entry
     }
     .with_note(err.reason().as_str(), err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_read_as_english_ordinals() {
+        let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 103, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd",
+                "111th"
+            ]
+        );
+    }
 }

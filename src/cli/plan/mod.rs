@@ -36,7 +36,7 @@ use self::report::{Action, Entry, Report};
 use crate::aura;
 use crate::cli::kube_connect::{ConnectError, KubeArgs};
 use crate::controllers::AuraSettings;
-use crate::controllers::installation::InstallationClass;
+use crate::controllers::tenancy::installation::InstallationClass;
 use crate::crd::{AuraInstance, AuraSnapshot, GdsSession};
 
 /// Options of `plan` (the kubectl flags come with [`KubeArgs`]).
@@ -141,11 +141,18 @@ pub async fn make(kube: &KubeArgs, args: &PlanArgs) -> Result<Report, PlanError>
         admission: Admission::new(),
         refresh: args.refresh,
         operator_namespace: args.operator_namespace.clone(),
+        created: applied_now(),
+        pending: Vec::new(),
     };
     let started = Instant::now();
-    let mut resources = Vec::new();
+    let mut admitted = Vec::new();
     for input in &inputs {
-        resources.push(planner.one(input).await?);
+        admitted.push(planner.admit(input).await?);
+    }
+    planner.pending = pending(&admitted);
+    let mut resources = Vec::new();
+    for one in admitted {
+        resources.push(planner.one(one).await);
     }
     let took = started.elapsed();
     if args.prune {
@@ -186,6 +193,53 @@ fn cluster_error(what: &str, source: kube::Error) -> PlanError {
     }
 }
 
+/// When the manifests not in the cluster yet would be created: now, to the second as the API
+/// server stamps `creationTimestamp`, and the same for all of them, as for one `kubectl apply`.
+fn applied_now() -> Time {
+    let now = jiff::Timestamp::now();
+    Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
+/// An admitted manifest: its entry, the object as the API server would store it, and the
+/// cluster's copy.
+struct Stored<K> {
+    entry: Entry,
+    obj: K,
+    cluster: Option<K>,
+}
+
+/// A manifest after the API server's admission, or its refused entry.
+enum Admitted {
+    Instance(Box<Stored<AuraInstance>>),
+    Snapshot(Box<Stored<AuraSnapshot>>),
+    Session(Box<Stored<GdsSession>>),
+    Refused(Entry),
+}
+
+fn stored<K>(entry: Entry, obj: K, cluster: Option<K>) -> Box<Stored<K>> {
+    Box::new(Stored {
+        entry,
+        obj,
+        cluster,
+    })
+}
+
+/// The AuraInstances that applying the manifests would add to the cluster, each with a stand-in
+/// UID (the operator's count tells resources apart by UID).
+fn pending(admitted: &[Admitted]) -> Vec<AuraInstance> {
+    admitted
+        .iter()
+        .filter_map(|one| match one {
+            Admitted::Instance(stored) if stored.cluster.is_none() => {
+                let (entry, mut obj) = (&stored.entry, stored.obj.clone());
+                obj.metadata.uid = Some(format!("planned:{}/{}", entry.namespace, entry.name));
+                Some(obj)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// What planning needs: the cluster, Aura, the API server's admission, and the options.
 pub struct Planner {
     cluster: Cluster,
@@ -193,11 +247,15 @@ pub struct Planner {
     admission: Admission,
     refresh: bool,
     operator_namespace: String,
+    /// The `creationTimestamp` of every manifest not in the cluster yet.
+    created: Time,
+    /// The AuraInstances of the files not in the cluster yet, as admitted (see [`pending`]).
+    pending: Vec<AuraInstance>,
 }
 
 impl Planner {
-    /// The entry of one manifest.
-    async fn one(&mut self, input: &Input) -> Result<Entry, PlanError> {
+    /// One manifest through the API server's admission.
+    async fn admit(&mut self, input: &Input) -> Result<Admitted, PlanError> {
         let m = &input.manifest;
         let entry = Entry::new(
             &m.kind,
@@ -208,26 +266,41 @@ impl Planner {
         );
         Ok(match m.kind.as_str() {
             "AuraInstance" => match self.admitted::<AuraInstance>(input, &entry).await? {
-                Ok((obj, cluster)) => {
-                    let cluster = cluster.as_ref();
-                    self.instance(instance::Subject {
-                        obj,
-                        cluster,
-                        entry,
-                    })
-                    .await
-                }
-                Err(refused) => refused,
+                Ok((obj, cluster)) => Admitted::Instance(stored(entry, obj, cluster)),
+                Err(refused) => Admitted::Refused(refused),
             },
             "AuraSnapshot" => match self.admitted::<AuraSnapshot>(input, &entry).await? {
-                Ok((obj, cluster)) => self.snapshot(entry, &obj, cluster.as_ref()).await,
-                Err(refused) => refused,
+                Ok((obj, cluster)) => Admitted::Snapshot(stored(entry, obj, cluster)),
+                Err(refused) => Admitted::Refused(refused),
             },
             _ => match self.admitted::<GdsSession>(input, &entry).await? {
-                Ok((obj, cluster)) => self.session(entry, &obj, cluster.as_ref()).await,
-                Err(refused) => refused,
+                Ok((obj, cluster)) => Admitted::Session(stored(entry, obj, cluster)),
+                Err(refused) => Admitted::Refused(refused),
             },
         })
+    }
+
+    /// The entry of one admitted manifest.
+    async fn one(&mut self, admitted: Admitted) -> Entry {
+        match admitted {
+            Admitted::Instance(s) => {
+                let Stored {
+                    entry,
+                    obj,
+                    cluster,
+                } = *s;
+                let cluster = cluster.as_ref();
+                self.instance(instance::Subject {
+                    obj,
+                    cluster,
+                    entry,
+                })
+                .await
+            }
+            Admitted::Snapshot(s) => self.snapshot(s.entry, &s.obj, s.cluster.as_ref()).await,
+            Admitted::Session(s) => self.session(s.entry, &s.obj, s.cluster.as_ref()).await,
+            Admitted::Refused(entry) => entry,
+        }
     }
 
     /// The manifest as the API server would store it (defaults filled in) with the identity
@@ -278,10 +351,11 @@ impl Planner {
         meta.namespace = Some(input.namespace.clone());
         meta.uid = identity.uid;
         meta.generation = identity.generation;
-        // A resource not in the cluster yet would be created now, after every other.
+        // A resource not in the cluster yet would be created now, after every other, in the
+        // same second as the other new ones.
         meta.creation_timestamp = identity
             .creation_timestamp
-            .or_else(|| Some(Time(jiff::Timestamp::now())));
+            .or_else(|| Some(self.created.clone()));
         meta.resource_version = identity.resource_version;
         Ok(Ok((obj, cluster)))
     }

@@ -10,8 +10,9 @@ use super::instance::{refused, suspended};
 use super::report::{Action, Entry};
 use crate::aura::{InstanceId, SnapshotId, SnapshotStatus};
 use crate::controllers::reconciler::Reconciler;
+use crate::controllers::reconciler::suspend;
 use crate::controllers::snapshot::{self, Outcome};
-use crate::controllers::{CredentialSource, Error, suspend};
+use crate::controllers::{CredentialSource, Error};
 use crate::crd::instance::ManagementPolicy;
 use crate::crd::{AuraInstance, AuraSnapshot};
 

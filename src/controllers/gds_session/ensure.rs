@@ -19,13 +19,16 @@ use crate::aura::{
     self, CreateSession, InstanceId, InstanceStatus, Placement, Session, SessionId, SessionStatus,
     SizeEstimateRequest, TenantId,
 };
-use crate::controllers::claims::{self, AuraObject, Claim};
-use crate::controllers::convert::provider;
-use crate::controllers::naming;
-use crate::controllers::pass::News;
-use crate::controllers::references::ReferencedInstance;
-use crate::controllers::{Error, Reason, Wait, events};
-use crate::crd::gds_session::{self, ExpiredPolicy, MemoryEstimate, SessionIntent};
+use crate::controllers::connection::convert::provider;
+use crate::controllers::connection::naming;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::error::Wait;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::News;
+use crate::controllers::tenancy::claims::{self, AuraObject, Claim};
+use crate::controllers::tenancy::references::ReferencedInstance;
+use crate::crd::gds_session::{self, ExpiredPolicy, GdsSessionSpec, MemoryEstimate, SessionIntent};
 
 /// What `ensure_session` found.
 pub(super) enum Found {
@@ -66,7 +69,7 @@ impl Pass<'_> {
     ) -> Result<Found> {
         if let Some(id) = self.status.session_id.clone() {
             // Resources recorded before claims existed get theirs here, on their next pass.
-            claims::require(self.ctx, &*self.obj, AuraObject::Session, &id).await?;
+            claims::require(&self.ctx.claims, &*self.obj, AuraObject::Session, &id).await?;
             let ended = self.status.status.as_ref().filter(|s| s.has_ended());
             if let Some(state) = ended
                 && self.obj.spec.expired_policy == ExpiredPolicy::Report
@@ -195,7 +198,13 @@ impl Pass<'_> {
     /// so two resources naming the same session both get it: the one that claims it second
     /// records its id (so that it does not ask Aura again) and is refused.
     async fn claim_created(&mut self, id: &SessionId) -> Result<()> {
-        let claim = claims::claim(self.ctx, &*self.obj, AuraObject::Session, id.as_str()).await?;
+        let claim = claims::claim(
+            &self.ctx.claims,
+            &*self.obj,
+            AuraObject::Session,
+            id.as_str(),
+        )
+        .await?;
         let Claim::HeldBy(other) = claim else {
             return Ok(());
         };
@@ -243,20 +252,7 @@ impl Pass<'_> {
 
     /// The tenant the spec names: `tenantId`, or `tenantName` looked up; None when it names none.
     pub(super) async fn spec_tenant(&self, aura: &aura::Client) -> Result<Option<TenantId>> {
-        let spec = &self.obj.spec;
-        Ok(match (&spec.tenant_id, &spec.tenant_name) {
-            (Some(id), _) => Some(
-                TenantId::new(id.as_str())
-                    .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
-            ),
-            (None, Some(name)) => Some(
-                aura.tenants()
-                    .find_id_by_name(name)
-                    .await
-                    .map_err(as_spec_error)?,
-            ),
-            (None, None) => None,
-        })
+        Ok(spec_tenant(&self.obj.spec, aura).await?)
     }
 
     /// Where the session runs. An attached session waits while its instance is not running.
@@ -278,21 +274,14 @@ impl Pass<'_> {
         instance_id: InstanceId,
     ) -> Result<Placement> {
         let spec = &self.obj.spec;
+        let field = instance_field(spec);
         let instance = aura.instances().get(&instance_id).await.map_err(|e| {
             if !e.is_not_found() {
                 return Error::Aura(e);
             }
-            let field = match spec.instance_id {
-                Some(_) => "instanceId",
-                None => "instanceRef",
-            };
             let message = format!("Aura has no instance {instance_id} visible to this credential");
             Error::invalid(field, message)
         })?;
-        let field = match spec.instance_id {
-            Some(_) => "instanceId",
-            None => "instanceRef",
-        };
         let tenant = instance.tenant_id.as_ref().map(|t| t.as_str());
         self.restrictions.check_tenant(tenant, field)?;
         if instance.status != InstanceStatus::Running {
@@ -315,12 +304,8 @@ impl Pass<'_> {
                 .ok_or_else(|| Error::invalid("instanceRef", "name an instance or a tenant"))?,
         };
         let spec = &self.obj.spec;
-        let field = match spec.tenant_name {
-            Some(_) => "tenantName",
-            None => "tenantId",
-        };
         self.restrictions
-            .check_tenant(Some(tenant_id.as_str()), field)?;
+            .check_tenant(Some(tenant_id.as_str()), tenant_field(spec))?;
         self.status.tenant_id = Some(tenant_id.to_string());
         let (Some(cloud_provider), Some(region)) = (spec.cloud_provider, spec.region.clone())
         else {
@@ -402,6 +387,44 @@ impl Pass<'_> {
         });
         Ok(estimate.recommended_size)
     }
+}
+
+/// The spec field that attaches a session to its instance, as a refusal names it (pure:
+/// `aura-operator plan` names the same field).
+pub fn instance_field(spec: &GdsSessionSpec) -> &'static str {
+    match spec.instance_id {
+        Some(_) => "instanceId",
+        None => "instanceRef",
+    }
+}
+
+/// The spec field that names a standalone session's tenant, as a refusal names it.
+pub fn tenant_field(spec: &GdsSessionSpec) -> &'static str {
+    match spec.tenant_name {
+        Some(_) => "tenantName",
+        None => "tenantId",
+    }
+}
+
+/// The tenant `spec` names: `tenantId`, or `tenantName` looked up (a read); None when it names
+/// none. Shared with `aura-operator plan`.
+pub async fn spec_tenant(
+    spec: &GdsSessionSpec,
+    aura: &aura::Client,
+) -> std::result::Result<Option<TenantId>, Error> {
+    Ok(match (&spec.tenant_id, &spec.tenant_name) {
+        (Some(id), _) => Some(
+            TenantId::new(id.as_str())
+                .map_err(|_| Error::invalid("tenantId", format!("{id:?} is not a UUID")))?,
+        ),
+        (None, Some(name)) => Some(
+            aura.tenants()
+                .find_id_by_name(name)
+                .await
+                .map_err(as_spec_error)?,
+        ),
+        (None, None) => None,
+    })
 }
 
 /// The Event for a session create Aura answered: new, found after a lost answer, or one that

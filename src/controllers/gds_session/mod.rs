@@ -18,15 +18,19 @@ mod ensure;
 mod observe_only;
 mod secret;
 
-use super::CredentialSource;
-use super::claims::{self, AuraObject, Claim};
-use super::error::{Error, Result};
-use super::pass::{self, Verdict};
-use super::reasons::Reason;
-use super::reconciler::Reconciler;
-use super::references::{self, Reasons, ReferencedInstance};
-use super::{credential_hold, events};
+pub use ensure::{instance_field, spec_tenant, tenant_field};
+pub use observe_only::placement_field;
+
 use crate::aura::{self, SessionFilter, SessionId};
+use crate::controllers::machinery::error::{Error, Result};
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::Reconciler;
+use crate::controllers::reconciler::pass::{self, Verdict};
+use crate::controllers::tenancy::claims::{self, AuraObject, Claim};
+use crate::controllers::tenancy::credential_hold;
+use crate::controllers::tenancy::credentials::CredentialSource;
+use crate::controllers::tenancy::references::{self, Reasons, ReferencedInstance};
 use crate::crd::common::CredentialsSecretRef;
 use crate::crd::instance::ManagementPolicy;
 use crate::crd::{GdsSession, gds_session};
@@ -159,7 +163,10 @@ impl Reconciler for GdsSession {
 /// Checks of the spec alone: a time to live that parses, a size or the statistics to size it
 /// from, and a placement.
 fn validate(spec: &gds_session::GdsSessionSpec) -> Result<(), Error> {
-    super::formats::validate(&spec.connection_secret, super::formats::Kind::Session)?;
+    crate::controllers::connection::formats::validate(
+        &spec.connection_secret,
+        crate::controllers::connection::formats::Kind::Session,
+    )?;
     // The session's Secret carries the instance's user: an AuraInstance checks and rotates it.
     if spec.connection_secret.rotation.is_some() || spec.connection_secret.verify.is_some() {
         return Err(Error::invalid(
@@ -394,8 +401,13 @@ impl Pass<'_> {
             (None, None) => Vec::new(),
         };
         for id in ids {
-            if let Claim::HeldBy(other) =
-                claims::claim(self.ctx, &*self.obj, AuraObject::Session, id.as_str()).await?
+            if let Claim::HeldBy(other) = claims::claim(
+                &self.ctx.claims,
+                &*self.obj,
+                AuraObject::Session,
+                id.as_str(),
+            )
+            .await?
             {
                 let why =
                     claims::already_managed::<GdsSession>(AuraObject::Session, id.as_str(), &other);

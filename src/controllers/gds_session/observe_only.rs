@@ -11,10 +11,10 @@
 use super::ensure::Found;
 use super::{Pass, Result};
 use crate::aura::{self, Session, SessionFilter, SessionId, SessionStatus};
-use crate::controllers::Error;
-use crate::controllers::convert::provider;
-use crate::controllers::pass::News;
-use crate::controllers::references::ReferencedInstance;
+use crate::controllers::connection::convert::provider;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::reconciler::pass::News;
+use crate::controllers::tenancy::references::ReferencedInstance;
 use crate::crd::gds_session::{self, GdsSessionSpec};
 use crate::crd::instance::ManagementPolicy;
 
@@ -111,20 +111,7 @@ impl Pass<'_> {
 
     /// The spec field that says where the session is.
     fn placement_field(&self) -> &'static str {
-        let spec = &self.obj.spec;
-        if spec.instance_ref.is_some() {
-            return "instanceRef";
-        }
-        if spec.instance_id.is_some() {
-            return "instanceId";
-        }
-        if spec.tenant_name.is_some() {
-            return "tenantName";
-        }
-        if spec.tenant_id.is_some() {
-            return "tenantId";
-        }
-        "name"
+        placement_field(&self.obj.spec)
     }
 
     /// No live session of that name: an ended one (or the one recorded, now gone) is reported
@@ -226,6 +213,24 @@ fn same_memory(spec: &str, aura: &str) -> bool {
         (Some(a), Some(b)) => a == b,
         _ => spec == aura,
     }
+}
+
+/// The spec field that says where an observed session is, as a refusal names it (pure:
+/// `aura-operator plan` names the same field).
+pub fn placement_field(spec: &GdsSessionSpec) -> &'static str {
+    if spec.instance_ref.is_some() {
+        return "instanceRef";
+    }
+    if spec.instance_id.is_some() {
+        return "instanceId";
+    }
+    if spec.tenant_name.is_some() {
+        return "tenantName";
+    }
+    if spec.tenant_id.is_some() {
+        return "tenantId";
+    }
+    "name"
 }
 
 #[cfg(test)]

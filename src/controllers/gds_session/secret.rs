@@ -4,18 +4,22 @@
 //! (`neo4j+s://<host>`). For a session attached through `instanceRef` to an AuraInstance managed
 //! here, the instance's details (URI, username, password, id) are read from its connection
 //! Secret, whatever its format, so that one Secret is enough for a GDS client. The format
-//! (service-binding, or the user's templates) is laid out by [`crate::controllers::formats`];
-//! writing, reading and comparing Secrets is shared ([`crate::controllers::secrets`]).
+//! (service-binding, or the user's templates) is laid out by [`formats`]; writing, reading and
+//! comparing Secrets is shared ([`secrets`]).
+//!
+//! [`formats`]: crate::controllers::connection::formats
+//! [`secrets`]: crate::controllers::connection::secrets
 
 use kube::ResourceExt;
 
 use super::{Pass, Result};
 use crate::aura::Session;
-use crate::controllers::formats::{Fields, Kind, Layout};
-use crate::controllers::pass::News;
-use crate::controllers::references::ReferencedInstance;
-use crate::controllers::secrets::{self as shared, CONTENT_HASH_ANNOTATION};
-use crate::controllers::{Error, FIELD_MANAGER};
+use crate::controllers::connection::formats::{Fields, Kind, Layout};
+use crate::controllers::connection::secrets::{self as shared, CONTENT_HASH_ANNOTATION};
+use crate::controllers::machinery::FIELD_MANAGER;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::reconciler::pass::News;
+use crate::controllers::tenancy::references::ReferencedInstance;
 use crate::crd::GdsSession;
 use crate::crd::common::{Binding, SecretFormat};
 

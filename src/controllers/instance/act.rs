@@ -5,8 +5,11 @@ use super::plan::{self, Step};
 use super::validate::as_spec_error;
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{self, Instance, InstanceId, InstanceStatus, OverwriteStarted, SnapshotId};
-use crate::controllers::pass::{self, News};
-use crate::controllers::{Error, Reason, events, references};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::{self, News};
+use crate::controllers::tenancy::references;
 use crate::crd::instance::{DataSource, RestorePhase, RestoreStatus};
 
 impl Pass<'_> {

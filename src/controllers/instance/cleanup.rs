@@ -15,9 +15,12 @@ use kube::ResourceExt;
 use super::config_map;
 use super::{Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
-use crate::controllers::claims::{self, AuraObject, Claim};
-use crate::controllers::secrets;
-use crate::controllers::{Error, Reason, Wait, events};
+use crate::controllers::connection::secrets;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::error::Wait;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::tenancy::claims::{self, AuraObject, Claim};
 use crate::crd::instance::{CONFIRM_DELETE_ANNOTATION, DeletionPolicy, InstanceOrigin};
 
 impl Pass<'_> {
@@ -73,7 +76,7 @@ impl Pass<'_> {
         let mut waiting = Vec::new();
         for id in ids {
             if let Claim::HeldBy(other) =
-                claims::claim(self.ctx, &*self.obj, AuraObject::Instance, &id).await?
+                claims::claim(&self.ctx.claims, &*self.obj, AuraObject::Instance, &id).await?
             {
                 let why = claims::already_managed::<crate::crd::AuraInstance>(
                     AuraObject::Instance,

@@ -16,8 +16,8 @@ use kube::{Resource, ResourceExt};
 use super::secret::INSTANCE_LABEL;
 use super::{Pass, Result};
 use crate::aura::Instance;
-use crate::controllers::FIELD_MANAGER;
-use crate::controllers::secrets::{INSTANCE_ID_LABEL, MANAGED_BY};
+use crate::controllers::connection::secrets::{INSTANCE_ID_LABEL, MANAGED_BY};
+use crate::controllers::machinery::FIELD_MANAGER;
 use crate::crd::AuraInstance;
 
 /// The desired ConfigMap for `aura` (as Aura reports it, `uri` as last known), owned by the
@@ -76,7 +76,7 @@ fn matches(have: &ConfigMap, want: &ConfigMap) -> bool {
 /// Lets the ConfigMap outlive its resource (see the Secret's `release`).
 pub async fn release(api: &Api<ConfigMap>, name: &str) -> kube::Result<bool> {
     let patch = serde_json::json!({ "metadata": { "ownerReferences": null } });
-    let params = crate::controllers::finalizer::params();
+    let params = crate::controllers::machinery::finalizer::params();
     match api.patch(name, &params, &Patch::Merge(&patch)).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),

@@ -7,9 +7,10 @@ use k8s_openapi::api::core::v1::Secret;
 use super::secret::{self, Contents, Pending};
 use super::{Pass, Result};
 use crate::aura::Instance;
-use crate::controllers::pass::News;
-use crate::controllers::secrets::{self, CONTENT_HASH_ANNOTATION, Existing};
-use crate::controllers::{Error, events};
+use crate::controllers::connection::secrets::{self, CONTENT_HASH_ANNOTATION, Existing};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::events;
+use crate::controllers::reconciler::pass::News;
 use crate::crd::instance::{Binding, SecretFormat};
 use crate::database::Login;
 
@@ -108,8 +109,8 @@ impl Pass<'_> {
             return Ok(());
         }
         let changed = secrets::content_changes(existing, desired);
-        let kind = crate::controllers::formats::Kind::Instance;
-        let manager = crate::controllers::FIELD_MANAGER;
+        let kind = crate::controllers::connection::formats::Kind::Instance;
+        let manager = crate::controllers::machinery::FIELD_MANAGER;
         secrets::write(&self.secrets, desired, existing, kind, manager).await?;
         self.ctx.metrics.secret_written("AuraInstance");
         if drop_pending {

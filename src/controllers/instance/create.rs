@@ -13,7 +13,7 @@
 //!    `lostPasswordPolicy` it is deleted and created again (it cannot hold data nobody could log
 //!    in to write), or reported for a person to decide.
 
-use crate::controllers::secrets;
+use crate::controllers::connection::secrets;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
@@ -21,9 +21,12 @@ use super::secret;
 use super::validate::as_spec_error;
 use super::{Pass, Result};
 use crate::aura::{self, CreateInstance, Instance, InstanceId, TenantId};
-use crate::controllers::claims::{self, AuraObject};
-use crate::controllers::convert::{provider, tier};
-use crate::controllers::{Error, Reason, Wait, events};
+use crate::controllers::connection::convert::{provider, tier};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::error::Wait;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::tenancy::claims::{self, AuraObject};
 use crate::crd::instance::{AuraInstanceSpec, CreateIntent, InstanceOrigin, LostPasswordPolicy};
 
 impl Pass<'_> {
@@ -170,7 +173,7 @@ impl Pass<'_> {
     /// Goes on only while this resource holds the claim on instance `id` (see [`claims`]):
     /// called before the first changing call on it in every pass.
     pub(super) async fn claim(&self, id: &str) -> Result<()> {
-        claims::require(self.ctx, &*self.obj, AuraObject::Instance, id).await
+        claims::require(&self.ctx.claims, &*self.obj, AuraObject::Instance, id).await
     }
 
     /// Whether the instance was adopted, for a resource recorded before `status.origin`

@@ -15,8 +15,11 @@ use kube::ResourceExt;
 use kube::api::{DeleteParams, Preconditions};
 
 use super::{Pass, Result};
-use crate::controllers::pass::News;
-use crate::controllers::{Error, Reason, Wait, events};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::error::Wait;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::News;
 use crate::crd::instance::ExpiryStatus;
 
 /// The longest lead of the ExpiresSoon warning.

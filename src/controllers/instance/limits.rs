@@ -1,5 +1,5 @@
 //! What a ClusterAuraCredential allows an AuraInstance: its tenant, its type and memory, and
-//! how many instances one namespace may have with it (see [`crate::controllers::access`]).
+//! how many instances one namespace may have with it (see [`crate::controllers::tenancy::access`]).
 //! Checked on every pass before any Aura call that changes something.
 
 use kube::ResourceExt;
@@ -7,8 +7,9 @@ use kube::api::ListParams;
 
 use super::{Pass, Result};
 use crate::aura::{self, InstanceId, TenantId};
-use crate::controllers::access::refused;
-use crate::controllers::{Error, Reason};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::tenancy::access::refused;
 use crate::crd::AuraInstance;
 use crate::crd::conditions::{self, READY};
 

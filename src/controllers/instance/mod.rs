@@ -2,10 +2,10 @@
 //!
 //! One pass: resolve the credential and tenant, validate the spec against what the tenant
 //! offers, make sure the Aura instance exists (crash-safe, see [`create`]) and that this
-//! resource alone manages it (its claim, see [`claims`](super::claims)), make sure its
-//! connection Secret is written, then take at most one step towards the spec ([`plan`]) and
-//! report. While Aura is busy the resource is polled with growing intervals; once settled it is
-//! compared with Aura again every resync interval, which is how drift is noticed.
+//! resource alone manages it (its claim, see [`claims`](crate::controllers::tenancy::claims)),
+//! make sure its connection Secret is written, then take at most one step towards the spec
+//! ([`plan`]) and report. While Aura is busy the resource is polled with growing intervals; once
+//! settled it is compared with Aura again every resync interval, which is how drift is noticed.
 
 mod act;
 mod cleanup;
@@ -26,11 +26,13 @@ mod verify;
 
 use kube::{Resource, ResourceExt};
 
-use super::error::{Error, Result};
-use super::pass::Verdict;
-use super::reconciler::Reconciler;
-use super::{CredentialSource, credential_hold, pass};
 use crate::aura;
+use crate::controllers::machinery::error::{Error, Result};
+use crate::controllers::reconciler::Reconciler;
+use crate::controllers::reconciler::pass;
+use crate::controllers::reconciler::pass::Verdict;
+use crate::controllers::tenancy::credential_hold;
+use crate::controllers::tenancy::credentials::CredentialSource;
 use crate::crd::AuraInstance;
 use crate::crd::common::CredentialsSecretRef;
 

@@ -8,8 +8,9 @@
 
 use super::{Observed, Outcome, Pass, Result};
 use crate::aura::{InstanceId, InstanceStatus};
-use crate::controllers::pass::News;
-use crate::controllers::{Error, Reason};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::News;
 use crate::crd::instance::ManagementPolicy;
 
 impl Pass<'_> {
@@ -56,8 +57,9 @@ impl Pass<'_> {
         Ok(Observed { aura, instance })
     }
 
-    /// Records the drift in the Drifted condition (see [`drift`](crate::controllers::drift))
-    /// and says how the pass ended; calls nothing.
+    /// Records the drift in the Drifted condition (see
+    /// [`drift`](crate::controllers::reconciler::drift)) and says how the pass ended; calls
+    /// nothing.
     pub(super) async fn report_drift(&mut self, differences: Vec<String>) -> Outcome {
         self.record_drift("AuraInstance", &differences).await;
         let status = self

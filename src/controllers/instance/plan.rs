@@ -5,14 +5,14 @@
 
 use kube::ResourceExt;
 
+use super::schedule::wants_paused;
 use super::validate::spec_field;
 use crate::aura::{self, CdcEnrichmentMode, Instance, InstanceStatus, UpdateInstance};
-use crate::controllers::convert::{cdc, tier};
-use crate::controllers::{Error, naming};
+use crate::controllers::connection::convert::{cdc, tier};
+use crate::controllers::connection::naming;
+use crate::controllers::machinery::error::Error;
 use crate::crd::AuraInstance;
-use crate::crd::instance::{
-    AuraInstanceSpec, AuraInstanceStatus, ManagementPolicy, ScheduledState,
-};
+use crate::crd::instance::{AuraInstanceSpec, AuraInstanceStatus, ManagementPolicy};
 
 /// The next action on the Aura instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,16 +88,6 @@ pub fn wanted_name(obj: &AuraInstance, instance: &Instance) -> String {
         }
         _ => instance.name.clone(),
     }
-}
-
-/// Whether the instance should be paused now: the spec says so, or its schedule does (as the
-/// status records the schedule's last reading).
-pub fn wants_paused(obj: &AuraInstance, status: &AuraInstanceStatus) -> bool {
-    obj.spec.paused
-        || status
-            .schedule
-            .as_ref()
-            .is_some_and(|s| s.wants == ScheduledState::Paused)
 }
 
 /// Whether a restore request in the spec has not been carried out yet.
@@ -520,8 +510,12 @@ mod same_as_the_cli {
     use serde_json::json;
 
     use super::*;
+    use crate::controllers::machinery::Timing;
+    use crate::controllers::reconciler::Context;
     use crate::controllers::reconciler::Reconciler;
-    use crate::controllers::{AuraClients, AuraSettings, Context, DefaultCredential, Timing};
+    use crate::controllers::tenancy::credentials::AuraClients;
+    use crate::controllers::tenancy::credentials::AuraSettings;
+    use crate::controllers::tenancy::credentials::DefaultCredential;
 
     fn resource(spec: serde_json::Value, status: serde_json::Value) -> AuraInstance {
         let mut base = json!({

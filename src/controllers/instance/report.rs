@@ -2,8 +2,8 @@
 
 use super::{Outcome, Pass, secret};
 use crate::aura::InstanceStatus;
-use crate::controllers::Reason;
-use crate::controllers::pass::{Verdict, pascal};
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::{Verdict, pascal};
 
 impl Pass<'_> {
     /// The verdict of a pass that ran to its end with `outcome`.

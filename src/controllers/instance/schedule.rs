@@ -18,9 +18,10 @@ use jiff::tz::TimeZone;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{Pass, Result};
-use crate::controllers::Error;
-use crate::controllers::pass::News;
-use crate::crd::instance::{PauseSchedule, ScheduleStatus, ScheduledState};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::reconciler::pass::News;
+use crate::crd::AuraInstance;
+use crate::crd::instance::{AuraInstanceStatus, PauseSchedule, ScheduleStatus, ScheduledState};
 
 /// A parsed schedule.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ impl Pass<'_> {
 
     /// Whether the instance should be paused now: the spec says so, or its schedule does.
     pub(super) fn wants_paused(&self) -> bool {
-        super::plan::wants_paused(&self.obj, &self.status)
+        wants_paused(&self.obj, &self.status)
     }
 
     fn transition_note(&self, wants: ScheduledState, window: &Window) -> (&'static str, String) {
@@ -177,6 +178,16 @@ fn cron(field: &str, expression: &str) -> Result<Cron, Error> {
         )
     })?;
     Ok(parsed)
+}
+
+/// Whether the instance should be paused now: the spec says so, or its schedule does (as the
+/// status records the schedule's last reading).
+pub fn wants_paused(obj: &AuraInstance, status: &AuraInstanceStatus) -> bool {
+    obj.spec.paused
+        || status
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.wants == ScheduledState::Paused)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::controllers::formats::{Fields, KeyProblem, Kind, Layout};
-use crate::controllers::secrets::{Existing, INSTANCE_ID_LABEL, MANAGED_BY, owned};
+use crate::controllers::connection::formats::{Fields, KeyProblem, Kind, Layout};
+use crate::controllers::connection::secrets::{Existing, INSTANCE_ID_LABEL, MANAGED_BY, owned};
 use crate::crd::AuraInstance;
 
 /// The Secret key holding a rotation's new password between its escrow and its publication
@@ -72,7 +72,7 @@ pub fn add_pending(secret: &mut Secret, new: &Escrowed) {
 pub async fn remove_pending(secrets: &Api<Secret>, name: &str) -> kube::Result<()> {
     let patch = serde_json::json!({ "data": { PENDING_KEY: null, PENDING_USER_KEY: null } });
     let params = PatchParams {
-        field_manager: Some(crate::controllers::FIELD_MANAGER.to_owned()),
+        field_manager: Some(crate::controllers::machinery::FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
     secrets.patch(name, &params, &Patch::Merge(&patch)).await?;

@@ -2,8 +2,9 @@
 
 use super::{Pass, Result};
 use crate::aura::{self, Shape, Tenant, TenantId};
-use crate::controllers::convert::{provider, tier};
-use crate::controllers::{Error, formats};
+use crate::controllers::connection::convert::{provider, tier};
+use crate::controllers::connection::formats;
+use crate::controllers::machinery::error::Error;
 use crate::crd::instance::{AuraInstanceSpec, InstanceType, ManagementPolicy};
 
 /// Spec field name (camelCase, as the user wrote it) for an Aura field name.
@@ -228,7 +229,10 @@ mod tests {
         }))
         .unwrap();
         let err = check_spec(&spec).unwrap_err();
-        assert_eq!(err.reason(), crate::controllers::Reason::InvalidSpec);
+        assert_eq!(
+            err.reason(),
+            crate::controllers::machinery::reasons::Reason::InvalidSpec
+        );
         assert!(err.to_string().starts_with("spec.paused:"), "{err}");
     }
 
@@ -241,7 +245,10 @@ mod tests {
         }))
         .unwrap();
         let err = check_spec(&spec).unwrap_err();
-        assert_eq!(err.reason(), crate::controllers::Reason::InvalidSpec);
+        assert_eq!(
+            err.reason(),
+            crate::controllers::machinery::reasons::Reason::InvalidSpec
+        );
         assert!(err.to_string().starts_with("spec.instanceId:"), "{err}");
     }
 

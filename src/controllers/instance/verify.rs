@@ -17,8 +17,8 @@ use secrecy::ExposeSecret;
 
 use super::{Pass, secret};
 use crate::aura::{Instance, InstanceStatus};
-use crate::controllers::Reason;
-use crate::controllers::pass::News;
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::pass::News;
 use crate::crd::conditions::{self, CONNECTION_VERIFIED, Desired};
 use crate::database::{self, DatabaseError, Login};
 

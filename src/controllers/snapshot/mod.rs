@@ -15,13 +15,13 @@
 
 mod take;
 
-use super::CredentialSource;
-use super::error::{Error, Result, Stop};
-use super::pass::{self, Verdict};
-use super::reasons::Reason;
-use super::reconciler::Reconciler;
-use super::references::{self, Reasons};
 use crate::aura::{self, InstanceId, Snapshot, SnapshotStatus};
+use crate::controllers::machinery::error::{Error, Result, Stop};
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::reconciler::Reconciler;
+use crate::controllers::reconciler::pass::{self, Verdict};
+use crate::controllers::tenancy::credentials::CredentialSource;
+use crate::controllers::tenancy::references::{self, Reasons};
 use crate::crd::AuraSnapshot;
 use crate::crd::common::CredentialsSecretRef;
 use crate::crd::instance::ManagementPolicy;

@@ -25,7 +25,10 @@ use kube::ResourceExt;
 
 use super::{Pass, Result};
 use crate::aura::{self, InstanceId, InstanceStatus, Snapshot, SnapshotId, SnapshotProfile};
-use crate::controllers::{Error, Reason, Wait, events};
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::error::Wait;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
 use crate::crd::AuraSnapshot;
 use crate::crd::snapshot::SnapshotIntent;
 

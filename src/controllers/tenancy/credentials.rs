@@ -16,9 +16,9 @@ use kube::Api;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::access::{NamespaceAllow, Restrictions, refused};
-use super::error::Error;
 use super::installation::InstallationClass;
-use super::reasons::Reason;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::reasons::Reason;
 
 use crate::aura::{self, CallObserver, RateLimit};
 use crate::crd::common::{CredentialsSecretRef, default_client_id_key, default_client_secret_key};

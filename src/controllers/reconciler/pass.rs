@@ -2,12 +2,10 @@
 //! the Ready and Synced conditions, `observedGeneration`, Events, and when to come back.
 //!
 //! Each kind adds its steps in inherent `impl Pass<'_, ItsKind>` blocks and says how its pass
-//! ended with a [`Verdict`]; [`super::reconciler`] runs the steps and calls [`finish`].
+//! ended with a [`Verdict`]; [`super`] runs the steps and calls [`finish`].
 
 use std::fmt::Debug;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -19,11 +17,15 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::access::Restrictions;
-use super::error::{Error, Stop, Wait};
-use super::reasons::Reason;
-use super::{Context, events, status};
+use super::context::Context;
 use crate::aura;
+use crate::controllers::machinery::error::{Error, Stop, Wait};
+use crate::controllers::machinery::pacing::{growing_wait, next_pass};
+use crate::controllers::machinery::reasons::Reason;
+use crate::controllers::machinery::supersede::Committed;
+use crate::controllers::machinery::watch::worth_a_pass;
+use crate::controllers::machinery::{events, status};
+use crate::controllers::tenancy::access::Restrictions;
 use crate::crd::conditions::{self, Desired, READY, RECONCILING, STALLED, SYNCED};
 use crate::crd::{
     AuraInstance, AuraInstanceStatus, AuraSnapshot, AuraSnapshotStatus, GdsSession,
@@ -119,22 +121,6 @@ impl News {
         } else {
             events::normal(ctx, obj, self.reason, self.note).await;
         }
-    }
-}
-
-/// Set once a pass holds news: from then on it runs to its end (the status write and the
-/// Event), even when a change would otherwise supersede it; otherwise the change (a deletion,
-/// say) could leave what the pass learned unrecorded for good.
-#[derive(Debug, Clone, Default)]
-pub struct Committed(Arc<AtomicBool>);
-
-impl Committed {
-    fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -285,7 +271,9 @@ impl<'c, K: Kind> Pass<'c, K> {
         Ok(())
     }
 
-    /// Asks for a pass by `at` (on the controllers' [`clock`](super::clock)); the earliest asked wins.
+    /// Asks for a pass by `at` (on the controllers' [`clock`]); the earliest asked wins.
+    ///
+    /// [`clock`]: crate::controllers::machinery::clock
     pub fn wake_by(&mut self, at: jiff::Timestamp) {
         self.wake_at = Some(self.wake_at.map_or(at, |was| was.min(at)));
     }
@@ -298,58 +286,6 @@ impl<'c, K: Kind> Pass<'c, K> {
             retry: growing_wait(self.ctx, &self.key(), reason.as_str()),
         }
     }
-}
-
-/// How long until the next pass: a settled resource is compared with Aura again after the
-/// resync interval; a busy one is polled with intervals that grow while `state` holds. Either
-/// comes sooner when the spec's calendar asks (`wake_at`, a second after it, so that the pass
-/// finds the new time has come).
-pub fn next_pass(
-    ctx: &Context,
-    key: &str,
-    busy_state: Option<&str>,
-    wake_at: Option<jiff::Timestamp>,
-) -> Duration {
-    let after = match busy_state {
-        // Settled again: exactly one interval after this look, so looks never come closer.
-        None if ctx.memory.is_settled(key) => ctx.timing.resync,
-        // Just settled (created, changed, or first seen after a restart): at its own moment of
-        // the interval, so that resources settling together do not look again together.
-        None => {
-            ctx.memory.reset_polls(key);
-            spread(key, ctx.timing.resync, ctx.clock.now())
-        }
-        Some(state) => ctx.memory.next_poll(key, state, ctx.timing.poll),
-    };
-    let wake = wake_at.map(|at| ctx.clock.until(at) + Duration::from_secs(1));
-    wake.map_or(after, |wake| wake.min(after))
-}
-
-/// The wait until a resource that has just settled looks at Aura again: about `every`, at a
-/// moment of the interval that its `key` alone decides. Resources that settle together (a
-/// thousand applied at once, or all of them after a restart) would otherwise look again
-/// together, once per interval, in bursts that queue behind the Aura budget; with a phase of its
-/// own, each comes at its own time, so the looks are spread evenly and the budget is spent at a
-/// steady rate. The wait is between half and one and a half intervals (exactly `every` for a
-/// look made at its phase); later looks of a resource that stays settled come one interval
-/// apart, which keeps the phase.
-pub fn spread(key: &str, every: Duration, now: jiff::Timestamp) -> Duration {
-    let period = every.as_millis().max(1) as u64;
-    let mut hasher = DefaultHasher::new();
-    key.hash(&mut hasher);
-    let phase = hasher.finish() % period;
-    let position = (now.as_millisecond().rem_euclid(period as i64)) as u64;
-    let mut wait = (phase + period - position) % period;
-    if wait < period / 2 {
-        wait += period;
-    }
-    Duration::from_millis(wait)
-}
-
-/// A growing wait while something outside the resource (an instance, a referenced resource)
-/// is not ready: the same schedule as polling a busy resource.
-pub fn growing_wait(ctx: &Context, key: &str, state: &str) -> Duration {
-    ctx.memory.next_poll(key, state, ctx.timing.poll)
 }
 
 /// Reports a pass and decides the next: Ready and Synced (with observedGeneration once this
@@ -441,7 +377,7 @@ pub async fn finish<K: Kind>(
 /// Remembers whether the pass left the resource settled (Ready, nothing to poll) and until when,
 /// so that a credential's nudge before then need not look at Aura (see [`Memory::quiet_for`]).
 ///
-/// [`Memory::quiet_for`]: super::memory::Memory::quiet_for
+/// [`Memory::quiet_for`]: crate::controllers::machinery::memory::Memory::quiet_for
 fn remember_settled<K: Kind>(
     pass: &Pass<'_, K>,
     result: &Result<Verdict, Stop>,
@@ -450,7 +386,7 @@ fn remember_settled<K: Kind>(
     let key = pass.key();
     let settled = matches!(result, Ok(verdict) if verdict.busy.is_none())
         && conditions::is_true(pass.status.conditions(), READY);
-    let seen = super::reconciler::worth_a_pass(&*pass.obj);
+    let seen = worth_a_pass(&*pass.obj);
     match (settled, next, seen) {
         (true, Some(next), Some(seen)) => {
             let due = tokio::time::Instant::now() + next;
@@ -774,36 +710,6 @@ mod tests {
         // A generation not acted on yet: ready (the old spec), but reconciling.
         judge(&mut conds, &Judgement::Failed(&transient), Some(1));
         assert_eq!(health(&conds), (true, true, false));
-    }
-
-    #[test]
-    fn resources_that_settle_together_look_again_spread_over_the_interval() {
-        let every = Duration::from_secs(60);
-        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-        let mut buckets = [0u32; 10];
-        for i in 0..1_000 {
-            let wait = spread(&format!("uid-{i}"), every, now);
-            assert!(wait >= every / 2 && wait < every * 3 / 2, "{wait:?}");
-            // Where in the interval the look lands.
-            let at = (now.as_millisecond() as u128 + wait.as_millis()) % every.as_millis();
-            buckets[(at * 10 / every.as_millis()) as usize] += 1;
-        }
-        // 100 a bucket on average; a burst would put most of them in one.
-        for count in buckets {
-            assert!((60..=140).contains(&count), "{buckets:?}");
-        }
-    }
-
-    #[test]
-    fn a_resource_in_step_looks_again_after_exactly_one_interval() {
-        let every = Duration::from_secs(300);
-        let start = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-        let first = spread("uid-7", every, start);
-        let looked = start + jiff::SignedDuration::try_from(first).unwrap();
-        assert_eq!(spread("uid-7", every, looked), every);
-        // A pass a little late still keeps the phase: the next wait is a little shorter.
-        let late = looked + jiff::SignedDuration::from_secs(4);
-        assert_eq!(spread("uid-7", every, late), every - Duration::from_secs(4));
     }
 
     #[test]

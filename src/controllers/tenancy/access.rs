@@ -14,8 +14,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::core::{Selector, SelectorExt};
 
-use super::error::Error;
-use super::reasons::Reason;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::reasons::Reason;
 use crate::crd::credential::{AllowedNamespaces, ClusterAuraCredentialSpec};
 use crate::crd::instance::{AuraInstanceSpec, InstanceType};
 
@@ -201,7 +201,7 @@ impl Restrictions {
 fn type_names(types: &[InstanceType]) -> String {
     types
         .iter()
-        .map(|t| crate::controllers::convert::tier(*t).to_string())
+        .map(|t| crate::controllers::connection::convert::tier(*t).to_string())
         .collect::<Vec<_>>()
         .join(", ")
 }

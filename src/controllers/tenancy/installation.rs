@@ -41,7 +41,7 @@ impl InstallationClass {
     /// The installation of class `name`.
     pub fn named(name: &str) -> Result<Self, InvalidClass> {
         // A label value, and the end of the Lease name `aura-operator-<class>`.
-        let valid = super::naming::is_name_part(name, 63);
+        let valid = crate::controllers::connection::naming::is_name_part(name, 63);
         match valid {
             true => Ok(Self(Some(name.to_owned()))),
             false => Err(InvalidClass(name.to_owned())),

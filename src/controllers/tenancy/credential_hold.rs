@@ -25,10 +25,11 @@ use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::error::Error;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::watch::{once_listed, scoped, slim};
+use crate::controllers::machinery::{Timing, finalizer};
 
 type Result<T> = std::result::Result<T, Error>;
-use super::{Context, finalizer, reconciler};
 use crate::crd::common::CredentialsSecretRef;
 use crate::crd::instance::{DeletionPolicy, ManagementPolicy};
 use crate::crd::{AuraInstance, GdsSession};
@@ -62,15 +63,15 @@ pub async fn hold(api: &Api<Secret>, secret: &Secret) -> kube::Result<()> {
 /// not counting `leaving` (the UID of a resource whose cleanup just finished). Returns whether
 /// the Secret is free.
 pub async fn release_if_unused(
-    ctx: &Context,
+    kube: &kube::Client,
     namespace: &str,
     name: &str,
     leaving: &str,
 ) -> Result<bool> {
-    if !needed_by(ctx, namespace, name, leaving).await?.is_empty() {
+    if !needed_by(kube, namespace, name, leaving).await?.is_empty() {
         return Ok(false);
     }
-    let api: Api<Secret> = Api::namespaced(ctx.kube.clone(), namespace);
+    let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
     let Some(secret) = api.get_opt(name).await? else {
         return Ok(true);
     };
@@ -80,15 +81,15 @@ pub async fn release_if_unused(
 
 /// The resources of `namespace` that need the Secret `name` to clean up in Aura.
 async fn needed_by(
-    ctx: &Context,
+    kube: &kube::Client,
     namespace: &str,
     name: &str,
     leaving: &str,
 ) -> Result<Vec<String>> {
     let uses = |r: Option<&CredentialsSecretRef>| r.is_some_and(|r| r.name == name);
     let stays = |meta: &kube::api::ObjectMeta| meta.uid.as_deref() != Some(leaving);
-    let instances: Api<AuraInstance> = Api::namespaced(ctx.kube.clone(), namespace);
-    let sessions: Api<GdsSession> = Api::namespaced(ctx.kube.clone(), namespace);
+    let instances: Api<AuraInstance> = Api::namespaced(kube.clone(), namespace);
+    let sessions: Api<GdsSession> = Api::namespaced(kube.clone(), namespace);
     let mut users = Vec::new();
     for i in instances.list(&ListParams::default()).await? {
         if stays(&i.metadata)
@@ -129,7 +130,8 @@ pub fn session_credentials(session: &GdsSession) -> Option<&CredentialsSecretRef
 /// Lifts holds on credentials Secrets being deleted that no resource needs any more (a resource
 /// switched to another Secret, or changed its deletion policy), until `shutdown` resolves.
 pub async fn run(
-    ctx: Arc<Context>,
+    kube: kube::Client,
+    timing: Timing,
     namespace: Option<&str>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -137,21 +139,18 @@ pub async fn run(
     // A pass reads only the Secret's name, deletion and finalizers: a metadata-only watch, so
     // that no credential is cached in this process.
     let (reader, writer) = reflector::store();
-    let shutdown = super::once_listed(shutdown, reader.clone());
-    let secrets = watcher(
-        reconciler::scoped::<PartialObjectMeta<Secret>>(&ctx, namespace),
-        held,
-    )
-    .default_backoff()
-    .modify(reconciler::slim)
-    .reflect(writer)
-    .applied_objects();
+    let shutdown = once_listed(shutdown, reader.clone());
+    let secrets = watcher(scoped::<PartialObjectMeta<Secret>>(&kube, namespace), held)
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .applied_objects();
     Controller::for_stream(secrets, reader)
         .graceful_shutdown_on(shutdown)
         .run(
             sweep,
             |_, _: &Error, ctx| Action::requeue(ctx.timing.error_retry),
-            Arc::clone(&ctx),
+            Arc::new(Sweep { kube, timing }),
         )
         .for_each(|result| {
             if let Err(err) = result {
@@ -162,16 +161,22 @@ pub async fn run(
         .await;
 }
 
+/// What a sweep needs.
+struct Sweep {
+    kube: kube::Client,
+    timing: Timing,
+}
+
 /// One pass over a held Secret: nothing while it lives; once it is being deleted, lift the hold
 /// when no resource needs it, else look again shortly.
-async fn sweep(secret: Arc<PartialObjectMeta<Secret>>, ctx: Arc<Context>) -> Result<Action> {
+async fn sweep(secret: Arc<PartialObjectMeta<Secret>>, ctx: Arc<Sweep>) -> Result<Action> {
     if secret.meta().deletion_timestamp.is_none()
         || !secret.finalizers().iter().any(|f| f == FINALIZER)
     {
         return Ok(Action::await_change());
     }
     let namespace = secret.namespace().unwrap_or_default();
-    if release_if_unused(&ctx, &namespace, &secret.name_any(), "").await? {
+    if release_if_unused(&ctx.kube, &namespace, &secret.name_any(), "").await? {
         return Ok(Action::await_change());
     }
     Ok(Action::requeue(ctx.timing.poll.initial))

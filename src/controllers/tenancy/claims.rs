@@ -26,9 +26,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 use kube::{Api, ResourceExt};
 
-use super::error::{Error, Stop};
-use super::pass::Kind;
-use super::{Context, FIELD_MANAGER, Reason, naming};
+use crate::controllers::connection::naming;
+use crate::controllers::machinery::FIELD_MANAGER;
+use crate::controllers::machinery::error::{Error, Stop};
+use crate::controllers::machinery::reasons::Reason;
 
 /// Label on a claim: the UID of the resource holding it (to find all of a holder's claims).
 pub const HOLDER_UID_LABEL: &str = "aura.neo4j.io/holder-uid";
@@ -90,10 +91,28 @@ pub enum Claim {
 
 /// The claims of this operator: where they live, and the ones known to be held.
 pub struct Claims {
+    kube: kube::Client,
     namespace: String,
     /// Claim name → UID of the holder, for claims this operator has seen held by a live
     /// resource of its own making.
     held: Mutex<HashMap<String, String>>,
+}
+
+/// A resource that can hold a claim: namespaced, read back to tell whether it still lives.
+pub trait Holder:
+    kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Holder for K where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+{
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -102,48 +121,49 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Claims {
     /// Claims kept in `namespace` (the operator's own).
-    pub fn new(namespace: impl Into<String>) -> Self {
+    pub fn new(kube: kube::Client, namespace: impl Into<String>) -> Self {
         Self {
+            kube,
             namespace: namespace.into(),
             held: Mutex::default(),
         }
     }
 
-    fn api(&self, kube: &kube::Client) -> Api<Lease> {
-        Api::namespaced(kube.clone(), &self.namespace)
+    fn api(&self) -> Api<Lease> {
+        Api::namespaced(self.kube.clone(), &self.namespace)
     }
 }
 
 /// Claims the Aura object `id` for `holder`: held already, newly taken, taken over from a holder
 /// that no longer exists, or refused because another live resource holds it.
-pub async fn claim<K: Kind>(
-    ctx: &Context,
+pub async fn claim<K: Holder>(
+    claims: &Claims,
     holder: &K,
     object: AuraObject,
     id: &str,
 ) -> kube::Result<Claim> {
     let name = object.claim_name(id);
     let uid = holder.uid().unwrap_or_default();
-    if lock(&ctx.claims.held).get(&name) == Some(&uid) {
+    if lock(&claims.held).get(&name) == Some(&uid) {
         return Ok(Claim::Held);
     }
-    let api = ctx.claims.api(&ctx.kube);
+    let api = claims.api();
     let mine = lease(&name, id, holder);
     // Bounded: a round ends early only when another writer changed the claim in between.
     let mut last_seen = String::new();
     for _ in 0..5 {
         let found = match api.create(&post(), &mine).await {
-            Ok(_) => return Ok(remember(ctx, name, uid)),
+            Ok(_) => return Ok(remember(claims, name, uid)),
             Err(e) if code(&e) == Some(409) => api.get_opt(&name).await?,
             Err(e) => return Err(e),
         };
         // Deleted between our create and our read: create again.
         let Some(found) = found else { continue };
         if holder_uid(&found) == Some(uid.as_str()) {
-            return Ok(remember(ctx, name, uid));
+            return Ok(remember(claims, name, uid));
         }
         last_seen = holder_identity(&found);
-        if holder_alive::<K>(ctx, &found).await? {
+        if holder_alive::<K>(claims, &found).await? {
             return Ok(Claim::HeldBy(last_seen));
         }
         let mut replacement = mine.clone();
@@ -151,7 +171,7 @@ pub async fn claim<K: Kind>(
         match api.replace(&name, &post(), &replacement).await {
             Ok(_) => {
                 tracing::info!(claim = %name, previous = %last_seen, "took over a claim whose holder no longer exists");
-                return Ok(remember(ctx, name, uid));
+                return Ok(remember(claims, name, uid));
             }
             // Someone else changed it first: look again.
             Err(e) if matches!(code(&e), Some(409 | 404)) => {}
@@ -180,20 +200,20 @@ pub async fn holder(
 
 /// Goes on only while `holder` holds the claim on `id`; else stops the pass with
 /// `AlreadyManaged`, naming the resource that manages the object.
-pub async fn require<K: Kind>(
-    ctx: &Context,
+pub async fn require<K: Holder>(
+    claims: &Claims,
     holder: &K,
     object: AuraObject,
     id: &str,
 ) -> Result<(), Stop> {
-    match claim(ctx, holder, object, id).await? {
+    match claim(claims, holder, object, id).await? {
         Claim::Held => Ok(()),
         Claim::HeldBy(other) => Err(already_managed::<K>(object, id, &other).into()),
     }
 }
 
 /// The refusal: who manages the object, and what this resource will not do.
-pub fn already_managed<K: Kind>(object: AuraObject, id: &str, other: &str) -> Error {
+pub fn already_managed<K: Holder>(object: AuraObject, id: &str, other: &str) -> Error {
     let (what, kind) = (object.what(), K::kind(&()));
     Error::NeedsAttention {
         reason: Reason::AlreadyManaged,
@@ -207,11 +227,11 @@ pub fn already_managed<K: Kind>(object: AuraObject, id: &str, other: &str) -> Er
 
 /// Deletes every claim `holder_uid` holds: the last step of a resource's cleanup. A claim
 /// changed meanwhile (its resourceVersion moved on) is someone else's now and stays.
-pub async fn release_all(ctx: &Context, holder_uid: &str) -> kube::Result<()> {
+pub async fn release_all(claims: &Claims, holder_uid: &str) -> kube::Result<()> {
     if holder_uid.is_empty() {
         return Ok(());
     }
-    let api = ctx.claims.api(&ctx.kube);
+    let api = claims.api();
     let selector = format!("{HOLDER_UID_LABEL}={holder_uid}");
     let found = api.list(&ListParams::default().labels(&selector)).await?;
     for claim in found.items {
@@ -228,18 +248,18 @@ pub async fn release_all(ctx: &Context, holder_uid: &str) -> kube::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    lock(&ctx.claims.held).retain(|_, uid| uid != holder_uid);
+    lock(&claims.held).retain(|_, uid| uid != holder_uid);
     Ok(())
 }
 
-fn remember(ctx: &Context, name: String, uid: String) -> Claim {
-    lock(&ctx.claims.held).insert(name, uid);
+fn remember(claims: &Claims, name: String, uid: String) -> Claim {
+    lock(&claims.held).insert(name, uid);
     Claim::Held
 }
 
 /// Whether the resource a claim names still exists with the UID the claim recorded. A holder
 /// the operator may not read counts as alive: refusing is safe, taking over is not.
-async fn holder_alive<K: Kind>(ctx: &Context, claim: &Lease) -> kube::Result<bool> {
+async fn holder_alive<K: Holder>(claims: &Claims, claim: &Lease) -> kube::Result<bool> {
     let Some((namespace, name)) = holder_identity(claim)
         .split_once('/')
         .map(|(n, m)| (n.to_owned(), m.to_owned()))
@@ -249,7 +269,7 @@ async fn holder_alive<K: Kind>(ctx: &Context, claim: &Lease) -> kube::Result<boo
     let Some(uid) = holder_uid(claim) else {
         return Ok(true);
     };
-    let api: Api<K> = Api::namespaced(ctx.kube.clone(), &namespace);
+    let api: Api<K> = Api::namespaced(claims.kube.clone(), &namespace);
     match api.get_opt(&name).await {
         Ok(Some(found)) => Ok(found.meta().uid.as_deref() == Some(uid)),
         Ok(None) => Ok(false),
@@ -258,7 +278,7 @@ async fn holder_alive<K: Kind>(ctx: &Context, claim: &Lease) -> kube::Result<boo
     }
 }
 
-fn lease<K: Kind>(name: &str, id: &str, holder: &K) -> Lease {
+fn lease<K: Holder>(name: &str, id: &str, holder: &K) -> Lease {
     let identity = format!(
         "{}/{}",
         holder.namespace().unwrap_or_default(),

@@ -12,10 +12,10 @@
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
-use super::error::Error;
-use super::events;
 use super::pass::{Judged, Kind, Pass};
-use super::reasons::Reason;
+use crate::controllers::machinery::error::Error;
+use crate::controllers::machinery::events;
+use crate::controllers::machinery::reasons::Reason;
 use crate::crd::conditions::{self, Desired, READY, RECONCILING, STALLED, SYNCED};
 
 /// The annotation that suspends a resource while its value is `"true"`.

@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::FIELD_MANAGER;
+use super::engine::FIELD_MANAGER;
 use super::error::Result;
 
 /// What a pass over a resource holding (or about to hold) a finalizer must do.

@@ -6,8 +6,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::Reason;
 use super::pass::{Judged, Kind, News, Pass};
+use crate::controllers::machinery::reasons::Reason;
 use crate::crd::conditions::{self, DRIFTED, Desired};
 
 impl<K: Kind> Pass<'_, K> {

@@ -299,8 +299,11 @@ impl Layout {
 
 /// Checks the connection Secret's spec for a resource of `kind` before anything is written:
 /// a refusal names the field (`connectionSecret.keys.<key>`) and the problem.
-pub fn validate(spec: &ConnectionSecretSpec, kind: Kind) -> Result<(), crate::controllers::Error> {
-    use crate::controllers::Error;
+pub fn validate(
+    spec: &ConnectionSecretSpec,
+    kind: Kind,
+) -> Result<(), crate::controllers::machinery::error::Error> {
+    use crate::controllers::machinery::error::Error;
     if spec.format.is_some() && !spec.keys.is_empty() {
         return Err(Error::invalid(
             "connectionSecret",
@@ -323,7 +326,7 @@ pub fn validate(spec: &ConnectionSecretSpec, kind: Kind) -> Result<(), crate::co
     Ok(Layout::of(spec, kind).check(kind)?)
 }
 
-impl From<KeyProblem> for crate::controllers::Error {
+impl From<KeyProblem> for crate::controllers::machinery::error::Error {
     /// A refused key, as a spec error naming `connectionSecret.keys.<key>`.
     fn from(p: KeyProblem) -> Self {
         let field = if p.key.is_empty() {

@@ -19,15 +19,25 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::core::NamespaceResourceScope;
 use kube::runtime::controller::{self, Action};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 
-use super::error::{Error, Result, Retry};
-use super::pass::{self, Kind, Pass, Verdict};
-use super::{Context, claims, credential_hold, events, finalizer, secrets, suspend};
+pub mod context;
+pub mod drift;
+pub mod pass;
+pub mod suspend;
+
+pub use context::Context;
+use pass::{Kind, Pass, Verdict};
+
+use crate::controllers::connection::secrets;
+use crate::controllers::machinery::error::{Error, Result, Retry};
+use crate::controllers::machinery::supersede::{Committed, unless_superseded};
+use crate::controllers::machinery::watch::{once_listed, scoped, slim, worth_a_pass};
+use crate::controllers::machinery::{events, finalizer};
+use crate::controllers::tenancy::{claims, credential_hold};
 use crate::crd::ClusterAuraCredential;
 use crate::crd::common::CredentialsSecretRef;
 use crate::crd::conditions::READY;
@@ -104,7 +114,7 @@ pub async fn run<K: Reconciler>(
 ) {
     let mut controller = self::controller::<K>(&ctx, namespace);
     let cached = controller.store();
-    let shutdown = super::once_listed(shutdown, controller.store());
+    let shutdown = once_listed(shutdown, controller.store());
     let specs = std::sync::Mutex::new(std::collections::HashMap::new());
     let nudges = Arc::clone(&ctx);
     controller = controller.watches_stream(credential_changes(&ctx), move |changed| {
@@ -146,7 +156,7 @@ pub async fn run<K: Reconciler>(
     if K::OWNS_SECRETS {
         let owned = Arc::clone(&ctx);
         controller = controller.watches(
-            scoped::<Secret>(&ctx, namespace),
+            scoped::<Secret>(&ctx.kube, namespace),
             secrets::managed(),
             move |s| owners::<K>(&owned, &s),
         );
@@ -162,8 +172,9 @@ pub async fn run<K: Reconciler>(
 }
 
 /// The resources of kind `K` that own `secret`: a change of it brings each a full pass, even
-/// if a credential's nudge (see [`Memory::quiet_for`](super::memory::Memory::quiet_for)) is
-/// queued for the same resource.
+/// if a credential's nudge (see [`Memory::quiet_for`]) is queued for the same resource.
+///
+/// [`Memory::quiet_for`]: crate::controllers::machinery::memory::Memory::quiet_for
 fn owners<K: Reconciler>(ctx: &Context, secret: &Secret) -> Vec<ObjectRef<K>> {
     let namespace = secret.namespace().unwrap_or_default();
     secret
@@ -210,7 +221,7 @@ fn going<K: Reconciler>(
     ctx: &Context,
     namespace: Option<&str>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    watcher(scoped::<K>(ctx, namespace), ctx.aura.class().watch())
+    watcher(scoped::<K>(&ctx.kube, namespace), ctx.aura.class().watch())
         .default_backoff()
         .try_filter_map(|event| {
             let gone = match event {
@@ -222,9 +233,11 @@ fn going<K: Reconciler>(
         })
 }
 
-/// One pass over one resource, once a slot is free (see [`admission`](super::admission)). The
-/// pass itself is boxed only then, so that a pass still waiting for its slot costs a small future
-/// rather than the largest state of the whole pass.
+/// One pass over one resource, once a slot is free (see [`admission`]). The pass itself is
+/// boxed only then, so that a pass still waiting for its slot costs a small future rather than
+/// the largest state of the whole pass.
+///
+/// [`admission`]: crate::controllers::machinery::admission
 pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = obj.uid().unwrap_or_default();
     if let Some(wait) = worth_a_pass(&*obj).and_then(|seen| ctx.memory.quiet_for(&key, seen)) {
@@ -235,7 +248,7 @@ pub async fn reconcile<K: Reconciler>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
     }
     let slot = ctx.admission.admit(pass::goes_first(&*obj));
     // Nothing is done before the slot, so any wait for it may give way to a newer copy.
-    let nothing_learned = pass::Committed::default();
+    let nothing_learned = Committed::default();
     let Some(_slot) = unless_superseded(&ctx, &key, true, &nothing_learned, slot).await else {
         return Ok(Action::requeue(Duration::ZERO));
     };
@@ -315,11 +328,16 @@ async fn clean_up<K: Reconciler>(
             // Done with Aura: the credentials Secret need not wait for this resource any more.
             if let Some(credentials) = obj.credentials_held() {
                 let namespace = obj.namespace().unwrap_or_default();
-                credential_hold::release_if_unused(ctx, &namespace, &credentials.name, &pass.key())
-                    .await?;
+                credential_hold::release_if_unused(
+                    &ctx.kube,
+                    &namespace,
+                    &credentials.name,
+                    &pass.key(),
+                )
+                .await?;
             }
             // Last: whatever happened in Aura, this resource manages nothing any more.
-            claims::release_all(ctx, &pass.key()).await?;
+            claims::release_all(&ctx.claims, &pass.key()).await?;
             finalizer::remove(api, &*obj, finalizer_name).await?;
             ctx.metrics.reconciled(K::KIND, "ok");
             Ok(Action::await_change())
@@ -329,50 +347,6 @@ async fn clean_up<K: Reconciler>(
             pass::finish(&mut pass, K::KIND, Err(stop), &note).await
         }
     }
-}
-
-/// Runs a pass's `work`; when it `may` be superseded (a background pass whose work is safe to
-/// cut short and redo), only until the resource changes. A change someone made should not wait
-/// behind a poll still queued for the Aura budget with an older copy of the resource: on a change
-/// this gives up (None) and the caller requeues at once, so the Controller runs the newer copy.
-/// Unless the pass is `committed` by then: it has learned something it must record (see
-/// [`pass::News`]), which the newer copy's pass may never learn again (a deletion's does not
-/// look), so it runs to its end first.
-pub async fn unless_superseded<T>(
-    ctx: &Context,
-    key: &str,
-    may: bool,
-    committed: &pass::Committed,
-    work: impl Future<Output = T>,
-) -> Option<T> {
-    if !may {
-        return Some(work.await);
-    }
-    let superseded = ctx.memory.superseded(key);
-    let mut work = std::pin::pin!(work);
-    let result = tokio::select! {
-        biased;
-        done = &mut work => Some(done),
-        () = superseded => {
-            if committed.is_set() {
-                tracing::debug!(uid = key, "a change came after the pass learned news; it ends first");
-                Some(work.await)
-            } else {
-                tracing::debug!(uid = key, "background pass superseded by a change");
-                None
-            }
-        }
-        () = ctx.stopping.wait() => {
-            if committed.is_set() {
-                Some(work.await)
-            } else {
-                tracing::debug!(uid = key, "background pass given up: the operator is stopping");
-                None
-            }
-        }
-    };
-    ctx.memory.pass_ended(key);
-    result
 }
 
 /// Backs off per resource after a failed pass: errors a change can fix wait long (the change
@@ -395,47 +369,6 @@ pub fn error_policy<K: Reconciler>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) 
     Action::requeue(wait)
 }
 
-/// The parts of a resource whose change deserves a pass: spec (generation), finalizers,
-/// deletion and annotations. Status writes do not: the controllers schedule their own polls.
-pub fn worth_a_pass<K: Resource>(obj: &K) -> Option<u64> {
-    let mut hasher = DefaultHasher::new();
-    obj.meta().generation.hash(&mut hasher);
-    obj.finalizers().hash(&mut hasher);
-    obj.meta()
-        .deletion_timestamp
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .hash(&mut hasher);
-    obj.annotations().hash(&mut hasher);
-    Some(hasher.finish())
-}
-
-/// The annotation `kubectl apply` writes: a second copy of the whole applied manifest.
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Drops from a cached object what no controller reads and what can be as large as the object
-/// itself: `metadata.managedFields` and the `kubectl apply` copy of the manifest. Every cached
-/// object goes through this before it is stored, so a comparison between cached copies (as in
-/// [`worth_a_pass`]) compares like with like.
-pub fn slim<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
-}
-
-/// An `Api` for `K` in one namespace, or in all.
-pub fn scoped<K>(ctx: &Context, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
-        None => Api::all(ctx.kube.clone()),
-    }
-}
-
 /// What the gauges count of a cached resource: its Aura status and its conditions.
 fn seen<K: Reconciler>(obj: &K) -> crate::metrics::Seen {
     let conditions = obj
@@ -456,7 +389,7 @@ fn controller<K: Reconciler>(ctx: &Arc<Context>, namespace: Option<&str>) -> Con
     let notify = Arc::clone(ctx);
     // Only this installation's resources, selected by the API server: another installation's
     // are never sent here, so never cached, reconciled or written to.
-    let triggers = watcher(scoped::<K>(ctx, namespace), ctx.aura.class().watch())
+    let triggers = watcher(scoped::<K>(&ctx.kube, namespace), ctx.aura.class().watch())
         .default_backoff()
         // The cache keeps one copy of every resource for as long as it lives; it keeps only
         // what the controllers read.

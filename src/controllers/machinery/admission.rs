@@ -10,7 +10,7 @@
 //! Two pools keep user-driven work first: changes someone made (a new generation, a deletion)
 //! take a slot from their own pool, so they never wait behind polls and drift checks, which share
 //! a smaller pool of their own. A pass waiting for a slot gives way when its resource changes
-//! (see [`super::reconciler::unless_superseded`]): nothing has been done yet, so the newer copy
+//! (see [`super::supersede::unless_superseded`]): nothing has been done yet, so the newer copy
 //! simply runs instead.
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

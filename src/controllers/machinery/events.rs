@@ -10,14 +10,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Resource;
 use kube::api::{Api, PostParams};
 
-use super::{Context, FIELD_MANAGER};
+use super::engine::Engine;
+use super::engine::FIELD_MANAGER;
 
 /// Longest note the API server accepts.
 const MAX_NOTE: usize = 1024;
 
 /// Publishes an event about `obj`. A failure to publish is logged, never fatal: the status
 /// carries the same information.
-pub async fn publish<K>(ctx: &Context, obj: &K, type_: &str, reason: &str, note: String)
+pub async fn publish<K>(engine: &Engine, obj: &K, type_: &str, reason: &str, note: String)
 where
     K: Resource<DynamicType = ()>,
 {
@@ -44,14 +45,14 @@ where
         event_time: Some(MicroTime(now)),
         regarding: Some(regarding),
         reporting_controller: Some(FIELD_MANAGER.to_owned()),
-        reporting_instance: Some(ctx.reporting_instance.clone()),
+        reporting_instance: Some(engine.reporting_instance.clone()),
         ..Event::default()
     };
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PostParams::default()
     };
-    let events: Api<Event> = Api::namespaced(ctx.kube.clone(), &namespace);
+    let events: Api<Event> = Api::namespaced(engine.kube.clone(), &namespace);
     match events.create(&params, &event).await {
         Ok(_) => {}
         Err(err) if namespace_terminating(&err) => {
@@ -62,21 +63,21 @@ where
 }
 
 pub async fn normal<K: Resource<DynamicType = ()>>(
-    ctx: &Context,
+    engine: &Engine,
     obj: &K,
     reason: &str,
     note: String,
 ) {
-    publish(ctx, obj, "Normal", reason, note).await;
+    publish(engine, obj, "Normal", reason, note).await;
 }
 
 pub async fn warning<K: Resource<DynamicType = ()>>(
-    ctx: &Context,
+    engine: &Engine,
     obj: &K,
     reason: &str,
     note: String,
 ) {
-    publish(ctx, obj, "Warning", reason, note).await;
+    publish(engine, obj, "Warning", reason, note).await;
 }
 
 /// Whether the API server refused a create because the namespace is being deleted.

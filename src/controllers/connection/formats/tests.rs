@@ -1,5 +1,5 @@
 use super::*;
-use crate::controllers::Error;
+use crate::controllers::machinery::error::Error;
 
 const URI: &str = "neo4j+s://abcd1234.databases.neo4j.io";
 

@@ -1,7 +1,7 @@
 //! The Secrets this operator writes for applications: the keys they carry, the labels that
 //! mark them, and how they are written (server-side apply), read back, compared and released.
 //! Each kind decides its Secret's content, in the format its spec asks for (see
-//! [`crate::controllers::formats`]); every Secret carries a hash of its content, so that
+//! [`super::formats`]); every Secret carries a hash of its content, so that
 //! consumers can tell when it changed.
 
 use std::collections::BTreeMap;
@@ -197,7 +197,7 @@ pub fn owned<K: Resource<DynamicType = ()>>(
 /// keeps it when the resource goes. Returns false if there was no Secret to keep.
 pub async fn release(api: &Api<Secret>, name: &str) -> kube::Result<bool> {
     let patch = serde_json::json!({ "metadata": { "ownerReferences": null } });
-    let params = super::finalizer::params();
+    let params = crate::controllers::machinery::finalizer::params();
     match api.patch(name, &params, &Patch::Merge(&patch)).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),

@@ -6,10 +6,11 @@
 use kube::Api;
 
 use super::credentials::CredentialSource;
-use super::error::{Error, Result, Wait};
-use super::reasons::Reason;
-use super::{Context, pass};
 use crate::aura::{InstanceId, SnapshotId, SnapshotStatus};
+use crate::controllers::machinery::Engine;
+use crate::controllers::machinery::error::{Error, Result, Wait};
+use crate::controllers::machinery::pacing::growing_wait;
+use crate::controllers::machinery::reasons::Reason;
 use crate::crd::{AuraInstance, AuraSnapshot};
 
 /// Condition reasons for a reference that does not resolve yet.
@@ -21,11 +22,11 @@ pub struct Reasons {
     pub not_ready: Reason,
 }
 
-fn wait(ctx: &Context, waiter: &str, reason: Reason, message: String) -> Wait {
+fn wait(ctx: &Engine, waiter: &str, reason: Reason, message: String) -> Wait {
     Wait {
         reason,
         message,
-        retry: pass::growing_wait(ctx, waiter, reason.as_str()),
+        retry: growing_wait(ctx, waiter, reason.as_str()),
     }
 }
 
@@ -58,7 +59,7 @@ impl ReferencedInstance {
 
 /// The AuraInstance `name` in `namespace`, once it has an Aura instance.
 pub async fn aura_instance(
-    ctx: &Context,
+    ctx: &Engine,
     namespace: &str,
     name: &str,
     waiter: &str,
@@ -83,7 +84,7 @@ pub async fn aura_instance(
 
 /// The instance and snapshot of the AuraSnapshot `name` in `namespace`, once it is Completed.
 pub async fn completed_snapshot(
-    ctx: &Context,
+    ctx: &Engine,
     namespace: &str,
     name: &str,
     waiter: &str,

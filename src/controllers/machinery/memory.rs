@@ -30,7 +30,7 @@ pub struct Memory {
     tenant_fetches: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
     recorded_instances: Mutex<HashMap<String, String>>,
     /// Per resource UID, a settled pass's next look at Aura, what of the resource it saw (its
-    /// [`worth_a_pass`](super::reconciler::worth_a_pass) hash; see [`Memory::quiet_for`]) and
+    /// [`worth_a_pass`](super::watch::worth_a_pass) hash; see [`Memory::quiet_for`]) and
     /// when it ended (for the gap to the next look).
     settled: Mutex<HashMap<String, Settled>>,
     /// Resource UIDs whose next pass was brought by a ClusterAuraCredential's Ready changing.
@@ -169,7 +169,7 @@ impl Memory {
     }
 
     /// Records that a pass left `owner` settled, having seen it as `seen` (its
-    /// [`worth_a_pass`](super::reconciler::worth_a_pass) hash), until its next look at `due`.
+    /// [`worth_a_pass`](super::watch::worth_a_pass) hash), until its next look at `due`.
     /// Returns the time since the previous pass that left it settled, if the one before this
     /// did: the gap between two drift checks.
     pub fn settled(&self, owner: &str, due: Instant, seen: u64) -> Option<Duration> {
