@@ -89,7 +89,11 @@ pub struct RotationSpec {
     /// TwoUsers: applications get their own users <userPrefix>_a and <userPrefix>_b, used in
     /// turn: each rotation sets a new password on the idle one and publishes it, so connections
     /// made with the previous credentials keep working until the next rotation. The admin
-    /// password then lives in the Secret <connection Secret name>-admin.
+    /// password then lives in the Secret <connection Secret name>-admin. Changing it on a live
+    /// resource switches (condition RotationStrategy): to TwoUsers as a new resource would; back
+    /// to AdminUser, the Secret gets the admin user again (checked by logging in), then the two
+    /// users are dropped and the admin Secret deleted. Removing rotation keeps the user the
+    /// Secret holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<RotationStrategy>,
     /// TwoUsers: the prefix of the two users' names (default app: app_a and app_b).

@@ -25,6 +25,9 @@ pub const STALLED: &str = "Stalled";
 pub const DRIFTED: &str = "Drifted";
 /// AuraInstance: whether the connection Secret's credentials log in to the database over Bolt.
 pub const CONNECTION_VERIFIED: &str = "ConnectionVerified";
+/// AuraInstance: whether the connection Secret holds the user `connectionSecret.rotation.strategy`
+/// asks for (False while a switch of strategy is under way or refused).
+pub const ROTATION_STRATEGY: &str = "RotationStrategy";
 
 /// A condition to set: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,19 @@ impl<'a> Desired<'a> {
 
 fn status_text(status: bool) -> &'static str {
     if status { "True" } else { "False" }
+}
+
+/// [`set`], returning the reason the condition had before (None: it was absent), for callers
+/// that announce a change of reason.
+pub fn set_after(
+    conditions: &mut Vec<Condition>,
+    desired: Desired<'_>,
+    generation: Option<i64>,
+    now: Time,
+) -> Option<String> {
+    let was = find(conditions, desired.type_).map(|c| c.reason.clone());
+    set(conditions, desired, generation, now);
+    was
 }
 
 /// Sets `desired` in `conditions`, keeping `lastTransitionTime` unless the status flips.

@@ -317,6 +317,14 @@ pub struct PasswordRotationStatus {
     /// strategy TwoUsers: the application user the connection Secret holds now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The Secret holding the admin user's credentials (<connection Secret>-admin): recorded
+    /// before the operator writes it, cleared once a switch back to AdminUser deleted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_secret: Option<String>,
+    /// A switch back to AdminUser: the application users it drops once the connection Secret
+    /// holds the admin user again (recorded before that Secret changes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retiring_users: Vec<String>,
 }
 
 /// When the resource deletes itself (spec.expireAfter).
@@ -509,7 +517,8 @@ pub struct AuraInstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,
     /// Password rotation: when it last happened, the rotate-password annotation value last
-    /// dealt with, and why the last rotation asked for was refused.
+    /// dealt with, why the last rotation asked for was refused, and what strategy TwoUsers set
+    /// up (the application user in the Secret, the admin Secret, users a switch back drops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_rotation: Option<PasswordRotationStatus>,
     /// The generation of the spec this status describes.

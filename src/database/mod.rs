@@ -151,7 +151,7 @@ pub async fn set_user_password(
     user: &str,
     new: &SecretString,
 ) -> Result<(), DatabaseError> {
-    let name = format!("`{}`", user.replace('`', "``"));
+    let name = quoted_name(user);
     let verb = if users(settings, admin).await?.iter().any(|u| u == user) {
         "ALTER USER"
     } else {
@@ -172,4 +172,20 @@ pub async fn change_own_password(
         .param("old", login.password.expose_secret())
         .param("new", new.expose_secret());
     run(settings, login, "system", statement).await
+}
+
+/// As `admin`, removes `user` if it exists (`DROP USER ... IF EXISTS`, on the system database):
+/// running it again after a restart changes nothing.
+pub async fn drop_user(
+    settings: &DatabaseSettings,
+    admin: &Login,
+    user: &str,
+) -> Result<(), DatabaseError> {
+    let text = format!("DROP USER {} IF EXISTS", quoted_name(user));
+    run(settings, admin, "system", query(&text)).await
+}
+
+/// A user name as a Cypher identifier: backticked, inner backticks doubled.
+fn quoted_name(user: &str) -> String {
+    format!("`{}`", user.replace('`', "``"))
 }

@@ -388,6 +388,16 @@ impl EmulatorHandle {
         Ok(())
     }
 
+    /// Removes a database user, as an administrator in the console would (nothing if missing).
+    pub fn drop_database_user(&self, instance_id: &str, user: &str) -> Result<(), UnknownInstance> {
+        let mut store = self.shared.store();
+        let instance = store
+            .instance_mut(instance_id)
+            .ok_or_else(|| UnknownInstance(instance_id.to_string()))?;
+        instance.users.remove(user);
+        Ok(())
+    }
+
     /// The database users of an instance, by name (no passwords).
     pub fn database_users(&self, instance_id: &str) -> Result<Vec<String>, UnknownInstance> {
         let store = self.shared.store();

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::operator::{Operator, condition, instance, secret_value, user_patch};
+use crate::support::operator::{
+    Operator, condition, instance, secret_value, user_patch, user_post,
+};
 use aura_operator::crd::AuraInstance;
 use aura_operator::database::{self, DatabaseError, Login};
 use k8s_openapi::api::core::v1::Secret;
@@ -543,4 +545,422 @@ async fn an_attached_gds_session_follows_a_rotation_at_its_next_pass() {
         },
     )
     .await;
+}
+
+// Switching strategies on a live resource (TwoUsers → AdminUser, AdminUser → TwoUsers,
+// rotation removed). Each test prints what it finds (`facts`) before asserting.
+
+fn strategy(name: &str) -> serde_json::Value {
+    json!({"connectionSecret": {"rotation": {"strategy": name}}})
+}
+
+async fn instance_id(op: &Operator, name: &str) -> String {
+    let obj = op.instances().get(name).await.unwrap();
+    obj.status.unwrap().instance_id.unwrap()
+}
+
+/// Whether the credentials in `secret` (a connection or admin Secret) log in.
+async fn logs_in(op: &Operator, uri_from: &Secret, secret: &Secret) -> bool {
+    let (user, password) = credentials(secret);
+    log_in_as(op, uri_from, &user, &password).await.is_ok()
+}
+
+/// The admin's password can be had from a Secret: the admin Secret's credentials log in, or
+/// the connection Secret holds neo4j with a password that logs in.
+async fn admin_recoverable(op: &Operator, name: &str) -> bool {
+    let connection = op.secret(&format!("{name}-connection")).unwrap();
+    if let Some(admin) = op.secret(&format!("{name}-connection-admin"))
+        && credentials(&admin).0 == "neo4j"
+        && logs_in(op, &connection, &admin).await
+    {
+        return true;
+    }
+    credentials(&connection).0 == "neo4j" && logs_in(op, &connection, &connection).await
+}
+
+/// What a switch left, printed for the record: the Secret's user and whether it logs in, the
+/// admin Secret, the database's users, the RotationStrategy condition.
+async fn facts(op: &Operator, name: &str, when: &str) {
+    let connection = op.secret(&format!("{name}-connection")).unwrap();
+    let (user, _) = credentials(&connection);
+    let works = logs_in(op, &connection, &connection).await;
+    let admin = op.secret(&format!("{name}-connection-admin")).is_some();
+    let users = op
+        .emu
+        .handle()
+        .database_users(&instance_id(op, name).await)
+        .unwrap();
+    let obj = op.instances().get(name).await.unwrap();
+    let cond = condition(&obj, "RotationStrategy").map(|c| (c.status.clone(), c.reason.clone()));
+    let rotation = obj.status.as_ref().map(|s| json!(s.password_rotation));
+    eprintln!(
+        "{when}: Secret holds {user} (logs in: {works}), admin Secret: {admin}, admin \
+         recoverable: {}, database users {users:?}, RotationStrategy {cond:?}, \
+         passwordRotation {rotation:?}",
+        admin_recoverable(op, name).await
+    );
+}
+
+async fn strategy_condition(op: &Operator, name: &str, reason: &str) -> AuraInstance {
+    op.wait_for(name, reason, |obj| {
+        condition(obj, "RotationStrategy").is_some_and(|c| c.reason == reason)
+    })
+    .await
+}
+
+/// Waits until the admin Secret of `name` is gone.
+async fn admin_secret_gone(op: &Operator, name: &str) {
+    let admin = format!("{name}-connection-admin");
+    crate::support::wait_for(
+        "the admin Secret to go",
+        Duration::from_secs(15),
+        || match op.secret(&admin) {
+            Some(_) => Err("still there".to_owned()),
+            None => Ok(()),
+        },
+    )
+    .await;
+}
+
+/// A TwoUsers resource that rotated once (so both application users exist): the admin's
+/// password.
+async fn two_users_rotated_once(op: &Operator, name: &str) -> String {
+    op.apply(instance(name, two_users())).await;
+    holds_user(op, name, "app_a").await;
+    annotate(op, name, "once").await;
+    holds_user(op, name, "app_b").await;
+    let admin = op.secret(&format!("{name}-connection-admin")).unwrap();
+    credentials(&admin).1
+}
+
+/// The end of a switch back to AdminUser: the Secret holds neo4j with the admin's password and
+/// logs in, the application users and the admin Secret are gone, the condition says AdminUser.
+async fn back_on_the_admin(op: &Operator, name: &str, admin_password: &str) {
+    let secret = holds_user(op, name, "neo4j").await;
+    admin_secret_gone(op, name).await;
+    facts(op, name, "after the switch back to AdminUser").await;
+    assert_eq!(
+        password(&secret),
+        admin_password,
+        "the admin's password is kept"
+    );
+    log_in(op, &secret, admin_password)
+        .await
+        .expect("the Secret logs in as the admin");
+    let users = op
+        .emu
+        .handle()
+        .database_users(&instance_id(op, name).await)
+        .unwrap();
+    assert_eq!(users, vec!["neo4j"], "the application users are dropped");
+    let obj = strategy_condition(op, name, "AdminUser").await;
+    let cond = condition(&obj, "RotationStrategy").unwrap();
+    assert_eq!(cond.status, "True");
+    let rotation = json!(obj.status.unwrap().password_rotation);
+    assert!(rotation.get("user").is_none(), "{rotation}");
+    assert!(rotation.get("retiringUsers").is_none(), "{rotation}");
+    assert!(rotation.get("adminSecret").is_none(), "{rotation}");
+}
+
+#[tokio::test]
+async fn switching_two_users_to_admin_user_publishes_the_admin_then_cleans_up() {
+    let op = Operator::start_verifying().await;
+    let admin = two_users_rotated_once(&op, "back").await;
+    facts(&op, "back", "TwoUsers before the switch").await;
+
+    op.patch_spec("back", strategy("AdminUser")).await;
+    back_on_the_admin(&op, "back", &admin).await;
+    event(&op, "StrategySwitched").await;
+
+    // AdminUser rotations change the admin's own password from now on.
+    annotate(&op, "back", "after-switch").await;
+    let rotated_secret = rotated(&op, "back", "after-switch").await;
+    let (user, new) = credentials(&rotated_secret);
+    assert_eq!(user, "neo4j");
+    assert_ne!(new, admin);
+    log_in(&op, &rotated_secret, &new)
+        .await
+        .expect("the rotated admin password logs in");
+    assert!(op.secret("back-connection-admin").is_none());
+}
+
+#[tokio::test]
+async fn switching_admin_user_to_two_users_and_back_keeps_the_current_admin_password() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("round", strategy("AdminUser"))).await;
+    verified(&op, "round").await;
+    strategy_condition(&op, "round", "AdminUser").await;
+    annotate(&op, "round", "1").await;
+    let rotated_admin = password(&rotated(&op, "round", "1").await);
+
+    op.patch_spec("round", strategy("TwoUsers")).await;
+    let secret = holds_user(&op, "round", "app_a").await;
+    facts(&op, "round", "after AdminUser → TwoUsers").await;
+    assert!(logs_in(&op, &secret, &secret).await, "app_a logs in");
+    let admin = op
+        .secret("round-connection-admin")
+        .expect("the admin Secret");
+    assert_eq!(
+        credentials(&admin),
+        ("neo4j".to_owned(), rotated_admin.clone()),
+        "the admin Secret holds the current admin password"
+    );
+    strategy_condition(&op, "round", "TwoUsers").await;
+    event(&op, "StrategySwitched").await;
+
+    // Back, rotate the admin, and to TwoUsers again: the admin Secret is written afresh.
+    op.patch_spec("round", strategy("AdminUser")).await;
+    back_on_the_admin(&op, "round", &rotated_admin).await;
+    annotate(&op, "round", "2").await;
+    let newest = password(&rotated(&op, "round", "2").await);
+    op.patch_spec("round", strategy("TwoUsers")).await;
+    holds_user(&op, "round", "app_a").await;
+    let admin = op
+        .secret("round-connection-admin")
+        .expect("the admin Secret");
+    assert_eq!(credentials(&admin).1, newest, "not an older admin password");
+    let connection = op.secret("round-connection").unwrap();
+    assert!(logs_in(&op, &connection, &admin).await);
+}
+
+#[tokio::test]
+async fn removing_rotation_after_two_users_keeps_the_application_user_working() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("off", two_users())).await;
+    let before = holds_user(&op, "off", "app_a").await;
+    let admin = credentials(&op.secret("off-connection-admin").unwrap());
+
+    op.patch_spec("off", json!({"connectionSecret": {"rotation": null}}))
+        .await;
+    let obj = strategy_condition(&op, "off", "RotationOff").await;
+    facts(&op, "off", "after removing rotation").await;
+    let message = &condition(&obj, "RotationStrategy").unwrap().message;
+    assert!(
+        message.contains("app_a") && message.contains("off-connection-admin"),
+        "{message}"
+    );
+    event(&op, "RotationStopped").await;
+    let now = op.secret("off-connection").unwrap();
+    assert_eq!(credentials(&now), credentials(&before), "nothing changed");
+    assert!(logs_in(&op, &now, &now).await);
+    assert_eq!(
+        credentials(&op.secret("off-connection-admin").unwrap()),
+        admin,
+        "the admin Secret stays"
+    );
+
+    // The annotation still rotates: app_a's own password.
+    annotate(&op, "off", "own").await;
+    let rotated_secret = rotated(&op, "off", "own").await;
+    assert_eq!(credentials(&rotated_secret).0, "app_a");
+    assert_ne!(password(&rotated_secret), password(&before));
+    assert!(logs_in(&op, &rotated_secret, &rotated_secret).await);
+    assert!(admin_recoverable(&op, "off").await);
+
+    // Asking for AdminUser later switches back.
+    op.patch_spec("off", strategy("AdminUser")).await;
+    back_on_the_admin(&op, "off", &admin.1).await;
+}
+
+#[tokio::test]
+async fn a_wrong_admin_secret_refuses_the_switch_and_keeps_the_application_user() {
+    let op = Operator::start_verifying().await;
+    let admin = two_users_rotated_once(&op, "stuck").await;
+    let wrong = json!({"stringData": {"NEO4J_PASSWORD": "not-the-admin-password"}});
+    op.secrets()
+        .patch(
+            "stuck-connection-admin",
+            &user_patch(),
+            &Patch::Merge(&wrong),
+        )
+        .await
+        .unwrap();
+    op.patch_spec("stuck", strategy("AdminUser")).await;
+    let obj = strategy_condition(&op, "stuck", "SwitchRefused").await;
+    facts(&op, "stuck", "with a wrong admin Secret").await;
+    let message = &condition(&obj, "RotationStrategy").unwrap().message;
+    assert!(
+        message.contains("stuck-connection-admin") && message.contains("NEO4J_PASSWORD"),
+        "{message}"
+    );
+    event(&op, "StrategySwitchRefused").await;
+    let secret = op.secret("stuck-connection").unwrap();
+    assert_eq!(credentials(&secret).0, "app_b", "the Secret keeps its user");
+    assert!(logs_in(&op, &secret, &secret).await);
+
+    // Fixed: the switch goes on.
+    let right = json!({"stringData": {"NEO4J_PASSWORD": admin}});
+    op.secrets()
+        .patch(
+            "stuck-connection-admin",
+            &user_patch(),
+            &Patch::Merge(&right),
+        )
+        .await
+        .unwrap();
+    back_on_the_admin(&op, "stuck", &admin).await;
+}
+
+/// Right after a kill: the Secret's credentials log in and the admin's password is in a Secret.
+async fn safe_after_kill(op: &Operator, name: &str, label: &str) {
+    let secret = op.secret(&format!("{name}-connection")).unwrap();
+    let (user, now) = credentials(&secret);
+    log_in_as(op, &secret, &user, &now)
+        .await
+        .unwrap_or_else(|e| panic!("{label}: the Secret's {user} does not log in: {e}"));
+    assert!(
+        admin_recoverable(op, name).await,
+        "{label}: the admin password is in no Secret"
+    );
+    facts(op, name, label).await;
+}
+
+#[tokio::test]
+async fn kills_at_any_moment_of_a_switch_back_to_admin_user_lose_nothing() {
+    for kill_after in [0u64, 20, 40, 60, 80, 100, 130, 170, 250] {
+        let mut op = Operator::start_verifying().await;
+        let admin = two_users_rotated_once(&op, "kill-back").await;
+        op.patch_spec("kill-back", strategy("AdminUser")).await;
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        op.crash().await;
+        let label = format!("switch back, killed after {kill_after} ms");
+        safe_after_kill(&op, "kill-back", &label).await;
+        op.restart();
+        back_on_the_admin(&op, "kill-back", &admin).await;
+    }
+}
+
+#[tokio::test]
+async fn kills_at_any_moment_of_a_switch_to_two_users_lose_nothing() {
+    for kill_after in [0u64, 20, 40, 60, 80, 100, 130, 170] {
+        let mut op = Operator::start_verifying().await;
+        op.apply(instance("kill-pair", strategy("AdminUser"))).await;
+        verified(&op, "kill-pair").await;
+        op.patch_spec("kill-pair", strategy("TwoUsers")).await;
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
+        op.crash().await;
+        let label = format!("switch to TwoUsers, killed after {kill_after} ms");
+        safe_after_kill(&op, "kill-pair", &label).await;
+        op.restart();
+        let secret = holds_user(&op, "kill-pair", "app_a").await;
+        assert!(logs_in(&op, &secret, &secret).await, "{label}");
+        assert!(admin_recoverable(&op, "kill-pair").await, "{label}");
+    }
+}
+
+/// The switch back stopped after its first `steps` steps, as a kill leaves it (the steps made
+/// by hand while the operator is down, from a TwoUsers resource holding app_b): the Secret
+/// logs in and the admin password is in a Secret; a restart finishes the switch.
+async fn switch_back_resumes(name: &str, steps: usize) {
+    let mut op = Operator::start_verifying().await;
+    let admin = two_users_rotated_once(&op, name).await;
+    op.crash().await;
+    op.patch_spec(name, strategy("AdminUser")).await;
+    let id = instance_id(&op, name).await;
+    if steps >= 1 {
+        // The status a switch records before the connection Secret changes.
+        let status = json!({"status": {"passwordRotation": {
+            "user": null, "retiringUsers": ["app_a", "app_b"],
+            "adminSecret": format!("{name}-connection-admin")}}});
+        op.instances()
+            .patch_status(name, &user_patch(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+    }
+    if steps >= 2 {
+        publish_admin_by_hand(&op, name, &admin).await;
+    }
+    if steps >= 3 {
+        op.emu.handle().drop_database_user(&id, "app_a").unwrap();
+        op.emu.handle().drop_database_user(&id, "app_b").unwrap();
+    }
+    if steps >= 4 {
+        let admin_secret = format!("{name}-connection-admin");
+        op.secrets()
+            .delete(&admin_secret, &Default::default())
+            .await
+            .unwrap();
+    }
+    let label = format!("{name}: stopped after {steps} steps");
+    safe_after_kill(&op, name, &label).await;
+    op.restart();
+    back_on_the_admin(&op, name, &admin).await;
+}
+
+/// The connection Secret published with the admin's credentials.
+async fn publish_admin_by_hand(op: &Operator, name: &str, admin: &str) {
+    let patch = json!({"stringData": {"NEO4J_USERNAME": "neo4j", "NEO4J_PASSWORD": admin}});
+    op.secrets()
+        .patch(
+            &format!("{name}-connection"),
+            &user_patch(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_kill_after_recording_the_users_to_drop_resumes_the_switch() {
+    switch_back_resumes("step-1", 1).await;
+}
+
+#[tokio::test]
+async fn a_kill_after_publishing_the_admin_resumes_the_switch() {
+    switch_back_resumes("step-2", 2).await;
+}
+
+#[tokio::test]
+async fn a_kill_after_dropping_the_users_resumes_the_switch() {
+    switch_back_resumes("step-3", 3).await;
+}
+
+#[tokio::test]
+async fn a_kill_after_deleting_the_admin_secret_clears_the_status() {
+    switch_back_resumes("step-4", 4).await;
+}
+
+#[tokio::test]
+async fn a_stale_admin_secret_is_replaced_by_the_working_admin_login_when_two_users_start() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("stale", strategy("AdminUser"))).await;
+    verified(&op, "stale").await;
+    let current = password(&op.secret("stale-connection").unwrap());
+    // An admin Secret left with an older password (say, by a person, or from an earlier period).
+    let stale = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "stale-connection-admin"},
+        "stringData": {"NEO4J_USERNAME": "neo4j", "NEO4J_PASSWORD": "an-older-admin-password"}});
+    op.secrets()
+        .create(&user_post(), &serde_json::from_value(stale).unwrap())
+        .await
+        .unwrap();
+    op.patch_spec("stale", strategy("TwoUsers")).await;
+    let secret = holds_user(&op, "stale", "app_a").await;
+    facts(&op, "stale", "TwoUsers over a stale admin Secret").await;
+    assert!(logs_in(&op, &secret, &secret).await);
+    let admin = op.secret("stale-connection-admin").unwrap();
+    assert_eq!(
+        credentials(&admin).1,
+        current,
+        "the working admin password is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_new_user_prefix_moves_to_the_new_pair_and_keeps_the_admin_secret() {
+    let op = Operator::start_verifying().await;
+    op.apply(instance("prefix", two_users())).await;
+    holds_user(&op, "prefix", "app_a").await;
+    let admin = credentials(&op.secret("prefix-connection-admin").unwrap());
+    let svc =
+        json!({"connectionSecret": {"rotation": {"strategy": "TwoUsers", "userPrefix": "svc"}}});
+    op.patch_spec("prefix", svc).await;
+    let secret = holds_user(&op, "prefix", "svc_a").await;
+    facts(&op, "prefix", "after a new userPrefix").await;
+    assert!(logs_in(&op, &secret, &secret).await);
+    assert_eq!(
+        credentials(&op.secret("prefix-connection-admin").unwrap()),
+        admin,
+        "the admin Secret still holds the admin"
+    );
 }

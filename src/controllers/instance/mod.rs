@@ -20,6 +20,7 @@ pub mod report;
 pub mod rotation;
 mod schedule;
 pub mod secret;
+mod strategy;
 pub mod validate;
 mod verify;
 

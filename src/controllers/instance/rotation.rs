@@ -16,6 +16,9 @@
 //! if not, the change is made again (dropped if the database refuses it). So a kill at any step
 //! leaves a Secret whose credentials (or, for a moment, its pending ones, which the next pass
 //! promotes) log in.
+//!
+//! A change of strategy on a live resource (or `rotation` removed) is [`super::strategy`]'s;
+//! rotations wait while a switch is under way.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
@@ -23,6 +26,7 @@ use kube::api::{Patch, PatchParams};
 use secrecy::SecretString;
 
 use super::secret::{self, Escrowed, Pending};
+use super::strategy::same_credentials;
 use super::{Pass, Result};
 use crate::aura::{Instance, InstanceStatus};
 use crate::controllers::connection::secrets;
@@ -73,7 +77,7 @@ impl Pass<'_> {
     }
 
     /// The two application users of strategy TwoUsers.
-    fn application_users(&self) -> [String; 2] {
+    pub(super) fn application_users(&self) -> [String; 2] {
         let rotation = self.obj.spec.connection_secret.rotation.as_ref();
         let prefix = rotation
             .and_then(|r| r.user_prefix.as_deref())
@@ -81,13 +85,36 @@ impl Pass<'_> {
         [format!("{prefix}_a"), format!("{prefix}_b")]
     }
 
-    /// Finishes a rotation a restart interrupted, or rotates when asked or due. Returns what
-    /// logs in with the Secret afterwards.
+    /// Takes a switch of strategy as far as it goes (see [`super::strategy`]); once none is
+    /// under way, finishes a rotation a restart interrupted, or rotates when asked or due.
+    /// Returns what logs in with the Secret afterwards.
     pub(super) async fn rotate_password(
         &mut self,
         instance: &Instance,
         login: Option<Login>,
     ) -> Result<Option<Login>> {
+        let (login, hold) = self.follow_strategy(instance, login).await?;
+        let login = match hold {
+            Some(_) => login,
+            None => self.rotate(instance, login).await?,
+        };
+        self.report_strategy(hold, login.as_ref());
+        Ok(login)
+    }
+
+    /// Whether `login` is an application user: of the spec's pair, or one a rotation published
+    /// (the pair of an earlier `userPrefix`).
+    fn holds_application_user(&self, login: &Login) -> bool {
+        let done = self.status.password_rotation.as_ref();
+        self.application_users().contains(&login.username)
+            || done.is_some_and(|r| {
+                r.user.as_ref() == Some(&login.username)
+                    || r.retiring_users.contains(&login.username)
+            })
+    }
+
+    /// Finishes a rotation a restart interrupted, or rotates when asked or due.
+    async fn rotate(&mut self, instance: &Instance, login: Option<Login>) -> Result<Option<Login>> {
         let Some(cause) = self.rotation_cause(login.as_ref()) else {
             return self.finish_pending(instance, login).await;
         };
@@ -223,21 +250,33 @@ impl Pass<'_> {
     }
 
     /// The admin's credentials from the admin Secret; written there first from `login` while
-    /// the connection Secret still holds the admin (not an application user).
+    /// the connection Secret still holds the admin (not an application user). A stored copy
+    /// that differs from the Secret's admin login (an AdminUser rotation since, or a password
+    /// set by hand) is replaced only when the Secret's login works, so no working admin
+    /// password is ever overwritten by one that does not.
     async fn admin_login(&mut self, login: &Login) -> Result<Option<Login>> {
         let name = secret::admin_name(&self.obj);
-        let existing = secrets::read(&self.secrets, &name).await?;
-        if let Some((username, password)) = existing.as_ref().and_then(secret::admin_credentials) {
-            let uri = login.uri.clone();
-            return Ok(Some(Login {
-                uri,
-                username,
-                password,
-            }));
+        let stored = self.stored_admin(&login.uri).await?;
+        if self.holds_application_user(login) {
+            return Ok(stored);
         }
-        if self.application_users().contains(&login.username) {
-            return Ok(None);
+        if let Some(stored) = stored {
+            // Only the same user with a newer password that works replaces the stored copy.
+            let settings = &self.ctx.database;
+            if stored.username != login.username
+                || same_credentials(&stored, login)
+                || database::verify(settings, login).await.is_err()
+            {
+                return Ok(Some(stored));
+            }
         }
+        // Recorded before the write: a switch back to AdminUser then knows to delete it.
+        let status = self
+            .status
+            .password_rotation
+            .get_or_insert_with(Default::default);
+        status.admin_secret = Some(name.clone());
+        self.save().await?;
         let admin = secret::build_admin(&self.obj, &login.username, &login.password);
         let mut body = serde_json::to_value(&admin).map_err(kube::Error::SerdeError)?;
         body["apiVersion"] = "v1".into();
@@ -347,13 +386,16 @@ impl Pass<'_> {
         let before = self.status.password_rotation.clone().unwrap_or_default();
         let handled = match cause {
             Cause::Asked(value) => Some(value.clone()),
-            _ => before.handled_request,
+            _ => before.handled_request.clone(),
         };
+        // An own password change keeps the user (an application user after `rotation` was
+        // removed).
         self.status.password_rotation = Some(PasswordRotationStatus {
             last_rotated: Some(Time(self.ctx.clock.now())),
             handled_request: handled,
             refused: None,
-            user: new.user.clone(),
+            user: new.user.clone().or_else(|| before.user.clone()),
+            ..before.clone()
         });
         self.save().await?;
         let login = self

@@ -99,18 +99,24 @@ impl Pass<'_> {
             reason: reason.as_str(),
             message: message.clone(),
         };
-        let generation = self.obj.meta().generation;
-        let conds = &mut self.status.conditions;
-        let was = conditions::find(conds, CONNECTION_VERIFIED).map(|c| c.reason.clone());
-        conditions::set(conds, desired, generation, Time(jiff::Timestamp::now()));
-        if was.as_deref() == Some(reason.as_str()) {
+        let Some(was) = self.set_condition(desired) else {
             return;
-        }
+        };
         if !verified {
             self.announce(News::warning(reason.as_str(), message));
         } else if was.is_some() {
             self.announce(News::normal(reason.as_str(), message));
         }
+    }
+
+    /// Sets a condition of this resource; when its reason changed, returns the reason it had
+    /// (None: it was absent), for the caller to announce.
+    pub(super) fn set_condition(&mut self, desired: Desired<'_>) -> Option<Option<String>> {
+        let reason = desired.reason.to_owned();
+        let generation = self.obj.meta().generation;
+        let conds = &mut self.status.conditions;
+        let was = conditions::set_after(conds, desired, generation, Time(jiff::Timestamp::now()));
+        (was.as_deref() != Some(reason.as_str())).then_some(was)
     }
 
     /// Drops ConnectionVerified: nothing is checked for this resource now.

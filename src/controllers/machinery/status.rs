@@ -27,19 +27,25 @@ where
     Ok(true)
 }
 
-/// The merge patch that turns `old` into `new` at the top level of the status.
+/// The merge patch that turns `old` into `new`: a merge patch merges nested objects, so a
+/// field removed at any depth is sent as null.
 fn merge_patch<S: Serialize>(old: &S, new: &S) -> kube::Result<Value> {
     let old = serde_json::to_value(old).map_err(kube::Error::SerdeError)?;
     let mut new = match serde_json::to_value(new).map_err(kube::Error::SerdeError)? {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    if let Value::Object(old) = old {
-        for key in old.keys() {
-            new.entry(key.clone()).or_insert(Value::Null);
+    null_removed(&old, &mut new);
+    Ok(Value::Object(new))
+}
+
+fn null_removed(old: &Value, new: &mut Map<String, Value>) {
+    let Value::Object(old) = old else { return };
+    for (key, was) in old {
+        if let Value::Object(inner) = new.entry(key.clone()).or_insert(Value::Null) {
+            null_removed(was, inner);
         }
     }
-    Ok(Value::Object(new))
 }
 
 #[cfg(test)]
@@ -57,5 +63,13 @@ mod tests {
     fn removed_fields_become_null() {
         let patch = merge_patch(&S { a: Some(1), b: 1 }, &S { a: None, b: 2 }).unwrap();
         assert_eq!(patch, serde_json::json!({"a": null, "b": 2}));
+    }
+
+    #[test]
+    fn removed_nested_fields_become_null() {
+        let old = serde_json::json!({"r": {"user": "app_a", "at": 1}});
+        let new = serde_json::json!({"r": {"at": 2}});
+        let patch = merge_patch(&old, &new).unwrap();
+        assert_eq!(patch, serde_json::json!({"r": {"user": null, "at": 2}}));
     }
 }
