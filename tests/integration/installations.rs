@@ -21,10 +21,10 @@ use crate::support::{CLIENT_ID, CLIENT_SECRET};
 
 const CREATE: &str = "/v1/instances";
 /// How long a test waits for an object to get somewhere.
-const WITHIN: Duration = Duration::from_secs(20);
+pub(super) const WITHIN: Duration = Duration::from_secs(20);
 
 /// Creates any object from its YAML (as JSON) as a user would.
-async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
+pub(super) async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
     let namespace = obj["metadata"]["namespace"].as_str().map(str::to_owned);
     let kind = obj["kind"].as_str().unwrap().to_owned();
     let client = api.client();
@@ -50,7 +50,7 @@ async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
 }
 
 /// Metadata of `name` in `namespace` (None: cluster-scoped), marked for `class` if any.
-fn meta(name: &str, namespace: Option<&str>, class: Option<&str>) -> Value {
+pub(super) fn meta(name: &str, namespace: Option<&str>, class: Option<&str>) -> Value {
     let mut meta = json!({ "name": name });
     if let Some(ns) = namespace {
         meta["namespace"] = json!(ns);
@@ -61,11 +61,11 @@ fn meta(name: &str, namespace: Option<&str>, class: Option<&str>) -> Value {
     meta
 }
 
-fn object(kind: &str, meta: Value, spec: Value) -> Value {
+pub(super) fn object(kind: &str, meta: Value, spec: Value) -> Value {
     json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": kind, "metadata": meta, "spec": spec})
 }
 
-fn instance_spec(extra: Value) -> Value {
+pub(super) fn instance_spec(extra: Value) -> Value {
     let mut spec = json!({
         "tenantId": aura_operator::emulator::DEFAULT_TENANT_ID,
         "cloudProvider": "gcp", "region": "europe-west1",

@@ -157,7 +157,8 @@ pub async fn run<K: Reconciler>(
         let owned = Arc::clone(&ctx);
         controller = controller.watches(
             scoped::<Secret>(&ctx.kube, namespace),
-            secrets::managed(),
+            // Only this installation's: another's Secrets (passwords) are never sent here.
+            ctx.aura.class().watch_among(&secrets::managed()),
             move |s| owners::<K>(&owned, &s),
         );
     }
@@ -421,6 +422,11 @@ fn stream_error<K: Resource, E: std::error::Error>(
         Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
         Err(controller::Error::ReconcilerFailed(err, obj)) => {
             tracing::debug!(object = %obj, error = %err, "pass failed (reported above)");
+        }
+        // An owned Secret changed whose owner is gone, or moved to another class in the
+        // meantime (its Secret then leaves this installation's watch): nothing to do here.
+        Err(controller::Error::ObjectNotFound(obj)) => {
+            tracing::debug!(object = %obj, "owner not among this installation's resources");
         }
         Err(err) => tracing::warn!(error = %err, "controller stream error"),
     }
