@@ -239,6 +239,20 @@ async fn side_by_side(a: Side, b: Side) {
     settle(&[&first, &second]).await;
     kept_to_itself(&first, a.class, b.class).await;
     kept_to_itself(&second, b.class, a.class).await;
+    for side in [&a, &b] {
+        secrets_marked(api, side.class, side.ns);
+    }
+}
+
+/// The Secrets written for the fleet of `class` (both instances' and the session's) carry its
+/// class, as their resources do.
+fn secrets_marked(api: &memory_apiserver::ApiServer, class: &str, ns: &str) {
+    for name in ["db-connection", "plain-connection", "gds-gds"] {
+        let name = format!("{class}-{name}");
+        let secret = api.get_as::<Secret>(Some(ns), &name).expect("written");
+        let label = secret.metadata.labels.as_ref().and_then(|l| l.get(LABEL));
+        assert_eq!(label.map(String::as_str), Some(class), "{name}'s class");
+    }
 }
 
 #[tokio::test]
