@@ -83,30 +83,25 @@ fn merge_params() -> kube::api::PatchParams {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use k8s_openapi::api::core::v1::Secret;
     use kube::api::ObjectMeta;
 
     use super::*;
 
-    fn owner(class: Option<&str>) -> ConfigMap {
-        let labels = class.map(|c| [(CLASS_LABEL.to_owned(), c.to_owned())].into());
-        ConfigMap {
-            metadata: ObjectMeta {
-                labels,
-                ..ObjectMeta::default()
-            },
-            ..ConfigMap::default()
+    fn marked(labels: BTreeMap<String, String>) -> Secret {
+        let metadata = ObjectMeta {
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        };
+        Secret {
+            metadata,
+            ..Secret::default()
         }
     }
 
-    fn marked(labels: BTreeMap<String, String>) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                labels: Some(labels),
-                ..ObjectMeta::default()
-            },
-            ..Secret::default()
-        }
+    fn owner(class: Option<&str>) -> Secret {
+        let label = class.map(|c| (CLASS_LABEL.to_owned(), c.to_owned()));
+        marked(label.into_iter().collect())
     }
 
     #[test]
