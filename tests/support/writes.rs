@@ -62,6 +62,8 @@ impl Write {
 pub struct Watch {
     pub path: String,
     pub label_selector: Option<String>,
+    /// Whether it asked for metadata only (`PartialObjectMetadata`): no object's data is sent.
+    pub metadata_only: bool,
 }
 
 /// The writes recorded so far, and the watches opened.
@@ -96,8 +98,13 @@ impl WriteLog {
         assert!(strays.is_empty(), "writes about {prefix}*: {strays:#?}");
     }
 
-    /// Records `uri` if it opens a watch.
-    fn note_watch(&self, uri: &http::Uri) {
+    /// Records `request` if it opens a watch.
+    fn note_watch<B>(&self, request: &http::Request<B>) {
+        let uri = request.uri();
+        let accept = request.headers().get(http::header::ACCEPT);
+        let metadata_only = accept
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
         let query = uri.query().unwrap_or_default();
         let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
@@ -109,6 +116,7 @@ impl WriteLog {
         self.watches.lock().unwrap().push(Watch {
             path: uri.path().to_owned(),
             label_selector: param("labelSelector").cloned(),
+            metadata_only,
         });
     }
 
@@ -145,7 +153,7 @@ impl tower::Service<http::Request<kube::client::Body>> for Recording {
         Box::pin(async move {
             let request = match request.method() == http::Method::GET {
                 true => {
-                    log.note_watch(request.uri());
+                    log.note_watch(&request);
                     request
                 }
                 false => {
