@@ -21,10 +21,10 @@ use crate::support::{CLIENT_ID, CLIENT_SECRET};
 
 const CREATE: &str = "/v1/instances";
 /// How long a test waits for an object to get somewhere.
-const WITHIN: Duration = Duration::from_secs(20);
+pub(super) const WITHIN: Duration = Duration::from_secs(20);
 
 /// Creates any object from its YAML (as JSON) as a user would.
-async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
+pub(super) async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
     let namespace = obj["metadata"]["namespace"].as_str().map(str::to_owned);
     let kind = obj["kind"].as_str().unwrap().to_owned();
     let client = api.client();
@@ -50,7 +50,7 @@ async fn create(api: &memory_apiserver::ApiServer, obj: Value) {
 }
 
 /// Metadata of `name` in `namespace` (None: cluster-scoped), marked for `class` if any.
-fn meta(name: &str, namespace: Option<&str>, class: Option<&str>) -> Value {
+pub(super) fn meta(name: &str, namespace: Option<&str>, class: Option<&str>) -> Value {
     let mut meta = json!({ "name": name });
     if let Some(ns) = namespace {
         meta["namespace"] = json!(ns);
@@ -61,11 +61,11 @@ fn meta(name: &str, namespace: Option<&str>, class: Option<&str>) -> Value {
     meta
 }
 
-fn object(kind: &str, meta: Value, spec: Value) -> Value {
+pub(super) fn object(kind: &str, meta: Value, spec: Value) -> Value {
     json!({"apiVersion": "aura.neo4j.io/v1alpha1", "kind": kind, "metadata": meta, "spec": spec})
 }
 
-fn instance_spec(extra: Value) -> Value {
+pub(super) fn instance_spec(extra: Value) -> Value {
     let mut spec = json!({
         "tenantId": aura_operator::emulator::DEFAULT_TENANT_ID,
         "cloudProvider": "gcp", "region": "europe-west1",
@@ -239,6 +239,20 @@ async fn side_by_side(a: Side, b: Side) {
     settle(&[&first, &second]).await;
     kept_to_itself(&first, a.class, b.class).await;
     kept_to_itself(&second, b.class, a.class).await;
+    for side in [&a, &b] {
+        secrets_marked(api, side.class, side.ns);
+    }
+}
+
+/// The Secrets written for the fleet of `class` (both instances' and the session's) carry its
+/// class, as their resources do.
+fn secrets_marked(api: &memory_apiserver::ApiServer, class: &str, ns: &str) {
+    for name in ["db-connection", "plain-connection", "gds-gds"] {
+        let name = format!("{class}-{name}");
+        let secret = api.get_as::<Secret>(Some(ns), &name).expect("written");
+        let label = secret.metadata.labels.as_ref().and_then(|l| l.get(LABEL));
+        assert_eq!(label.map(String::as_str), Some(class), "{name}'s class");
+    }
 }
 
 #[tokio::test]

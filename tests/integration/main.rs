@@ -20,6 +20,7 @@ mod gds_session_controller;
 mod health;
 mod import;
 mod installations;
+mod installations_owned;
 mod instance_controller;
 mod layers;
 mod leader;

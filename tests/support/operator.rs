@@ -181,6 +181,18 @@ impl Operator {
         Self::installed(first.api.clone(), class, operator_ns, scopes, aura).await
     }
 
+    /// An installation like [`Self::beside`], on `api`, with its own `timing` (a resync long
+    /// enough to tell a watch's trigger from the next resync).
+    pub async fn installation_on(
+        api: &ApiServer,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+        timing: Timing,
+    ) -> Self {
+        Self::installed_with(api.clone(), class, operator_ns, scopes, None, timing).await
+    }
+
     async fn installed(
         api: ApiServer,
         class: Option<&str>,
@@ -188,7 +200,18 @@ impl Operator {
         scopes: &[Option<&'static str>],
         aura_url: Option<String>,
     ) -> Self {
-        let mut operator = Self::stopped_on(api, fast_config(), timing()).await;
+        Self::installed_with(api, class, operator_ns, scopes, aura_url, timing()).await
+    }
+
+    async fn installed_with(
+        api: ApiServer,
+        class: Option<&str>,
+        operator_ns: &'static str,
+        scopes: &[Option<&'static str>],
+        aura_url: Option<String>,
+        timing: Timing,
+    ) -> Self {
+        let mut operator = Self::stopped_on(api, fast_config(), timing).await;
         operator.aura_url = aura_url;
         operator.class = match class {
             Some(name) => InstallationClass::named(name).expect("a valid class"),

@@ -1,6 +1,7 @@
 //! Every write one client sends, recorded on its way to the in-memory API server: so that when
 //! several operator installations share one server, each write can be put down to the
-//! installation that sent it (they all sign with the same field manager).
+//! installation that sent it (they all sign with the same field manager). The watches it opens
+//! are recorded too, with their label selectors: what the API server sends it.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -56,13 +57,31 @@ impl Write {
     }
 }
 
-/// The writes recorded so far.
+/// One watch a client opened: its path and label selector (None: every object there).
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub path: String,
+    pub label_selector: Option<String>,
+    /// Whether it asked for metadata only (`PartialObjectMetadata`): no object's data is sent.
+    pub metadata_only: bool,
+}
+
+/// The writes recorded so far, and the watches opened.
 #[derive(Clone, Default)]
-pub struct WriteLog(Arc<Mutex<Vec<Write>>>);
+pub struct WriteLog {
+    writes: Arc<Mutex<Vec<Write>>>,
+    watches: Arc<Mutex<Vec<Watch>>>,
+}
 
 impl WriteLog {
     pub fn all(&self) -> Vec<Write> {
-        self.0.lock().unwrap().clone()
+        self.writes.lock().unwrap().clone()
+    }
+
+    /// The watches opened on `path` (e.g. `/api/v1/namespaces/apps/secrets`).
+    pub fn watches_of(&self, path: &str) -> Vec<Watch> {
+        let watches = self.watches.lock().unwrap();
+        watches.iter().filter(|w| w.path == path).cloned().collect()
     }
 
     /// The writes about objects whose names start with `prefix`.
@@ -77,6 +96,28 @@ impl WriteLog {
     pub fn assert_untouched(&self, prefix: &str) {
         let strays = self.touching(prefix);
         assert!(strays.is_empty(), "writes about {prefix}*: {strays:#?}");
+    }
+
+    /// Records `request` if it opens a watch.
+    fn note_watch<B>(&self, request: &http::Request<B>) {
+        let uri = request.uri();
+        let accept = request.headers().get(http::header::ACCEPT);
+        let metadata_only = accept
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+        let query = uri.query().unwrap_or_default();
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        if param("watch").is_none_or(|v| v == "false" || v == "0") {
+            return;
+        }
+        self.watches.lock().unwrap().push(Watch {
+            path: uri.path().to_owned(),
+            label_selector: param("labelSelector").cloned(),
+            metadata_only,
+        });
     }
 
     /// A client of `api` whose writes go into this log.
@@ -111,11 +152,14 @@ impl tower::Service<http::Request<kube::client::Body>> for Recording {
         let log = self.log.clone();
         Box::pin(async move {
             let request = match request.method() == http::Method::GET {
-                true => request,
+                true => {
+                    log.note_watch(&request);
+                    request
+                }
                 false => {
                     let (parts, body) = request.into_parts();
                     let bytes = body.collect_bytes().await?;
-                    log.0.lock().unwrap().push(Write {
+                    log.writes.lock().unwrap().push(Write {
                         method: parts.method.to_string(),
                         path: parts.uri.path().to_owned(),
                         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -3,5 +3,6 @@
 
 pub mod convert;
 pub mod formats;
+pub mod marks;
 pub mod naming;
 pub mod secrets;

@@ -14,6 +14,7 @@ use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
 
 use super::formats::{self, FIELD_KEYS_ANNOTATION, Fields, Layout};
+use super::marks;
 use crate::crd::common::ConnectionSecretSpec;
 
 /// Annotation with a hash of the Secret's data, changed whenever the data changes: what tools
@@ -25,9 +26,9 @@ pub const KEYS_ANNOTATION: &str = "aura.neo4j.io/keys";
 
 /// Label on every Secret this operator writes.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "aura-operator");
-/// Watches only the Secrets this operator writes.
-pub fn managed() -> kube::runtime::watcher::Config {
-    kube::runtime::watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1))
+/// Selects the Secrets this operator writes (of every installation: the watch adds its class).
+pub fn managed() -> String {
+    format!("{}={}", MANAGED_BY.0, MANAGED_BY.1)
 }
 
 /// Label naming the Aura instance a Secret connects to: how a Secret kept after its resource
@@ -122,7 +123,8 @@ impl Existing {
         }
     }
 
-    /// Whether the Secret already has exactly this content, labels and owner.
+    /// Whether the Secret already has exactly this content, labels (its class label, or its
+    /// lack of one, included) and owner.
     pub fn matches(&self, desired: &Secret) -> bool {
         let ours = desired.data.as_ref().into_iter().flatten();
         let have = self.secret.data.as_ref();
@@ -141,6 +143,7 @@ impl Existing {
                 &desired.metadata.annotations,
                 &self.secret.metadata.annotations,
             )
+            && marks::same_class(&self.secret, desired)
             && self.secret.metadata.owner_references == desired.metadata.owner_references
             && self.secret.metadata.deletion_timestamp.is_none()
     }
@@ -158,8 +161,9 @@ pub fn content_changes(existing: Option<&Existing>, desired: &Secret) -> bool {
 }
 
 /// A Secret owned by `owner` (deleted with it unless released first, watched through
-/// `.owns()`), with the operator's label, `kind_label`, what `spec` adds, and the annotations
-/// saying where each detail is in `data` (laid out by `layout`) and the hash of `data`.
+/// `.owns()`), with the operator's label, the owner's installation class, `kind_label`, what
+/// `spec` adds, and the annotations saying where each detail is in `data` (laid out by
+/// `layout`) and the hash of `data`.
 pub fn owned<K: Resource<DynamicType = ()>>(
     owner: &K,
     name: String,
@@ -171,6 +175,7 @@ pub fn owned<K: Resource<DynamicType = ()>>(
     let mut labels = spec.labels.clone();
     labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
     labels.insert(kind_label.0.to_owned(), kind_label.1);
+    marks::mark_as_owner(&mut labels, owner);
     let mut annotations = spec.annotations.clone();
     annotations.insert(FIELD_KEYS_ANNOTATION.to_owned(), layout.field_keys());
     annotations.insert(KEYS_ANNOTATION.to_owned(), layout.key_names().join(","));
@@ -207,10 +212,7 @@ pub async fn release(api: &Api<Secret>, name: &str) -> kube::Result<bool> {
 
 /// A Secret kept after its resource went (no owner) that holds the password of `instance_id`.
 pub async fn find_released(api: &Api<Secret>, instance_id: &str) -> kube::Result<Option<Existing>> {
-    let selector = format!(
-        "{}={},{INSTANCE_ID_LABEL}={instance_id}",
-        MANAGED_BY.0, MANAGED_BY.1
-    );
+    let selector = format!("{},{INSTANCE_ID_LABEL}={instance_id}", managed());
     let found = api
         .list(&kube::api::ListParams::default().labels(&selector))
         .await?;
@@ -248,7 +250,8 @@ pub async fn write(
     let mut body = serde_json::to_value(secret).map_err(kube::Error::SerdeError)?;
     body["apiVersion"] = "v1".into();
     body["kind"] = "Secret".into();
-    api.patch(&name, &params, &Patch::Apply(body)).await?;
+    let written = api.patch(&name, &params, &Patch::Apply(body)).await?;
+    marks::unmark_if_kept(api, &written, secret).await?;
     let stale = existing
         .map(|e| e.stale_keys(secret, kind))
         .unwrap_or_default();

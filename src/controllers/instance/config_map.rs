@@ -1,10 +1,11 @@
 //! The optional connection ConfigMap: the details that are not secret (`NEO4J_URI`,
 //! `NEO4J_HOST`, `AURA_INSTANCEID`, `AURA_INSTANCENAME`), for tools that may not read Secrets.
 //!
-//! Owned by the AuraInstance like the Secret, and released like it on `deletionPolicy: Retain`
-//! (the instance keeps running, so what points at it stays true). Not watched: a deleted
-//! ConfigMap comes back at the next pass, at the latest one resync interval later. Dropping
-//! `connectionConfigMap` from the spec deletes the ConfigMap the status names.
+//! Owned by the AuraInstance like the Secret (and marked with its installation class like it),
+//! and released like it on `deletionPolicy: Retain` (the instance keeps running, so what points
+//! at it stays true). Not watched: a deleted ConfigMap comes back at the next pass, at the
+//! latest one resync interval later. Dropping `connectionConfigMap` from the spec deletes the
+//! ConfigMap the status names.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use kube::{Resource, ResourceExt};
 use super::secret::INSTANCE_LABEL;
 use super::{Pass, Result};
 use crate::aura::Instance;
+use crate::controllers::connection::marks;
 use crate::controllers::connection::secrets::{INSTANCE_ID_LABEL, MANAGED_BY};
 use crate::controllers::machinery::FIELD_MANAGER;
 use crate::crd::AuraInstance;
@@ -41,11 +43,12 @@ pub fn build(
             data.insert("NEO4J_HOST".to_owned(), host);
         }
     }
-    let labels = BTreeMap::from([
+    let mut labels = BTreeMap::from([
         (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
         (INSTANCE_LABEL.to_owned(), resource.name_any()),
         (INSTANCE_ID_LABEL.to_owned(), id),
     ]);
+    marks::mark_as_owner(&mut labels, resource);
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name),
@@ -59,7 +62,7 @@ pub fn build(
     }
 }
 
-/// Whether `have` already carries what `want` says (data, labels, owner).
+/// Whether `have` already carries what `want` says (data, labels and class label, owner).
 fn matches(have: &ConfigMap, want: &ConfigMap) -> bool {
     let labels_there = want
         .metadata
@@ -69,6 +72,7 @@ fn matches(have: &ConfigMap, want: &ConfigMap) -> bool {
         .all(|(k, v)| have.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v));
     have.data == want.data
         && labels_there
+        && marks::same_class(have, want)
         && have.metadata.owner_references == want.metadata.owner_references
         && have.metadata.deletion_timestamp.is_none()
 }
@@ -114,7 +118,8 @@ impl Pass<'_> {
             body["apiVersion"] = "v1".into();
             body["kind"] = "ConfigMap".into();
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch(&name, &params, &Patch::Apply(body)).await?;
+            let written = api.patch(&name, &params, &Patch::Apply(body)).await?;
+            marks::unmark_if_kept(&api, &written, &desired).await?;
             self.ctx.metrics.secret_written("AuraInstance");
         }
         self.status.connection_config_map = Some(name);

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Secret;
 use super::secret::{self, Contents, Pending};
 use super::{Pass, Result};
 use crate::aura::Instance;
+use crate::controllers::connection::marks;
 use crate::controllers::connection::secrets::{self, CONTENT_HASH_ANNOTATION, Existing};
 use crate::controllers::machinery::error::Error;
 use crate::controllers::machinery::events;
@@ -109,12 +110,19 @@ impl Pass<'_> {
             return Ok(());
         }
         let changed = secrets::content_changes(existing, desired);
+        let moved = existing.is_some_and(|e| !marks::same_class(&e.secret, desired));
         let kind = crate::controllers::connection::formats::Kind::Instance;
         let manager = crate::controllers::machinery::FIELD_MANAGER;
         secrets::write(&self.secrets, desired, existing, kind, manager).await?;
         self.ctx.metrics.secret_written("AuraInstance");
         if drop_pending {
             secret::remove_pending(&self.secrets, name).await?;
+        }
+        if moved {
+            // Another class (or an older version, before classes marked Secrets) wrote it: the
+            // admin Secret, never written again in full, moves with it.
+            let admin = secret::admin_name(&self.obj);
+            marks::remark(&self.secrets, &admin, &*self.obj).await?;
         }
         self.tell_secret_written(name, existing.is_none(), changed);
         Ok(())

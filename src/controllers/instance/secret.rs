@@ -6,6 +6,8 @@
 //! answer, so this Secret is where it lives; the operator also keeps it in memory while it runs,
 //! to recreate the Secret with the same content if someone deletes it.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -14,6 +16,7 @@ use kube::{Resource, ResourceExt};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::controllers::connection::formats::{Fields, KeyProblem, Kind, Layout};
+use crate::controllers::connection::marks;
 use crate::controllers::connection::secrets::{Existing, INSTANCE_ID_LABEL, MANAGED_BY, owned};
 use crate::crd::AuraInstance;
 
@@ -91,15 +94,17 @@ pub fn build_admin(instance: &AuraInstance, username: &str, password: &SecretStr
         ("NEO4J_USERNAME".to_owned(), bytes(username)),
         ("NEO4J_PASSWORD".to_owned(), bytes(password.expose_secret())),
     ];
-    let labels = [
+    let mut labels: BTreeMap<_, _> = [
         (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
         (INSTANCE_LABEL.to_owned(), instance.name_any()),
-    ];
+    ]
+    .into();
+    marks::mark_as_owner(&mut labels, instance);
     Secret {
         metadata: ObjectMeta {
             name: Some(admin_name(instance)),
             namespace: instance.namespace(),
-            labels: Some(labels.into_iter().collect()),
+            labels: Some(labels),
             owner_references: instance.controller_owner_ref(&()).map(|o| vec![o]),
             ..ObjectMeta::default()
         },

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -155,11 +156,9 @@ pub async fn run<K: Reconciler>(
     }
     if K::OWNS_SECRETS {
         let owned = Arc::clone(&ctx);
-        controller = controller.watches(
-            scoped::<Secret>(&ctx.kube, namespace),
-            secrets::managed(),
-            move |s| owners::<K>(&owned, &s),
-        );
+        controller = controller.watches_stream(owned_secrets(&ctx, namespace), move |s| {
+            owners::<K>(&owned, &s)
+        });
     }
     controller
         .graceful_shutdown_on(shutdown)
@@ -171,11 +170,28 @@ pub async fn run<K: Reconciler>(
         .await;
 }
 
+/// This installation's owned Secrets as they change or go: selected by the API server (another
+/// installation's are never sent here), and their metadata only (the owners are all a change
+/// needs: no Secret's data, password included, comes through this watch).
+fn owned_secrets(
+    ctx: &Context,
+    namespace: Option<&str>,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static
+{
+    let selected = ctx.aura.class().watch_among(&secrets::managed());
+    watcher(
+        scoped::<PartialObjectMeta<Secret>>(&ctx.kube, namespace),
+        selected,
+    )
+    .default_backoff()
+    .touched_objects()
+}
+
 /// The resources of kind `K` that own `secret`: a change of it brings each a full pass, even
 /// if a credential's nudge (see [`Memory::quiet_for`]) is queued for the same resource.
 ///
 /// [`Memory::quiet_for`]: crate::controllers::machinery::memory::Memory::quiet_for
-fn owners<K: Reconciler>(ctx: &Context, secret: &Secret) -> Vec<ObjectRef<K>> {
+fn owners<K: Reconciler>(ctx: &Context, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<K>> {
     let namespace = secret.namespace().unwrap_or_default();
     secret
         .owner_references()
@@ -421,6 +437,11 @@ fn stream_error<K: Resource, E: std::error::Error>(
         Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
         Err(controller::Error::ReconcilerFailed(err, obj)) => {
             tracing::debug!(object = %obj, error = %err, "pass failed (reported above)");
+        }
+        // An owned Secret changed whose owner is gone, or moved to another class in the
+        // meantime (its Secret then leaves this installation's watch): nothing to do here.
+        Err(controller::Error::ObjectNotFound(obj)) => {
+            tracing::debug!(object = %obj, "owner not among this installation's resources");
         }
         Err(err) => tracing::warn!(error = %err, "controller stream error"),
     }

@@ -7,15 +7,20 @@
 //! label selector is applied by the API server: the watches ask only for this installation's
 //! objects, so the others' are never sent, cached or reconciled here, and relabelling moves an
 //! object from one installation to the other without touching its spec (or its generation).
-//! It applies to AuraInstance, AuraSnapshot, GdsSession and ClusterAuraCredential alike.
+//! It applies to AuraInstance, AuraSnapshot, GdsSession and ClusterAuraCredential alike, and
+//! to the objects the operator owns for them (connection and admin Secrets, ConfigMaps), which
+//! carry their owner's class (see [`marks`]): the watch of owned objects selects by class too.
+//!
+//! [`marks`]: crate::controllers::connection::marks
 
 use std::fmt;
 
 use kube::ResourceExt;
 use kube::runtime::watcher;
 
-/// The label that names the installation class serving an object.
-pub const LABEL: &str = "aura.neo4j.io/installation-class";
+/// The label that names the installation class serving an object (defined with the marking of
+/// owned objects, in the connection layer below).
+pub const LABEL: &str = crate::controllers::connection::marks::CLASS_LABEL;
 
 /// The leader-election Lease of the default installation; a class adds `-<class>`.
 const LEASE: &str = "aura-operator";
@@ -65,6 +70,12 @@ impl InstallationClass {
     /// A watch of this installation's objects only, selected by the API server.
     pub fn watch(&self) -> watcher::Config {
         watcher::Config::default().labels(&self.selector())
+    }
+
+    /// A watch of this installation's objects among those `selector` selects: both hold (a
+    /// comma in a label selector is AND).
+    pub fn watch_among(&self, selector: &str) -> watcher::Config {
+        watcher::Config::default().labels(&format!("{selector},{}", self.selector()))
     }
 
     /// Whether `obj` is marked for this installation.
@@ -121,6 +132,10 @@ mod tests {
         assert!(default.serves(&labelled(None)));
         assert!(!default.serves(&labelled(Some("blue"))));
         assert_eq!(default.lease_name(), "aura-operator");
+        assert_eq!(
+            default.watch_among("a=b").label_selector.as_deref(),
+            Some("a=b,!aura.neo4j.io/installation-class")
+        );
     }
 
     #[test]
@@ -131,6 +146,10 @@ mod tests {
         assert!(!blue.serves(&labelled(Some("green"))));
         assert!(!blue.serves(&labelled(None)));
         assert_eq!(blue.lease_name(), "aura-operator-blue");
+        assert_eq!(
+            blue.watch_among("a=b").label_selector.as_deref(),
+            Some("a=b,aura.neo4j.io/installation-class=blue")
+        );
         assert_eq!(
             InstallationClass::of(&labelled(Some("green"))).to_string(),
             "installation class \"green\""
