@@ -164,6 +164,9 @@ pub struct EmulatorConfig {
     pub bolt: bool,
     /// Where to write the Bolt CA's PEM; a file in the temp directory when `None`.
     pub bolt_ca_file: Option<std::path::PathBuf>,
+    /// Neo4j's auth rate limit on every instance: refused logins of a user in a row that lock
+    /// it, and for how long (Neo4j's defaults, 3 and 5 s; tests shorten the lock).
+    pub bolt_auth_lock: super::bolt::AuthLockPolicy,
 }
 
 impl Default for EmulatorConfig {
@@ -180,6 +183,7 @@ impl Default for EmulatorConfig {
             oversized_body_bytes: 16 * 1024 * 1024,
             bolt: false,
             bolt_ca_file: None,
+            bolt_auth_lock: super::bolt::AuthLockPolicy::default(),
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod state;
 pub mod stats;
 mod values;
 
+pub use bolt::AuthLockPolicy;
 pub use config::{
     Credential, EmulatorConfig, InstanceConfiguration, SeedFile, TenantSeed, Timings,
 };
@@ -375,6 +376,12 @@ impl EmulatorHandle {
         password: &str,
     ) -> Result<(), UnknownInstance> {
         set_database_password(&self.shared, instance_id, user, password)
+    }
+
+    /// Bolt logins of `user` on the instance that did not succeed (wrong password, or the
+    /// user locked by the auth rate limit), since the emulator started.
+    pub fn failed_logins(&self, instance_id: &str, user: &str) -> u64 {
+        lock(&self.shared.bolt_logins).failed_total(instance_id, user)
     }
 
     /// Cuts (or restores) the network path to an instance's Bolt listener: connections are

@@ -44,6 +44,8 @@ pub struct Shared {
     limiter: Mutex<RateLimiter>,
     /// The Bolt listeners' TLS identity, when the emulator serves Bolt.
     pub bolt: Option<super::bolt::BoltHub>,
+    /// Refused Bolt logins per instance and user, for Neo4j's auth rate limit.
+    pub bolt_logins: Mutex<super::bolt::Lockouts>,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it; every guarded value stays consistent
@@ -71,6 +73,7 @@ impl Shared {
             counters: Mutex::default(),
             limiter: Mutex::new(RateLimiter::new(config.rate_limit_per_minute)),
             bolt,
+            bolt_logins: Mutex::default(),
             config,
         }
     }

@@ -261,3 +261,50 @@ async fn a_deleted_instance_stops_listening() {
     )
     .await;
 }
+
+fn is_rate_limited(error: &neo4rs::Error) -> bool {
+    matches!(error, neo4rs::Error::AuthenticationError(m) if m.contains("too many times in a row"))
+}
+
+#[tokio::test]
+async fn three_wrong_passwords_lock_the_user_and_the_lock_passes() {
+    let lock_time = std::time::Duration::from_millis(1500);
+    let emu = start(EmulatorConfig {
+        bolt_auth_lock: emulator::AuthLockPolicy {
+            max_failed: 3,
+            lock_time,
+        },
+        ..bolt_config()
+    })
+    .await;
+    let ca = emu.bolt_ca_file().unwrap().to_path_buf();
+    let (id, url, password) = running_instance(&emu).await;
+    for _ in 0..3 {
+        let wrong = driver(&url, "neo4j", "not-the-password", &ca, "neo4j");
+        let error = return_one(&wrong).await.unwrap_err();
+        assert!(is_unauthorized(&error), "{error:?}");
+    }
+    // Locked: the right password is refused too, with the rate limit, not as unauthorized.
+    let right = driver(&url, "neo4j", &password, &ca, "neo4j");
+    let error = return_one(&right).await.unwrap_err();
+    assert!(is_rate_limited(&error), "{error:?}");
+    assert_eq!(emu.handle().failed_logins(&id, "neo4j"), 4);
+    tokio::time::sleep(lock_time).await;
+    let right = driver(&url, "neo4j", &password, &ca, "neo4j");
+    assert_eq!(return_one(&right).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_count_of_failures() {
+    let emu = start(bolt_config()).await;
+    let ca = emu.bolt_ca_file().unwrap().to_path_buf();
+    let (_, url, password) = running_instance(&emu).await;
+    for _ in 0..3 {
+        for _ in 0..2 {
+            let wrong = driver(&url, "neo4j", "not-the-password", &ca, "neo4j");
+            assert!(is_unauthorized(&return_one(&wrong).await.unwrap_err()));
+        }
+        let right = driver(&url, "neo4j", &password, &ca, "neo4j");
+        assert_eq!(return_one(&right).await.unwrap(), 1);
+    }
+}

@@ -10,7 +10,9 @@
 //! Users and passwords live in the instance record (`neo4j` with the password of the create
 //! response); the session understands `RETURN <n>`, `SHOW USERS` and the user administration
 //! of [`statements`]. Effects apply at once: an explicit transaction is accepted but not
-//! isolated or rolled back.
+//! isolated or rolled back. Refused logins count towards Neo4j's auth rate limit
+//! ([`lockout`]): a user refused too often in a row is locked, and every login of it then gets
+//! `AuthenticationRateLimit`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 mod handshake;
+mod lockout;
 mod messages;
 mod packstream;
 mod session;
@@ -27,6 +30,7 @@ mod statements;
 mod tls;
 pub mod users;
 
+pub use lockout::{AuthLockPolicy, Lockouts};
 pub use tls::default_ca_file;
 
 use super::server::Shared;

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::lockout::Verdict;
 use super::messages::{self, Credentials, Request, Response};
 use super::packstream::Value;
 use super::statements::{self, StatementError};
 use super::users::{self, Rows};
 use super::{handshake, instance_is_up};
-use crate::emulator::server::Shared;
+use crate::emulator::server::{Shared, lock};
 
 const UNAUTHORIZED: &str = "Neo.ClientError.Security.Unauthorized";
+const RATE_LIMITED: &str = "Neo.ClientError.Security.AuthenticationRateLimit";
 const INVALID_REQUEST: &str = "Neo.ClientError.Request.Invalid";
 const ADMINISTRATION: &str = "Neo.ClientError.Statement.UnsupportedAdministrationCommand";
 
@@ -102,11 +104,19 @@ impl Session {
             let refused = Response::failure(INVALID_REQUEST, "HELLO must come first");
             return (vec![refused], Next::Close);
         };
-        if !self.login(&credentials) {
-            let refused = Response::failure(
+        let refused = match self.login(&credentials) {
+            Verdict::LoggedIn => None,
+            Verdict::Refused => Some(Response::failure(
                 UNAUTHORIZED,
                 "The client is unauthorized due to authentication failure.",
-            );
+            )),
+            Verdict::Locked => Some(Response::failure(
+                RATE_LIMITED,
+                "The client has provided incorrect authentication details too many times in a \
+                 row.",
+            )),
+        };
+        if let Some(refused) = refused {
             return (vec![refused], Next::Close);
         }
         self.user = Some(credentials.principal);
@@ -116,14 +126,24 @@ impl Session {
         ]))
     }
 
-    fn login(&self, credentials: &Credentials) -> bool {
+    /// Checks the password, under Neo4j's auth rate limit for the user.
+    fn login(&self, credentials: &Credentials) -> Verdict {
         if credentials.scheme != "basic" {
-            return false;
+            return Verdict::Refused;
         }
-        let store = self.shared.store();
-        store
+        let correct = self
+            .shared
+            .store()
             .instance(&self.instance_id)
-            .is_some_and(|i| users::login(&i.users, &credentials.principal, &credentials.password))
+            .is_some_and(|i| users::login(&i.users, &credentials.principal, &credentials.password));
+        let policy = self.shared.config.bolt_auth_lock;
+        lock(&self.shared.bolt_logins).attempt(
+            policy,
+            &self.instance_id,
+            &credentials.principal,
+            correct,
+            std::time::Instant::now(),
+        )
     }
 
     fn respond(&mut self, request: Request) -> Result<Vec<Response>, StatementError> {
