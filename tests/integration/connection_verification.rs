@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
+use crate::support::fast_config;
 use crate::support::operator::{Operator, condition, instance, is_ready, secret_value, user_patch};
 use aura_operator::crd::AuraInstance;
+use aura_operator::database::{self, DatabaseError, Login};
+use aura_operator::emulator::{AuthLockPolicy, EmulatorConfig};
 use kube::api::Patch;
+use secrecy::SecretString;
 use serde_json::json;
 
 fn verified_reason(obj: &AuraInstance) -> Option<(String, String)> {
@@ -206,4 +210,108 @@ async fn an_adopted_instance_is_checked_once_its_password_is_in_the_secret() {
     op.wait_for("adopter", "LoggedIn", is("True", "LoggedIn"))
         .await;
     op.wait_for("adopter", "Ready", is_ready).await;
+}
+
+/// Logs in to the instance of `name` as neo4j with `password`, as an application would.
+async fn app_login(op: &Operator, name: &str, password: &str) -> Result<(), DatabaseError> {
+    let secret = op.secret(&format!("{name}-connection")).unwrap();
+    let login = Login {
+        uri: secret_value(&secret, "NEO4J_URI").unwrap(),
+        username: "neo4j".to_owned(),
+        password: SecretString::from(password.to_owned()),
+    };
+    database::verify(&op.database, &login).await
+}
+
+fn secret_password(op: &Operator, name: &str) -> String {
+    let secret = op.secret(&format!("{name}-connection")).unwrap();
+    secret_value(&secret, "NEO4J_PASSWORD").unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_password_in_the_secret_never_locks_out_the_applications() {
+    // Neo4j's own lock (3 refusals in a row, 5 s): the operator's checks every resync (1 s
+    // here) with the wrong password would keep the user locked for everyone.
+    let op = Operator::start_verifying().await;
+    op.apply(instance("typo", json!({}))).await;
+    let ready = op
+        .wait_for("typo", "verified", is("True", "LoggedIn"))
+        .await;
+    let id = instance_id(&ready);
+    let right = secret_password(&op, "typo");
+    set_secret_password(&op, "typo-connection", "typed-by-hand-wrong").await;
+    op.wait_for(
+        "typo",
+        "AuthenticationFailed",
+        is("False", "AuthenticationFailed"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    app_login(&op, "typo", &right)
+        .await
+        .expect("the applications' right password still logs in");
+    assert_eq!(
+        op.emu.handle().failed_logins(&id, "neo4j"),
+        1,
+        "the operator tried the wrong password once, not at every resync"
+    );
+}
+
+/// Logs in with a wrong password until the user is locked (the operator's own successful
+/// checks in between reset the count, so a round may not be enough).
+async fn lock_out(op: &Operator, name: &str, right: &str) {
+    for _ in 0..5 {
+        for _ in 0..3 {
+            let refused = app_login(op, name, "an-application-with-a-typo").await;
+            assert!(refused.is_err());
+        }
+        if let Err(DatabaseError::RateLimited(_)) = app_login(op, name, right).await {
+            return;
+        }
+    }
+    panic!("the user was never locked");
+}
+
+#[tokio::test]
+async fn a_user_locked_by_an_application_is_a_wait_and_leaves_ready_alone() {
+    let op = Operator::start_verifying_with(EmulatorConfig {
+        bolt: true,
+        bolt_auth_lock: AuthLockPolicy {
+            max_failed: 3,
+            lock_time: Duration::from_secs(3),
+        },
+        ..fast_config()
+    })
+    .await;
+    op.apply(instance("hammered", json!({}))).await;
+    op.wait_for("hammered", "verified", is("True", "LoggedIn"))
+        .await;
+    let right = secret_password(&op, "hammered");
+    lock_out(&op, "hammered", &right).await;
+    let locked = op
+        .wait_for(
+            "hammered",
+            "AuthenticationRateLimited",
+            is("False", "AuthenticationRateLimited"),
+        )
+        .await;
+    assert!(is_ready(&locked), "a lock is no wrong password");
+    assert!(
+        op.event_reasons()
+            .iter()
+            .any(|r| r == "AuthenticationRateLimited")
+    );
+    assert!(
+        !op.event_reasons()
+            .iter()
+            .any(|r| r == "AuthenticationFailed"),
+        "{:?}",
+        op.event_reasons()
+    );
+    // The Secret is as it was: nothing to fix, the lock passes by itself.
+    assert_eq!(secret_password(&op, "hammered"), right);
+    let back = op
+        .wait_for("hammered", "LoggedIn again", is("True", "LoggedIn"))
+        .await;
+    assert!(is_ready(&back));
 }

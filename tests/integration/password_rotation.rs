@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
+use crate::support::fast_config;
 use crate::support::operator::{
     Operator, condition, instance, secret_value, user_patch, user_post,
 };
 use aura_operator::crd::AuraInstance;
 use aura_operator::database::{self, DatabaseError, Login};
+use aura_operator::emulator::{AuthLockPolicy, EmulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Patch;
 use secrecy::SecretString;
@@ -260,6 +262,64 @@ async fn a_kill_after_the_status_was_recorded_still_publishes() {
     })
     .await;
     assert_eq!(now, "escrowed-before-the-kill-0123456789");
+}
+
+#[tokio::test]
+async fn a_lock_met_while_finishing_a_rotation_is_waited_out_and_the_pending_password_kept() {
+    let mut op = Operator::start_verifying_with(EmulatorConfig {
+        bolt: true,
+        bolt_auth_lock: AuthLockPolicy {
+            max_failed: 3,
+            lock_time: Duration::from_secs(3),
+        },
+        ..fast_config()
+    })
+    .await;
+    op.apply(instance("recovering", json!({}))).await;
+    let obj = verified(&op, "recovering").await;
+    let id = obj.status.unwrap().instance_id.unwrap();
+    op.crash().await;
+    let before = op.secret("recovering-connection").unwrap();
+    let old = password(&before);
+    let escrowed = "escrowed-before-the-kill-0123456789";
+    let patch = json!({"stringData": {PENDING: escrowed}});
+    op.secrets()
+        .patch(
+            "recovering-connection",
+            &user_patch(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    annotate(&op, "recovering", "after-kill").await;
+    // The kill came after the database took the escrowed password; the applications still
+    // log in with the published (old) one, are refused, and lock the user.
+    op.emu
+        .handle()
+        .set_database_password(&id, "neo4j", escrowed)
+        .unwrap();
+    for _ in 0..3 {
+        assert!(log_in(&op, &before, &old).await.is_err());
+    }
+    assert!(matches!(
+        log_in(&op, &before, escrowed).await,
+        Err(DatabaseError::RateLimited(_))
+    ));
+    op.restart();
+    let secret = rotated(&op, "recovering", "after-kill").await;
+    assert_eq!(
+        password(&secret),
+        escrowed,
+        "the lock made neither password log in for a while; the escrowed one is still the one"
+    );
+    log_in(&op, &secret, escrowed)
+        .await
+        .expect("the published password logs in");
+    assert!(
+        !op.event_reasons().iter().any(|r| r == "RotationRefused"),
+        "{:?}",
+        op.event_reasons()
+    );
 }
 
 #[tokio::test]

@@ -110,15 +110,24 @@ impl Operator {
     /// Like [`start`](Self::start), with instances that answer Bolt (the emulator's CA trusted)
     /// and connection verification on (issue 22).
     pub async fn start_verifying() -> Self {
-        let config = EmulatorConfig {
+        Self::start_verifying_with(EmulatorConfig {
             bolt: true,
             ..fast_config()
-        };
+        })
+        .await
+    }
+
+    /// Like [`start_verifying`](Self::start_verifying) with an emulator of `config` (which
+    /// must have `bolt` on), e.g. a short auth lock.
+    pub async fn start_verifying_with(config: EmulatorConfig) -> Self {
         let mut operator = Self::stopped(config, timing()).await;
         operator.database = aura_operator::database::DatabaseSettings {
             verify: true,
             extra_ca_file: operator.emu.bolt_ca_file().map(|p| p.to_path_buf()),
             timeout: Duration::from_secs(5),
+            // Above the short locks the tests give the emulator, below their waits.
+            lock_wait: Duration::from_secs(2),
+            ..Default::default()
         };
         operator.spawn();
         operator

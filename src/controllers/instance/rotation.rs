@@ -13,9 +13,12 @@
 //!    and the pending keys go (the content hash changes; Event `PasswordRotated`).
 //!
 //! A pass that finds pending credentials finishes the job: if they log in they are published;
-//! if not, the change is made again (dropped if the database refuses it). So a kill at any step
-//! leaves a Secret whose credentials (or, for a moment, its pending ones, which the next pass
-//! promotes) log in.
+//! if the database refuses them, the change is made again (dropped if the database refuses
+//! it). So a kill at any step leaves a Secret whose credentials (or, for a moment, its pending
+//! ones, which the next pass promotes) log in. An answer that says nothing about a password (the
+//! database unreachable, the user locked by Neo4j's auth rate limit, a login the
+//! [`LoginGuard`](crate::database::LoginGuard) holds back) is "unknown, try later": the
+//! escrow stays as it is and the resource is woken when the answer may change.
 //!
 //! A change of strategy on a live resource (or `rotation` removed) is [`super::strategy`]'s;
 //! rotations wait while a switch is under way.
@@ -34,7 +37,7 @@ use crate::controllers::machinery::FIELD_MANAGER;
 use crate::controllers::reconciler::pass::News;
 use crate::crd::common::RotationStrategy;
 use crate::crd::instance::PasswordRotationStatus;
-use crate::database::{self, DatabaseError, Login};
+use crate::database::{self, Login};
 
 /// Annotation whose every new value asks for one rotation.
 pub const ROTATE_ANNOTATION: &str = "aura.neo4j.io/rotate-password";
@@ -307,7 +310,11 @@ impl Pass<'_> {
         };
         match changed {
             Ok(()) => {}
-            Err(DatabaseError::Unreachable(_)) => return Ok(Some(login)),
+            // Unreachable, locked or held back: nothing changed; the escrow waits for a pass.
+            Err(wait) if wait.is_wait() => {
+                self.retry_login_after(&wait);
+                return Ok(Some(login));
+            }
             Err(refused) => {
                 // The password in use no longer works or the database said no: the escrow is
                 // of no use, and ConnectionVerified tells the rest.
@@ -320,7 +327,10 @@ impl Pass<'_> {
         match database::verify(&self.ctx.database, &escrowed_login(&login, &new)).await {
             Ok(()) => self.publish(instance, new, cause).await,
             // Kept in escrow: the next pass logs in with it and publishes it.
-            Err(_) => Ok(Some(login)),
+            Err(error) => {
+                self.retry_login_after(&error);
+                Ok(Some(login))
+            }
         }
     }
 
@@ -344,7 +354,12 @@ impl Pass<'_> {
         let cause = self.interrupted_cause();
         match database::verify(&self.ctx.database, &escrowed_login(&login, &new)).await {
             Ok(()) => return self.publish(instance, new, &cause).await,
-            Err(DatabaseError::Unreachable(_)) => return Ok(Some(login)),
+            // A lock (or the guard) says nothing of whether the database took the escrowed
+            // password: it is kept, never given up or changed again, until a login answers.
+            Err(wait) if wait.is_wait() => {
+                self.retry_login_after(&wait);
+                return Ok(Some(login));
+            }
             Err(_) => {}
         }
         let target = match &new.user {

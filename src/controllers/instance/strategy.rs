@@ -83,16 +83,19 @@ fn pair_of(user: &str) -> Vec<String> {
     }
 }
 
-fn waiting_on(error: &DatabaseError) -> Option<Hold> {
-    match error {
-        DatabaseError::Unreachable(why) => Some(Hold::Waiting(format!(
-            "switching back to strategy AdminUser waits for the database: {why}"
-        ))),
-        _ => None,
-    }
-}
-
 impl Pass<'_> {
+    /// A wait (woken when it may end) for an answer that says nothing of the password: the
+    /// database unreachable, the user locked, a login held back; `None` for a refusal.
+    fn waiting_on(&mut self, error: &DatabaseError) -> Option<Hold> {
+        if !error.is_wait() {
+            return None;
+        }
+        self.retry_login_after(error);
+        Some(Hold::Waiting(format!(
+            "switching back to strategy AdminUser waits for the database: {error}"
+        )))
+    }
+
     /// The spec asks for AdminUser while what strategy TwoUsers set up (an application user in
     /// the Secret, the admin Secret, users to drop) is still there.
     fn leaving_two_users(&self) -> bool {
@@ -216,7 +219,7 @@ impl Pass<'_> {
             return Ok(Ok(login));
         }
         if let Err(error) = database::verify(settings, &admin).await {
-            let hold = waiting_on(&error).unwrap_or_else(|| {
+            let hold = self.waiting_on(&error).unwrap_or_else(|| {
                 Hold::Refused(format!(
                     "the database refused the admin's credentials in Secret {admin_secret} \
                      (NEO4J_USERNAME {}, NEO4J_PASSWORD): {error}. Put the admin's current \
@@ -249,7 +252,7 @@ impl Pass<'_> {
         let secret = secret::name(&self.obj);
         let settings = &self.ctx.database;
         if let Err(error) = database::verify(settings, login).await {
-            return Ok(Some(waiting_on(&error).unwrap_or_else(|| {
+            return Ok(Some(self.waiting_on(&error).unwrap_or_else(|| {
                 Hold::Refused(format!(
                     "the database refused user {} with the password in Secret {secret} \
                      ({error}); the admin Secret {} is kept: put its password in {secret}",
@@ -265,7 +268,7 @@ impl Pass<'_> {
             .filter(|u| **u != login.username)
         {
             if let Err(error) = database::drop_user(settings, login, user).await {
-                return Ok(Some(waiting_on(&error).unwrap_or_else(|| {
+                return Ok(Some(self.waiting_on(&error).unwrap_or_else(|| {
                     Hold::Refused(format!(
                         "switching back to strategy AdminUser: the database refused to drop \
                          application user {user} ({error}); status.passwordRotation.\

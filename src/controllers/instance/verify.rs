@@ -7,7 +7,11 @@
 //! that a check that finds nothing new writes nothing). A refused password makes Ready False
 //! (see [`Pass::verdict`]); a database that cannot be reached does not, because the operator's
 //! network path is not the applications' (a cluster without egress to port 7687, a firewall
-//! rule for the operator's namespace) and a passing outage is not the Secret's fault.
+//! rule for the operator's namespace) and a passing outage is not the Secret's fault. Nor does
+//! a user locked by Neo4j's auth rate limit (`AuthenticationRateLimited`): the lock says nothing
+//! of the password, and the check comes back after it. The logins themselves go through the
+//! context's [`LoginGuard`](crate::database::LoginGuard), so a refused password is not tried
+//! again at every resync.
 
 use std::hash::{Hash, Hasher};
 
@@ -63,8 +67,25 @@ impl Pass<'_> {
             // Aura is at work: the next settled pass checks.
             _ => return,
         };
-        self.ctx.memory.login_checked(&key, print);
+        match &result {
+            // Nothing learnt: the condition stays, and a pass comes back to check.
+            Err(held @ DatabaseError::HeldBack { .. }) => return self.retry_login_after(held),
+            // Checked again once the lock had time to pass, not only at the resync.
+            Err(locked @ DatabaseError::RateLimited(_)) => self.retry_login_after(locked),
+            _ => self.ctx.memory.login_checked(&key, print),
+        }
         self.record_connection(&login, result);
+    }
+
+    /// Wakes this resource when a login that `error` kept from an answer may get one.
+    pub(super) fn retry_login_after(&mut self, error: &DatabaseError) {
+        let Some(wait) = error.retry_in(&self.ctx.database) else {
+            return;
+        };
+        let wait = jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::ZERO);
+        if let Ok(at) = self.ctx.clock.now().checked_add(wait) {
+            self.wake_by(at);
+        }
     }
 
     fn record_connection(&mut self, login: &Login, result: Result<(), DatabaseError>) {
@@ -81,6 +102,16 @@ impl Pass<'_> {
                     "could not reach {} over Bolt to check Secret {secret}: {why}. Ready is left \
                      as it is",
                     login.uri
+                ),
+            ),
+            Err(locked @ (DatabaseError::RateLimited(_) | DatabaseError::HeldBack { .. })) => (
+                Reason::AuthenticationRateLimited,
+                format!(
+                    "the database has locked user {user} after too many refused logins in a row \
+                     ({locked}): it refuses every password until the lock passes, so the \
+                     password in Secret {secret} is neither confirmed nor refused. Someone logs \
+                     in as {user} with a wrong password; the operator logs in again after the \
+                     lock. Ready is left as it is"
                 ),
             ),
             Err(refused) => (

@@ -128,6 +128,10 @@ reasons! {
     /// The database refused the connection Secret's username and password (ConnectionVerified
     /// False; Ready False too).
     AuthenticationFailed,
+    /// ConnectionVerified False: the database locked the Secret's user after too many refused
+    /// logins in a row (Neo4j's auth rate limit), so the password is neither confirmed nor
+    /// refused; Ready is left as it is and the operator logs in again after the lock.
+    AuthenticationRateLimited,
     /// ConnectionVerified False: the database could not be reached over Bolt (network, TLS, a
     /// paused instance); Ready is left as it is.
     Unreachable,

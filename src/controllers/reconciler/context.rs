@@ -7,7 +7,7 @@ use crate::controllers::machinery::clock::Clock;
 use crate::controllers::machinery::{Engine, Timing};
 use crate::controllers::tenancy::claims::Claims;
 use crate::controllers::tenancy::credentials::AuraClients;
-use crate::database::DatabaseSettings;
+use crate::database::{DatabaseSettings, LoginGuard};
 use crate::metrics::Metrics;
 
 /// What every reconcile shares. It reads as an [`Engine`] (through `Deref`), so that the
@@ -62,8 +62,10 @@ impl Context {
         metrics: Arc<Metrics>,
         operator_namespace: &str,
         clock: Clock,
-        database: DatabaseSettings,
+        mut database: DatabaseSettings,
     ) -> Arc<Self> {
+        // Its own memory of refused logins, shared by every pass of these controllers only.
+        database.guard = Some(Arc::new(LoginGuard::default()));
         Arc::new(Self {
             claims: Claims::new(kube.clone(), operator_namespace),
             engine: Engine::new(kube, timing, metrics, clock),
