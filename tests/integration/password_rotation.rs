@@ -264,17 +264,21 @@ async fn a_kill_after_the_status_was_recorded_still_publishes() {
     assert_eq!(now, "escrowed-before-the-kill-0123456789");
 }
 
-#[tokio::test]
-async fn a_lock_met_while_finishing_a_rotation_is_waited_out_and_the_pending_password_kept() {
-    let mut op = Operator::start_verifying_with(EmulatorConfig {
+/// An emulator with Bolt whose auth lock is Neo4j's (3 refusals in a row) but lasts 3 s.
+fn short_lock() -> EmulatorConfig {
+    EmulatorConfig {
         bolt: true,
         bolt_auth_lock: AuthLockPolicy {
             max_failed: 3,
             lock_time: Duration::from_secs(3),
         },
         ..fast_config()
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn a_lock_met_while_finishing_a_rotation_is_waited_out_and_the_pending_password_kept() {
+    let mut op = Operator::start_verifying_with(short_lock()).await;
     op.apply(instance("recovering", json!({}))).await;
     let obj = verified(&op, "recovering").await;
     let id = obj.status.unwrap().instance_id.unwrap();
@@ -859,6 +863,76 @@ async fn a_wrong_admin_secret_refuses_the_switch_and_keeps_the_application_user(
         .await
         .unwrap();
     back_on_the_admin(&op, "stuck", &admin).await;
+}
+
+#[tokio::test]
+async fn a_rotation_asked_while_the_user_is_locked_waits_for_the_lock() {
+    let op = Operator::start_verifying_with(short_lock()).await;
+    op.apply(instance("patient", json!({}))).await;
+    verified(&op, "patient").await;
+    let before = op.secret("patient-connection").unwrap();
+    let old = password(&before);
+    // The operator's own checks (right password) reset the count: lock until it holds.
+    let locked = async || {
+        matches!(
+            log_in(&op, &before, &old).await,
+            Err(DatabaseError::RateLimited(_))
+        )
+    };
+    let mut was_locked = false;
+    for _ in 0..5 {
+        for _ in 0..3 {
+            assert!(log_in(&op, &before, "a-typo-in-some-script").await.is_err());
+        }
+        if locked().await {
+            was_locked = true;
+            break;
+        }
+    }
+    assert!(was_locked, "the user was never locked");
+    annotate(&op, "patient", "while-locked").await;
+    let after = rotated(&op, "patient", "while-locked").await;
+    assert_ne!(password(&after), old, "rotated once the lock passed");
+    log_in(&op, &after, &password(&after))
+        .await
+        .expect("the rotated password logs in");
+    assert!(
+        !op.event_reasons().iter().any(|r| r == "RotationRefused"),
+        "a lock is no refusal: {:?}",
+        op.event_reasons()
+    );
+}
+
+#[tokio::test]
+async fn a_locked_admin_makes_the_switch_back_wait_instead_of_refusing() {
+    let op = Operator::start_verifying_with(short_lock()).await;
+    let admin = two_users_rotated_once(&op, "hammer").await;
+    let connection = op.secret("hammer-connection").unwrap();
+    // Someone logs in as the admin with a wrong password, and locks it for 3 s.
+    for _ in 0..3 {
+        assert!(
+            log_in(&op, &connection, "a-typo-in-some-script")
+                .await
+                .is_err()
+        );
+    }
+    assert!(matches!(
+        log_in(&op, &connection, &admin).await,
+        Err(DatabaseError::RateLimited(_))
+    ));
+    op.patch_spec("hammer", strategy("AdminUser")).await;
+    let waiting = strategy_condition(&op, "hammer", "Switching").await;
+    facts(&op, "hammer", "switching while the admin is locked").await;
+    let message = &condition(&waiting, "RotationStrategy").unwrap().message;
+    assert!(message.contains("locked"), "{message}");
+    back_on_the_admin(&op, "hammer", &admin).await;
+    assert!(
+        !op.event_reasons()
+            .iter()
+            .any(|r| r == "StrategySwitchRefused"),
+        "a lock is no wrong admin password: {:?}",
+        op.event_reasons()
+    );
 }
 
 /// Right after a kill: the Secret's credentials log in and the admin's password is in a Secret.
