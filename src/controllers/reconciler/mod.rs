@@ -320,9 +320,12 @@ async fn apply<K: Reconciler>(obj: Arc<K>, ctx: &Context) -> Result<Action, Erro
     let key = pass.key();
     let steps = async {
         pass.obj.validate()?;
-        let observed = K::observe(&mut pass).await?;
+        // Boxed: a kind's steps nest futures deep (rotation, strategy switches, Bolt logins),
+        // and inlined into this state machine they took a release build past rustc's layout
+        // depth limit ("queries overflow the depth limit" on one_pass::<AuraInstance>).
+        let observed = Box::pin(K::observe(&mut pass)).await?;
         let step = K::plan(&pass, &observed);
-        K::act(&mut pass, observed, step).await
+        Box::pin(K::act(&mut pass, observed, step)).await
     };
     let Some(result) = unless_superseded(ctx, &key, may, &committed, steps).await else {
         return Ok(Action::requeue(Duration::ZERO));
@@ -339,7 +342,7 @@ async fn clean_up<K: Reconciler>(
     ctx: &Context,
 ) -> Result<Action, Error> {
     let mut pass = Pass::new(Arc::clone(&obj), ctx);
-    match K::clean_up(&mut pass).await {
+    match Box::pin(K::clean_up(&mut pass)).await {
         Ok(()) => {
             // Done with Aura: the credentials Secret need not wait for this resource any more.
             if let Some(credentials) = obj.credentials_held() {

@@ -5,9 +5,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const MAGIC: [u8; 4] = [0x60, 0x60, 0xB0, 0x17];
 
-/// Bolt versions the emulator speaks, best first: 4.x, where HELLO carries the credentials.
-/// Neo4j 5 accepts 4.4 too, and it is what the neo4rs driver offers first.
-const SUPPORTED: [(u8, u8); 5] = [(4, 4), (4, 3), (4, 2), (4, 1), (4, 0)];
+/// Bolt versions the emulator speaks: 4.4 alone. Aura runs Neo4j 5 or later, which speaks 4.4
+/// and 5.x and refuses 4.0 to 4.3; a client that offers only those must fail here as it would
+/// there (accepting them let a model pass what Aura would refuse). 5.x, whose login is a message
+/// of its own, is not emulated; the neo4rs driver the operator uses offers 4.4 first.
+const SUPPORTED: [(u8, u8); 1] = [(4, 4)];
 
 /// A negotiated protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,14 @@ mod tests {
     fn a_range_reaches_down_to_a_supported_minor() {
         let offered = [[0, 3, 7, 4], [0; 4], [0; 4], [0; 4]];
         assert_eq!(choose(&offered), Some(Version { major: 4, minor: 4 }));
+    }
+
+    #[test]
+    fn the_4x_versions_neo4j_5_refuses_are_refused() {
+        let offered = [[0, 0, 3, 4], [0, 0, 1, 4], [0, 0, 0, 4], [0; 4]];
+        assert_eq!(choose(&offered), None);
+        let below = [[0, 2, 3, 4], [0; 4], [0; 4], [0; 4]];
+        assert_eq!(choose(&below), None, "4.3 down to 4.1");
     }
 
     #[test]
