@@ -192,6 +192,21 @@ fn is_ready(obj: &AuraInstance) -> bool {
     })
 }
 
+/// Creates the example in the sandbox and waits until it is Ready.
+async fn create_example_until_ready(instances: &Api<AuraInstance>, sandbox: &Sandbox) {
+    instances
+        .create(&PostParams::default(), &example())
+        .await
+        .expect("the example is created");
+    wait_for(
+        "Ready",
+        Duration::from_secs(30),
+        async || instances.get("demo").await.ok().filter(is_ready),
+        || sandbox.output(),
+    )
+    .await;
+}
+
 fn example() -> AuraInstance {
     let text = std::fs::read_to_string(EXAMPLE).expect("the example exists");
     serde_norway::from_str(&text).expect("the example is an AuraInstance")
@@ -255,17 +270,7 @@ async fn the_sandbox_is_a_cluster_kube_clients_use_and_stops_on_ctrl_c() {
     );
 
     // The README's example, as `kubectl apply` would send it.
-    instances
-        .create(&PostParams::default(), &example())
-        .await
-        .expect("the example is created");
-    wait_for(
-        "Ready",
-        Duration::from_secs(30),
-        async || instances.get("demo").await.ok().filter(is_ready),
-        || sandbox.output(),
-    )
-    .await;
+    create_example_until_ready(&instances, &sandbox).await;
     let secrets: Api<Secret> = Api::default_namespaced(client);
     let connection = secrets.get("demo-connection").await.expect("the Secret");
     let password = connection
@@ -376,17 +381,7 @@ async fn the_plan_command_the_banner_prints_shows_a_change_before_it_lands() {
             .await
             .unwrap();
     let instances: Api<AuraInstance> = Api::default_namespaced(client);
-    instances
-        .create(&PostParams::default(), &example())
-        .await
-        .expect("the example is created");
-    wait_for(
-        "Ready",
-        Duration::from_secs(30),
-        async || instances.get("demo").await.ok().filter(is_ready),
-        || sandbox.output(),
-    )
-    .await;
+    create_example_until_ready(&instances, &sandbox).await;
     let after = plan(0);
     assert!(after.contains("demo"), "{after}");
     assert!(!after.contains("create"), "nothing left to do:\n{after}");

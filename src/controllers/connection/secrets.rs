@@ -198,9 +198,13 @@ pub fn owned<K: Resource<DynamicType = ()>>(
     }
 }
 
-/// Lets the Secret outlive its resource: without the owner reference the garbage collector
-/// keeps it when the resource goes. Returns false if there was no Secret to keep.
-pub async fn release(api: &Api<Secret>, name: &str) -> kube::Result<bool> {
+/// Lets an owned object (a Secret, a ConfigMap) outlive its resource: without the owner
+/// reference the garbage collector keeps it when the resource goes. Returns false if there was
+/// no object to keep.
+pub async fn release<K>(api: &Api<K>, name: &str) -> kube::Result<bool>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let patch = serde_json::json!({ "metadata": { "ownerReferences": null } });
     let params = crate::controllers::machinery::finalizer::params();
     match api.patch(name, &params, &Patch::Merge(&patch)).await {

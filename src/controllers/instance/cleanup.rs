@@ -10,9 +10,9 @@
 //!   without it the instance is kept as with `Retain`, with an Event saying how to confirm;
 //! - an instance another resource holds the claim on (see [`claims`]) is never deleted.
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 
-use super::config_map;
 use super::{Pass, Result, secret};
 use crate::aura::{self, InstanceId, TenantId};
 use crate::controllers::connection::secrets;
@@ -153,8 +153,9 @@ impl Pass<'_> {
         // Rotation strategy TwoUsers keeps the admin password apart: it stays too.
         secrets::release(&self.secrets, &secret::admin_name(&self.obj)).await?;
         if let Some(config_map) = self.status.connection_config_map.clone() {
-            let api = kube::Api::namespaced(self.ctx.kube.clone(), &self.namespace());
-            config_map::release(&api, &config_map).await?;
+            let api: kube::Api<ConfigMap> =
+                kube::Api::namespaced(self.ctx.kube.clone(), &self.namespace());
+            secrets::release(&api, &config_map).await?;
         }
         let secret_note = if kept {
             format!(

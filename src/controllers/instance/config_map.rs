@@ -77,17 +77,6 @@ fn matches(have: &ConfigMap, want: &ConfigMap) -> bool {
         && have.metadata.deletion_timestamp.is_none()
 }
 
-/// Lets the ConfigMap outlive its resource (see the Secret's `release`).
-pub async fn release(api: &Api<ConfigMap>, name: &str) -> kube::Result<bool> {
-    let patch = serde_json::json!({ "metadata": { "ownerReferences": null } });
-    let params = crate::controllers::machinery::finalizer::params();
-    match api.patch(name, &params, &Patch::Merge(&patch)).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 impl Pass<'_> {
     fn config_maps(&self) -> Api<ConfigMap> {
         Api::namespaced(self.ctx.kube.clone(), &self.namespace())
