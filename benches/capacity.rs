@@ -136,6 +136,8 @@ async fn main() {
     let config = EmulatorConfig {
         timings: Timings::uniform(Duration::from_millis(options.transition_ms)),
         rate_limit_per_minute: Some(CONVERGE_RATE),
+        // Instances answer Bolt, so the operator's connection checks log in as against Aura.
+        bolt: true,
         ..EmulatorConfig::default()
     };
     let credential = config.credentials[0].clone();
@@ -159,6 +161,7 @@ async fn main() {
     let mut first = OperatorProcess::start(
         converging,
         &emu.base_url(),
+        emu.bolt_ca_file(),
         &kubeconfig,
         &scratch.join("converge.log"),
     );
@@ -180,7 +183,13 @@ async fn main() {
     };
     let log_path = scratch.join("operator.log");
     aura.start_journal();
-    let mut operator = OperatorProcess::start(measured, &emu.base_url(), &kubeconfig, &log_path);
+    let mut operator = OperatorProcess::start(
+        measured,
+        &emu.base_url(),
+        emu.bolt_ca_file(),
+        &kubeconfig,
+        &log_path,
+    );
     let ids = instance_ids(&api);
     let sweep_started = Instant::now();
     wait_for_sweep(&aura, &ids).await;

@@ -143,6 +143,8 @@ async fn main() {
     let emulator_config = EmulatorConfig {
         timings: Timings::uniform(Duration::from_millis(options.transition_ms)),
         rate_limit_per_minute: Some(options.rate_limit),
+        // Instances answer Bolt, so the operator's connection checks log in as against Aura.
+        bolt: true,
         ..EmulatorConfig::default()
     };
     let credential = emulator_config.credentials[0].clone();
@@ -163,7 +165,13 @@ async fn main() {
         rate_limit: options.rate_limit,
         resync_seconds: options.resync_seconds,
     };
-    let mut operator = OperatorProcess::start(budget, &emu.base_url(), &kubeconfig, &log_path);
+    let mut operator = OperatorProcess::start(
+        budget,
+        &emu.base_url(),
+        emu.bolt_ca_file(),
+        &kubeconfig,
+        &log_path,
+    );
 
     // The operator has started once its watches are open.
     let watching = api

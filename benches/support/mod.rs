@@ -155,7 +155,16 @@ pub struct OperatorProcess {
 }
 
 impl OperatorProcess {
-    pub fn start(budget: Budget, aura_url: &str, kubeconfig: &Path, log_path: &Path) -> Self {
+    /// Starts the operator against `aura_url`; with `bolt_ca`, the emulator's Bolt CA, so that
+    /// its connection checks log in as they do against Aura (without it they fail to resolve
+    /// the instances' made-up host names, which costs what no real cluster pays).
+    pub fn start(
+        budget: Budget,
+        aura_url: &str,
+        bolt_ca: Option<&Path>,
+        kubeconfig: &Path,
+        log_path: &Path,
+    ) -> Self {
         let log = std::fs::File::create(log_path).expect("log file");
         // A profiler in front of the binary, e.g. `AURA_BENCH_WRAP="heaptrack -o /tmp/op"`; the
         // RSS figures are then the wrapper's, so use it to find allocations, not to quote memory.
@@ -188,8 +197,13 @@ impl OperatorProcess {
                 "--default-credentials-namespaces",
                 NS,
             ])
+            .args(
+                bolt_ca
+                    .into_iter()
+                    .flat_map(|ca| [std::ffi::OsStr::new("--extra-ca-file"), ca.as_os_str()]),
+            )
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,neo4rs=error")
             .env_remove("AURA_OPERATOR_NAMESPACE")
             .env_remove("AURA_API_URL")
             .env_remove("AURA_DEFAULT_CREDENTIALS_SECRET")
